@@ -11,3 +11,29 @@ PROTOS = ROOT / "protos"
 DATA = ROOT / "data"
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = ROOT / "solutions"
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext workshop`: lets `%load` bring back answers that are `%%writefile` cells.
+
+    `%load` puts a `# %load ...` comment above what it loads, and a cell magic such as
+    `%%writefile` only works on a cell's first line; this drops that one comment line.
+    """
+
+    def drop_load_comment(lines: list[str]) -> list[str]:
+        if len(lines) > 1 and lines[0].startswith("# %load ") and lines[1].startswith("%%"):
+            return lines[1:]
+        return lines
+
+    ipython.input_transformers_cleanup.append(drop_load_comment)
+
+
+def catch_up(solution: str) -> None:
+    """Run an exercise's answer from solutions/ in this notebook, to continue after falling behind.
+
+    `catch_up("04_1_get_user.py")` does what running that answer's cell would do (a `%%writefile`
+    answer writes its module), so the cells after the exercise work again.
+    """
+    from IPython import get_ipython
+
+    get_ipython().run_cell((SOLUTIONS / solution).read_text())

@@ -1,0 +1,112 @@
+"""The kit's one entry point: `python -m workshop open` and `python -m workshop test`.
+
+Runs with any Python 3.10+ on Linux, macOS or Windows, before anything is installed: it creates
+(or reuses) `.venv` in the repository, installs the pinned requirements into it, generates code
+from protos/, and then does what was asked inside that environment.
+
+    python -m workshop open      set up, then open JupyterLab on notebook 00
+    python -m workshop test      set up (test tools too), then run every test
+    python -m workshop check     set up, then run the environment check in the terminal
+    python -m workshop execute   re-execute notebooks and store their outputs (maintainers)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+RUNTIME = ROOT / "requirements.txt"
+TEST_TOOLS = ROOT / "requirements-test.txt"
+USAGE = __doc__.split("\n\n", 2)[2]
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def inside_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def install(requirement_files: list[Path]) -> None:
+    """pip-install the pinned files, unless this exact set was installed already."""
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in requirement_files)).hexdigest()[:16]
+    stamp = VENV / f".installed-{digest}"
+    if not stamp.exists():
+        print("Installing the pinned requirements (the first time takes a minute or two)...", flush=True)
+        command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        for requirements in requirement_files:
+            command += ["-r", str(requirements)]
+        subprocess.run(command, check=True)
+        stamp.touch()
+    # A .pth file puts the repository on sys.path of every Python in .venv: kernels, servers, tests.
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    (site_packages / "grpc-workshop.pth").write_text(str(ROOT) + "\n")
+
+
+def generate_code() -> None:
+    sys.path.insert(0, str(ROOT))
+    import workshop.protos  # noqa: F401  (importing regenerates when a contract changed)
+
+
+def run(command: list, **kwargs) -> int:
+    try:
+        return subprocess.run(command, cwd=ROOT, **kwargs).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def open_workshop(_args) -> int:
+    command = [sys.executable, "-m", "jupyter", "lab", "notebooks/00-welcome.ipynb"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses to run as root without it
+    return run(command)
+
+
+def run_tests(args) -> int:
+    # pytest.ini holds the options: unit tests, nbval over notebooks/, the solved run, the browser test.
+    return run([sys.executable, "-m", "pytest", *args])
+
+
+def check(_args) -> int:
+    from workshop.envcheck import main
+
+    return main()
+
+
+def execute(args) -> int:
+    from workshop.notebooks import execute_and_save
+
+    return execute_and_save(args)
+
+
+COMMANDS = {"open": (open_workshop, False), "test": (run_tests, True), "check": (check, False),
+            "execute": (execute, False)}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE)
+        return 2
+    if sys.version_info < (3, 10):
+        print(f"The workshop needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
+        return 1
+    if not inside_venv():
+        if not venv_python().exists():
+            print(f"Creating a virtual environment in {VENV} ...", flush=True)
+            venv.create(VENV, with_pip=True)
+        return run([str(venv_python()), "-m", "workshop", *argv])
+    action, needs_test_tools = COMMANDS[argv[0]]
+    install([RUNTIME, TEST_TOOLS] if needs_test_tools else [RUNTIME])
+    generate_code()
+    return action(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,146 @@
+"""Checkers: run a learner's code against fixed cases and report each as ✓ or ✗ with a hint.
+
+A checker never shows a traceback, whatever the learner's code does: an exception, a wrong type,
+a method that is not written yet (UNIMPLEMENTED) or a call that hangs (every case runs under a
+deadline) all become one ✗ line that says what happened and what to try.
+
+Each notebook's exercises have their checkers in a module of this package; they all build on
+`run_checks`. With WORKSHOP_STRICT_CHECKS=1 (the test suite's "solved" run) a failing check
+raises, so a solution that stops passing fails the tests.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import grpc
+
+CASE_DEADLINE = 10.0  # seconds one case may take before it is reported as hanging
+
+
+class Fail(Exception):
+    """Raised by a case: `got` says what happened, `hint` what to try."""
+
+    def __init__(self, got: str, hint: str = ""):
+        super().__init__(got)
+        self.got, self.hint = got, hint
+
+
+@dataclass
+class CaseResult:
+    label: str
+    passed: bool
+    got: str = ""
+    hint: str = ""
+
+    def lines(self) -> list[str]:
+        if self.passed:
+            return [f"  ✓ {self.label}"]
+        lines = [f"  ✗ {self.label} → {self.got}"]
+        return lines + ([f"      hint: {self.hint}"] if self.hint else [])
+
+
+@dataclass
+class CheckResult:
+    """What a checker found; shown in a notebook as the table of cases."""
+
+    title: str
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(case.passed for case in self.cases)
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.cases) and self.passed == len(self.cases)
+
+    def __repr__(self) -> str:
+        lines = [self.title] + [line for case in self.cases for line in case.lines()]
+        verdict = f"{self.passed} of {len(self.cases)} passed"
+        if self.all_passed:
+            verdict += " 🎉"
+        return "\n".join(lines + [verdict])
+
+    def __getitem__(self, label: str) -> CaseResult:
+        return next(case for case in self.cases if case.label == label)
+
+
+def describe_rpc_error(error: grpc.RpcError) -> str:
+    """'NOT_FOUND: no user has id 9' from an RpcError, however it was raised."""
+    try:
+        return f"{error.code().name}: {error.details()}"
+    except Exception:  # an RpcError that is not a call (a learner raised it by hand)
+        return f"a grpc.RpcError without a status ({error!r})"
+
+
+def _explain(error: BaseException) -> Fail:
+    if isinstance(error, Fail):
+        return error
+    if isinstance(error, grpc.RpcError):
+        code = getattr(error, "code", lambda: None)()
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return Fail("not done yet: the method still answers UNIMPLEMENTED",
+                        "write the method in your servicer, then restart your server")
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return Fail(f"the server did not answer ({describe_rpc_error(error)})",
+                        "is your server running? start it with server_runner.start(...) and check its .logs()")
+        if code == grpc.StatusCode.UNKNOWN:
+            return Fail(f"your server raised an exception ({describe_rpc_error(error)})",
+                        "look at the end of your server's log: server.logs()")
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return Fail("no answer before the deadline", "does your method return (or yield) for this input?")
+        return Fail(f"the call failed with {describe_rpc_error(error)}")
+    from server_runner import ServerNotRunningError  # noqa: PLC0415
+
+    if isinstance(error, ServerNotRunningError):
+        return Fail("your server is not running", str(error).split("\n")[0])
+    return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
+
+
+def _run_case(case: Callable[[], object], deadline: float) -> tuple[bool, Fail | None]:
+    outcome: list = []
+
+    def attempt():
+        try:
+            case()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001  (a checker reports every failure, never raises)
+            outcome.append(_explain(error))
+
+    worker = threading.Thread(target=attempt, daemon=True, name="checker-case")
+    worker.start()
+    worker.join(deadline)
+    if not outcome:
+        return False, Fail(f"no answer within {deadline:g} s",
+                           "something never returns: a loop that does not end, or a call without a timeout?")
+    return outcome[0] is None, outcome[0]
+
+
+def run_checks(title: str, cases: list[tuple[str, Callable[[], object]]],
+               deadline: float = CASE_DEADLINE) -> CheckResult:
+    """Run each (label, case) pair; a case passes when it returns and fails when it raises."""
+    result = CheckResult(title)
+    for label, case in cases:
+        passed, failure = _run_case(case, deadline)
+        result.cases.append(CaseResult(label, passed, *(failure.got, failure.hint) if failure else ()))
+    if os.environ.get("WORKSHOP_STRICT_CHECKS") == "1" and not result.all_passed:
+        raise AssertionError(f"a checker failed in strict mode:\n{result!r}")
+    return result
+
+
+def expect_status(call: Callable[[], object], code: grpc.StatusCode, hint: str) -> str:
+    """Make `call`, which must fail with `code`; return its details. Fails with `hint` otherwise."""
+    try:
+        reply = call()
+    except grpc.RpcError as error:
+        if error.code() == code:
+            return error.details() or ""
+        if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
+                            grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise
+        raise Fail(f"got {describe_rpc_error(error)}; expected {code.name}", hint) from None
+    shown = str(reply).replace("\n", " ").strip() or "an empty reply"
+    raise Fail(f"got OK with {shown[:80]}; expected {code.name}", hint)

@@ -1,0 +1,57 @@
+"""Executing notebooks the way the tests will: fresh kernel, notebook's own folder, stored outputs.
+
+`python -m workshop execute [NOTEBOOK ...]` is the only way stored outputs are made, so what is
+in git is what a fresh kernel prints. The "solved" test run uses `solved` to swap every exercise
+cell for its answer from solutions/.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from workshop import NOTEBOOKS, SOLUTIONS
+
+CELL_TIMEOUT = 180
+
+
+def exercise_cells(notebook) -> list:
+    """The code cells tagged `exercise`, each naming its answer in metadata workshop.solution."""
+    return [cell for cell in notebook.cells
+            if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", [])]
+
+
+def solved(notebook):
+    """A copy of `notebook` with every exercise cell replaced by its solution file, verbatim."""
+    notebook = copy.deepcopy(notebook)
+    for cell in exercise_cells(notebook):
+        cell.source = (SOLUTIONS / cell.metadata["workshop"]["solution"]).read_text().rstrip("\n")
+    return notebook
+
+
+def execute(notebook, folder: Path, timeout: int = CELL_TIMEOUT):
+    """Run every cell on a fresh kernel with `folder` as the current directory; returns the notebook."""
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    notebook.metadata.pop("widgets", None)  # widget state churns on every run and is not needed
+    return notebook
+
+
+def execute_and_save(arguments: list[str]) -> int:
+    paths = [Path(a).resolve() for a in arguments] or sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    for path in paths:
+        started = time.monotonic()
+        notebook = nbformat.read(path, as_version=4)
+        try:
+            execute(notebook, path.parent)
+        except Exception as error:  # noqa: BLE001  (report which notebook, keep the file untouched)
+            print(f"✗ {path.name}: {type(error).__name__}: {str(error)[-2000:]}", file=sys.stderr)
+            return 1
+        nbformat.write(notebook, path)
+        print(f"✓ {path.name} executed and saved ({time.monotonic() - started:.1f} s)")
+    return 0
