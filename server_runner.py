@@ -13,6 +13,7 @@ Python:
 Terminal:
     python server_runner.py serve users           # in the foreground until Ctrl+C
     python server_runner.py list | logs NAME | stop NAME | stop --all
+    python server_runner.py room                  # instructors: the chat, open to the room's network
 
 A target is a reference server name (see REFERENCE_SERVERS) or the path of a module that defines
 `add_to_server(server)` (and `ASYNCIO = True` if its servicers are `async def`). The runner builds
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from concurrent import futures
 from pathlib import Path
@@ -390,7 +392,10 @@ def _add_health_and_reflection(server, service_names, health_servicer):
 
 
 def _bind(server, host: str, port: int) -> int:
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # newer grpcio raises where older ones returned 0
+        bound = 0
     if bound == 0:
         raise OSError(f"could not listen on {host}:{port} (is the port taken, or the host not this machine's?)")
     return bound
@@ -514,18 +519,41 @@ def _cli_stop(args) -> int:
     return 0
 
 
+OPEN_WARNING = ("WARNING: listening on {host}, not only on this machine: anyone who can reach this computer "
+                "on the network can call this server, with no encryption and no password. "
+                "Stop it (Ctrl+C) as soon as the session is over.")
+
+
+def _reachable_address(host: str, address: str) -> str:
+    port = address.rsplit(":", 1)[1]
+    return f"{_lan_address()}:{port}" if host in ("0.0.0.0", "::", "[::]") else address
+
+
 def _cli_serve(args) -> int:
     name, reference = _resolve(args.target)
     if args.host != DEFAULT_HOST:
-        print(f"WARNING: listening on {args.host}, not only on this machine: anyone who can reach this "
-              "computer on the network can call this server, with no encryption and no password. "
-              "Stop it (Ctrl+C) as soon as the session is over.", file=sys.stderr)
+        print(OPEN_WARNING.format(host=args.host), file=sys.stderr)
 
     def announce(address):
-        shown = address if args.host not in ("0.0.0.0", "::", "[::]") else f"{_lan_address()}:{address.rsplit(':', 1)[1]}"
-        print(f"{name} server ready at {shown}  (Ctrl+C stops it)", flush=True)
+        print(f"{name} server ready at {_reachable_address(args.host, address)}  (Ctrl+C stops it)", flush=True)
 
     serve(reference, name, args.host, args.port, announce=announce)
+    return 0
+
+
+def _cli_room(args) -> int:
+    """The instructor's chat server for the whole room: open to the network, on purpose, until Ctrl+C."""
+    if args.host != DEFAULT_HOST:
+        print(OPEN_WARNING.format(host=args.host), file=sys.stderr)
+
+    def announce(address):
+        reachable = _reachable_address(args.host, address)
+        print(f"The room's chat server is ready. Attendees paste this address into notebook 08:\n\n"
+              f"    {reachable}\n\n"
+              f"    ChatPane(\"{reachable}\", \"your name\")\n\n"
+              "Ctrl+C closes the room (and the port).", flush=True)
+
+    serve(REFERENCE_SERVERS["chat"], "chat-room", args.host, args.port, announce=announce)
     return 0
 
 
@@ -542,8 +570,17 @@ def _lan_address() -> str:
 
 
 def _cli_child(args) -> int:
-    serve(args.reference, args.name, args.host, args.port, parent_pid=args.parent, log=args.log)
-    return 0
+    code = 0
+    try:
+        serve(args.reference, args.name, args.host, args.port, parent_pid=args.parent, log=args.log)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter shutdown: the parent-watch thread is blocked reading stdin, and finalizing
+    # around it can abort the process; everything worth keeping is flushed and closed already.
+    os._exit(code)
 
 
 def main(argv=None) -> int:
@@ -556,6 +593,10 @@ def main(argv=None) -> int:
                                 "0.0.0.0 opens the server to the network")
     serve_cmd.add_argument("--port", type=int, default=0, help="port to listen on (default: one the OS picks)")
     serve_cmd.set_defaults(handler=_cli_serve)
+    room_cmd = commands.add_parser("room", help="instructors: serve the chat to the whole room until Ctrl+C")
+    room_cmd.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0: every network)")
+    room_cmd.add_argument("--port", type=int, default=50051, help="port to listen on (default 50051)")
+    room_cmd.set_defaults(handler=_cli_room)
     commands.add_parser("list", help="show the kit's running servers").set_defaults(handler=_cli_list)
     logs_cmd = commands.add_parser("logs", help="show the end of a running server's log")
     logs_cmd.add_argument("server", help="a name or pid from `list`")
