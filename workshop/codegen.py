@@ -8,6 +8,7 @@ changed, so importing the generated package costs a hash of a few small files.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -67,7 +68,7 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             # protoc names files by their virtual path; show the learner the real one.
-            message = result.stderr.strip().replace(f"{virtual}/", f"{proto_dir}{Path('/')}")
+            message = re.sub(rf"(?m)^{re.escape(virtual)}/", f"{proto_dir}{os.sep}", result.stderr.strip())
             raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}")
         generated = Path(out_root, virtual)
         for stale in package_dir.glob("*_pb2*.py*"):

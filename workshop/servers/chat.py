@@ -94,7 +94,9 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
 
     async def Subscribe(self, request, context):
         replay = max(0, min(request.replay, self.room.history.maxlen))
-        async for note in self.room.deliver(self.room.join(replay), context):
+        inbox = self.room.join(replay)
+        await context.send_initial_metadata(())  # tells the client it is in the room now
+        async for note in self.room.deliver(inbox, context):
             yield note
 
     async def Post(self, request, context):
@@ -105,6 +107,7 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
 
     async def Chat(self, request_iterator, context):
         inbox = self.room.join(replay=0)
+        await context.send_initial_metadata(())  # tells the client it is in the room now
 
         async def post_what_the_client_sends():
             async for note in request_iterator:

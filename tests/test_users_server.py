@@ -1,0 +1,144 @@
+"""The reference user directory over real channels: every RPC, every error, concurrency, crash safety."""
+import os
+import queue
+import signal
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+import server_runner
+from workshop.protos import users_pb2, users_pb2_grpc
+
+T = users_pb2.UserType
+
+
+@pytest.fixture(scope="module")
+def stub(users_server):
+    with users_server.channel() as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
+
+
+def status_of(call):
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return raised.value.code(), raised.value.details()
+
+
+def test_get_user_finds_a_seeded_user(stub):
+    user = stub.GetUser(users_pb2.UserRequest(id=2), timeout=5).user
+    assert (user.nickname, user.mail_address, user.user_type) == ("bob", "bob@example.com", T.USER_TYPE_NORMAL)
+
+
+def test_get_user_unknown_id_is_not_found_and_names_the_id(stub):
+    assert status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=999), timeout=5)) == (
+        grpc.StatusCode.NOT_FOUND, "no user has id 999")
+
+
+def test_get_user_non_positive_id_is_invalid_argument(stub):
+    code, details = status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=0), timeout=5))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "positive" in details
+
+
+def test_add_user_assigns_an_id_and_stores_the_user(stub):
+    added = stub.AddUser(users_pb2.User(nickname="grace", mail_address="grace@example.com",
+                                        user_type=T.USER_TYPE_GUEST), timeout=5).user
+    assert added.id > 6
+    assert stub.GetUser(users_pb2.UserRequest(id=added.id), timeout=5).user == added
+
+
+@pytest.mark.parametrize("user, words", [
+    (users_pb2.User(id=1, nickname="someone", mail_address="s@example.com", user_type=1), "id 1 already exists"),
+    (users_pb2.User(nickname="alice", mail_address="a2@example.com", user_type=1), "nickname 'alice' is taken"),
+])
+def test_add_user_taken_id_or_nickname_is_already_exists(stub, user, words):
+    code, details = status_of(lambda: stub.AddUser(user, timeout=5))
+    assert code == grpc.StatusCode.ALREADY_EXISTS and words in details
+
+
+@pytest.mark.parametrize("user, words", [
+    (users_pb2.User(nickname="", mail_address="x@example.com", user_type=1), "nickname is empty"),
+    (users_pb2.User(nickname="x" * 33, mail_address="x@example.com", user_type=1), "limit is 32"),
+    (users_pb2.User(nickname="nomail", mail_address="nomail", user_type=1), "no '@'"),
+    (users_pb2.User(nickname="notype", mail_address="t@example.com"), "user_type is not set"),
+    (users_pb2.User(id=-4, nickname="negative", mail_address="n@example.com", user_type=1), "got -4"),
+])
+def test_add_user_invalid_fields_are_invalid_argument_with_a_reason(stub, user, words):
+    code, details = status_of(lambda: stub.AddUser(user, timeout=5))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and words in details
+
+
+def test_count_already_users_counts_distinct_existing_ids(stub):
+    ids = [1, 2, 2, 999, 3]
+    reply = stub.CountAlreadyUsers((users_pb2.UserRequest(id=i) for i in ids), timeout=5)
+    assert reply.count == 3
+
+
+def test_get_users_by_type_streams_every_match_in_id_order(stub):
+    replies = stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=T.USER_TYPE_NORMAL), timeout=5)
+    assert [r.user.nickname for r in replies][:3] == ["bob", "carol", "erin"]
+
+
+def test_get_users_by_type_unspecified_is_invalid_argument(stub):
+    code, _ = status_of(lambda: list(stub.GetUsersByType(users_pb2.UserTypeRequest(), timeout=5)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_get_users_by_ids_answers_each_id_before_the_next_is_sent(stub):
+    requests = queue.Queue()
+    call = stub.GetUsersByIds(iter(requests.get, None), timeout=10)
+    for user_id, nickname in [(3, "carol"), (1, "alice"), (6, "frank")]:
+        requests.put(users_pb2.UserRequest(id=user_id))
+        assert next(call).user.nickname == nickname  # would block forever on a collect-then-reply server
+    requests.put(None)
+    assert list(call) == []
+
+
+def test_get_users_by_ids_unknown_id_ends_the_stream_with_not_found(stub):
+    call = stub.GetUsersByIds(iter([users_pb2.UserRequest(id=1), users_pb2.UserRequest(id=404)]), timeout=5)
+    assert next(call).user.id == 1
+    code, details = status_of(lambda: next(call))
+    assert (code, details) == (grpc.StatusCode.NOT_FOUND, "no user has id 404")
+
+
+def test_hundred_concurrent_add_user_calls_lose_nothing():
+    with server_runner.start("users") as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+
+        def add(n):
+            return stub.AddUser(users_pb2.User(nickname=f"user{n}", mail_address=f"u{n}@example.com",
+                                               user_type=T.USER_TYPE_NORMAL), timeout=20).user.id
+
+        with ThreadPoolExecutor(max_workers=100) as pool:
+            ids = list(pool.map(add, range(100)))
+        assert len(set(ids)) == 100
+        stored = {stub.GetUser(users_pb2.UserRequest(id=i), timeout=5).user.nickname for i in ids}
+        assert stored == {f"user{n}" for n in range(100)}
+
+
+def test_killed_server_leaves_the_store_intact(tmp_path):
+    database = str(tmp_path / "users.sqlite3")
+    server = server_runner.start("users", env={"USERS_DB": database})
+    with server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        added = [stub.AddUser(users_pb2.User(nickname=f"kept{n}", mail_address="k@example.com", user_type=1),
+                              timeout=5).user.id for n in range(20)]
+    os.kill(server.pid, signal.SIGKILL)
+    server.stop()
+    assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with server_runner.start("users", env={"USERS_DB": database}) as again, again.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        assert [stub.GetUser(users_pb2.UserRequest(id=i), timeout=5).user.nickname for i in added] == [
+            f"kept{n}" for n in range(20)]
+
+
+def test_health_and_reflection_are_registered(users_server):
+    with users_server.channel() as channel:
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                  timeout=5)
+        names = {s.name for s in next(replies).list_services_response.service}
+    assert {"users.v1.UserManager", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
