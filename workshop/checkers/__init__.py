@@ -35,11 +35,11 @@ class CaseResult:
     got: str = ""
     hint: str = ""
 
-    def lines(self) -> list[str]:
+    def lines(self, show_hint: bool = True) -> list[str]:
         if self.passed:
             return [f"  ✓ {self.label}"]
         lines = [f"  ✗ {self.label} → {self.got}"]
-        return lines + ([f"      hint: {self.hint}"] if self.hint else [])
+        return lines + ([f"      hint: {self.hint}"] if self.hint and show_hint else [])
 
 
 @dataclass
@@ -58,7 +58,10 @@ class CheckResult:
         return bool(self.cases) and self.passed == len(self.cases)
 
     def __repr__(self) -> str:
-        lines = [self.title] + [line for case in self.cases for line in case.lines()]
+        lines, hints_shown = [self.title], set()
+        for case in self.cases:  # a hint is shown once, under the first case that needs it
+            lines += case.lines(show_hint=case.hint not in hints_shown)
+            hints_shown.add(case.hint)
         verdict = f"{self.passed} of {len(self.cases)} passed"
         if self.all_passed:
             verdict += " 🎉"
@@ -139,7 +142,7 @@ def expect_status(call: Callable[[], object], code: grpc.StatusCode, hint: str) 
         if error.code() == code:
             return error.details() or ""
         if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
-                            grpc.StatusCode.DEADLINE_EXCEEDED):
+                            grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN):
             raise
         raise Fail(f"got {describe_rpc_error(error)}; expected {code.name}", hint) from None
     shown = str(reply).replace("\n", " ").strip() or "an empty reply"
