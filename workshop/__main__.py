@@ -8,6 +8,7 @@ from protos/, and then does what was asked inside that environment.
     python -m workshop test      set up (test tools too), then run every test
     python -m workshop check     set up, then run the environment check in the terminal
     python -m workshop execute   re-execute notebooks and store their outputs (maintainers)
+    python -m workshop prepare   in an environment that is already installed (Binder): link and generate only
 """
 from __future__ import annotations
 
@@ -35,17 +36,23 @@ def inside_venv() -> bool:
 
 
 def install(requirement_files: list[Path]) -> None:
-    """pip-install the pinned files, unless this exact set was installed already."""
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in requirement_files)).hexdigest()[:16]
-    stamp = VENV / f".installed-{digest}"
-    if not stamp.exists():
+    """pip-install the pinned files, skipping each one whose exact content was installed already."""
+    stamps = {f: VENV / f".installed-{f.name}-{hashlib.sha256(f.read_bytes()).hexdigest()[:16]}"
+              for f in requirement_files}
+    missing = [f for f, stamp in stamps.items() if not stamp.exists()]
+    if missing:
         print("Installing the pinned requirements (the first time takes a minute or two)...", flush=True)
         command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        for requirements in requirement_files:
+        for requirements in missing:
             command += ["-r", str(requirements)]
         subprocess.run(command, check=True)
-        stamp.touch()
-    # A .pth file puts the repository on sys.path of every Python in .venv: kernels, servers, tests.
+        for requirements in missing:
+            stamps[requirements].touch()
+
+
+def link_repository() -> None:
+    """A .pth file puts the repository on sys.path of every Python in this environment:
+    kernels, servers and tests then import `workshop` and `server_runner` from any folder."""
     site_packages = Path(sysconfig.get_paths()["purelib"])
     (site_packages / "grpc-workshop.pth").write_text(str(ROOT) + "\n")
 
@@ -91,12 +98,16 @@ COMMANDS = {"open": (open_workshop, False), "test": (run_tests, True), "check": 
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in COMMANDS:
+    if not argv or argv[0] not in [*COMMANDS, "prepare"]:
         print(USAGE)
         return 2
     if sys.version_info < (3, 10):
         print(f"The workshop needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
         return 1
+    if argv[0] == "prepare":  # Binder's postBuild: its environment is already installed, no .venv
+        link_repository()
+        generate_code()
+        return 0
     if not inside_venv():
         if not venv_python().exists():
             print(f"Creating a virtual environment in {VENV} ...", flush=True)
@@ -104,6 +115,7 @@ def main(argv: list[str]) -> int:
         return run([str(venv_python()), "-m", "workshop", *argv])
     action, needs_test_tools = COMMANDS[argv[0]]
     install([RUNTIME, TEST_TOOLS] if needs_test_tools else [RUNTIME])
+    link_repository()
     generate_code()
     return action(argv[1:])
 
