@@ -1,0 +1,41 @@
+"""The environment check: ✓ on a good setup, and a ✗ with the fixing command for each kind of trouble."""
+import subprocess
+import sys
+
+from workshop import ROOT, envcheck
+
+
+def test_everything_passes_in_the_kit_environment():
+    result = envcheck.environment_check()
+    assert result.all_passed, repr(result)
+
+
+def test_a_package_at_the_wrong_version_is_named_with_the_fix(tmp_path, monkeypatch):
+    wrong = tmp_path / "requirements.txt"
+    wrong.write_text("grpcio==0.0.1\nnot-a-real-package==1.0\n")
+    read_pins = envcheck.pinned_requirements
+    monkeypatch.setattr(envcheck, "pinned_requirements", lambda: read_pins(wrong))
+    result = envcheck.environment_check()
+    case = result["packages match requirements.txt"]
+    assert not case.passed
+    assert "grpcio 1.85.1 (needs 0.0.1)" in case.got and "not-a-real-package missing (needs 1.0)" in case.got
+    assert "python -m workshop open" in case.hint
+
+
+def test_missing_widget_manager_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path))
+    case = envcheck.environment_check()["JupyterLab can show widgets"]
+    assert not case.passed and "Error displaying widget" in case.got
+
+
+def test_pins_are_read_from_requirements_txt():
+    pins = envcheck.pinned_requirements()
+    assert pins["grpcio"] == pins["grpcio-tools"] and "jupyterlab" in pins and "ipywidgets" in pins
+
+
+def test_command_line_check_prints_the_table_and_exits_zero():
+    result = subprocess.run([sys.executable, "-m", "workshop", "check"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Environment check" in result.stdout and "5 of 5 passed" in result.stdout
