@@ -30,3 +30,41 @@ def write_cell(source: str, folder: Path, default_name: str = "module.py") -> Pa
     path = Path(folder) / name
     path.write_text(source)
     return path
+
+
+def check_server_cell(checker, source: str, folder: Path):
+    """Run `checker` on a server started from a cell's code; its report must never hold a traceback."""
+    import server_runner
+
+    with server_runner.start(str(write_cell(source, folder))) as server:
+        result = checker(server)
+    assert "Traceback" not in repr(result)
+    return result
+
+
+def failed(result) -> set:
+    """The labels of the cases that did not pass."""
+    return {case.label for case in result.cases if not case.passed}
+
+
+REFERENCE_WITH_ONE_METHOD = '''
+import grpc
+
+from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.servers.users import UserDirectory, UserManager
+
+
+class MyUserManager(UserManager):
+{method}
+
+
+def add_to_server(server):
+    users_pb2_grpc.add_UserManagerServicer_to_server(MyUserManager(UserDirectory()), server)
+'''
+
+
+def reference_with(method: str) -> str:
+    """A server module: the reference user directory with `method` written differently."""
+    import textwrap
+
+    return REFERENCE_WITH_ONE_METHOD.format(method=textwrap.indent(textwrap.dedent(method), "    "))

@@ -1,44 +1,29 @@
 """check_count_already_users (notebook 06) against the shipped skeleton, typical mistakes and the answer."""
-import textwrap
-
 import pytest
 
 import server_runner
-from exercises import answer, skeleton, write_cell
+from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
 from workshop.checkers.client_streaming import check_count_already_users
+
+
+def check(source, tmp_path):
+    return check_server_cell(check_count_already_users, source, tmp_path)
+
 
 SOLUTION = "06_1_count_already_users.py"
 
-MODULE = '''
-import grpc
-
-from workshop.protos import users_pb2, users_pb2_grpc
-from workshop.servers.users import UserDirectory, UserManager
 
 
-class MyUserManager(UserManager):
-{method}
-
-
-def add_to_server(server):
-    users_pb2_grpc.add_UserManagerServicer_to_server(MyUserManager(UserDirectory()), server)
-'''
-
-
-def module_with(method: str) -> str:
-    return MODULE.format(method=textwrap.indent(textwrap.dedent(method), "    "))
-
-
-COUNTS_REPEATS = module_with('''
+COUNTS_REPEATS = reference_with('''
     def CountAlreadyUsers(self, request_iterator, context):
         count = sum(1 for request in request_iterator if self.directory.get(request.id))
         return users_pb2.UserCountResponse(count=count)
 ''')
-COUNTS_UNKNOWN_IDS = module_with('''
+COUNTS_UNKNOWN_IDS = reference_with('''
     def CountAlreadyUsers(self, request_iterator, context):
         return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
 ''')
-ABORTS_ON_UNKNOWN_ID = module_with('''
+ABORTS_ON_UNKNOWN_ID = reference_with('''
     def CountAlreadyUsers(self, request_iterator, context):
         found = set()
         for request in request_iterator:
@@ -47,7 +32,7 @@ ABORTS_ON_UNKNOWN_ID = module_with('''
             found.add(request.id)
         return users_pb2.UserCountResponse(count=len(found))
 ''')
-READS_ONLY_THE_FIRST_ID = module_with('''
+READS_ONLY_THE_FIRST_ID = reference_with('''
     def CountAlreadyUsers(self, request_iterator, context):
         request = next(request_iterator)
         return users_pb2.UserCountResponse(count=1 if self.directory.get(request.id) else 0)
@@ -59,13 +44,7 @@ def not_strict(monkeypatch):
     monkeypatch.delenv("WORKSHOP_STRICT_CHECKS", raising=False)
 
 
-def check(source, tmp_path):
-    with server_runner.start(str(write_cell(source, tmp_path))) as server:
-        return check_count_already_users(server)
 
-
-def failed(result) -> list[str]:
-    return [case.label for case in result.cases if not case.passed]
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
@@ -76,7 +55,7 @@ def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
 
 def test_counting_a_repeated_id_twice_fails_the_distinct_case(tmp_path):
     result = check(COUNTS_REPEATS, tmp_path)
-    assert failed(result) == ["ids 1, 1, 2, 1 → 2 (each user counted once)"], result
+    assert failed(result) == {"ids 1, 1, 2, 1 → 2 (each user counted once)"}, result
     assert "got count=4; expected 2" in result["ids 1, 1, 2, 1 → 2 (each user counted once)"].got
     assert "set" in result["ids 1, 1, 2, 1 → 2 (each user counted once)"].hint
 

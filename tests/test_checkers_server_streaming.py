@@ -2,8 +2,13 @@
 import pytest
 
 import server_runner
-from exercises import answer, skeleton, write_cell
+from exercises import answer, check_server_cell, failed, skeleton, write_cell
 from workshop.checkers.server_streaming import check_get_users_by_type
+
+
+def check(source, tmp_path):
+    return check_server_cell(check_get_users_by_type, source, tmp_path)
+
 
 SOLUTION = "05_1_get_users_by_type.py"
 
@@ -20,15 +25,7 @@ def wrong(replace: str, by: str) -> str:
     return source.replace(replace, by)
 
 
-def check(source, tmp_path):
-    with server_runner.start(str(write_cell(source, tmp_path))) as server:
-        result = check_get_users_by_type(server)
-    assert "Traceback" not in repr(result)
-    return result
 
-
-def failed(result) -> set:
-    return {case.label for case in result.cases if not case.passed}
 
 
 EVERY_USER = wrong("if user.user_type == request.user_type]", "]")

@@ -2,7 +2,7 @@
 import pytest
 
 import server_runner
-from exercises import answer, skeleton, write_cell
+from exercises import answer, check_server_cell as check, failed, skeleton, write_cell
 from workshop.checkers.unary import check_add_user, check_get_user
 
 GET_USER = "04_1_get_user.py"
@@ -21,15 +21,8 @@ def wrong(solution: str, replace: str, by: str) -> str:
     return source.replace(replace, by)
 
 
-def check(checker, source, tmp_path):
-    with server_runner.start(str(write_cell(source, tmp_path))) as server:
-        result = checker(server)
-    assert "Traceback" not in repr(result)
-    return result
 
 
-def failed(result) -> set:
-    return {case.label for case in result.cases if not case.passed}
 
 
 # ---------------------------------------------------------------- GetUser
