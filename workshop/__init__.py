@@ -14,18 +14,22 @@ SOLUTIONS = ROOT / "solutions"
 
 
 def load_ipython_extension(ipython) -> None:
-    """`%load_ext workshop`: lets `%load` bring back answers that are `%%writefile` cells.
+    """`%load_ext workshop`: makes `%load ../solutions/...` work in any exercise cell.
 
-    `%load` puts a `# %load ...` comment above what it loads, and a cell magic such as
-    `%%writefile` only works on a cell's first line; this drops that one comment line.
+    Typed as the first line of a cell, `%load` replaces the whole cell with the answer (the rest
+    of the cell would otherwise be a syntax error). And `%load` puts a `# %load ...` comment above
+    what it loads, while a cell magic such as `%%writefile` only works on a cell's first line;
+    that one comment line is dropped when the loaded cell runs.
     """
 
-    def drop_load_comment(lines: list[str]) -> list[str]:
+    def make_load_work(lines: list[str]) -> list[str]:
+        if len(lines) > 1 and lines[0].startswith("%load "):
+            return lines[:1]
         if len(lines) > 1 and lines[0].startswith("# %load ") and lines[1].startswith("%%"):
             return lines[1:]
         return lines
 
-    ipython.input_transformers_cleanup.append(drop_load_comment)
+    ipython.input_transformers_cleanup.append(make_load_work)
 
 
 def catch_up(solution: str) -> None:

@@ -35,7 +35,7 @@ def solved(notebook):
 
 def execute(notebook, folder: Path, timeout: int = CELL_TIMEOUT):
     """Run every cell on a fresh kernel with `folder` as the current directory; returns the notebook."""
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(folder)}})
     client.execute()
     notebook.metadata.pop("widgets", None)  # widget state churns on every run and is not needed

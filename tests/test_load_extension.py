@@ -1,0 +1,33 @@
+"""`%load_ext workshop` makes `%load` of an answer work however a learner types it."""
+import pytest
+from IPython.testing.globalipapp import start_ipython
+
+from workshop import SOLUTIONS
+
+
+@pytest.fixture(scope="module")
+def ipython():
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "workshop")
+    return shell
+
+
+def loaded_cell(ipython, cell):
+    """What the cell becomes after running it: %load sets the next input, replacing the cell."""
+    captured = {}
+    ipython.set_next_input = lambda text, replace=False: captured.update(text=text, replace=replace)
+    result = ipython.run_cell(cell)
+    assert result.error_in_exec is None and result.error_before_exec is None
+    return captured
+
+
+def test_load_typed_above_the_skeleton_replaces_the_whole_cell(ipython):
+    answer = SOLUTIONS / "04_1_get_user.py"
+    loaded = loaded_cell(ipython, f"%load {answer}\n%%writefile my_x.py\nskeleton = 1\n")
+    assert loaded["replace"] and loaded["text"].endswith(answer.read_text())
+
+
+def test_a_loaded_writefile_answer_runs_despite_the_load_comment(ipython, tmp_path):
+    target = tmp_path / "my_answer.py"
+    result = ipython.run_cell(f"# %load ../solutions/x.py\n%%writefile {target}\nanswer = 42\n")
+    assert result.success and target.read_text() == "answer = 42\n"
