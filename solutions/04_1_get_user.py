@@ -11,11 +11,7 @@ from workshop.protos import users_pb2, users_pb2_grpc
 
 
 class UserDirectory:
-    """The users by id, seeded from data/users.json.
-
-    The server runs each call on a thread of its own, so two calls can reach the directory at
-    the same moment: every method touches `_users` only while it holds the lock.
-    """
+    """The users by id, seeded from data/users.json. Every method holds the lock while it uses `_users`."""
 
     def __init__(self):
         self._lock = threading.Lock()

@@ -15,11 +15,7 @@ class AlreadyExists(Exception):
 
 
 class UserDirectory:
-    """The users by id, seeded from data/users.json.
-
-    The server runs each call on a thread of its own, so two calls can reach the directory at
-    the same moment: every method touches `_users` only while it holds the lock.
-    """
+    """The users by id, seeded from data/users.json. Every method holds the lock while it uses `_users`."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -33,11 +29,7 @@ class UserDirectory:
             return self._users.get(user_id)
 
     def add(self, user):
-        """Store a copy of `user` (id 0: the next free id) and return it; AlreadyExists if taken.
-
-        Checking and inserting happen under one lock: done in two steps, two calls adding the
-        same nickname at the same moment could both find it free.
-        """
+        """Store a copy of `user` (id 0: the next free id) and return it; AlreadyExists if taken."""
         with self._lock:
             same_id = self._users.get(user.id)
             if same_id is not None:

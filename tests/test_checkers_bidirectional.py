@@ -101,3 +101,11 @@ def test_solution_passes_every_case_also_by_address(tmp_path):
     assert by_handle.all_passed, by_handle
     assert by_address.all_passed, by_address
     assert "Traceback" not in repr(by_handle)
+
+
+def test_stopped_server_is_reported_as_not_running(tmp_path):
+    server = server_runner.start(str(write_cell(answer(SOLUTION), tmp_path)))
+    server.stop()
+    result = check_get_users_by_ids(server)
+    assert result.passed == 0, result
+    assert all(case.got == "your server is not running" for case in result.cases), result

@@ -12,8 +12,9 @@ import threading
 
 import grpc
 
-from workshop.checkers import Fail, describe_rpc_error, run_checks
-from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.checkers import CheckResult, Fail, describe_rpc_error, run_checks
+from workshop.checkers.unary import ensure_running, users_stub
+from workshop.protos import users_pb2
 
 CALL_TIMEOUT = 5.0  # the whole call, in the cases that send every id at once
 ANSWER_WAIT = 2.0  # how long the conversation waits for one answer before it gives up
@@ -154,23 +155,25 @@ def _unknown_id(stub):
                    "and needs to know which one failed")
 
 
-def check_get_users_by_ids(server) -> "CheckResult":  # noqa: F821
+def check_get_users_by_ids(server) -> CheckResult:
     """Exercise 7.1: `server` is the RunningServer of my_users_server.py (or its address)."""
-    address = getattr(server, "address", server)
-    channel = grpc.insecure_channel(address)
-    stub = users_pb2_grpc.UserManagerStub(channel)
-    cases = [
-        ("ids 3, 1, 2 → carol, alice, bob, in that order",
-         _answers(stub, [3, 1, 2], ["carol", "alice", "bob"],
-                  "yield one UserResponse per request, in the order the ids arrive")),
-        ("id 1 answered before id 2 is sent (ping-pong)", lambda: _ping_pong(stub)),
-        ("ids 4, 4 → dave, dave (one answer per request)",
-         _answers(stub, [4, 4], ["dave", "dave"], "answer every request, even an id asked before")),
-        ("ids 2, 999, 3 → bob, then NOT_FOUND naming 999", lambda: _unknown_id(stub)),
-        ("no ids → no answers, the stream ends OK",
-         _answers(stub, [], [], "when the client sends nothing, the loop never runs: just return")),
-    ]
-    try:
-        return run_checks("GetUsersByIds", cases)
-    finally:
-        channel.close()
+    with users_stub(server) as stub:
+
+        def running(case):
+            def run():
+                ensure_running(server)
+                case()
+            return run
+
+        cases = [
+            ("ids 3, 1, 2 → carol, alice, bob, in that order",
+             _answers(stub, [3, 1, 2], ["carol", "alice", "bob"],
+                      "yield one UserResponse per request, in the order the ids arrive")),
+            ("id 1 answered before id 2 is sent (ping-pong)", lambda: _ping_pong(stub)),
+            ("ids 4, 4 → dave, dave (one answer per request)",
+             _answers(stub, [4, 4], ["dave", "dave"], "answer every request, even an id asked before")),
+            ("ids 2, 999, 3 → bob, then NOT_FOUND naming 999", lambda: _unknown_id(stub)),
+            ("no ids → no answers, the stream ends OK",
+             _answers(stub, [], [], "when the client sends nothing, the loop never runs: just return")),
+        ]
+        return run_checks("Exercise 7.1 · GetUsersByIds", [(label, running(case)) for label, case in cases])

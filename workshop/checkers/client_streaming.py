@@ -10,8 +10,9 @@ import time
 
 import grpc
 
-from workshop.checkers import Fail, run_checks
-from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.checkers import CheckResult, Fail, run_checks
+from workshop.checkers.unary import ensure_running, users_stub
+from workshop.protos import users_pb2
 
 CALL_TIMEOUT = 5.0
 PAUSE = 0.3  # seconds between two ids in the case that checks the server waits for the end
@@ -57,17 +58,15 @@ def _count(stub, ids, expected: int, hint: str, pause: float = 0.0) -> None:
         raise Fail(f"got count={reply.count}; expected {expected}", hint)
 
 
-def check_count_already_users(server) -> "CheckResult":  # noqa: F821
+def check_count_already_users(server) -> CheckResult:
     """Exercise 6.1: `server` is the RunningServer of my_users_server.py (or its address)."""
-    address = getattr(server, "address", server)
-    channel = grpc.insecure_channel(address)
-    stub = users_pb2_grpc.UserManagerStub(channel)
+    with users_stub(server) as stub:
 
-    def case(ids, pause, expected, hint):
-        return lambda: _count(stub, ids, expected, hint, pause)
+        def case(ids, pause, expected, hint):
+            def run():
+                ensure_running(server)
+                _count(stub, ids, expected, hint, pause)
+            return run
 
-    cases = [(label, case(ids, pause, expected, hint)) for label, ids, pause, expected, hint in CASES]
-    try:
-        return run_checks("CountAlreadyUsers", cases)
-    finally:
-        channel.close()
+        cases = [(label, case(ids, pause, expected, hint)) for label, ids, pause, expected, hint in CASES]
+        return run_checks("Exercise 6.1 · CountAlreadyUsers", cases)

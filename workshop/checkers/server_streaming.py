@@ -84,10 +84,10 @@ def check_get_users_by_type(server) -> CheckResult:
                 raise Fail("after a cancelled stream, the next call streamed nothing",
                            "look at the end of your server's log: server.logs()")
 
-        return run_checks("GetUsersByType", [
+        return run_checks("Exercise 5.1 · GetUsersByType", [
             ("NORMAL → bob, carol, erin", streams_seeded(users_pb2.USER_TYPE_NORMAL)),
             ("ADMINISTRATOR → alice", streams_seeded(users_pb2.USER_TYPE_ADMINISTRATOR)),
             ("users added later are in id order too", ordered_by_id),
             ("UNSPECIFIED → INVALID_ARGUMENT", unspecified),
-            ("cancelled after one user → the server carries on", cancel_midway),
+            ("after a cancel, the server still answers the next call", cancel_midway),
         ])

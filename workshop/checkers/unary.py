@@ -52,6 +52,7 @@ def users_stub(server):
 
 
 def ensure_running(server) -> None:
+    """Raise ServerNotRunningError (a checker reports "your server is not running") if it has stopped."""
     if not isinstance(server, str):
         server.ensure_running()  # a clear "your server is not running" instead of UNAVAILABLE
 
@@ -92,7 +93,7 @@ def check_get_user(server) -> CheckResult:
                               "itself is wrong (INVALID_ARGUMENT), whatever the directory holds")
             return case
 
-        return run_checks("GetUser", [
+        return run_checks("Exercise 4.1 · GetUser", [
             ("existing id 1 → alice", finds(1)),
             ("existing id 4 → dave, with every field", finds(4)),
             ("unknown id 999 → NOT_FOUND, naming the id", unknown_id),
@@ -174,7 +175,7 @@ def check_add_user(server) -> CheckResult:
                            "with a valid mail address, gave ALREADY_EXISTS",
                            "check every field before calling directory.add") from None
 
-        return run_checks("AddUser", [
+        return run_checks("Exercise 4.2 · AddUser", [
             ("new user with id 0 → the server picks its id", server_picks_the_id),
             ("new user with a chosen id → keeps it", keeps_a_chosen_id),
             ("taken nickname 'alice' → ALREADY_EXISTS", taken(new_user("x", nickname="alice"))),

@@ -1,0 +1,40 @@
+"""The reference servers meet the same bar as the exercises: every checker passes on them."""
+import sys
+
+import psutil
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+import server_runner
+from workshop.checkers.bidirectional import check_get_users_by_ids
+from workshop.checkers.chat import check_chat_server
+from workshop.checkers.client_streaming import check_count_already_users
+from workshop.checkers.server_streaming import check_get_users_by_type
+from workshop.checkers.unary import check_add_user, check_get_user
+
+
+@pytest.mark.parametrize("checker", [check_get_user, check_add_user, check_get_users_by_type,
+                                     check_count_already_users, check_get_users_by_ids], ids=lambda c: c.__name__)
+def test_reference_users_server_passes_every_users_checker(checker):
+    with server_runner.start("users") as fresh:  # checkers expect the seeded directory, as a learner's starts
+        result = checker(fresh)
+    assert result.all_passed, repr(result)
+
+
+def test_reference_chat_server_passes_the_chat_checker(chat_server):
+    result = check_chat_server(chat_server)
+    assert result.all_passed, repr(result)
+
+
+def test_chat_server_offers_health_and_reflection(chat_server):
+    with chat_server.channel() as channel:
+        replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        names = {s.name for s in next(replies).list_services_response.service}
+    assert {"chat.v1.ChatServer", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+
+
+def test_servers_run_as_fresh_interpreters_not_forks(users_server):
+    """fork() after grpc is imported can hang: the runner starts `sys.executable`, a new process image."""
+    command = psutil.Process(users_server.pid).cmdline()
+    assert command[0] == sys.executable and command[1].endswith("server_runner.py") and command[2] == "_child"
