@@ -4,7 +4,7 @@ Runs with any Python 3.10+ on Linux, macOS or Windows, before anything is instal
 (or reuses) `.venv` in the repository, installs the pinned requirements into it, generates code
 from protos/, and then does what was asked inside that environment.
 
-    python -m workshop open      set up, then open JupyterLab on notebook 00
+    python -m workshop open      set up, then open JupyterLab on notebook 00 (extra options go to JupyterLab)
     python -m workshop test      set up (test tools too), then run every test
     python -m workshop check     set up, then run the environment check in the terminal
     python -m workshop execute   re-execute notebooks and store their outputs (maintainers)
@@ -69,8 +69,10 @@ def run(command: list, **kwargs) -> int:
         return 130
 
 
-def open_workshop(_args) -> int:
-    command = [sys.executable, "-m", "jupyter", "lab", "notebooks/00-welcome.ipynb"]
+def open_workshop(args) -> int:
+    # The repository is the root, so learners can browse protos/ and solutions/; notebook 00 opens first.
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
+               "--LabApp.default_url=/lab/tree/notebooks/00-welcome.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses to run as root without it
     return run(command)
