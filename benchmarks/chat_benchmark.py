@@ -29,17 +29,26 @@ STREAMS_PER_CONNECTION = 100
 
 
 class Audience:
-    """`count` subscribers over as few connections as the per-connection limit allows."""
+    """`count` subscribers over as few connections as the per-connection limit allows.
+
+    They join a hundred at a time, as a room fills: a single client process that opens thousands
+    of streams in one burst sees some of them CANCELLED on its own side.
+    """
 
     def __init__(self, address: str, count: int):
+        self.address, self.count = address, count
         connections = max(1, math.ceil(count / STREAMS_PER_CONNECTION))
-        self.channels = [grpc.aio.insecure_channel(address) for _ in range(connections)]
-        stubs = [chat_pb2_grpc.ChatServerStub(channel) for channel in self.channels]
-        self.calls = [stubs[i // STREAMS_PER_CONNECTION].Subscribe(chat_pb2.SubscribeRequest(name=f"listener{i}"))
-                      for i in range(count)]
+        self.channels = [grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+                         for _ in range(connections)]  # one TCP connection each
+        self.calls = []
 
     async def joined(self) -> None:
-        await asyncio.gather(*(call.wait_for_connection() for call in self.calls))
+        for first in range(0, self.count, STREAMS_PER_CONNECTION):
+            stub = chat_pb2_grpc.ChatServerStub(self.channels[first // STREAMS_PER_CONNECTION])
+            batch = [stub.Subscribe(chat_pb2.SubscribeRequest(name=f"listener{first + i}"))
+                     for i in range(min(STREAMS_PER_CONNECTION, self.count - first))]
+            self.calls += batch
+            await asyncio.gather(*(call.wait_for_connection() for call in batch))
 
     async def close(self) -> None:
         for call in self.calls:
@@ -63,7 +72,7 @@ async def idle_cpu(address: str, pid: int, count: int, seconds: float) -> float:
 async def everyone_receives(address: str, count: int, timeout: float = 10) -> bool:
     audience = Audience(address, count)
     try:
-        await asyncio.wait_for(audience.joined(), timeout)
+        await asyncio.wait_for(audience.joined(), 6 * timeout)
         async with grpc.aio.insecure_channel(address) as channel:
             await chat_pb2_grpc.ChatServerStub(channel).Post(
                 chat_pb2.Note(name="bench", message=f"to all {count}"), timeout=timeout)
@@ -147,7 +156,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--idle-seconds", type=float, default=5)
     parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--levels", type=int, nargs="+", default=[100, 250, 500, 1000, 2000])
+    parser.add_argument("--levels", type=int, nargs="+", default=[100, 250, 500, 1000, 2000, 3000])
     parser.add_argument("--start-runs", type=int, default=10)
     arguments = parser.parse_args()
     start_to_serving(arguments.start_runs)
