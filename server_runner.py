@@ -37,6 +37,8 @@ import uuid
 from concurrent import futures
 from pathlib import Path
 
+import grpc
+
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -54,8 +56,32 @@ class ServerStartError(RuntimeError):
     """The server did not reach SERVING; the message ends with the tail of its log."""
 
 
-class ServerNotRunningError(RuntimeError):
-    """A handle was used after its server stopped or crashed."""
+class ServerNotRunningError(grpc.RpcError, RuntimeError):
+    """A handle, or a channel from it, was used after its server stopped or crashed.
+
+    It is a grpc.RpcError with code UNAVAILABLE, so `except grpc.RpcError` still catches it, and
+    its details say which server it was and how to start it again.
+    """
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return str(self)
+
+
+class _RefuseWhenStopped(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                        grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Turns a call to a stopped server into ServerNotRunningError instead of a bare UNAVAILABLE."""
+
+    def __init__(self, server: "RunningServer"):
+        self.server = server
+
+    def _call(self, continuation, details, request):
+        self.server.ensure_running()
+        return continuation(details, request)
+
+    intercept_unary_unary = intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = _call
 
 
 def state_dir() -> Path:
@@ -123,8 +149,8 @@ _started: list["RunningServer"] = []
 class RunningServer:
     """A server running in a background process: its address, its log, and how to stop it."""
 
-    def __init__(self, name: str, process: subprocess.Popen, log_path: Path, address: str):
-        self.name, self.log_path, self.address = name, log_path, address
+    def __init__(self, name: str, target: str, process: subprocess.Popen, log_path: Path, address: str):
+        self.name, self.target, self.log_path, self.address = name, target, log_path, address
         self._process = process
 
     @property
@@ -144,17 +170,16 @@ class RunningServer:
         return _tail(self.log_path, lines)
 
     def channel(self, **options):
-        """A new insecure channel to this server; a clear error if the server is not running."""
-        import grpc
-
+        """A new insecure channel to this server. Calls made on it once the server has stopped
+        raise ServerNotRunningError, which names the server and says how to start it again."""
         self.ensure_running()
-        return grpc.insecure_channel(self.address, **options)
+        return grpc.intercept_channel(grpc.insecure_channel(self.address, **options), _RefuseWhenStopped(self))
 
     def ensure_running(self) -> None:
         if not self.running:
             raise ServerNotRunningError(
                 f"the {self.name!r} server is not running (its process exited with code "
-                f"{self._process.returncode}). Start it again with server_runner.start(...).\n"
+                f"{self._process.returncode}). Start it again with server_runner.start({self.target!r}).\n"
                 f"Its log ends with:\n{self.logs(10)}"
             )
 
@@ -223,7 +248,7 @@ def start(
         # stdin stays an open pipe the child never reads from us: EOF on it means "parent gone".
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                    env=child_env)
-    server = RunningServer(name, process, log_path, address="")
+    server = RunningServer(name, target, process, log_path, address="")
     _started.append(server)
     try:
         server.address = _wait_until_serving(server, timeout)
@@ -234,7 +259,6 @@ def start(
 
 
 def _wait_until_serving(server: RunningServer, timeout: float) -> str:
-    import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     deadline = time.monotonic() + timeout
@@ -405,7 +429,6 @@ class _ThreadedServer:
     """A classic grpc.server: one worker thread per call in flight, streams included."""
 
     def __init__(self, module, host, port, workers):
-        import grpc
         from grpc_health.v1 import health
 
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=SERVER_OPTIONS)
@@ -445,7 +468,6 @@ class _AsyncioServer:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     async def _start(self):
-        import grpc
         from grpc_health.v1 import health, health_pb2
 
         self.server = grpc.aio.server(options=SERVER_OPTIONS)

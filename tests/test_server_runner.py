@@ -75,6 +75,23 @@ def test_channel_of_a_stopped_server_says_it_is_not_running():
         server.channel()
 
 
+def test_calls_to_a_server_that_stopped_name_it_and_say_how_to_start_it():
+    server = server_runner.start("users")
+    channel = server.channel()
+    stub = users_pb2_grpc.UserManagerStub(channel)
+    assert stub.GetUser(users_pb2.UserRequest(id=1), timeout=5).user.nickname == "alice"
+    server.stop()
+    with pytest.raises(grpc.RpcError) as unary:
+        stub.GetUser(users_pb2.UserRequest(id=1), timeout=5)
+    with pytest.raises(grpc.RpcError) as streaming:
+        next(stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=1), timeout=5))
+    for error in (unary.value, streaming.value):
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert "the 'users' server is not running" in error.details()
+        assert "server_runner.start('users')" in error.details()
+    channel.close()
+
+
 def test_two_servers_at_once_get_different_ports():
     with server_runner.start("users") as first, server_runner.start("users") as second:
         assert first.port != second.port

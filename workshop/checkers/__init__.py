@@ -80,8 +80,12 @@ def describe_rpc_error(error: grpc.RpcError) -> str:
 
 
 def _explain(error: BaseException) -> Fail:
+    from server_runner import ServerNotRunningError  # noqa: PLC0415
+
     if isinstance(error, Fail):
         return error
+    if isinstance(error, ServerNotRunningError):
+        return Fail("your server is not running", str(error).split("\n")[0])
     if isinstance(error, grpc.RpcError):
         code = getattr(error, "code", lambda: None)()
         if code == grpc.StatusCode.UNIMPLEMENTED:
@@ -96,10 +100,6 @@ def _explain(error: BaseException) -> Fail:
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return Fail("no answer before the deadline", "does your method return (or yield) for this input?")
         return Fail(f"the call failed with {describe_rpc_error(error)}")
-    from server_runner import ServerNotRunningError  # noqa: PLC0415
-
-    if isinstance(error, ServerNotRunningError):
-        return Fail("your server is not running", str(error).split("\n")[0])
     return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
 
 
