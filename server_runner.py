@@ -46,6 +46,8 @@ if str(ROOT) not in sys.path:
 REFERENCE_SERVERS = {"users": "workshop.servers.users", "chat": "workshop.servers.chat"}
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_WORKERS = 32
+KEPT_LOGS = 100  # older server logs are deleted when a server starts
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "[::]": "[::1]"}  # how this machine dials a wildcard host
 # One server per port: without this, Linux lets a second server bind the same port and steal calls.
 SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
 POSIX = os.name == "posix"
@@ -126,7 +128,7 @@ def list_servers() -> list[dict]:
 
 
 def _register(entry: dict) -> Path:
-    path = _registry_dir() / f"{entry['pid']}.json"
+    path = _registry_dir() / f"{entry['id']}.json"
     staged = path.with_suffix(".tmp")
     staged.write_text(json.dumps(entry, indent=1))
     staged.replace(path)
@@ -149,13 +151,17 @@ _started: list["RunningServer"] = []
 class RunningServer:
     """A server running in a background process: its address, its log, and how to stop it."""
 
-    def __init__(self, name: str, target: str, process: subprocess.Popen, log_path: Path, address: str):
-        self.name, self.target, self.log_path, self.address = name, target, log_path, address
+    def __init__(self, name: str, target: str, process: subprocess.Popen, log_path: Path, server_id: str):
+        self.name, self.target, self.log_path, self.id = name, target, log_path, server_id
+        self.address = ""
         self._process = process
+        self._server_pid: int | None = None  # the server's own process, once it has registered
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        """The server's process. (On Windows a venv's python.exe is a launcher that starts the
+        real interpreter as its child, so this can differ from the process start() created.)"""
+        return self._server_pid or self._process.pid
 
     @property
     def port(self) -> int:
@@ -187,6 +193,11 @@ class RunningServer:
         """Stop the server: in-flight calls get `grace` seconds, then the process is killed."""
         if self.running:
             self._process.terminate()
+            if self._server_pid and self._server_pid != self._process.pid:
+                try:
+                    os.kill(self._server_pid, signal.SIGTERM)
+                except OSError:
+                    pass  # already gone with its launcher
             try:
                 self._process.wait(timeout=grace + 4)
             except subprocess.TimeoutExpired:
@@ -194,7 +205,7 @@ class RunningServer:
                 self._process.wait()
         if self._process.stdin:
             self._process.stdin.close()
-        (_registry_dir() / f"{self.pid}.json").unlink(missing_ok=True)
+        (_registry_dir() / f"{self.id}.json").unlink(missing_ok=True)
         if self in _started:
             _started.remove(self)
 
@@ -236,19 +247,25 @@ def start(
     Raises ServerStartError, with the tail of the server's log, if it crashes or is not ready in time.
     """
     name, reference = _resolve(target)
+    server_id = f"{name}-{uuid.uuid4().hex[:12]}"
     logs = state_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / f"{name}-{uuid.uuid4().hex[:8]}.log"
+    for old_log in sorted(logs.glob("*.log"), key=lambda p: p.stat().st_mtime)[:-KEPT_LOGS]:
+        old_log.unlink(missing_ok=True)
+    log_path = logs / f"{server_id}.log"
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), child_env.get("PYTHONPATH")]))
     command = [sys.executable, str(Path(__file__).resolve()), "_child", reference,
                "--name", name, "--host", host, "--port", str(port), "--parent", str(os.getpid()),
-               "--log", str(log_path)]
+               "--log", str(log_path), "--id", server_id]
+    # Its own session (process group), so interrupting a notebook's kernel, which signals the
+    # kernel's whole group, does not stop its servers; they still die with the kernel itself.
+    detached = {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     with open(log_path, "wb") as log:
         # stdin stays an open pipe the child never reads from us: EOF on it means "parent gone".
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                   env=child_env)
-    server = RunningServer(name, target, process, log_path, address="")
+                                   env=child_env, **detached)
+    server = RunningServer(name, target, process, log_path, server_id)
     _started.append(server)
     try:
         server.address = _wait_until_serving(server, timeout)
@@ -262,8 +279,8 @@ def _wait_until_serving(server: RunningServer, timeout: float) -> str:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     deadline = time.monotonic() + timeout
-    entry_path = _registry_dir() / f"{server.pid}.json"
-    address, last_error = None, "it has not reported a port yet"
+    entry_path = _registry_dir() / f"{server.id}.json"
+    address, probe, last_error = None, None, "it has not reported a port yet"
     while time.monotonic() < deadline:
         if not server.running:
             raise ServerStartError(
@@ -271,11 +288,12 @@ def _wait_until_serving(server: RunningServer, timeout: float) -> str:
                 f"Its log ends with:\n{server.logs(20)}")
         if address is None and entry_path.exists():
             try:
-                address = json.loads(entry_path.read_text())["address"]
+                entry = json.loads(entry_path.read_text())
+                address, probe, server._server_pid = entry["address"], entry["probe"], entry["pid"]
             except (OSError, ValueError, KeyError):
                 pass
-        if address is not None:
-            with grpc.insecure_channel(address) as channel:
+        if probe is not None:
+            with grpc.insecure_channel(probe) as channel:
                 try:
                     reply = health_pb2_grpc.HealthStub(channel).Check(
                         health_pb2.HealthCheckRequest(service=""), timeout=1.0)
@@ -325,6 +343,7 @@ def _load(reference: str):
         sys.path.insert(0, str(path.parent))  # so a learner's module can import its neighbours
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # as an import would: dataclasses and pickle look it up
         spec.loader.exec_module(module)
     else:
         module = importlib.import_module(reference)
@@ -368,7 +387,7 @@ def _stop_requests(parent_pid: int | None):
 
 
 def serve(reference: str, name: str, host: str, port: int, parent_pid: int | None = None,
-          log: str = "", announce=None) -> None:
+          log: str = "", announce=None, server_id: str | None = None) -> None:
     """Run one server in this process until a stop signal (or the parent's death) arrives."""
     if POSIX:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # before grpc starts any thread
@@ -387,11 +406,12 @@ def serve(reference: str, name: str, host: str, port: int, parent_pid: int | Non
     else:
         runner = _ThreadedServer(module, host, port, getattr(module, "MAX_WORKERS", DEFAULT_WORKERS))
     bound = runner.start()
-    address = f"{host}:{bound}"
+    address = _reachable_address(host, bound)
     import psutil
 
     me = psutil.Process()
-    entry = {"name": name, "target": reference, "address": address, "pid": os.getpid(),
+    entry = {"id": server_id or f"{name}-{uuid.uuid4().hex[:12]}", "name": name, "target": reference,
+             "address": address, "probe": f"{LOOPBACK.get(host, host)}:{bound}", "pid": os.getpid(),
              "create_time": me.create_time(), "parent_pid": parent_pid,
              "log": log, "started": time.time()}
     registry_entry = _register(entry)
@@ -546,9 +566,9 @@ OPEN_WARNING = ("WARNING: listening on {host}, not only on this machine: anyone 
                 "Stop it (Ctrl+C) as soon as the session is over.")
 
 
-def _reachable_address(host: str, address: str) -> str:
-    port = address.rsplit(":", 1)[1]
-    return f"{_lan_address()}:{port}" if host in ("0.0.0.0", "::", "[::]") else address
+def _reachable_address(host: str, port: int) -> str:
+    """The address others dial: this machine's address in the room for a wildcard host."""
+    return f"{_lan_address()}:{port}" if host in LOOPBACK else f"{host}:{port}"
 
 
 def _cli_serve(args) -> int:
@@ -557,10 +577,10 @@ def _cli_serve(args) -> int:
         print(OPEN_WARNING.format(host=args.host), file=sys.stderr)
 
     def announce(address):
-        print(f"{name} server ready at {_reachable_address(args.host, address)}  (Ctrl+C stops it)", flush=True)
+        print(f"{name} server ready at {address}  (Ctrl+C stops it)", flush=True)
 
     serve(reference, name, args.host, args.port, announce=announce)
-    return 0
+    _exit_now(0)
 
 
 def _cli_room(args) -> int:
@@ -569,14 +589,21 @@ def _cli_room(args) -> int:
         print(OPEN_WARNING.format(host=args.host), file=sys.stderr)
 
     def announce(address):
-        reachable = _reachable_address(args.host, address)
         print(f"The room's chat server is ready. Attendees paste this address into notebook 08:\n\n"
-              f"    {reachable}\n\n"
-              f"    ChatPane(\"{reachable}\", \"your name\")\n\n"
+              f"    {address}\n\n"
+              f"    ChatPane(\"{address}\", \"your name\")\n\n"
               "Ctrl+C closes the room (and the port).", flush=True)
 
     serve(REFERENCE_SERVERS["chat"], "chat-room", args.host, args.port, announce=announce)
-    return 0
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without waiting for worker threads: a handler stuck in a learner's server (a loop
+    that ignores cancellation) must not keep a stopped server's process alive."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _lan_address() -> str:
@@ -594,15 +621,14 @@ def _lan_address() -> str:
 def _cli_child(args) -> int:
     code = 0
     try:
-        serve(args.reference, args.name, args.host, args.port, parent_pid=args.parent, log=args.log)
+        serve(args.reference, args.name, args.host, args.port, parent_pid=args.parent, log=args.log,
+          server_id=args.id)
     except BaseException:
         traceback.print_exc()
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
     # Skip interpreter shutdown: the parent-watch thread is blocked reading stdin, and finalizing
     # around it can abort the process; everything worth keeping is flushed and closed already.
-    os._exit(code)
+    _exit_now(code)
 
 
 def main(argv=None) -> int:
@@ -630,7 +656,7 @@ def main(argv=None) -> int:
     stop_cmd.set_defaults(handler=_cli_stop)
     child = commands.add_parser("_child")  # how start() runs a server; not for people
     child.add_argument("reference")
-    for option, kind in (("--name", str), ("--host", str), ("--port", int), ("--parent", int), ("--log", str)):
+    for option, kind in (("--name", str), ("--host", str), ("--port", int), ("--parent", int), ("--log", str), ("--id", str)):
         child.add_argument(option, type=kind, required=True)
     child.set_defaults(handler=_cli_child)
     args = parser.parse_args(argv)

@@ -1,6 +1,8 @@
 """Shared fixtures: an isolated server registry, reference servers, and a guard against leftovers."""
 import os
+import shutil
 import tempfile
+import time
 
 import psutil
 import pytest
@@ -25,10 +27,21 @@ def chat_server():
 
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind():
-    """Fails the run if any test leaves a child process of the test runner alive."""
+    """Fails the run if a test leaves a server (orphaned or not) or any child process alive."""
     yield
     server_runner.stop_all()
-    leftovers = [p for p in psutil.Process().children(recursive=True) if p.is_running()
-                 and p.status() != psutil.STATUS_ZOMBIE]
-    gone, alive = psutil.wait_procs(leftovers, timeout=5)
+    deadline = time.monotonic() + 5
+    while server_runner.list_servers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    registered = server_runner.list_servers()  # every server registers itself, even an orphan
+    children = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                children.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=5)
+    shutil.rmtree(os.environ["WORKSHOP_STATE_DIR"], ignore_errors=True)
+    assert not registered, f"servers left running: {[(e['name'], e['pid']) for e in registered]}"
     assert not alive, f"processes left running: {[(p.pid, p.cmdline()) for p in alive]}"

@@ -165,6 +165,54 @@ def test_enter_and_the_send_button_send_the_typed_text(chat_server, panes):
     assert alice._text.value == "   " and "empty" in alice.notice
 
 
+SLOW_ROOM = '''"""A room that takes a second to let anyone in: alice is told with initial metadata, bob by a note."""
+import threading
+
+from workshop.protos import chat_pb2, chat_pb2_grpc
+
+
+class SlowRoom(chat_pb2_grpc.ChatServerServicer):
+    def Subscribe(self, request, context):
+        ended = threading.Event()
+        context.add_callback(ended.set)
+        ended.wait(1.0)  # the pane is not in the room yet
+        if request.name == "alice":
+            context.send_initial_metadata(())
+        else:
+            yield chat_pb2.Note(name="server", message="welcome")
+        ended.wait(60)
+
+
+def add_to_server(server):
+    chat_pb2_grpc.add_ChatServerServicer_to_server(SlowRoom(), server)
+'''
+
+
+def test_a_pane_is_joining_until_the_server_has_taken_it_in(tmp_path, panes):
+    (tmp_path / "slow_room.py").write_text(SLOW_ROOM)
+    with server_runner.start(str(tmp_path / "slow_room.py")) as server:
+        alice, bob = panes(server.address, "alice"), panes(server.address, "bob")
+        for pane in (alice, bob):
+            assert pane.wait_until(lambda p: p.status == "joining", WAIT), pane.status
+            assert not pane.connected and "joining…" in pane._status.value
+        for pane in (alice, bob):  # alice: the server's initial metadata; bob: his first note
+            assert pane.wait_until_connected(WAIT), pane.status
+            assert "connected" in pane._status.value
+        assert bob.wait_for_messages(1) and bob.messages == [("server", "welcome")]
+        assert alice.messages == []
+        alice.close()
+        bob.close()
+
+
+def test_a_chat_note_is_refused_when_the_stream_ends_between_wait_and_send(panes):
+    with server_runner.start("chat") as gone:
+        address = gone.address
+    carol = panes(address, "carol", mode="chat")  # no server: her outbox stays None
+    carol.wait_until = lambda condition, timeout=5.0: True  # as if a stream had been open a moment ago
+    assert carol.send("still there?") is False
+    assert carol.notice == "not sent: the stream ended just now; try again"
+
+
 def test_pane_reconnects_when_its_server_returns_on_the_same_port(panes):
     server = server_runner.start("chat")
     try:

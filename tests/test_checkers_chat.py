@@ -34,6 +34,12 @@ ACCEPTS_EMPTY_POSTS = wrong('''        problem = problem_with(request)
 
 POOL_OF_TEN = wrong("MAX_WORKERS = 100", "MAX_WORKERS = 10")
 
+NEVER_LEAVES = wrong('''        if not context.add_callback(lambda: self.room.leave(inbox)):
+            self.room.leave(inbox)  # the call had already ended
+''', "")  # a cancelled stream's thread sleeps in inbox.get() until the next Post wakes it
+
+LEAVING = "subscribers that cancel leave, with no post to wake them"
+
 
 def check(source, tmp_path):
     with server_runner.start(str(write_cell(source, tmp_path))) as server:
@@ -93,3 +99,10 @@ def test_a_pool_of_ten_stalls_a_room_of_fifty(tmp_path):
     assert not case.passed and "MAX_WORKERS" in case.hint
     assert result["a post reaches both of two subscribers"].passed, "only the room of fifty should fail"
 
+
+
+def test_a_subscribe_that_never_leaves_the_room_is_caught(tmp_path):
+    result = check(NEVER_LEAVES, tmp_path)
+    case = result[LEAVING]
+    assert not case.passed and "110 subscribers cancelled" in case.got and "add_callback" in case.hint
+    assert [c.label for c in result.cases if not c.passed] == [LEAVING], "only the leaving case should fail"

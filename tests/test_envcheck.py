@@ -19,7 +19,7 @@ def test_a_package_at_the_wrong_version_is_named_with_the_fix(tmp_path, monkeypa
     case = result["packages match requirements.txt"]
     assert not case.passed
     assert "grpcio 1.85.1 (needs 0.0.1)" in case.got and "not-a-real-package missing (needs 1.0)" in case.got
-    assert "python -m workshop open" in case.hint
+    assert "python3 -m workshop open" in case.hint and f"\"{sys.executable}\" -m pip install" in case.hint
 
 
 def test_missing_widget_manager_is_reported(tmp_path, monkeypatch):
@@ -39,3 +39,24 @@ def test_command_line_check_prints_the_table_and_exits_zero():
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Environment check" in result.stdout and "5 of 5 passed" in result.stdout
+
+
+def test_every_pin_installs_on_the_oldest_python_the_readme_promises():
+    """The README says Python 3.10+: each pin that applies to 3.10 must declare support for it."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    for requirements in (ROOT / "requirements.txt", ROOT / "requirements-test.txt"):
+        for line in requirements.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            pin = Requirement(line)
+            if pin.marker is not None and not pin.marker.evaluate({"python_version": "3.10"}):
+                continue
+            version = str(pin.specifier).removeprefix("==")
+            if metadata.version(pin.name) != version:
+                continue  # a 3.10-only pin, not installed here: pip checks it on 3.10 itself
+            supported = metadata.metadata(pin.name).get("Requires-Python") or ""
+            assert SpecifierSet(supported).contains("3.10.0"), f"{pin.name}=={version} needs Python {supported}"

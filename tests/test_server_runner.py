@@ -247,3 +247,59 @@ def test_default_host_is_loopback_only():
     with server_runner.start("users") as server:
         listening = [c for c in psutil.Process(server.pid).net_connections() if c.status == psutil.CONN_LISTEN]
         assert listening and all(c.laddr.ip in ("127.0.0.1", "::ffff:127.0.0.1") for c in listening), listening
+
+
+KERNEL_LIKE_PARENT = """
+import signal, time
+import server_runner
+signal.signal(signal.SIGINT, lambda *_: None)  # like a Jupyter kernel: SIGINT interrupts, it does not exit
+server = server_runner.start("users")
+print(server.pid, flush=True)
+time.sleep(3600)
+"""
+
+
+def test_interrupting_the_kernel_leaves_its_servers_running():
+    """Jupyter interrupts a kernel by signalling its whole process group; servers are not in it."""
+    parent = subprocess.Popen([sys.executable, "-c", KERNEL_LIKE_PARENT], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        child_pid = int(parent.stdout.readline())
+        os.killpg(parent.pid, signal.SIGINT)
+        assert not gone_within(child_pid, 1), "the server stopped when its kernel was interrupted"
+        parent.kill()
+        parent.wait()
+        assert gone_within(child_pid, 2)
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_learner_module_with_a_dataclass_loads(tmp_path):
+    module = write_module(tmp_path, "my_dataclass_server.py", """
+        from __future__ import annotations
+
+        from dataclasses import dataclass
+
+        from workshop.protos import users_pb2_grpc
+
+
+        @dataclass
+        class Settings:
+            greeting: str = "hello"
+
+
+        def add_to_server(server):
+            Settings()
+            users_pb2_grpc.add_UserManagerServicer_to_server(users_pb2_grpc.UserManagerServicer(), server)
+        """)
+    with server_runner.start(str(module)) as server:
+        assert server.running
+
+
+def test_an_instructor_host_gives_an_address_others_can_dial():
+    with server_runner.start("users", host="0.0.0.0") as server:
+        assert not server.address.startswith("0.0.0.0"), server.address
+        listening = [c for c in psutil.Process(server.pid).net_connections() if c.status == psutil.CONN_LISTEN]
+        assert any(c.laddr.ip in ("0.0.0.0", "::") for c in listening)
+        assert get_user(f"127.0.0.1:{server.port}").user.nickname == "alice"

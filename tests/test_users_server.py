@@ -119,20 +119,39 @@ def test_hundred_concurrent_add_user_calls_lose_nothing():
         assert stored == {f"user{n}" for n in range(100)}
 
 
-def test_killed_server_leaves_the_store_intact(tmp_path):
+def test_server_killed_mid_writes_keeps_every_acknowledged_user_and_an_intact_store(tmp_path):
     database = str(tmp_path / "users.sqlite3")
     server = server_runner.start("users", env={"USERS_DB": database})
-    with server.channel() as channel:
-        stub = users_pb2_grpc.UserManagerStub(channel)
-        added = [stub.AddUser(users_pb2.User(nickname=f"kept{n}", mail_address="k@example.com", user_type=1),
-                              timeout=5).user.id for n in range(20)]
-    os.kill(server.pid, signal.SIGKILL)
+    acknowledged, stop = [], threading.Event()
+
+    def keep_adding(writer):
+        with server.channel() as channel:
+            stub = users_pb2_grpc.UserManagerStub(channel)
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                try:
+                    user = stub.AddUser(users_pb2.User(nickname=f"w{writer}n{n}", mail_address="k@example.com",
+                                                       user_type=1), timeout=5).user
+                except grpc.RpcError:
+                    return  # the server died under this call
+                acknowledged.append((user.id, user.nickname))
+
+    writers = [threading.Thread(target=keep_adding, args=(w,)) for w in range(8)]
+    for writer in writers:
+        writer.start()
+    while len(acknowledged) < 50:
+        threading.Event().wait(0.01)
+    os.kill(server.pid, signal.SIGKILL)  # while eight clients are writing
+    for writer in writers:
+        writer.join(timeout=10)
+    stop.set()
     server.stop()
     assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with server_runner.start("users", env={"USERS_DB": database}) as again, again.channel() as channel:
         stub = users_pb2_grpc.UserManagerStub(channel)
-        assert [stub.GetUser(users_pb2.UserRequest(id=i), timeout=5).user.nickname for i in added] == [
-            f"kept{n}" for n in range(20)]
+        for user_id, nickname in acknowledged:
+            assert stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=5).user.nickname == nickname
 
 
 def test_health_and_reflection_are_registered(users_server):

@@ -21,6 +21,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MINIMUM_PYTHON = (3, 10)
 VENV = ROOT / ".venv"
 RUNTIME = ROOT / "requirements.txt"
 TEST_TOOLS = ROOT / "requirements-test.txt"
@@ -57,16 +58,29 @@ def link_repository() -> None:
     (site_packages / "grpc-workshop.pth").write_text(str(ROOT) + "\n")
 
 
-def generate_code() -> None:
+def generate_code() -> bool:
+    """Generate code from protos/; a broken contract is reported, not raised, so that JupyterLab
+    (where the learner fixes it) still opens and the environment check still runs."""
     sys.path.insert(0, str(ROOT))
-    import workshop.protos  # noqa: F401  (importing regenerates when a contract changed)
+    from workshop.codegen import ProtoError
 
-
-def run(command: list, **kwargs) -> int:
     try:
-        return subprocess.run(command, cwd=ROOT, **kwargs).returncode
-    except KeyboardInterrupt:
-        return 130
+        import workshop.protos  # noqa: F401  (importing regenerates when a contract changed)
+    except ProtoError as error:
+        print(f"\n{error}\n", file=sys.stderr)
+        return False
+    return True
+
+
+def run(command: list) -> int:
+    """Run `command` to its end. Ctrl+C reaches it directly; this process only waits, so
+    JupyterLab can ask "shut down?" and pytest can finish its teardown."""
+    process = subprocess.Popen(command, cwd=ROOT)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def open_workshop(args) -> int:
@@ -103,23 +117,46 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in [*COMMANDS, "prepare"]:
         print(USAGE)
         return 2
-    if sys.version_info < (3, 10):
-        print(f"The workshop needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
+    if sys.version_info < MINIMUM_PYTHON:
+        print(f"The workshop needs Python {'.'.join(map(str, MINIMUM_PYTHON))} or newer; this is "
+              f"{sys.version.split()[0]}. Install a newer one from python.org, then run this command with it.")
         return 1
     if argv[0] == "prepare":  # Binder's postBuild: its environment is already installed, no .venv
         link_repository()
-        generate_code()
-        return 0
+        return 0 if generate_code() else 1
     if not inside_venv():
-        if not venv_python().exists():
-            print(f"Creating a virtual environment in {VENV} ...", flush=True)
-            venv.create(VENV, with_pip=True)
-        return run([str(venv_python()), "-m", "workshop", *argv])
+        if not create_venv():
+            return 1
+        command = [str(venv_python()), "-m", "workshop", *argv]
+        if os.name == "posix":
+            os.execv(command[0], command)  # become the venv's Python: Ctrl+C and exit codes pass straight through
+        return run(command)
     action, needs_test_tools = COMMANDS[argv[0]]
-    install([RUNTIME, TEST_TOOLS] if needs_test_tools else [RUNTIME])
+    try:
+        install([RUNTIME, TEST_TOOLS] if needs_test_tools else [RUNTIME])
+    except subprocess.CalledProcessError:
+        print("\nInstalling the requirements failed (see pip's message above). Check your internet "
+              "connection and run the same command again; it continues where it stopped.", file=sys.stderr)
+        return 1
     link_repository()
-    generate_code()
+    if not generate_code() and argv[0] in ("test", "execute"):
+        return 1
     return action(argv[1:])
+
+
+def create_venv() -> bool:
+    """Create .venv unless a working one exists; a half-made one (no pip) is made again."""
+    if venv_python().exists() and subprocess.run([str(venv_python()), "-m", "pip", "--version"],
+                                                 capture_output=True).returncode == 0:
+        return True
+    print(f"Creating a virtual environment in {VENV} ...", flush=True)
+    try:
+        venv.create(VENV, with_pip=True, clear=True)
+    except (subprocess.CalledProcessError, OSError) as error:
+        print(f"\nCould not create {VENV} ({error}).\nOn Debian or Ubuntu, install venv support first: "
+              f"sudo apt install python3-venv   then run the same command again.", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":

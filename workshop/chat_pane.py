@@ -10,9 +10,12 @@ with html.escape, so a note is always text, never markup) and sets the status li
 callback catches every exception and shows it in the pane, because an exception in a widget
 callback or a thread is otherwise lost (a closed channel raises ValueError, not RpcError).
 
-When the server goes away the pane says "disconnected" and waits, without polling in a loop,
-until a server answers at the same address again; then it rejoins, asking for the recent notes
-it may have missed and dropping those it already has. `pane.messages` holds what arrived, as
+A pane says "joining" from the moment it opens its stream until the server has taken it into
+the room: the server's initial metadata (the reference server sends it right after adding the
+subscriber) or the first note; only then "connected". When the server goes away the pane says
+"disconnected" and waits, without a busy loop, on gRPC's channel-ready future (with its own backoff
+between attempts) until a server answers at the same address again; then it rejoins, asking for
+the recent notes it may have missed and dropping those it already has. `pane.messages` holds what arrived, as
 data, and `pane.send(text)` speaks, so tests and notebooks can check a room without a browser.
 """
 from __future__ import annotations
@@ -72,7 +75,7 @@ _NOTE = ('<div class="chat-note {kind}" dir="auto" style="max-width:85%;padding:
          '<span class="chat-text" dir="auto">{text}</span></div>')
 _OWN_STYLE = "align-self:flex-end;background:#d6eaff"
 _OTHER_STYLE = "align-self:flex-start;background:#eeeeee"
-_DOTS = {"connected": "#2e7d32", "connecting": "#f9a825", "disconnected": "#c62828", "stopped": "#c62828",
+_DOTS = {"connected": "#2e7d32", "connecting": "#f9a825", "joining": "#f9a825", "disconnected": "#c62828", "stopped": "#c62828",
          "closed": "#9e9e9e"}
 
 
@@ -93,7 +96,7 @@ class ChatPane:
         self.address = getattr(address, "address", address)
         self.name, self.mode, self.replay = name, mode, replay
         self.messages: list[Message] = []
-        self.status = "connecting"  # then connected, disconnected: why, stopped: why, or closed
+        self.status = "connecting"  # then joining, connected, disconnected: why, stopped: why, or closed
         self.notice = ""
         self._changed = threading.Condition()
         self._closed = threading.Event()
@@ -157,7 +160,7 @@ class ChatPane:
             self.status = text
             self._changed.notify_all()
         state, _, detail = text.partition(": ")
-        shown = state + "…" if state == "connecting" else state
+        shown = state + "…" if state in ("connecting", "joining") else state
         self._status.value = (f"<span style='color:{_DOTS.get(state, '#9e9e9e')}'>●</span> "
                               f"<span class='chat-status-text'>{html.escape(shown)}</span>")
         self._detail.value = f"<span style='color:#666;font-size:0.85em'>{html.escape(detail)}</span>"
@@ -186,12 +189,14 @@ class ChatPane:
             note = chat_pb2.Note(name=self.name, message=text)
             if self.mode == "chat":
                 # A pane made a moment ago may still be opening its stream: give it the time a Post gets.
-                if not self.wait_until(lambda pane: pane.connected and pane._outbox is not None, POST_TIMEOUT):
+                # (Sent while "joining", a note waits in the stream until the server reads it.)
+                if not self.wait_until(lambda pane: pane._outbox is not None, POST_TIMEOUT):
                     return self._refuse(f"not sent: not connected to the room ({self.status})")
-                outbox = self._outbox
-                if outbox is None:
-                    return self._refuse("not sent: the stream ended just now; try again")
-                outbox.put(note)
+                with self._changed:  # the stream may have ended since: its outbox is then swapped out
+                    outbox = self._outbox
+                    if outbox is None:
+                        return self._refuse("not sent: the stream ended just now; try again")
+                    outbox.put(note)
             else:
                 self._stub.Post(note, timeout=POST_TIMEOUT)
             self._show_notice("")
@@ -249,11 +254,12 @@ class ChatPane:
                     break
                 self._show_status(f"disconnected: {type(error).__name__}: {error}; retrying")
             finally:
-                self._connected = False
-                self._call = None
-                outbox, self._outbox = self._outbox, None
-                if outbox is not None:
-                    outbox.put(None)  # ends the request stream of a Chat call
+                with self._changed:  # send() puts under this lock, so no note lands in a dead outbox
+                    self._connected = False
+                    self._call = None
+                    outbox, self._outbox = self._outbox, None
+                    if outbox is not None:
+                        outbox.put(None)  # ends the request stream of a Chat call
             if self._closed.wait(delay):  # sleeps; close() wakes it at once
                 break
             delay = min(delay * 2, LAST_RETRY)
@@ -286,7 +292,9 @@ class ChatPane:
     def _open_stream(self):
         if self.mode == "chat":
             outbox: queue.SimpleQueue = queue.SimpleQueue()
-            self._outbox = outbox
+            with self._changed:
+                self._outbox = outbox
+                self._changed.notify_all()  # send() may be waiting for a stream to speak on
 
             def notes_to_send():
                 while (note := outbox.get()) is not None:  # sleeps until send() or the end
@@ -308,8 +316,11 @@ class ChatPane:
         if self._closed.is_set():
             call.cancel()
             return False
-        self._connected = True
-        self._show_status("connected")
+        self._show_status("joining")
+        call.initial_metadata()  # blocks until the server says we are in the room, a note comes, or the end
+        if call.is_active():  # not ended: really in the room (an error is raised by the loop below)
+            self._connected = True
+            self._show_status("connected")
         received = False
         for note in call:  # blocks until the next note; ends or raises when the call does
             if self._receive(note):
@@ -337,7 +348,7 @@ class ChatPane:
 
     @property
     def connected(self) -> bool:
-        """True while the pane has its stream open on a ready connection."""
+        """True while the server has the pane in the room (its stream is open, and joined)."""
         return self._connected and not self._closed.is_set()
 
     def wait_until(self, condition: Callable[["ChatPane"], bool], timeout: float = 5.0) -> bool:

@@ -68,7 +68,8 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             # protoc names files by their virtual path; show the learner the real one.
-            message = re.sub(rf"(?m)^{re.escape(virtual)}/", f"{proto_dir}{os.sep}", result.stderr.strip())
+            real_prefix = f"{proto_dir}{os.sep}"  # a function, not a string: Windows paths hold backslashes
+            message = re.sub(rf"(?m)^{re.escape(virtual)}/", lambda _: real_prefix, result.stderr.strip())
             raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}")
         generated = Path(out_root, virtual)
         for stale in package_dir.glob("*_pb2*.py*"):

@@ -5,7 +5,6 @@ with the same cases and the same table as every exercise checker.
 """
 from __future__ import annotations
 
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -13,22 +12,27 @@ from pathlib import Path
 from workshop import ROOT
 from workshop.checkers import CheckResult, Fail, run_checks
 
-SETUP = "in the workshop folder, run: python -m workshop open   (it installs what is missing)"
+SETUP = "in the workshop folder, run: python3 -m workshop open   (py -m workshop open on Windows; it installs what is missing)"
 
 
 def pinned_requirements(path: Path = ROOT / "requirements.txt") -> dict[str, str]:
+    """{package: version} for the pins of requirements.txt that apply to this Python."""
+    from packaging.requirements import Requirement
+
     pins = {}
     for line in path.read_text().splitlines():
-        found = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-        if found:
-            pins[found.group(1)] = found.group(2)
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate():
+            pins[requirement.name] = str(requirement.specifier).removeprefix("==")
     return pins
 
 
 def check_python() -> None:
     if sys.version_info < (3, 10):
         raise Fail(f"this is Python {sys.version.split()[0]}", "install Python 3.10 or newer from python.org, then: "
-                   "python -m workshop open")
+                   "python3 -m workshop open")
 
 
 def check_packages() -> None:
@@ -41,7 +45,7 @@ def check_packages() -> None:
         if have != wanted:
             wrong.append(f"{name} {have or 'missing'} (needs {wanted})")
     if wrong:
-        raise Fail(", ".join(wrong), f"{SETUP}; or: {Path(sys.executable).name} -m pip install -r requirements.txt")
+        raise Fail(", ".join(wrong), f'{SETUP}; or: "{sys.executable}" -m pip install -r "{ROOT / "requirements.txt"}"')
 
 
 def check_codegen() -> None:
@@ -62,7 +66,7 @@ def check_server_round_trip() -> None:
         server = server_runner.start("users", timeout=30)
     except server_runner.ServerStartError as error:
         raise Fail(str(error).splitlines()[0],
-                   "run: python server_runner.py serve users   to see the error in your terminal") from None
+                   f'run: "{sys.executable}" "{ROOT / "server_runner.py"}" serve users   to see the error in a terminal') from None
     with server, server.channel() as channel:
         reply = users_pb2_grpc.UserManagerStub(channel).GetUser(users_pb2.UserRequest(id=1), timeout=10)
     if reply.user.nickname != "alice":

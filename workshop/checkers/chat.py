@@ -4,12 +4,19 @@ The cases open real Subscribe streams and Post real notes. A stream's reader run
 and hands what arrives to a queue, so a missing note is a bounded wait, never a hang. Before a
 case posts what it checks, it posts probes until every subscriber has heard one: only then are
 they all surely in the room (a client cannot otherwise tell when the server has added it).
+
+The last case checks "leave when the call ends" without any Post to help: a Subscribe that never
+leaves sleeps in inbox.get() after its client cancelled, and only the next Post would wake it.
+So the case opens and cancels more streams than the server's thread pool holds, posts nothing
+meanwhile, and then needs a Post to be answered: a pool full of forgotten streams cannot answer.
 """
 from __future__ import annotations
 
+import ast
 import queue
 import threading
 import time
+from pathlib import Path
 
 import grpc
 
@@ -19,6 +26,9 @@ from workshop.protos import chat_pb2, chat_pb2_grpc
 CALL_TIMEOUT = 2.0  # a Post, or the wait for one note
 STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them long before)
 ROOM_SIZE = 50  # subscribers at once in the capacity case: a workshop room
+UNKNOWN_POOL = 110  # a server's thread pool when its module cannot tell (grpc.aio, a reference server)
+MOST_STREAMS = 300  # the leaving case opens pool + 10 streams, but never more than this
+JOIN_PATIENCE = 2.0  # seconds the leaving case waits for the server to take its streams
 IDLE_SECONDS = 1.0
 IDLE_CPU_LIMIT = 0.25  # CPU seconds a server may burn in IDLE_SECONDS while subscribers wait
 FAN_OUT_HINT = "Post must put each note in every subscriber's inbox, not only the first one's"
@@ -233,6 +243,84 @@ def _cancelled_leave(room: _Room):
         raise Fail(f"the remaining subscriber got {_texts(got)}; expected {', '.join(map(repr, texts))}")
 
 
+def _leave_when_cancelled(pool: int):
+    streams = min(pool + 10, MOST_STREAMS)
+
+    def case(room: _Room):
+        request = chat_pb2.SubscribeRequest(name="leaves", replay=0)
+        calls = [room.stub.Subscribe(request, timeout=STREAM_LIFETIME) for _ in range(streams)]
+        joined = threading.Semaphore(0)
+
+        def wait_for_the_room(call):
+            call.initial_metadata()  # the server's "you are in the room", the first note, or the call's end
+            joined.release()
+
+        for call in calls:
+            threading.Thread(target=wait_for_the_room, args=(call,), name="checker-joins", daemon=True).start()
+        # Wait until the server has taken as many streams as its pool holds (a server that sends no
+        # initial metadata is given JOIN_PATIENCE), or until no more join: the pool is full.
+        taken, deadline, pause = 0, time.monotonic() + JOIN_PATIENCE, 0.5
+        while taken < min(pool, streams) and time.monotonic() < deadline:
+            if joined.acquire(timeout=pause if taken else JOIN_PATIENCE):
+                taken += 1
+            elif taken:
+                break
+        for call in calls:
+            call.cancel()
+        time.sleep(0.3)  # the cancellations reach the server; nothing is posted meanwhile
+        try:
+            room.post("is anyone still holding a thread?")
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            raise Fail(f"after {streams} subscribers cancelled, with no note posted since, a Post got no "
+                       f"answer within {CALL_TIMEOUT:g} s",
+                       "a cancelled Subscribe must leave the room at once: context.add_callback(lambda: "
+                       "self.room.leave(inbox)) puts None in its inbox, so its loop returns and frees its "
+                       "thread (and if add_callback returns False, leave at once)") from None
+        newcomer = room.listen("newcomer")
+        room.until_listening([newcomer])
+    return case
+
+
+def _pool_size(server) -> int:
+    """How many worker threads the learner's server has, read from its module (UNKNOWN_POOL if unsure)."""
+    target = getattr(server, "target", None)
+    if target is None:
+        import server_runner
+
+        target = next((entry["target"] for entry in server_runner.list_servers() if entry["address"] == server),
+                      None)
+    if not isinstance(target, str) or not target.endswith(".py"):
+        return UNKNOWN_POOL  # a reference server, served with grpc.aio
+    try:
+        module = ast.parse(Path(target).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return UNKNOWN_POOL
+    values = {}
+    for statement in module.body:
+        if isinstance(statement, ast.Assign):
+            names, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            names, value = [statement.target], statement.value
+        else:
+            continue
+        for name in names:
+            if isinstance(name, ast.Name) and name.id in ("MAX_WORKERS", "ASYNCIO"):
+                try:
+                    values[name.id] = ast.literal_eval(value)
+                except ValueError:
+                    values[name.id] = None
+    if values.get("ASYNCIO"):
+        return UNKNOWN_POOL
+    if "MAX_WORKERS" not in values:
+        import server_runner
+
+        return server_runner.DEFAULT_WORKERS
+    workers = values["MAX_WORKERS"]
+    return workers if isinstance(workers, int) and workers > 0 else UNKNOWN_POOL
+
+
 def _server_pid(server) -> int | None:
     pid = getattr(server, "pid", None)
     if pid is None:
@@ -258,4 +346,7 @@ def check_chat_server(server) -> CheckResult:
     if pid is not None:
         cases.append(("waiting subscribers cost no CPU (no busy loop)", _idle_cpu(pid)))
     cases.append((f"{ROOM_SIZE} subscribers at once, and posts still get through", _room_of_fifty))
+    # Last: a server that fails it has every worker stuck, and would fail every case after it.
+    cases.append(("subscribers that cancel leave, with no post to wake them",
+                  _leave_when_cancelled(_pool_size(server))))
     return run_checks("Chat server (Subscribe + Post)", [(label, _in_room(address, case)) for label, case in cases])
