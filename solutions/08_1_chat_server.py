@@ -72,6 +72,7 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
         # Runs when the call ends for any reason: the client cancelled, went away, or the deadline passed.
         if not context.add_callback(lambda: self.room.leave(inbox)):
             self.room.leave(inbox)  # the call had already ended
+        context.send_initial_metadata(())  # tells the client it is in the room
         while True:
             note = inbox.get()  # sleeps until a note (or None) arrives: no polling
             if note is None:

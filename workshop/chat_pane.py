@@ -194,9 +194,10 @@ class ChatPane:
                     return self._refuse(f"not sent: not connected to the room ({self.status})")
                 with self._changed:  # the stream may have ended since: its outbox is then swapped out
                     outbox = self._outbox
-                    if outbox is None:
-                        return self._refuse("not sent: the stream ended just now; try again")
-                    outbox.put(note)
+                    if outbox is not None:  # still the current stream's: the put cannot race its end
+                        outbox.put(note)
+                if outbox is None:
+                    return self._refuse("not sent: the stream ended just now; try again")
             else:
                 self._stub.Post(note, timeout=POST_TIMEOUT)
             self._show_notice("")
