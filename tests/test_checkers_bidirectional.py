@@ -1,6 +1,4 @@
 """check_get_users_by_ids (notebook 07) against the shipped skeleton, typical mistakes and the answer."""
-import pytest
-
 import server_runner
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
 from workshop.checkers.bidirectional import check_get_users_by_ids
@@ -13,7 +11,6 @@ def check(source, tmp_path):
 SOLUTION = "07_1_get_users_by_ids.py"
 PING_PONG = "id 1 answered before id 2 is sent (ping-pong)"
 UNKNOWN_ID = "ids 2, 999, 3 → bob, then NOT_FOUND naming 999"
-
 
 
 # The source article's version: correct answers, but only after the client's stream has ended.
@@ -53,14 +50,6 @@ ANSWERS_EACH_ID_ONCE = reference_with('''
                 context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {request.id}")
             yield users_pb2.UserResponse(user=user)
 ''')
-
-
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_STRICT_CHECKS", raising=False)
-
-
-
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):

@@ -1,6 +1,4 @@
 """check_count_already_users (notebook 06) against the shipped skeleton, typical mistakes and the answer."""
-import pytest
-
 import server_runner
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
 from workshop.checkers.client_streaming import check_count_already_users
@@ -11,7 +9,6 @@ def check(source, tmp_path):
 
 
 SOLUTION = "06_1_count_already_users.py"
-
 
 
 COUNTS_REPEATS = reference_with('''
@@ -37,14 +34,6 @@ READS_ONLY_THE_FIRST_ID = reference_with('''
         request = next(request_iterator)
         return users_pb2.UserCountResponse(count=1 if self.directory.get(request.id) else 0)
 ''')
-
-
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_STRICT_CHECKS", raising=False)
-
-
-
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
