@@ -2,7 +2,8 @@
 import pytest
 
 from exercises import answer, skeleton, write_cell
-from workshop.checkers.proto import check_talk, compile_contract, protoc_message
+from workshop.checkers.proto import check_talk, compile_contract
+from workshop.codegen import protoc_message
 from workshop.codegen import ProtoError
 
 SOLUTION = "02_1_talk.py"

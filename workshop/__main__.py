@@ -20,7 +20,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from workshop import ROOT  # stdlib-only: safe before the venv exists
+
 MINIMUM_PYTHON = (3, 10)
 VENV = ROOT / ".venv"
 RUNTIME = ROOT / "requirements.txt"

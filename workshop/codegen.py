@@ -87,6 +87,20 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
     return True
 
 
+_PROTOC_PATH = re.compile(r"^.*?([^\\/:]+\.proto)(?=:)")
+
+
+def protoc_message(error: ProtoError) -> str:
+    """protoc's own lines from a ProtoError, each starting with the file name (no folders).
+
+    Folders differ between laptops and runs; the file name, line and column are what a learner
+    needs. Warnings are left out when there are errors to read.
+    """
+    lines = [_PROTOC_PATH.sub(r"\1", line) for line in str(error).splitlines()[1:] if line.strip()]
+    errors = [line for line in lines if ": warning:" not in line]
+    return "\n".join(errors or lines) or str(error)
+
+
 def protoc_location(error: ProtoError) -> tuple[str, int] | None:
     """(file name, line) of the first problem protoc reported, for checkers and notebooks."""
     found = re.search(r"([\w.-]+\.proto):(\d+):\d+:", str(error))

@@ -9,7 +9,6 @@ fixes a contract and checks again.
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,23 +16,11 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 
 from workshop.checkers import CheckResult, Fail, run_checks
-from workshop.codegen import ProtoError, generate
+from workshop.codegen import ProtoError, generate, protoc_message
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {getattr(FieldProto, name): name[len("TYPE_"):].lower()
             for name in FieldProto.Type.keys() if name not in ("TYPE_MESSAGE", "TYPE_ENUM", "TYPE_GROUP")}
-_PROTOC_PATH = re.compile(r"^.*?([^\\/:]+\.proto)(?=:)")
-
-
-def protoc_message(error: ProtoError) -> str:
-    """protoc's own lines from a ProtoError, each starting with the file name (no folders).
-
-    Folders differ between laptops and runs; the file name, line and column are what a learner
-    needs. Warnings are left out when there are errors to read.
-    """
-    lines = [_PROTOC_PATH.sub(r"\1", line) for line in str(error).splitlines()[1:] if line.strip()]
-    errors = [line for line in lines if ": warning:" not in line]
-    return "\n".join(errors or lines) or str(error)
 
 
 def _serialized_descriptor(module: Path) -> bytes:
