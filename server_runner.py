@@ -76,7 +76,7 @@ class _RefuseWhenStopped(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClien
                         grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
     """Turns a call to a stopped server into ServerNotRunningError instead of a bare UNAVAILABLE."""
 
-    def __init__(self, server: "RunningServer"):
+    def __init__(self, server: RunningServer):
         self.server = server
 
     def _call(self, continuation, details, request):
@@ -145,7 +145,7 @@ def _tail(path: Path, lines: int) -> str:
 
 # ---------------------------------------------------------------- the parent's side
 
-_started: list["RunningServer"] = []
+_started: list[RunningServer] = []
 
 
 class RunningServer:
@@ -209,7 +209,7 @@ class RunningServer:
         if self in _started:
             _started.remove(self)
 
-    def __enter__(self) -> "RunningServer":
+    def __enter__(self) -> RunningServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -656,7 +656,8 @@ def main(argv=None) -> int:
     stop_cmd.set_defaults(handler=_cli_stop)
     child = commands.add_parser("_child")  # how start() runs a server; not for people
     child.add_argument("reference")
-    for option, kind in (("--name", str), ("--host", str), ("--port", int), ("--parent", int), ("--log", str), ("--id", str)):
+    options = (("--name", str), ("--host", str), ("--port", int), ("--parent", int), ("--log", str), ("--id", str))
+    for option, kind in options:
         child.add_argument(option, type=kind, required=True)
     child.set_defaults(handler=_cli_child)
     args = parser.parse_args(argv)

@@ -22,8 +22,8 @@ import grpc
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import server_runner  # noqa: E402
-from workshop.protos import chat_pb2, chat_pb2_grpc  # noqa: E402
+import server_runner
+from workshop.protos import chat_pb2, chat_pb2_grpc
 
 STREAMS_PER_CONNECTION = 100
 

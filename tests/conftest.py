@@ -10,7 +10,7 @@ import pytest
 # Before anything starts a server: this run's registry and logs stay out of the learner's .run/.
 os.environ.setdefault("WORKSHOP_STATE_DIR", tempfile.mkdtemp(prefix="workshop-tests-"))
 
-import server_runner  # noqa: E402
+import server_runner
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,7 @@ def test_fifty_panes_all_receive_every_message(chat_server, panes):
     for attempt in itertools.count():
         probe = unique(f"probe {attempt}")
         assert room[0].send(probe)
-        if all(pane.wait_until(lambda p: ("attendee0", probe) in p.messages, 0.5) for pane in room):
+        if all(pane.wait_until(lambda p, probe=probe: ("attendee0", probe) in p.messages, 0.5) for pane in room):
             break
         assert attempt < 20, f"{sum(('attendee0', probe) in p.messages for p in room)} of 50 panes got the probe"
     said = [(speaker.name, unique(f"note from {speaker.name}")) for speaker in speakers]

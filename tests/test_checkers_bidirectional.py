@@ -1,6 +1,7 @@
 """check_get_users_by_ids (notebook 07) against the shipped skeleton, typical mistakes and the answer."""
-import server_runner
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
+
+import server_runner
 from workshop.checkers.bidirectional import check_get_users_by_ids
 
 

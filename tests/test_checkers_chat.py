@@ -1,6 +1,7 @@
 """check_chat_server fails the shipped skeleton and typical wrong servers, and passes the answer."""
-import server_runner
 from exercises import answer, skeleton, write_cell
+
+import server_runner
 from workshop.checkers.chat import check_chat_server
 
 SOLUTION = "08_1_chat_server.py"

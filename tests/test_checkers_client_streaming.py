@@ -1,6 +1,7 @@
 """check_count_already_users (notebook 06) against the shipped skeleton, typical mistakes and the answer."""
-import server_runner
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
+
+import server_runner
 from workshop.checkers.client_streaming import check_count_already_users
 
 

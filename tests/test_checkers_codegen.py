@@ -1,9 +1,9 @@
-"""check_delete_user (exercise 3.1): the contract, the regeneration and the generated stub, servicer and registration."""
+"""check_delete_user (exercise 3.1): the contract, the regeneration, the generated stub, servicer and registration."""
 from pathlib import Path
 
 import pytest
-
 from exercises import answer, skeleton, write_cell
+
 from workshop.checkers.codegen import check_delete_user
 from workshop.codegen import generate
 

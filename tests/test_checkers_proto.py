@@ -1,10 +1,9 @@
 """check_talk (exercise 2.1) and protoc_message: what a learner sees for a contract, right or wrong."""
 import pytest
-
 from exercises import answer, skeleton, write_cell
+
 from workshop.checkers.proto import check_talk, compile_contract
-from workshop.codegen import protoc_message
-from workshop.codegen import ProtoError
+from workshop.codegen import ProtoError, protoc_message
 
 SOLUTION = "02_1_talk.py"
 

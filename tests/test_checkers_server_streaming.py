@@ -1,8 +1,8 @@
 """check_get_users_by_type fails the shipped skeleton and typical wrong servers, and passes the answer."""
 import pytest
+from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
-from exercises import answer, check_server_cell, failed, skeleton, write_cell
 from workshop.checkers.server_streaming import check_get_users_by_type
 
 

@@ -1,8 +1,9 @@
 """check_get_user and check_add_user fail the shipped skeletons and typical wrong servers, and pass the answers."""
 import pytest
+from exercises import answer, failed, skeleton, write_cell
+from exercises import check_server_cell as check
 
 import server_runner
-from exercises import answer, check_server_cell as check, failed, skeleton, write_cell
 from workshop.checkers.unary import check_add_user, check_get_user
 
 GET_USER = "04_1_get_user.py"

@@ -3,7 +3,6 @@
 Checkers raise in strict mode (WORKSHOP_STRICT_CHECKS=1), so a solution that no longer passes,
 or a notebook that breaks once exercises are done, fails here.
 """
-import os
 
 import nbformat
 import pytest

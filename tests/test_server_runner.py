@@ -43,7 +43,8 @@ def test_start_returns_a_serving_server_on_loopback_with_logs(users_server):
     assert users_server.address.startswith("127.0.0.1:") and users_server.port > 0
     assert get_user(users_server.address).user.nickname == "alice"
     with users_server.channel() as channel:
-        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="users.v1.UserManager"), timeout=5)
+        request = health_pb2.HealthCheckRequest(service="users.v1.UserManager")
+        status = health_pb2_grpc.HealthStub(channel).Check(request, timeout=5)
     assert status.status == health_pb2.HealthCheckResponse.SERVING
     assert "serving users on 127.0.0.1:" in users_server.logs()
 

@@ -94,7 +94,7 @@ def open_workshop(args) -> int:
 
 
 def run_tests(args) -> int:
-    # pytest.ini holds the options: unit tests, nbval over notebooks/, the solved run, the browser test.
+    # pyproject.toml holds the options: unit tests, nbval over notebooks/, the solved run, the browser test.
     return run([sys.executable, "-m", "pytest", *args])
 
 

@@ -28,7 +28,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import grpc
 import ipywidgets as widgets
@@ -49,7 +50,7 @@ CHANNEL_OPTIONS = [  # reconnect soon after a server comes back (gRPC's default 
     ("grpc.max_reconnect_backoff_ms", 5_000),
 ]
 
-_open_panes: "weakref.WeakSet[ChatPane]" = weakref.WeakSet()
+_open_panes: weakref.WeakSet[ChatPane] = weakref.WeakSet()
 
 
 class Message(NamedTuple):
@@ -75,8 +76,8 @@ _NOTE = ('<div class="chat-note {kind}" dir="auto" style="max-width:85%;padding:
          '<span class="chat-text" dir="auto">{text}</span></div>')
 _OWN_STYLE = "align-self:flex-end;background:#d6eaff"
 _OTHER_STYLE = "align-self:flex-start;background:#eeeeee"
-_DOTS = {"connected": "#2e7d32", "connecting": "#f9a825", "joining": "#f9a825", "disconnected": "#c62828", "stopped": "#c62828",
-         "closed": "#9e9e9e"}
+_DOTS = {"connected": "#2e7d32", "connecting": "#f9a825", "joining": "#f9a825", "disconnected": "#c62828",
+         "stopped": "#c62828", "closed": "#9e9e9e"}
 
 
 class ChatPane:
@@ -204,7 +205,7 @@ class ChatPane:
             return True
         except grpc.RpcError as error:
             return self._refuse(f"not sent: {_describe(error)}")
-        except Exception as error:  # noqa: BLE001  (a closed channel raises ValueError; show everything)
+        except Exception as error:  # a closed channel raises ValueError; show everything
             return self._refuse(f"not sent: {type(error).__name__}: {error}")
 
     def _refuse(self, why: str) -> bool:
@@ -219,13 +220,13 @@ class ChatPane:
         try:
             if content.get("event") == "submit":
                 self._send_typed_text()
-        except Exception as error:  # noqa: BLE001  (a widget callback's exception would be lost)
+        except Exception as error:  # a widget callback's exception would be lost
             self._show_notice(f"{type(error).__name__}: {error}")
 
     def _on_button(self, _button) -> None:
         try:
             self._send_typed_text()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self._show_notice(f"{type(error).__name__}: {error}")
 
     # ------------------------------------------------------------------ listening
@@ -250,7 +251,7 @@ class ChatPane:
                     self._show_status(f"stopped: {_describe(error)}")
                     break  # waiting will not write the method; a new pane will try again
                 self._show_status(f"disconnected: {_describe(error)}; retrying")
-            except Exception as error:  # noqa: BLE001  (ValueError once the channel is closed, and any bug)
+            except Exception as error:  # ValueError once the channel is closed, and any bug
                 if self._closed.is_set():
                     break
                 self._show_status(f"disconnected: {type(error).__name__}: {error}; retrying")
@@ -352,7 +353,7 @@ class ChatPane:
         """True while the server has the pane in the room (its stream is open, and joined)."""
         return self._connected and not self._closed.is_set()
 
-    def wait_until(self, condition: Callable[["ChatPane"], bool], timeout: float = 5.0) -> bool:
+    def wait_until(self, condition: Callable[[ChatPane], bool], timeout: float = 5.0) -> bool:
         """Wait until `condition(pane)` holds (checked on every note and status change); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -384,7 +385,7 @@ class ChatPane:
                      lambda: self._outbox and self._outbox.put(None)):
             try:
                 stop()
-            except Exception:  # noqa: BLE001,S110  (closing goes on whatever one step says)
+            except Exception:  # closing goes on whatever one step says
                 pass
         if self.thread is not threading.current_thread():
             self.thread.join(timeout)
@@ -403,10 +404,10 @@ class ChatPane:
             time.sleep(0.05)
         try:
             self._channel.close()
-        except Exception:  # noqa: BLE001,S110
+        except Exception:
             pass
 
-    def __enter__(self) -> "ChatPane":
+    def __enter__(self) -> ChatPane:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -416,7 +417,7 @@ class ChatPane:
 def _describe(error: grpc.RpcError) -> str:
     try:
         code, details = error.code(), error.details()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return str(error)
     if code == grpc.StatusCode.UNAVAILABLE:
         return "the server is not reachable (UNAVAILABLE)"

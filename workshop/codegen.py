@@ -25,7 +25,7 @@ class ProtoError(Exception):
 
 def contracts_hash(proto_dir: Path) -> str:
     """A fingerprint of every contract and of the generator version, to know when to regenerate."""
-    from importlib.metadata import version  # noqa: PLC0415
+    from importlib.metadata import version
 
     digest = hashlib.sha256(version("grpcio-tools").encode())
     for proto in sorted(Path(proto_dir).glob("*.proto")):
@@ -34,7 +34,7 @@ def contracts_hash(proto_dir: Path) -> str:
 
 
 def _include_dir_of_well_known_types() -> str:
-    import grpc_tools  # noqa: PLC0415
+    import grpc_tools
 
     return str(Path(grpc_tools.__file__).parent / "_proto")
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from workshop import ROOT
 from workshop.checkers import CheckResult, Fail, run_checks
 
-SETUP = "in the workshop folder, run: python3 -m workshop open   (py -m workshop open on Windows; it installs what is missing)"
+SETUP = ("in the workshop folder, run: python3 -m workshop open   "
+         "(py -m workshop open on Windows; it installs what is missing)")
 
 
 def pinned_requirements(path: Path = ROOT / "requirements.txt") -> dict[str, str]:
@@ -66,7 +67,8 @@ def check_server_round_trip() -> None:
         server = server_runner.start("users", timeout=30)
     except server_runner.ServerStartError as error:
         raise Fail(str(error).splitlines()[0],
-                   f'run: "{sys.executable}" "{ROOT / "server_runner.py"}" serve users   to see the error in a terminal') from None
+                   f'run: "{sys.executable}" "{ROOT / "server_runner.py"}" serve users'
+                   "   to see the error in a terminal") from None
     with server, server.channel() as channel:
         reply = users_pb2_grpc.UserManagerStub(channel).GetUser(users_pb2.UserRequest(id=1), timeout=10)
     if reply.user.nickname != "alice":

@@ -39,6 +39,8 @@ def execute(notebook, folder: Path, timeout: int = CELL_TIMEOUT):
                             resources={"metadata": {"path": str(folder)}})
     client.execute()
     notebook.metadata.pop("widgets", None)  # widget state churns on every run and is not needed
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # timestamps would change the file on every run
     return notebook
 
 
@@ -49,7 +51,7 @@ def execute_and_save(arguments: list[str]) -> int:
         notebook = nbformat.read(path, as_version=4)
         try:
             execute(notebook, path.parent)
-        except Exception as error:  # noqa: BLE001  (report which notebook, keep the file untouched)
+        except Exception as error:  # report which notebook, keep the file untouched
             print(f"✗ {path.name}: {type(error).__name__}: {str(error)[-2000:]}", file=sys.stderr)
             return 1
         nbformat.write(notebook, path)

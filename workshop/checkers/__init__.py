@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import grpc
 
@@ -80,7 +80,7 @@ def describe_rpc_error(error: grpc.RpcError) -> str:
 
 
 def _explain(error: BaseException) -> Fail:
-    from server_runner import ServerNotRunningError  # noqa: PLC0415
+    from server_runner import ServerNotRunningError
 
     if isinstance(error, Fail):
         return error
@@ -110,7 +110,7 @@ def _run_case(case: Callable[[], object], deadline: float) -> tuple[bool, Fail |
         try:
             case()
             outcome.append(None)
-        except BaseException as error:  # noqa: BLE001  (a checker reports every failure, never raises)
+        except BaseException as error:  # a checker reports every failure, never raises
             outcome.append(_explain(error))
 
     worker = threading.Thread(target=attempt, daemon=True, name="checker-case")

@@ -57,7 +57,7 @@ class _Listener:
                 self.inbox.put(note)
                 self.heard.set()
             self.inbox.put(_ENDED)
-        except Exception as error:  # noqa: BLE001  (an RpcError, or anything: handed to the case to report)
+        except Exception as error:  # an RpcError, or anything: handed to the case to report
             self.inbox.put(error)
         self.heard.set()
 
