@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from workshop import ROOT
-from workshop.checkers import CheckResult, Fail, run_checks
+from workshop.checkers.support import CheckResult, Fail, run_checks
 
 SETUP = ("in the workshop folder, run: python3 -m workshop open   "
          "(py -m workshop open on Windows; it installs what is missing)")

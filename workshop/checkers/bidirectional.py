@@ -12,7 +12,7 @@ import threading
 
 import grpc
 
-from workshop.checkers import CheckResult, Fail, describe_rpc_error, run_checks
+from workshop.checkers.support import CheckResult, Fail, describe_rpc_error, run_checks
 from workshop.checkers.unary import ensure_running, users_stub
 from workshop.protos import users_pb2
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 
-from workshop.checkers import CheckResult, Fail, expect_status, run_checks
+from workshop.checkers.support import CheckResult, Fail, expect_status, run_checks
 from workshop.protos import chat_pb2, chat_pb2_grpc
 
 CALL_TIMEOUT = 2.0  # a Post, or the wait for one note

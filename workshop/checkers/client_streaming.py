@@ -10,7 +10,7 @@ import time
 
 import grpc
 
-from workshop.checkers import CheckResult, Fail, run_checks
+from workshop.checkers.support import CheckResult, Fail, run_checks
 from workshop.checkers.unary import ensure_running, users_stub
 from workshop.protos import users_pb2
 

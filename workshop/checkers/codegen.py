@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workshop.checkers import CheckResult, Fail, run_checks
+from workshop.checkers.support import CheckResult, Fail, run_checks
 from workshop.checkers.proto import compile_case
 from workshop.codegen import STAMP_NAME, contracts_hash
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from workshop.checkers import CheckResult, Fail, run_checks
+from workshop.checkers.support import CheckResult, Fail, run_checks
 from workshop.codegen import ProtoError, generate, protoc_message
 
 FieldProto = descriptor_pb2.FieldDescriptorProto

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import grpc
 
-from workshop.checkers import CheckResult, Fail, expect_status, run_checks
+from workshop.checkers.support import CheckResult, Fail, expect_status, run_checks
 from workshop.checkers.unary import TIMEOUT, ensure_running, run_tag, seed_users, unused_id, users_stub
 from workshop.protos import users_pb2
 

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import json_format, text_format
 
 from workshop import DATA
-from workshop.checkers import CheckResult, Fail, expect_status, run_checks
+from workshop.checkers.support import CheckResult, Fail, expect_status, run_checks
 from workshop.protos import users_pb2, users_pb2_grpc
 
 TIMEOUT = 5  # seconds for every call a checker makes

@@ -1,0 +1,233 @@
+"""What every checker stands on: the target, the cases, the verdict, and how an error reads.
+
+A checker never shows a traceback, whatever the learner's code does: an exception, a wrong type,
+a method that is not written yet (UNIMPLEMENTED) or a call that hangs (every case runs under a
+deadline) all become one ✗ line that says what happened and what to try. Whether the learner's
+server still runs is asked here, once before every case, not by each checker.
+
+With WORKSHOP_STRICT_CHECKS=1 (the test suite's "solved" run) a failing check raises, so a
+solution that stops passing fails the tests.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+TIMEOUT = 5.0  # seconds: the deadline of every call a checker makes
+CASE_DEADLINE = 2 * TIMEOUT  # a case may make a call or two; past this it is reported as hanging
+
+# Codes that say "the server, or the method, is not there", not "the method answered wrongly":
+# expect_status passes them on, and the framework explains them in words (see _explain).
+INFRASTRUCTURE_CODES = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
+                                  grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN})
+
+
+class Fail(Exception):
+    """Raised by a case: `got` says what happened, `hint` what to try."""
+
+    def __init__(self, got: str, hint: str = ""):
+        super().__init__(got)
+        self.got, self.hint = got, hint
+
+
+@dataclass
+class CaseResult:
+    label: str
+    passed: bool
+    got: str = ""
+    hint: str = ""
+
+    def lines(self, show_hint: bool = True) -> list[str]:
+        if self.passed:
+            return [f"  ✓ {self.label}"]
+        lines = [f"  ✗ {self.label} → {self.got}"]
+        return lines + ([f"      hint: {self.hint}"] if self.hint and show_hint else [])
+
+
+@dataclass
+class CheckResult:
+    """What a checker found; shown in a notebook as the table of cases."""
+
+    title: str
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(case.passed for case in self.cases)
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.cases) and self.passed == len(self.cases)
+
+    def __repr__(self) -> str:
+        lines, hints_shown = [self.title], set()
+        for case in self.cases:  # a hint is shown once, under the first case that needs it
+            lines += case.lines(show_hint=case.hint not in hints_shown)
+            hints_shown.add(case.hint)
+        verdict = f"{self.passed} of {len(self.cases)} passed"
+        if self.all_passed:
+            verdict += " 🎉"
+        return "\n".join(lines + [verdict])
+
+    def __getitem__(self, label: str) -> CaseResult:
+        return next(case for case in self.cases if case.label == label)
+
+
+def describe_rpc_error(error: grpc.RpcError) -> str:
+    """'NOT_FOUND: no user has id 9' from an RpcError, however it was raised."""
+    try:
+        return f"{error.code().name}: {error.details()}"
+    except Exception:  # an RpcError that is not a call (a learner raised it by hand)
+        return f"a grpc.RpcError without a status ({error!r})"
+
+
+def _explain(error: BaseException) -> Fail:
+    from server_runner import ServerNotRunningError
+
+    if isinstance(error, Fail):
+        return error
+    if isinstance(error, ServerNotRunningError):
+        return Fail("your server is not running", str(error).split("\n")[0])
+    if isinstance(error, grpc.RpcError):
+        code = getattr(error, "code", lambda: None)()
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            return Fail("not done yet: the method still answers UNIMPLEMENTED",
+                        "write the method in your servicer, then restart your server")
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return Fail(f"the server did not answer ({describe_rpc_error(error)})",
+                        "is your server running? start it with server_runner.start(...) and check its .logs()")
+        if code == grpc.StatusCode.UNKNOWN:
+            return Fail(f"your server raised an exception ({describe_rpc_error(error)})",
+                        "look at the end of your server's log: server.logs()")
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return Fail("no answer before the deadline", "does your method return (or yield) for this input?")
+        return Fail(f"the call failed with {describe_rpc_error(error)}")
+    return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
+
+
+def _run_case(case: Callable[[], object], deadline: float) -> tuple[bool, Fail | None]:
+    outcome: list = []
+
+    def attempt():
+        try:
+            case()
+            outcome.append(None)
+        except BaseException as error:  # a checker reports every failure, never raises
+            outcome.append(_explain(error))
+
+    worker = threading.Thread(target=attempt, daemon=True, name="checker-case")
+    worker.start()
+    worker.join(deadline)
+    if not outcome:
+        return False, Fail(f"no answer within {deadline:g} s",
+                           "something never returns: a loop that does not end, or a call without a timeout?")
+    return outcome[0] is None, outcome[0]
+
+
+def run_checks(title: str, cases: list[tuple[str, Callable[[], object]]],
+               deadline: float = CASE_DEADLINE, target: Target | None = None) -> CheckResult:
+    """Run each (label, case) pair; a case passes when it returns and fails when it raises.
+
+    With a `target`, each case first makes sure its server still runs: a server that crashed
+    or was stopped fails the case with "your server is not running" and how to start it.
+    """
+    result = CheckResult(title)
+    for label, case in cases:
+        if target is not None:
+            case = target.guarded(case)
+        passed, failure = _run_case(case, deadline)
+        result.cases.append(CaseResult(label, passed, *(failure.got, failure.hint) if failure else ()))
+    if os.environ.get("WORKSHOP_STRICT_CHECKS") == "1" and not result.all_passed:
+        raise AssertionError(f"a checker failed in strict mode:\n{result!r}")
+    return result
+
+
+def expect_status(call: Callable[[], object], code: grpc.StatusCode, hint: str) -> str:
+    """Make `call`, which must fail with `code`; return its details. Fails with `hint` otherwise."""
+    try:
+        reply = call()
+    except grpc.RpcError as error:
+        if error.code() == code:
+            return error.details() or ""
+        if error.code() in INFRASTRUCTURE_CODES:
+            raise
+        raise Fail(f"got {describe_rpc_error(error)}; expected {code.name}", hint) from None
+    shown = str(reply).replace("\n", " ").strip() or "an empty reply"
+    raise Fail(f"got OK with {shown[:80]}; expected {code.name}", hint)
+
+
+@dataclass
+class Target:
+    """The server a checker talks to: its address and, when the kit runs it, its registry entry.
+
+    The entry (see server_runner) gives the server's PID, for measuring what it costs, and its
+    worker count, for cases that must know how many calls it can hold at once.
+    """
+
+    address: str
+    handle: object | None = None  # a server_runner.RunningServer, when the checker has one
+
+    @property
+    def entry(self):
+        """The server's registry entry, or None for a server the kit does not run."""
+        if self.handle is not None:
+            return self.handle.entry
+        import server_runner
+
+        return next((e for e in server_runner.list_servers() if e.address == self.address), None)
+
+    @property
+    def pid(self) -> int | None:
+        entry = self.entry
+        return entry.pid if entry else None
+
+    @property
+    def workers(self) -> int | None:
+        """The thread pool's size; None for a grpc.aio server (no pool) or one the kit does not run."""
+        entry = self.entry
+        return entry.workers if entry else None
+
+    def ensure_running(self) -> None:
+        """Raise ServerNotRunningError (reported as "your server is not running") if it stopped."""
+        if self.handle is not None:
+            self.handle.ensure_running()
+
+    def guarded(self, case: Callable[[], object]) -> Callable[[], object]:
+        def run():
+            self.ensure_running()
+            return case()
+        return run
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+    @contextlib.contextmanager
+    def fresh(self, env: dict | None = None) -> Iterator[Target]:
+        """A new server from the same module, with `env`, so that no earlier call can change a
+        verdict; stopped afterwards. A server the kit does not run is used as it is."""
+        module = getattr(self.handle, "target", None)
+        if module is None or not str(module).endswith(".py"):
+            yield self
+            return
+        import server_runner
+
+        self.ensure_running()
+        with server_runner.start(module, env=env) as server:
+            yield Target(server.address, server)
+
+
+def target(server) -> Target:
+    """A Target from what a learner passes: a running server, the path of a server module, or an address."""
+    if isinstance(server, Target):
+        return server
+    if hasattr(server, "address") and hasattr(server, "ensure_running"):
+        return Target(server.address, server)
+    if isinstance(server, Path) or (isinstance(server, str) and server.endswith(".py")):
+        raise TypeError("pass the running server, e.g. check(server) after server = server_runner.start(...)")
+    return Target(str(server))
