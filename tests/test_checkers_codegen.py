@@ -1,22 +1,22 @@
-"""check_delete_user (exercise 3.1): the contract, the regeneration, the generated stub, servicer and registration."""
+"""check_delete_user (exercise 3.1): each rule written beside the checker, broken alone by a wrong answer."""
 from pathlib import Path
 
 import pytest
 from exercises import answer, skeleton, write_cell
 
-from workshop.checkers.codegen import check_delete_user
+from workshop.checkers.codegen import RULES, check_delete_user
 from workshop.codegen import generate
 
 SOLUTION = "03_1_delete_user.py"
-CONTRACT_CASE = "users.proto has rpc DeleteUser(UserRequest) returns (UserResponse)"
-GENERATED_CASES = ["UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
-                   "add_UserManagerServicer_to_server registers DeleteUser"]
-FRESH_CASE = "my_users/ is generated from your latest users.proto"
-
-
-@pytest.fixture(autouse=True)
-def lenient_checkers(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_STRICT_CHECKS", raising=False)
+COMPILES = "users.proto compiles"
+PACKAGE = "package users.v1, as before"
+KEPT = "every message, field and enum value keeps its name, number and type"
+RPCS = "UserManager keeps its five rpcs as they were"
+DECLARED = "UserManager has rpc DeleteUser(UserRequest) returns (UserResponse), unary"
+FRESH = "the generated package is made from your latest contract"
+STUB, SERVICER, REGISTERED = ("UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
+                              "add_UserManagerServicer_to_server registers DeleteUser")
+GENERATED = [STUB, SERVICER, REGISTERED]
 
 
 def write_contract(source: str, folder: Path) -> Path:
@@ -31,27 +31,94 @@ def regenerate(folder: Path) -> None:
 
 
 def check(folder: Path):
-    return check_delete_user(folder / "my_contracts" / "users.proto", folder / "my_users")
+    result = check_delete_user(folder / "my_contracts" / "users.proto", folder / "my_users")
+    assert "Traceback" not in repr(result)
+    return result
+
+
+def wrong(replacements: dict) -> str:
+    """The answer with some of its text replaced: a typical mistake."""
+    source = answer(SOLUTION)
+    for old, new in replacements.items():
+        assert old in source, f"the answer no longer contains {old!r}"
+        source = source.replace(old, new)
+    return source
+
+
+def written_and_generated(source: str, folder: Path):
+    write_contract(source, folder)
+    regenerate(folder)
+    return check(folder)
 
 
 def failed(result) -> list[str]:
     return [case.label for case in result.cases if not case.passed]
 
 
-def test_the_answer_regenerated_passes_every_case(tmp_path):
-    write_contract(answer(SOLUTION), tmp_path)
-    regenerate(tmp_path)
-    result = check(tmp_path)
+def test_the_answer_regenerated_passes_every_rule_written_beside_the_checker(tmp_path):
+    result = written_and_generated(answer(SOLUTION), tmp_path)
     assert result.all_passed, repr(result)
-    assert len(result.cases) == 7
+    assert [case.label for case in result.cases] == [COMPILES, *RULES]
 
 
 def test_the_shipped_skeleton_has_no_delete_user_anywhere(tmp_path):
-    write_contract(skeleton(SOLUTION), tmp_path)
+    result = written_and_generated(skeleton(SOLUTION), tmp_path)
+    assert failed(result) == [DECLARED, *GENERATED], repr(result)
+    assert "declares DeleteUser" in result[STUB].hint
+
+
+# Each wrong answer breaks one rule: (the rule, what the answer gets wrong, words its hint must hold)
+ONE_RULE_BROKEN = [
+    (PACKAGE, {"package users.v1;": "package users.v2;"}, "package users.v1;"),
+    (KEPT, {"int64 id = 1;\n  string nickname": "int64 id = 5;\n  string nickname"}, "keeps its name, number"),
+    (KEPT, {"string nickname = 2;": "string name = 2;"}, "keeps its name, number"),
+    (KEPT, {"string mail_address = 3;": "bytes mail_address = 3;"}, "keeps its name, number"),
+    (KEPT, {"USER_TYPE_GUEST = 3;": "USER_TYPE_GUEST = 5;"}, "keeps its name, number"),
+    (RPCS, {"  rpc GetUsersByIds(stream UserRequest) returns (stream UserResponse);\n": ""}, "as they are"),
+    (RPCS, {"returns (stream UserResponse);\n  rpc GetUsersByIds": "returns (UserResponse);\n  rpc GetUsersByIds"},
+     "as they are"),
+    (DECLARED, {"rpc DeleteUser(UserRequest)": "rpc DeleteUser(User)"}, "only the id (UserRequest)"),
+    (DECLARED, {"rpc DeleteUser(UserRequest) returns (UserResponse)":
+                "rpc DeleteUser(UserRequest) returns (stream UserResponse)"}, "leave out the word `stream`"),
+]
+
+
+@pytest.mark.parametrize(("rule", "mistake", "hint"), ONE_RULE_BROKEN,
+                         ids=[f"{rule[:30]}: {next(iter(mistake.values()))[:30]}" for rule, mistake, _
+                              in ONE_RULE_BROKEN])
+def test_a_wrong_answer_that_breaks_one_rule_fails_that_case_alone(rule, mistake, hint, tmp_path):
+    result = written_and_generated(wrong(mistake), tmp_path)
+    assert failed(result) == [rule], repr(result)
+    assert hint in result[rule].hint, repr(result)
+
+
+def test_a_renumbered_and_a_renamed_field_are_both_named(tmp_path):
+    result = written_and_generated(wrong({"int64 id = 1;\n  string nickname = 2;":
+                                          "int64 id = 5;\n  string name = 2;"}), tmp_path)
+    assert failed(result) == [KEPT]
+    assert result[KEPT].got == "User.id is now number 5, not 1; User's number 2 is now called name, not nickname"
+
+
+def test_a_renamed_message_fails_the_kept_rule_and_the_rpc_that_uses_it(tmp_path):
+    result = written_and_generated(wrong({"UserCountResponse": "CountResponse"}), tmp_path)
+    assert failed(result) == [KEPT, RPCS], repr(result)
+    assert "message UserCountResponse is gone" in result[KEPT].got
+
+
+def test_a_changed_package_names_the_package_as_the_cause_not_the_generate_cell(tmp_path):
+    result = written_and_generated(wrong({"package users.v1;": "package users.v2;"}), tmp_path)
+    assert result[PACKAGE].got == "the package is users.v2; it was users.v1"
+    assert "/users.v1.UserManager/GetUser" in result[PACKAGE].hint
+    assert not any("generate" in case.hint for case in result.cases)
+
+
+def test_a_contract_changed_after_generating_fails_only_the_freshness_rule(tmp_path):
+    contract = write_contract(answer(SOLUTION), tmp_path)
     regenerate(tmp_path)
+    contract.write_text(contract.read_text() + "// a comment added later\n")
     result = check(tmp_path)
-    assert failed(result) == [CONTRACT_CASE, *GENERATED_CASES], repr(result)
-    assert "declares DeleteUser" in result["UserManagerStub has DeleteUser"].hint
+    assert failed(result) == [FRESH]
+    assert "generate(...) cell" in result[FRESH].hint
 
 
 def test_an_answer_that_was_not_regenerated_is_told_to_regenerate(tmp_path):
@@ -59,56 +126,68 @@ def test_an_answer_that_was_not_regenerated_is_told_to_regenerate(tmp_path):
     regenerate(tmp_path)
     write_contract(answer(SOLUTION), tmp_path)  # the learner edits the contract but skips the generate cell
     result = check(tmp_path)
-    assert failed(result) == [FRESH_CASE, *GENERATED_CASES], repr(result)
-    assert all("generate(...)" in result[label].hint for label in [FRESH_CASE, *GENERATED_CASES])
+    assert failed(result) == [FRESH, *GENERATED], repr(result)
+    assert all("generate(...) cell" in result[label].hint for label in [FRESH, *GENERATED])
 
 
 def test_an_answer_never_generated_at_all_says_so(tmp_path):
     write_contract(answer(SOLUTION), tmp_path)
     result = check(tmp_path)
-    assert failed(result) == [FRESH_CASE, *GENERATED_CASES]
-    assert "there is no generated package my_users/ yet" in result[FRESH_CASE].got
+    assert failed(result) == [FRESH, *GENERATED]
+    assert result[FRESH].got == "there is no generated package my_users/ yet"
+
+
+def cut(path: Path, first: str, last: str) -> None:
+    """Delete the lines from the one holding `first` to the next one that is `last`: a hand edit."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if first in line)
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == last)
+    path.write_text("".join(lines[:start] + lines[end + 1:]))
+
+
+HAND_EDITS = [  # (the rule, the generated lines a hand edit removed)
+    (STUB, "self.DeleteUser = channel.unary_unary(", "_registered_method=True)"),
+    (SERVICER, "def DeleteUser(self, request, context):", "raise NotImplementedError('Method not implemented!')"),
+    (REGISTERED, "'DeleteUser': grpc.unary_unary_rpc_method_handler(", "),"),
+]
+
+
+@pytest.mark.parametrize(("rule", "first", "last"), HAND_EDITS, ids=[rule for rule, _, _ in HAND_EDITS])
+def test_generated_code_missing_one_piece_fails_that_case_alone(rule, first, last, tmp_path):
+    """Judged as a server uses the package (imported in a fresh process, a real call), each piece on its own."""
+    write_contract(answer(SOLUTION), tmp_path)
+    regenerate(tmp_path)
+    cut(tmp_path / "my_users" / "users_pb2_grpc.py", first, last)
+    result = check(tmp_path)
+    assert failed(result) == [rule], repr(result)
+    assert "changed by hand" in result[rule].hint
+
+
+def test_generated_code_that_does_not_import_is_reported_in_one_line(tmp_path):
+    write_contract(answer(SOLUTION), tmp_path)
+    regenerate(tmp_path)
+    (tmp_path / "my_users" / "users_pb2.py").write_text("raise ImportError('half a file')\n")
+    result = check(tmp_path)
+    assert failed(result) == GENERATED
+    assert "does not import (ImportError: half a file)" in result[STUB].got
 
 
 def test_a_broken_contract_shows_protocs_line_and_nothing_else(tmp_path):
-    source = answer(SOLUTION).replace("rpc DeleteUser(UserRequest) returns (UserResponse);",
-                                      "rpc DeleteUser(UserRequest) returns (UserResponse)")
-    write_contract(source, tmp_path)
+    write_contract(wrong({"rpc DeleteUser(UserRequest) returns (UserResponse);":
+                          "rpc DeleteUser(UserRequest) returns (UserResponse)"}), tmp_path)
     result = check(tmp_path)
-    assert len(result.cases) == 1 and not result.all_passed
-    assert 'protoc says: users.proto:' in result.cases[0].got and 'Expected ";"' in result.cases[0].got
+    assert [case.label for case in result.cases] == [COMPILES] and not result.all_passed
+    assert result[COMPILES].got.startswith("protoc says: users.proto:") and 'Expected ";"' in result[COMPILES].got
     assert str(tmp_path) not in repr(result)
 
 
-def test_the_wrong_request_type_fails_the_contract_case(tmp_path):
-    write_contract(answer(SOLUTION).replace("rpc DeleteUser(UserRequest)", "rpc DeleteUser(User)"), tmp_path)
-    regenerate(tmp_path)
+def test_a_missing_contract_says_to_run_the_writefile_cell(tmp_path):
     result = check(tmp_path)
-    assert failed(result) == [CONTRACT_CASE]
-    assert "takes User and returns UserResponse" in result[CONTRACT_CASE].got
-
-
-def test_a_streaming_delete_fails_the_contract_case(tmp_path):
-    write_contract(answer(SOLUTION).replace("returns (UserResponse);\n}", "returns (stream UserResponse);\n}"),
-                   tmp_path)
-    regenerate(tmp_path)
-    result = check(tmp_path)
-    assert failed(result) == [CONTRACT_CASE]
-    assert "stream" in result[CONTRACT_CASE].hint
-
-
-def test_replacing_a_method_instead_of_adding_one_is_caught(tmp_path):
-    write_contract(answer(SOLUTION).replace("  rpc GetUsersByIds(stream UserRequest) returns (stream UserResponse);\n",
-                                            ""), tmp_path)
-    regenerate(tmp_path)
-    result = check(tmp_path)
-    assert failed(result) == ["the five existing methods are still there"]
-    assert "GetUsersByIds" in result["the five existing methods are still there"].got
+    assert failed(result) == [COMPILES] and "%%writefile" in result[COMPILES].hint
 
 
 def test_a_renamed_service_fails_without_a_traceback(tmp_path):
-    write_contract(answer(SOLUTION).replace("service UserManager", "service Users"), tmp_path)
-    regenerate(tmp_path)
-    result = check(tmp_path)
-    assert CONTRACT_CASE in failed(result) and "Traceback" not in repr(result)
-    assert "has no service UserManager" in result["UserManagerStub has DeleteUser"].got
+    result = written_and_generated(wrong({"service UserManager": "service Users"}), tmp_path)
+    assert failed(result) == [RPCS, DECLARED, *GENERATED], repr(result)
+    assert result[RPCS].got == "there is no service UserManager any more (services: Users)"
+    assert "has no UserManagerStub" in result[STUB].got

@@ -1,4 +1,4 @@
-"""Code generation: fresh, cached, broken, and importable from anywhere."""
+"""Code generation: fresh, cached, broken, and importable from anywhere; and protoc's own descriptor set."""
 import shutil
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from workshop import PROTOS, ROOT
-from workshop.codegen import ProtoError, generate, protoc_location
+from workshop.codegen import ProtoError, descriptor_set, generate, protoc_location, protoc_message
 
 
 @pytest.fixture
@@ -69,3 +69,57 @@ def test_kit_contracts_import_from_any_directory(tmp_path):
 def test_generated_folder_is_ignored_by_git():
     result = subprocess.run(["git", "check-ignore", "-q", "workshop/protos/users_pb2.py"], cwd=ROOT)
     assert result.returncode == 0, "generated code must not be committed"
+
+
+def test_descriptor_set_is_what_protoc_understood_and_generates_nothing(contracts):
+    before = sorted(p.name for p in contracts.iterdir())
+    contract = descriptor_set(contracts / "users.proto").file[-1]
+    assert (contract.name, contract.package, contract.syntax) == ("users.proto", "users.v1", "proto3")
+    user = next(m for m in contract.message_type if m.name == "User")
+    assert [(f.name, f.number) for f in user.field] == [("id", 1), ("nickname", 2), ("mail_address", 3),
+                                                       ("user_type", 4)]
+    assert [m.name for m in contract.service[0].method][:2] == ["GetUser", "AddUser"]
+    assert sorted(p.name for p in contracts.iterdir()) == before
+
+
+def test_descriptor_set_sees_each_new_version_of_a_contract(tmp_path):
+    contract = tmp_path / "talk.proto"
+    for version, field in enumerate(["string title = 1;", "string title = 1; int64 id = 2;"]):
+        contract.write_text(f'syntax = "proto3";\npackage talk.v1;\nmessage Talk {{ {field} }}\n')
+        talk = descriptor_set(contract).file[-1].message_type[0]
+        assert len(talk.field) == version + 1  # nothing registered in this process stands in the way
+
+
+def test_descriptor_set_with_imports_puts_them_before_the_contract(tmp_path):
+    contract = tmp_path / "talk.proto"
+    contract.write_text('syntax = "proto3";\nimport "google/protobuf/timestamp.proto";\n'
+                        "message Talk { google.protobuf.Timestamp starts_at = 1; }\n")
+    assert [f.name for f in descriptor_set(contract).file] == ["talk.proto"]
+    assert [f.name for f in descriptor_set(contract, include_imports=True).file] == [
+        "google/protobuf/timestamp.proto", "talk.proto"]
+
+
+def test_descriptor_set_of_a_broken_contract_raises_protocs_lines_only(tmp_path):
+    contract = tmp_path / "profile.proto"
+    contract.write_text("package p;\nmessage P {\n  int64 age = 3;\n}\n")  # no syntax line: proto2 wants labels
+    with pytest.raises(ProtoError) as raised:
+        descriptor_set(contract)
+    lines = str(raised.value).splitlines()
+    assert lines[1:] == [f'{contract}:3:3: Expected "required", "optional", or "repeated".'], lines
+    assert protoc_location(raised.value) == ("profile.proto", 3)
+
+
+def test_protoc_message_keeps_file_line_and_text_but_no_folders(tmp_path):
+    contract = tmp_path / "my_v3" / "profile.proto"
+    contract.parent.mkdir()
+    contract.write_text('syntax = "proto3";\nmessage P {\n  reserved 3;\n  int64 age = 3;\n}\n')
+    with pytest.raises(ProtoError) as raised:
+        descriptor_set(contract)
+    message = protoc_message(raised.value)
+    assert message.startswith('profile.proto:3:12: Field "age" uses reserved number 3.'), message
+    assert str(tmp_path) not in message and "/" not in message.split(":")[0]
+
+
+def test_descriptor_set_of_a_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        descriptor_set(tmp_path / "nothing.proto")

@@ -15,6 +15,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from google.protobuf import descriptor_pb2
 
 STAMP_NAME = ".contracts.sha256"
 
@@ -105,3 +109,38 @@ def protoc_location(error: ProtoError) -> tuple[str, int] | None:
     """(file name, line) of the first problem protoc reported, for checkers and notebooks."""
     found = re.search(r"([\w.-]+\.proto):(\d+):\d+:", str(error))
     return (found.group(1), int(found.group(2))) if found else None
+
+
+_ABSL_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} \d\d:\d\d:\d\d)")
+
+
+def descriptor_set(proto_file: Path, include_imports: bool = False) -> descriptor_pb2.FileDescriptorSet:
+    """What protoc understood of one contract: its own FileDescriptorSet (`--descriptor_set_out`).
+
+    The contract is compiled alone, with its folder and the well-known types on the import path.
+    Nothing is generated and nothing is imported, so a learner can change a contract and check it
+    again as often as they like (protobuf's registry in a process takes each file only once).
+    The contract is the set's last file; with `include_imports`, the files it imports come first.
+    Raises FileNotFoundError if the file is missing, ProtoError with protoc's message otherwise.
+    """
+    from google.protobuf import descriptor_pb2  # here: this module is imported before protobuf is installed
+
+    proto_file = Path(proto_file).resolve()
+    if not proto_file.is_file():
+        raise FileNotFoundError(proto_file)
+    with tempfile.TemporaryDirectory(prefix="protoc-") as scratch:
+        out = Path(scratch, "contract.binpb")
+        command = [
+            sys.executable, "-m", "grpc_tools.protoc",
+            f"-I{proto_file.parent}", f"-I{_include_dir_of_well_known_types()}",
+            f"--descriptor_set_out={out}", *(["--include_imports"] if include_imports else []),
+            proto_file.name,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=proto_file.parent)
+        if result.returncode != 0:
+            # absl's log lines carry timestamps and PIDs; protoc's own lines say what is wrong.
+            lines = [line for line in result.stderr.strip().splitlines() if not _ABSL_LOG_LINE.match(line)]
+            real_prefix = f"{proto_file.parent}{os.sep}"
+            message = re.sub(r"(?m)^(?=[\w.-]+\.proto:)", lambda _: real_prefix, "\n".join(lines))
+            raise ProtoError(f"protoc could not compile {proto_file}:\n{message}")
+        return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())

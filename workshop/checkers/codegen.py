@@ -1,168 +1,302 @@
-"""Checkers for notebook 03 (code generation).
+"""Checker for notebook 03 (code generation): exercise 3.1, DeleteUser added to a copy of users.proto.
 
-Exercise 3.1 adds a method to a copy of the users contract and regenerates its Python package.
-The checker compiles the contract on its own (as notebook 02's checker does), then inspects the
-generated package in a fresh Python process. Fresh, because protobuf keeps one registry per
-process: importing a regenerated module into the notebook's own process fails the second time.
-A fresh process also imports the package exactly as a server process would.
+It judges two things. The contract: what protoc understood of it (workshop.codegen.descriptor_set),
+compared with the kit's own protos/users.proto, so everything that was there must still be there
+with its name, number and type. And the generated package, as a server uses it: imported in a
+fresh Python process, which builds a real server with add_UserManagerServicer_to_server and calls
+DeleteUser over loopback. That process is this module run as a program (see the end):
+    python -m workshop.checkers.codegen my_users.users_pb2_grpc UserManager DeleteUser
+Fresh, because protobuf keeps one registry per process, which refuses a second, different
+version of a file: importing a regenerated package into the notebook would fail the second time.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
 from pathlib import Path
 
-from workshop.checkers.support import CheckResult, Fail, run_checks
-from workshop.checkers.proto import compile_case
-from workshop.codegen import STAMP_NAME, contracts_hash
+import grpc
+from google.protobuf import descriptor_pb2
+
+from workshop import PROTOS
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
+from workshop.codegen import STAMP_NAME, ProtoError, contracts_hash, descriptor_set, protoc_message
 
 SERVICE = "UserManager"
-FULL_SERVICE = f"users.v1.{SERVICE}"
-EXISTING_METHODS = ["GetUser", "AddUser", "CountAlreadyUsers", "GetUsersByType", "GetUsersByIds"]
 NEW_METHOD = "DeleteUser"
-
-# Runs in a fresh Python whose current directory holds the generated package (argv[1]).
-PROBE = r'''
-import importlib, json, os, sys
-sys.path.insert(0, os.getcwd())
-try:
-    generated = importlib.import_module(sys.argv[1] + ".users_pb2_grpc")
-except Exception as error:
-    print(json.dumps({"import_error": f"{type(error).__name__}: {error}"}))
-    raise SystemExit
-
-class RecordingChannel:
-    """Stands in for a grpc.Channel: notes the kind and path of each method a stub asks for."""
-    def __getattr__(self, kind):  # unary_unary, unary_stream, stream_unary, stream_stream
-        return lambda path, *args, **kwargs: [kind, path]
-
-class RecordingServer:
-    """Stands in for a grpc.Server: notes the methods that add_..._to_server registers."""
-    def __init__(self):
-        self.registered = []
-    def add_generic_rpc_handlers(self, handlers):
-        pass
-    def add_registered_method_handlers(self, service, handlers):
-        self.registered += [f"/{service}/{name}" for name in handlers]
-
-stub_class = getattr(generated, "UserManagerStub", None)
-servicer_class = getattr(generated, "UserManagerServicer", None)
-add = getattr(generated, "add_UserManagerServicer_to_server", None)
-server = RecordingServer()
-if add and servicer_class:
-    add(servicer_class(), server)
-print(json.dumps({
-    "stub": dict(vars(stub_class(RecordingChannel()))) if stub_class else None,
-    "servicer": [n for n in vars(servicer_class) if not n.startswith("_")] if servicer_class else None,
-    "registered": server.registered if add else None,
-}))
-'''
+PROBE_TIMEOUT = 60  # seconds for the fresh process: starting Python and grpc on a busy laptop
 
 
-def _probe(package_dir: Path) -> dict:
-    """What the generated package offers, seen from a fresh Python process."""
-    if not (package_dir / "users_pb2_grpc.py").is_file():
-        return {"import_error": f"there is no {package_dir.name}/users_pb2_grpc.py"}
-    run = subprocess.run([sys.executable, "-c", PROBE, package_dir.name], cwd=package_dir.parent,
-                         capture_output=True, text=True, timeout=60)
+@dataclass
+class Answer:
+    """The learner's contract as protoc understood it, the kit's original, and what was generated."""
+
+    contract: descriptor_pb2.FileDescriptorProto
+    original: descriptor_pb2.FileDescriptorProto
+    contract_path: Path
+    package_dir: Path
+    generated: dict
+
+    def service(self, file=None):
+        file = self.contract if file is None else file
+        return next((s for s in file.service if s.name == SERVICE), None)
+
+    @property
+    def regenerate(self) -> str:  # the hint for code older than the contract
+        return f"run the generate(...) cell after the %%writefile cell: {self.package_dir.name}/ changes only then"
+
+    @property
+    def is_fresh(self) -> bool:
+        stamp = self.package_dir / STAMP_NAME
+        return stamp.is_file() and stamp.read_text() == contracts_hash(self.contract_path.parent)
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def _short(type_name: str, package: str) -> str:
+    """'.users.v1.User' → 'User': a type as written inside its own package."""
+    return type_name.lstrip(".").removeprefix(f"{package}.")
+
+
+def _changes(answer: Answer) -> list[str]:
+    """Every message, field, enum and enum value of the original that is gone, renamed, renumbered or retyped."""
+    mine, original = answer.contract, answer.original
+    changes = []
+    for kind, old_items, new_items, members in (
+            ("message", original.message_type, mine.message_type, "field"),
+            ("enum", original.enum_type, mine.enum_type, "value")):
+        new_by_name = {item.name: item for item in new_items}
+        for old in old_items:
+            new = new_by_name.get(old.name)
+            if new is None:
+                changes.append(f"{kind} {old.name} is gone")
+                continue
+            old_members, new_members = getattr(old, members), getattr(new, members)
+            by_number = {m.number: m for m in new_members}
+            by_name = {m.name: m for m in new_members}
+            for member in old_members:
+                now = by_number.get(member.number)
+                if now is None and member.name in by_name:
+                    changes.append(f"{old.name}.{member.name} is now number {by_name[member.name].number}, "
+                                   f"not {member.number}")
+                elif now is None:
+                    changes.append(f"{old.name}.{member.name} = {member.number} is gone")
+                elif now.name != member.name:
+                    changes.append(f"{old.name}'s number {member.number} is now called {now.name}, not {member.name}")
+                elif members == "field" and (now.type, now.label, _short(now.type_name, mine.package)) != (
+                        member.type, member.label, _short(member.type_name, original.package)):
+                    changes.append(f"{old.name}.{member.name} has a different type")
+    return changes
+
+
+def _package(answer: Answer) -> None:
+    if answer.contract.package != answer.original.package:
+        got = answer.contract.package or "no package"
+        raise Fail(f"the package is {got}; it was {answer.original.package}",
+                   f"put back `package {answer.original.package};`: the package is part of every method's path "
+                   f"(/{answer.original.package}.{SERVICE}/GetUser), so clients of the kit's contract would get "
+                   "UNIMPLEMENTED from a server built from yours")
+
+
+def _existing_kept(answer: Answer) -> None:
+    changes = _changes(answer)
+    if changes:
+        more = f" (and {len(changes) - 2} more)" if len(changes) > 2 else ""
+        raise Fail("; ".join(changes[:2]) + more,
+                   "notebook 02's rule: what is there keeps its name, number and type, because programs built "
+                   "from the old contract still use them. Put it back as it was; add only the new rpc")
+
+
+def _no_service(answer: Answer) -> Fail:
+    found = ", ".join(s.name for s in answer.contract.service) or "none"
+    return Fail(f"there is no service {SERVICE} any more (services: {found})",
+                f"keep `service {SERVICE} {{ ... }}`: its name is part of every method's path")
+
+
+def _rpcs_kept(answer: Answer) -> None:
+    service = answer.service()
+    if service is None:
+        raise _no_service(answer)
+    mine = {m.name: m for m in service.method}
+    problems = []
+    for old in answer.service(answer.original).method:
+        new = mine.get(old.name)
+        if new is None:
+            problems.append(f"{old.name} is gone")
+        elif _signature(new, answer.contract.package) != _signature(old, answer.original.package):
+            problems.append(f"{old.name} is now {_signature(new, answer.contract.package)}, "
+                            f"not {_signature(old, answer.original.package)}")
+    if problems:
+        raise Fail("; ".join(problems), "clients built from the old contract still call these methods as they "
+                                        "were: add DeleteUser next to them and leave their lines as they are")
+
+
+def _signature(method, package: str) -> str:
+    takes = ("stream " if method.client_streaming else "") + _short(method.input_type, package)
+    gives = ("stream " if method.server_streaming else "") + _short(method.output_type, package)
+    return f"({takes}) returns ({gives})"
+
+
+def _delete_user_declared(answer: Answer) -> None:
+    service = answer.service()
+    if service is None:
+        raise _no_service(answer)
+    method = next((m for m in service.method if m.name == NEW_METHOD), None)
+    if method is None:
+        raise Fail(f"{SERVICE} has no rpc {NEW_METHOD} yet",
+                   f"inside `service {SERVICE} {{ ... }}`, add a line shaped like GetUser's: "
+                   f"`rpc {NEW_METHOD}(...) returns (...);`")
+    package = answer.contract.package
+    takes, gives = _short(method.input_type, package), _short(method.output_type, package)
+    if (takes, gives) != ("UserRequest", "UserResponse"):
+        raise Fail(f"{NEW_METHOD} takes {takes} and returns {gives}; expected UserRequest → UserResponse",
+                   "a delete needs only the id (UserRequest) and answers with the user it removed (UserResponse)")
+    if method.client_streaming or method.server_streaming:
+        raise Fail(f"{NEW_METHOD} streams; expected a unary call (one request, one response)",
+                   "leave out the word `stream`")
+
+
+# ---------------------------------------------------------------- the generated package
+
+
+def _regenerated(answer: Answer) -> None:
+    name = answer.package_dir.name
+    if not (answer.package_dir / STAMP_NAME).is_file():
+        raise Fail(f"there is no generated package {name}/ yet", answer.regenerate)
+    if not answer.is_fresh:
+        raise Fail(f"{name}/ was generated before your last change to {answer.contract_path.name}",
+                   answer.regenerate)
+
+
+def _generated_has(part: str, what: str) -> Callable[[Answer], None]:
+    def case(answer: Answer) -> None:
+        report, name = answer.generated, answer.package_dir.name
+        module = f"{name}/{answer.contract_path.stem}_pb2_grpc.py"
+        if "missing" in report:
+            raise Fail(f"there is no {module} yet", answer.regenerate)
+        if "import_error" in report:
+            raise Fail(f"{module} does not import ({report['import_error']})",
+                       "run the generate(...) cell again; if the error stays, it names the file to look at")
+        if not report.get("service"):
+            raise Fail(f"{module} has no {SERVICE}Stub", f"it is named after the service: keep `service {SERVICE}`")
+        if report[part]:
+            return
+        service = answer.service()
+        if service is None or not any(m.name == NEW_METHOD for m in service.method):
+            hint = f"it appears once {answer.contract_path.name} declares {NEW_METHOD} and you run the generate cell"
+        elif not answer.is_fresh:
+            hint = answer.regenerate
+        else:
+            hint = (f"was {module} changed by hand? Generated code is rewritten, never edited: "
+                    f"generate(..., force=True) writes it again")
+        raise Fail(f"the generated code has no {what}", hint)
+
+    return case
+
+
+RULES: dict[str, Callable[[Answer], None]] = {  # Exercise 3.1: each rule is one case (after "compiles")
+    "package users.v1, as before": _package,
+    "every message, field and enum value keeps its name, number and type": _existing_kept,
+    f"{SERVICE} keeps its five rpcs as they were": _rpcs_kept,
+    f"{SERVICE} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse), unary": _delete_user_declared,
+    "the generated package is made from your latest contract": _regenerated,
+    f"{SERVICE}Stub has {NEW_METHOD}": _generated_has("stub", f"{SERVICE}Stub.{NEW_METHOD}"),
+    f"{SERVICE}Servicer has {NEW_METHOD}": _generated_has("servicer", f"{SERVICE}Servicer.{NEW_METHOD}"),
+    f"add_{SERVICE}Servicer_to_server registers {NEW_METHOD}": _generated_has(
+        "registered", f"{NEW_METHOD} in add_{SERVICE}Servicer_to_server (a call does not reach the servicer)"),
+}
+
+
+def _probe(package_dir: Path, module: str) -> dict:
+    """What a server process sees of the generated package: describe_generated, run in a fresh Python."""
+    if not (package_dir / f"{module}.py").is_file():
+        return {"missing": True}
+    command = [sys.executable, "-m", __name__, f"{package_dir.name}.{module}", SERVICE, NEW_METHOD]
+    try:
+        run = subprocess.run(command, cwd=package_dir.parent, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return {"import_error": f"no answer within {PROBE_TIMEOUT} s"}
     try:
         return json.loads(run.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"import_error": last}
+        return {"import_error": (run.stderr.strip().splitlines() or ["no output"])[-1][:200]}
 
 
 def check_delete_user(contract: str | Path = "my_contracts/users.proto",
                       package: str | Path = "my_users") -> CheckResult:
-    """Exercise 3.1: DeleteUser in the contract, and in the stub, servicer and registration made from it.
-
-    `contract` is the learner's .proto; `package` the folder (and Python package) it was generated into.
-    """
-    contract, package_dir = Path(contract), Path(package)
-    name = package_dir.name
-    file, compiles = compile_case(contract, contract.name)
-    cases = [compiles]
-    if file is None:
-        return run_checks("Exercise 3.1 · DeleteUser", cases)
-
-    regenerate = (f"run the generate(...) cell after the %%writefile cell: {name}/ only changes when "
-                  "you regenerate it")
-    service = next((s for s in file.service if s.name == SERVICE), None)
-    methods = {m.name: m for m in service.method} if service else {}
-
-    def contract_has_it():
-        if service is None:
-            raise Fail(f"there is no service {SERVICE} any more", "keep `service UserManager { ... }` as it was")
-        method = methods.get(NEW_METHOD)
-        if method is None:
-            raise Fail(f"{SERVICE} has no rpc {NEW_METHOD} yet",
-                       "inside `service UserManager { ... }`, add a line shaped like GetUser's: "
-                       "`rpc DeleteUser(...) returns (...);`")
-        takes, gives = method.input_type.rsplit(".", 1)[-1], method.output_type.rsplit(".", 1)[-1]
-        if (takes, gives) != ("UserRequest", "UserResponse"):
-            raise Fail(f"{NEW_METHOD} takes {takes} and returns {gives}; expected UserRequest → UserResponse",
-                       "a delete needs only the id (UserRequest) and answers with the user it removed")
-        if method.client_streaming or method.server_streaming:
-            raise Fail(f"{NEW_METHOD} streams; expected a unary call (one request, one response)",
-                       "leave out the word `stream`")
-
-    def others_unchanged():
-        missing = [m for m in EXISTING_METHODS if m not in methods]
-        if missing:
-            raise Fail(f"{', '.join(missing)} went missing from the service",
-                       "add the new method next to the others; keep the five that were there")
-
-    def regenerated():
-        stamp = package_dir / STAMP_NAME
-        if not stamp.is_file():
-            raise Fail(f"there is no generated package {name}/ yet", regenerate)
-        if stamp.read_text() != contracts_hash(contract.parent):
-            raise Fail(f"{name}/ was generated before your last change to {contract.name}", regenerate)
-
-    report: dict = {}
-
-    def not_generated():
-        if NEW_METHOD not in methods:
-            return Fail(f"the generated code has no {NEW_METHOD}",
-                        f"it appears once {contract.name} declares {NEW_METHOD} and you run the generate(...) cell")
-        return Fail(f"the generated code has no {NEW_METHOD}", regenerate)
-
-    def generated(part: str):
-        if not report:
-            report.update(_probe(package_dir))
-        if "import_error" in report:
-            raise Fail(f"{name}.users_pb2_grpc does not import ({report['import_error']})", regenerate)
-        if report.get(part) is None:
-            raise Fail(f"{name}/users_pb2_grpc.py has no service {SERVICE}",
-                       f"keep the service's name, {SERVICE}, then regenerate")
-        return report[part]
-
-    def in_stub():
-        stub = generated("stub")
-        if NEW_METHOD not in stub:
-            raise not_generated()
-        _kind, path = stub[NEW_METHOD]
-        if path != f"/{FULL_SERVICE}/{NEW_METHOD}":
-            raise Fail(f"stub.{NEW_METHOD} calls {path}; expected /{FULL_SERVICE}/{NEW_METHOD}",
-                       "keep the package (users.v1) and the service name (UserManager) as they were")
-
-    def in_servicer():
-        methods_of_servicer = generated("servicer")
-        if NEW_METHOD not in methods_of_servicer:
-            raise not_generated()
-
-    def registered():
-        paths = generated("registered")
-        if f"/{FULL_SERVICE}/{NEW_METHOD}" not in paths:
-            raise not_generated()
-
-    cases += [
-        (f"{contract.name} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse)", contract_has_it),
-        ("the five existing methods are still there", others_unchanged),
-        (f"{name}/ is generated from your latest {contract.name}", regenerated),
-        (f"{SERVICE}Stub has {NEW_METHOD}", in_stub),
-        (f"{SERVICE}Servicer has {NEW_METHOD}", in_servicer),
-        (f"add_{SERVICE}Servicer_to_server registers {NEW_METHOD}", registered),
-    ]
+    """Exercise 3.1: `contract` is the learner's .proto, `package` the folder it was generated into."""
+    contract_path, package_dir = Path(contract), Path(package)
+    try:
+        mine, failure = descriptor_set(contract_path).file[-1], None
+    except FileNotFoundError:
+        failure = Fail(f"there is no {contract_path} in this folder", "run the exercise's %%writefile cell first")
+    except ProtoError as error:
+        problem = next((line for line in protoc_message(error).splitlines() if ".proto:" in line), str(error))
+        failure = Fail(f"protoc says: {problem}", "fix the line protoc names (or the one just before it), "
+                                                  "run the %%writefile cell again, then this checker")
+    cases = [(f"{contract_path.name} compiles", lambda: _raise(failure))]
+    if failure is None:
+        answer = Answer(mine, descriptor_set(PROTOS / "users.proto").file[-1], contract_path, package_dir,
+                        _probe(package_dir, f"{contract_path.stem}_pb2_grpc"))
+        cases += [(label, lambda rule=rule: rule(answer)) for label, rule in RULES.items()]
     return run_checks("Exercise 3.1 · DeleteUser", cases)
+
+
+def _raise(failure: Fail | None) -> None:
+    if failure is not None:
+        raise failure
+
+
+# ---------------------------------------------------------------- the fresh process
+
+
+def describe_generated(module_name: str, service: str, method: str) -> dict:
+    """Import a generated `_pb2_grpc` module as a server would: is `method` in its stub, in its servicer,
+    and in its registration? The last is judged by a real call: a server built with
+    add_<service>Servicer_to_server gets a call on the method's path, and the servicer notes if it arrives."""
+    try:
+        generated = importlib.import_module(module_name)
+    except Exception as error:  # reported to the checker, which shows it as one line
+        return {"import_error": f"{type(error).__name__}: {error}"[:200]}
+    stub_class = getattr(generated, f"{service}Stub", None)
+    servicer_class = getattr(generated, f"{service}Servicer", None)
+    add = getattr(generated, f"add_{service}Servicer_to_server", None)
+    if not (stub_class and servicer_class and add):
+        return {"service": None}
+    messages = importlib.import_module(module_name.removesuffix("_grpc"))
+    full_name = messages.DESCRIPTOR.services_by_name[service].full_name
+    reached = threading.Event()
+
+    def answer(self, request, context):
+        reached.set()
+        context.abort(grpc.StatusCode.ABORTED, "the probe's servicer was reached")
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=[("grpc.so_reuseport", 0)])
+    try:
+        try:
+            add(type("ProbeServicer", (servicer_class,), {method: answer})(), server)
+        except Exception:  # a registration that raises registers nothing: the call below is not answered
+            pass
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            has_stub = callable(getattr(stub_class(channel), method, None))
+            try:  # raw bytes: an empty message parses as any request type; the answer is not read
+                channel.unary_unary(f"/{full_name}/{method}")(b"", timeout=TIMEOUT)
+            except grpc.RpcError:
+                pass
+    finally:
+        server.stop(None)
+    return {"service": full_name, "stub": has_stub, "servicer": callable(getattr(servicer_class, method, None)),
+            "registered": reached.is_set()}
+
+
+if __name__ == "__main__":  # python -m workshop.checkers.codegen MODULE SERVICE METHOD, from _probe
+    print(json.dumps(describe_generated(*sys.argv[1:])))
