@@ -49,5 +49,5 @@ def no_process_left_behind():
             pass
     _, alive = psutil.wait_procs(children, timeout=5)
     shutil.rmtree(os.environ["WORKSHOP_STATE_DIR"], ignore_errors=True)
-    assert not registered, f"servers left running: {[(e['name'], e['pid']) for e in registered]}"
+    assert not registered, f"servers left running: {[(e.name, e.pid) for e in registered]}"
     assert not alive, f"processes left running: {[(p.pid, p.cmdline()) for p in alive]}"

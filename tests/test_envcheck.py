@@ -60,3 +60,24 @@ def test_every_pin_installs_on_the_oldest_python_the_readme_promises():
                 continue  # a 3.10-only pin, not installed here: pip checks it on 3.10 itself
             supported = metadata.metadata(pin.name).get("Requires-Python") or ""
             assert SpecifierSet(supported).contains("3.10.0"), f"{pin.name}=={version} needs Python {supported}"
+
+
+def server_that_cannot_start(tmp_path, monkeypatch, sitecustomize):
+    """Every new Python process on this PYTHONPATH runs `sitecustomize` first: the server's child too."""
+    (tmp_path / "sitecustomize.py").write_text(sitecustomize)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    return envcheck.environment_check()["a server starts in the background and answers GetUser(1) → alice"]
+
+
+def test_a_server_that_dies_silently_is_reported_without_a_dangling_log_line(tmp_path, monkeypatch):
+    case = server_that_cannot_start(tmp_path, monkeypatch, "import os\nos._exit(3)\n")
+    assert not case.passed
+    assert "exited during start-up (code 3)" in case.got and case.got.endswith("Its log is empty."), case.got
+    assert "ends with:" not in case.got
+    assert "serve users" in case.hint
+
+
+def test_a_server_that_cannot_start_shows_the_last_line_of_its_log(tmp_path, monkeypatch):
+    case = server_that_cannot_start(tmp_path, monkeypatch, "raise SystemExit('the disk is full, says the server')\n")
+    assert not case.passed
+    assert "Its log ends with: " in case.got and case.got.endswith("the disk is full, says the server"), case.got

@@ -52,11 +52,11 @@ def test_start_returns_a_serving_server_on_loopback_with_logs(users_server):
 def test_stop_ends_the_process_frees_the_port_and_forgets_the_server():
     server = server_runner.start("chat")
     pid, address = server.pid, server.address
-    assert any(entry["pid"] == pid for entry in server_runner.list_servers())
+    assert any(entry.pid == pid for entry in server_runner.list_servers())
     server.stop()
     assert gone_within(pid, 2)
     assert not server.running
-    assert all(entry["pid"] != pid for entry in server_runner.list_servers())
+    assert all(entry.pid != pid for entry in server_runner.list_servers())
     with pytest.raises(grpc.RpcError) as refused:
         get_user(address)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -144,7 +144,7 @@ def test_module_that_never_becomes_ready_times_out_with_its_log(tmp_path):
         server_runner.start(str(module), timeout=2)
     message = str(raised.value)
     assert "was not SERVING after 2 s" in message and "warming up forever" in message
-    assert not [e for e in server_runner.list_servers() if e["name"] == "my_slow_server"]
+    assert not [e for e in server_runner.list_servers() if e.name == "my_slow_server"]
 
 
 def test_unknown_target_and_missing_module_say_what_to_do(tmp_path):
@@ -195,9 +195,11 @@ def test_cli_lists_shows_logs_and_stops_a_server_started_elsewhere():
 def test_stale_registry_entries_are_dropped_not_shown():
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    entry = {"name": "ghost", "target": "x", "address": "127.0.0.1:1", "pid": dead.pid,
-             "create_time": 0, "parent_pid": None, "log": "", "started": 0}
-    path = server_runner._registry_dir() / f"{dead.pid}.json"
+    entry = {"id": f"ghost-{dead.pid}", "name": "ghost", "target": "x", "address": "127.0.0.1:1",
+             "probe": "127.0.0.1:1", "pid": dead.pid, "create_time": time.time(), "parent_pid": None, "log": "",
+             "started": 0, "workers": 1, "asyncio": False}
+    path = server_runner.state_dir() / "servers" / f"ghost-{dead.pid}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entry))
     listing = subprocess.run([sys.executable, RUNNER, "list"], capture_output=True, text=True).stdout
     assert "ghost" not in listing
@@ -299,7 +301,9 @@ def test_learner_module_with_a_dataclass_loads(tmp_path):
 
 
 def test_an_instructor_host_gives_an_address_others_can_dial():
-    with server_runner.start("users", host="0.0.0.0") as server:
+    with pytest.warns(UserWarning, match="listening on 0.0.0.0"):
+        server = server_runner.start("users", host="0.0.0.0")
+    with server:
         assert not server.address.startswith("0.0.0.0"), server.address
         listening = [c for c in psutil.Process(server.pid).net_connections() if c.status == psutil.CONN_LISTEN]
         assert any(c.laddr.ip in ("0.0.0.0", "::") for c in listening)

@@ -66,7 +66,9 @@ def check_server_round_trip() -> None:
     try:
         server = server_runner.start("users", timeout=30)
     except server_runner.ServerStartError as error:
-        raise Fail(str(error).splitlines()[0],
+        tail = error.log_tail.strip().splitlines()
+        ending = f"Its log ends with: {tail[-1][:200]}" if tail else "Its log is empty."
+        raise Fail(f"{error.summary} {ending}",
                    f'run: "{sys.executable}" "{ROOT / "server_runner.py"}" serve users'
                    "   to see the error in a terminal") from None
     with server, server.channel() as channel:

@@ -1,0 +1,209 @@
+"""The server the child process builds around a server module, and what the module may not do itself.
+
+A server module only adds its services (`add_to_server(server)`); the runner builds the server,
+binds the one port, adds health and reflection, starts and stops it. A module that binds a port,
+starts or stops the server, or creates a gRPC server of its own (as tutorials do with `serve()`
+at import) would listen where no one asked, or never let its process go: it is refused with
+ServerModuleError, whose message says what to change.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import traceback
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import grpc.aio
+
+DEFAULT_WORKERS = 32
+# One server per port: without this, Linux lets a second server bind the same port and steal calls.
+SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+_GRPC_SERVER, _AIO_SERVER = grpc.server, grpc.aio.server  # the runner's own; the module gets refusals
+
+OWN_SERVER = (
+    "{where}creates a gRPC server of its own ({call}). server_runner builds, binds and starts the server "
+    "for you, and stops it when its notebook stops. To serve this module with server_runner:\n"
+    '  1. put the code that starts a server (your serve()) under  if __name__ == "__main__":  '
+    "so that importing the module does not run it;\n"
+    "  2. define  def add_to_server(server):  that only adds your servicer to `server`, "
+    "e.g. users_pb2_grpc.add_UserManagerServicer_to_server(UserManager(), server);\n"
+    '  3. let server_runner bind the port: server_runner.start("{file}") picks a free one on 127.0.0.1 '
+    '(server_runner.start("{file}", port=50051) asks for that one).')
+OWN_PORT = ("{where}calls server.{call} in add_to_server: server_runner binds the port itself, on 127.0.0.1. "
+            'Remove that line; to choose the port, start it with server_runner.start("{file}", port={port}).')
+OWN_LIFECYCLE = ("{where}calls server.{call} in add_to_server: add_to_server only adds services, and "
+                 "server_runner starts and stops the server. Remove that line.")
+
+
+class ServerModuleError(RuntimeError):
+    """A server module did what the runner does for it (bind a port, start a server of its own)."""
+
+
+class ModuleRules:
+    """What the module at `path` may not do, and where in it it tried."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def refusal(self, template: str, call: str, **details) -> ServerModuleError:
+        line = next((frame.lineno for frame in reversed(traceback.extract_stack()) if frame.filename == self.path),
+                    None)
+        name = Path(self.path).name
+        where = f"{name} (line {line}) " if line else f"{name} "
+        return ServerModuleError(template.format(where=where, call=call, file=name, **details))
+
+    def refuse_servers_of_its_own(self) -> None:
+        """From now on, in this process, grpc.server() and grpc.aio.server() refuse with what to change."""
+        def refuse(*_args, **_kwargs):
+            raise self.refusal(OWN_SERVER, "grpc.server(...)")
+
+        def refuse_aio(*_args, **_kwargs):
+            raise self.refusal(OWN_SERVER, "grpc.aio.server(...)")
+
+        grpc.server, grpc.aio.server = refuse, refuse_aio
+
+
+class ServiceRecorder:
+    """Stands in for the server during `add_to_server`: notes which services are added, refuses the rest."""
+
+    def __init__(self, server, rules: ModuleRules):
+        self._server, self._rules, self.names = server, rules, []
+
+    def add_generic_rpc_handlers(self, handlers):
+        self.names += [h.service_name() for h in handlers if hasattr(h, "service_name")]
+        return self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service_name, handlers):
+        return self._server.add_registered_method_handlers(service_name, handlers)
+
+    def _refuse_port(self, method: str, address, *_):
+        shown = repr(address)[:40]
+        port = str(address).rsplit(":", 1)[-1]
+        raise self._rules.refusal(OWN_PORT, f"{method}({shown})", port=port if port.isdigit() else 50051)
+
+    def add_insecure_port(self, address):
+        self._refuse_port("add_insecure_port", address)
+
+    def add_secure_port(self, address, credentials):
+        self._refuse_port("add_secure_port", address)
+
+    def _refuse(self, method: str):
+        raise self._rules.refusal(OWN_LIFECYCLE, f"{method}()")
+
+    def start(self, *_):
+        self._refuse("start")
+
+    def stop(self, *_):
+        self._refuse("stop")
+
+    def wait_for_termination(self, *_):
+        self._refuse("wait_for_termination")
+
+    def __getattr__(self, attribute):
+        return getattr(self._server, attribute)
+
+
+def add_health_and_reflection(server, service_names, health_servicer) -> None:
+    from grpc_health.v1 import health, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+
+
+def bind(server, host: str, port: int) -> int:
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # newer grpcio raises where older ones returned 0
+        bound = 0
+    if bound == 0:
+        raise OSError(f"could not listen on {host[:60]}:{port} (is the port taken, or the host not this machine's?)")
+    return bound
+
+
+def workers_of(module) -> int:
+    workers = getattr(module, "MAX_WORKERS", DEFAULT_WORKERS)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ServerModuleError(f"MAX_WORKERS must be a whole number of threads, 1 or more (it is {workers!r:.20})")
+    return workers
+
+
+class ThreadedServer:
+    """A classic grpc.server: one worker thread per call in flight, streams included."""
+
+    asyncio = False
+
+    def __init__(self, module, rules: ModuleRules, host: str, port: int):
+        from grpc_health.v1 import health
+
+        self.workers = workers_of(module)
+        self.server = _GRPC_SERVER(futures.ThreadPoolExecutor(max_workers=self.workers), options=SERVER_OPTIONS)
+        recorder = ServiceRecorder(self.server, rules)
+        module.add_to_server(recorder)
+        self.services = recorder.names
+        self.health = health.HealthServicer()
+        add_health_and_reflection(self.server, self.services, self.health)
+        self.port = bind(self.server, host, port)
+
+    def start(self) -> int:
+        from grpc_health.v1 import health_pb2
+
+        self.server.start()
+        for service in ["", *self.services]:
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    def stop(self, grace: float) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+class AsyncioServer:
+    """A grpc.aio server on an event loop in its own thread, so the main thread stays free to stop it."""
+
+    asyncio = True
+    workers = None
+
+    def __init__(self, module, rules: ModuleRules, host: str, port: int):
+        self.module, self.rules, self.host, self.port = module, rules, host, port
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="asyncio-server", daemon=True).start()
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def _start(self) -> int:
+        from grpc_health.v1 import health, health_pb2
+
+        self.server = _AIO_SERVER(options=SERVER_OPTIONS)
+        recorder = ServiceRecorder(self.server, self.rules)
+        result = self.module.add_to_server(recorder)
+        if hasattr(result, "__await__"):
+            await result
+        self.services = recorder.names
+        self.health = health.aio.HealthServicer()
+        add_health_and_reflection(self.server, self.services, self.health)
+        port = bind(self.server, self.host, self.port)
+        await self.server.start()
+        for service in ["", *self.services]:
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        return port
+
+    def start(self) -> int:
+        return self._run(self._start())
+
+    async def _stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+    def stop(self, grace: float) -> None:
+        """Blocks for ever if a handler froze the loop; the child's watchdog bounds that."""
+        self._run(self._stop(grace))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def build(module, rules: ModuleRules, host: str, port: int) -> ThreadedServer | AsyncioServer:
+    kind = AsyncioServer if getattr(module, "ASYNCIO", False) else ThreadedServer
+    return kind(module, rules, host, port)
