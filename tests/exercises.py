@@ -47,24 +47,34 @@ def failed(result) -> set:
     return {case.label for case in result.cases if not case.passed}
 
 
+def wrong(solution: str, replace: str, by: str) -> str:
+    """The answer `solution` with one mistake put in: `replace` (which must be in it) becomes `by`."""
+    source = answer(solution)
+    assert replace in source, f"solutions/{solution} changed; update this wrong answer"
+    return source.replace(replace, by)
+
+
 REFERENCE_WITH_ONE_METHOD = '''
+import threading
+import time
+
 import grpc
 
 from workshop.protos import users_pb2, users_pb2_grpc
-from workshop.servers.users import UserDirectory, UserManager
+from workshop.servers import users
 
 
-class MyUserManager(UserManager):
+class MyUserManager(users.UserManager):
 {method}
 
 
 def add_to_server(server):
-    users_pb2_grpc.add_UserManagerServicer_to_server(MyUserManager(UserDirectory()), server)
+    users.add_to_server(server, MyUserManager)
 '''
 
 
 def reference_with(method: str) -> str:
-    """A server module: the reference user directory with `method` written differently."""
+    """A learner's module: the kit's reference service (workshop/servers/users.py) with `method` written anew."""
     import textwrap
 
     return REFERENCE_WITH_ONE_METHOD.format(method=textwrap.indent(textwrap.dedent(method), "    "))

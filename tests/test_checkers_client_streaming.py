@@ -1,73 +1,98 @@
-"""check_count_already_users (notebook 06) against the shipped skeleton, typical mistakes and the answer."""
+"""check_count_already_users (6.1): each rule broken on its own by one wrong answer, and the answer passes."""
+import pytest
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
 
 import server_runner
-from workshop.checkers.client_streaming import check_count_already_users
+from workshop.checkers.client_streaming import RULES, check_count_already_users
+from workshop.protos import users_pb2, users_pb2_grpc
+
+SOLUTION = "06_1_count_already_users.py"
+COUNTS, DISTINCT, UNKNOWN, EMPTY, WAITS = (rule for rule, *_ in RULES)
 
 
 def check(source, tmp_path):
     return check_server_cell(check_count_already_users, source, tmp_path)
 
 
-SOLUTION = "06_1_count_already_users.py"
-
-
-COUNTS_REPEATS = reference_with('''
-    def CountAlreadyUsers(self, request_iterator, context):
-        count = sum(1 for request in request_iterator if self.directory.get(request.id))
-        return users_pb2.UserCountResponse(count=count)
-''')
-COUNTS_UNKNOWN_IDS = reference_with('''
-    def CountAlreadyUsers(self, request_iterator, context):
-        return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
-''')
-ABORTS_ON_UNKNOWN_ID = reference_with('''
-    def CountAlreadyUsers(self, request_iterator, context):
-        found = set()
-        for request in request_iterator:
-            if self.directory.get(request.id) is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {request.id}")
-            found.add(request.id)
-        return users_pb2.UserCountResponse(count=len(found))
-''')
-READS_ONLY_THE_FIRST_ID = reference_with('''
-    def CountAlreadyUsers(self, request_iterator, context):
-        request = next(request_iterator)
-        return users_pb2.UserCountResponse(count=1 if self.directory.get(request.id) else 0)
-''')
+WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
+    "counts a repeated id again": (DISTINCT, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            count = sum(1 for request in request_iterator if self.directory.get(request.id))
+            return users_pb2.UserCountResponse(count=count)
+    ''', "set"),
+    "counts unknown ids": (UNKNOWN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
+    ''', "found a user"),
+    "aborts at an unknown id": (UNKNOWN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+                found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "found a user"),
+    "refuses a stream that found nobody": (EMPTY, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = {request.id for request in request_iterator if self.directory.get(request.id)}
+            if not found:
+                context.abort(grpc.StatusCode.NOT_FOUND, "none of these ids is a user")
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "count=0"),
+    "reads only the first three ids": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for _, request in zip(range(3), request_iterator):
+                if self.directory.get(request.id):
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "until request_iterator ends"),
+    "answers when the client pauses": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            def read():
+                for request in request_iterator:
+                    if self.directory.get(request.id):
+                        found.add(request.id)
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            reader.join(0.15)  # the mistake: a quiet client is taken for a client that is done
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "until request_iterator ends"),
+}
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
     result = check(skeleton(SOLUTION), tmp_path)
-    assert result.passed == 0, result
+    assert result.passed == 0 and len(result.cases) == len(RULES), result
     assert all("not done yet" in case.got for case in result.cases), result
 
 
-def test_counting_a_repeated_id_twice_fails_the_distinct_case(tmp_path):
-    result = check(COUNTS_REPEATS, tmp_path)
-    assert failed(result) == {"ids 1, 1, 2, 1 → 2 (each user counted once)"}, result
-    assert "got count=4; expected 2" in result["ids 1, 1, 2, 1 → 2 (each user counted once)"].got
-    assert "set" in result["ids 1, 1, 2, 1 → 2 (each user counted once)"].hint
+@pytest.mark.parametrize("mistake", WRONG)
+def test_wrong_answer_fails_only_the_rule_it_breaks(mistake, tmp_path):
+    rule, method, hint_word = WRONG[mistake]
+    result = check(reference_with(method), tmp_path)
+    assert failed(result) == {rule}, result
+    assert hint_word in result[rule].hint, result
 
 
-def test_counting_unknown_ids_fails_with_a_hint_about_existing_users(tmp_path):
-    result = check(COUNTS_UNKNOWN_IDS, tmp_path)
-    case = result["ids 1, 999, 2 → 2 (nobody has id 999)"]
-    assert not case.passed and "got count=3; expected 2" in case.got, result
-    assert not result.all_passed
+def test_returning_a_bare_number_is_explained(tmp_path):
+    result = check(reference_with('''
+        def CountAlreadyUsers(self, request_iterator, context):
+            return len({request.id for request in request_iterator if self.directory.get(request.id)})
+    '''), tmp_path)
+    assert result.passed == 0, result
+    assert "not a bare number" in result[COUNTS].hint and "Traceback" not in repr(result)
 
 
-def test_aborting_at_an_unknown_id_is_reported_as_the_wrong_status(tmp_path):
-    result = check(ABORTS_ON_UNKNOWN_ID, tmp_path)
-    case = result["ids 1, 999, 2 → 2 (nobody has id 999)"]
-    assert not case.passed and "NOT_FOUND" in case.got, result
-    assert "skip them instead of aborting" in case.hint
-
-
-def test_answering_after_the_first_id_fails_the_waiting_case(tmp_path):
-    result = check(READS_ONLY_THE_FIRST_ID, tmp_path)
-    case = result["ids 5, then 6 after a pause → 2 (the answer waits for the last id)"]
-    assert not case.passed and "got count=1; expected 2" in case.got, result
+def test_verdict_ignores_users_the_learner_added_before(tmp_path):
+    """Notebook 04's checker once left a user behind that changed this count; a fresh copy has none."""
+    with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server, server.channel() as channel:
+        users_pb2_grpc.UserManagerStub(channel).AddUser(users_pb2.User(
+            id=404, nickname="left_behind", mail_address="l@example.com", user_type=1), timeout=5)
+        result = check_count_already_users(server)  # 404 is the checker's unknown id
+    assert result.all_passed, result
 
 
 def test_solution_passes_every_case_also_by_address(tmp_path):
@@ -76,7 +101,6 @@ def test_solution_passes_every_case_also_by_address(tmp_path):
         by_address = check_count_already_users(server.address)
     assert by_handle.all_passed, by_handle
     assert by_address.all_passed, by_address
-    assert "Traceback" not in repr(by_handle)
 
 
 def test_stopped_server_is_reported_as_not_running(tmp_path):

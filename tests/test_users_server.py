@@ -11,7 +11,9 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import server_runner
+from workshop.checkers.users_cases import write_seed
 from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.servers.users import UserDirectory
 
 T = users_pb2.UserType
 
@@ -59,16 +61,87 @@ def test_add_user_taken_id_or_nickname_is_already_exists(stub, user, words):
     assert code == grpc.StatusCode.ALREADY_EXISTS and words in details
 
 
-@pytest.mark.parametrize("user, words", [
-    (users_pb2.User(nickname="", mail_address="x@example.com", user_type=1), "nickname is empty"),
-    (users_pb2.User(nickname="x" * 33, mail_address="x@example.com", user_type=1), "limit is 32"),
-    (users_pb2.User(nickname="nomail", mail_address="nomail", user_type=1), "no '@'"),
-    (users_pb2.User(nickname="notype", mail_address="t@example.com"), "user_type is not set"),
-    (users_pb2.User(id=-4, nickname="negative", mail_address="n@example.com", user_type=1), "got -4"),
+@pytest.mark.parametrize("user, message", [
+    (users_pb2.User(id=-4, nickname="negative", mail_address="n@example.com", user_type=1),
+     "id must be positive, or 0 to let the server choose one; got -4"),
+    (users_pb2.User(nickname=" ", mail_address="x@example.com", user_type=1),
+     "nickname is empty; give the user a name of 1 to 32 characters"),
+    (users_pb2.User(nickname="x" * 33, mail_address="x@example.com", user_type=1),
+     "nickname is 33 characters long; the limit is 32"),
+    (users_pb2.User(nickname="nomail", mail_address="nomail", user_type=1),
+     "mail_address 'nomail' is not an address of the form name@domain"),
+    (users_pb2.User(nickname="halfmail", mail_address="halfmail@", user_type=1),
+     "mail_address 'halfmail@' is not an address of the form name@domain"),
+    (users_pb2.User(nickname="longmail", mail_address="m" * 243 + "@example.com", user_type=1),
+     "mail_address is 255 characters long; the limit is 254"),
+    (users_pb2.User(nickname="notype", mail_address="t@example.com"),
+     "user_type is not set; choose USER_TYPE_NORMAL, USER_TYPE_ADMINISTRATOR, USER_TYPE_GUEST or USER_TYPE_DISABLED"),
+    (users_pb2.User(nickname="oddtype", mail_address="t@example.com", user_type=99),
+     "99 is not a user type; choose USER_TYPE_NORMAL, USER_TYPE_ADMINISTRATOR, USER_TYPE_GUEST or USER_TYPE_DISABLED"),
 ])
-def test_add_user_invalid_fields_are_invalid_argument_with_a_reason(stub, user, words):
+def test_add_user_invalid_field_is_invalid_argument_naming_it_and_stores_nothing(stub, user, message):
+    user.id = user.id or 4242
+    assert status_of(lambda: stub.AddUser(user, timeout=5)) == (grpc.StatusCode.INVALID_ARGUMENT, message)
+    if user.id > 0:
+        assert status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=user.id), timeout=5))[0] == (
+            grpc.StatusCode.NOT_FOUND)
+
+
+def test_add_user_longest_allowed_fields_are_stored(stub):
+    user = users_pb2.User(nickname="n" * 32, mail_address="m" * 242 + "@example.com", user_type=T.USER_TYPE_GUEST)
+    added = stub.AddUser(user, timeout=5).user
+    assert (added.nickname, added.mail_address) == (user.nickname, user.mail_address)
+
+
+def test_add_user_of_a_4_mb_mail_address_is_refused_and_every_user_stays_readable():
+    """Without a limit it was stored, its caller got RESOURCE_EXHAUSTED, and nobody could read it again."""
+    with server_runner.start("users") as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        huge = users_pb2.User(id=77, nickname="huge", mail_address="h" * 4_000_000 + "@example.com", user_type=1)
+        code, details = status_of(lambda: stub.AddUser(huge, timeout=10))
+        assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                   "mail_address is 4,000,012 characters long; the limit is 254")
+        assert status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=77), timeout=5))[0] == grpc.StatusCode.NOT_FOUND
+        everyone = stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=T.USER_TYPE_NORMAL), timeout=5)
+        assert [reply.user.id for reply in everyone] == [2, 3, 5]
+        by_ids = stub.GetUsersByIds(iter([users_pb2.UserRequest(id=i) for i in (1, 2, 3, 4, 5, 6)]), timeout=5)
+        assert len(list(by_ids)) == 6
+
+
+def test_add_user_10_kb_mail_address_without_at_gets_a_short_invalid_argument(stub):
+    """Echoed whole, it made the error's metadata too large: the client saw an error about metadata."""
+    user = users_pb2.User(nickname="tenkb", mail_address="x" * 10_240, user_type=1)
     code, details = status_of(lambda: stub.AddUser(user, timeout=5))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and words in details
+    assert (code, details) == (grpc.StatusCode.INVALID_ARGUMENT,
+                               "mail_address is 10,240 characters long; the limit is 254")
+
+
+def test_error_messages_quote_only_a_short_prefix_of_what_was_sent(stub):
+    user = users_pb2.User(nickname="prefix", mail_address="p" * 200, user_type=1)
+    _, details = status_of(lambda: stub.AddUser(user, timeout=5))
+    assert details == f"mail_address {'p' * 40!r}... (200 characters) is not an address of the form name@domain"
+
+
+def test_get_users_by_type_undefined_type_is_invalid_argument_with_its_own_message(stub):
+    code, details = status_of(lambda: list(stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=99), timeout=5)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("99 is not a user type; choose ")
+
+
+def test_a_seed_file_named_by_users_seed_is_what_a_fresh_directory_holds(tmp_path):
+    seed = write_seed([users_pb2.User(id=40, nickname="zoe", mail_address="zoe@example.com", user_type=2)], tmp_path)
+    with server_runner.start("users", env={"USERS_SEED": str(seed)}) as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        assert stub.GetUser(users_pb2.UserRequest(id=40), timeout=5).user.nickname == "zoe"
+        assert status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=1), timeout=5))[0] == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_unreadable_seed_is_a_clear_error_naming_the_file(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"id": 1, "nickname": "x", "colour": "blue"}]')
+    with pytest.raises(ValueError, match="cannot read the users seed .*broken.json"):
+        UserDirectory(seed=broken)
+    with pytest.raises(ValueError, match="cannot read the users seed .*missing.json"):
+        UserDirectory(seed=tmp_path / "missing.json")
 
 
 def test_count_already_users_counts_distinct_existing_ids(stub):

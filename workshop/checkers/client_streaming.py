@@ -1,8 +1,9 @@
-"""Checker for notebook 06: the learner's CountAlreadyUsers (client streaming).
+"""Checker for notebook 06: the learner's CountAlreadyUsers (client streaming, Exercise 6.1).
 
-Each case streams ids to the learner's server and compares the one answer with what the
-reference server (workshop.servers.users) answers: how many DISTINCT ids belong to existing
-users. Unknown ids are not errors; they just do not count.
+Each case streams ids to a fresh copy of the learner's module, whose directory holds the seeded
+users and nothing else, and compares the one answer with the count the rules ask for: how many
+DISTINCT ids belong to existing users. tests/test_checkers_client_streaming.py breaks each rule
+on its own.
 """
 from __future__ import annotations
 
@@ -10,63 +11,62 @@ import time
 
 import grpc
 
-from workshop.checkers.support import CheckResult, Fail, run_checks
-from workshop.checkers.unary import ensure_running, users_stub
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
+from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
-CALL_TIMEOUT = 5.0
-PAUSE = 0.3  # seconds between two ids in the case that checks the server waits for the end
+PAUSE = 0.3  # seconds the client waits before its last id, in the case that checks the answer waits
 
-# The seed users have ids 1 to 6; nobody has 999.
-CASES = [
-    # label, ids streamed, seconds between two ids, expected count, hint when the count is wrong
-    ("ids 1, 2, 3 → 3", [1, 2, 3], 0, 3,
+# A fresh copy of data/users.json's users (ids 1 to 6), so that a server given by address, which
+# holds those too, reads the same; nobody has id 404.
+SEED = seed_users().values()
+
+RULES = [  # Exercise 6.1, one case each: (rule, ids streamed, pause before the last id, hint)
+    ("counts existing users: ids 2, 3, 5 → 3", [2, 3, 5], 0,
      "count the ids for which self.directory.get(request.id) finds a user"),
-    ("ids 5, then 6 after a pause → 2 (the answer waits for the last id)", [5, 6], PAUSE, 2,
-     "keep reading until request_iterator ends (the client is done); answer only after the loop"),
-    ("ids 1, 999, 2 → 2 (nobody has id 999)", [1, 999, 2], 0, 2,
-     "an unknown id is not an error and does not count: check that directory.get() found a user"),
-    ("ids 1, 1, 2, 1 → 2 (each user counted once)", [1, 1, 2, 1], 0, 2,
+    ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [2, 3, 2, 2], 0,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
-    ("ids 1 to 1000 → 6 (all six users, once each)", list(range(1, 1001)), 0, 6,
-     "read the whole request_iterator (a for loop), then return one UserCountResponse"),
-    ("no ids at all → 0", [], 0, 0,
-     "an empty stream is a valid question; its answer is UserCountResponse(count=0)"),
+    ("an unknown id counts nothing and is no error: ids 2, 404, 3 → 2", [2, 404, 3], 0,
+     "check that self.directory.get() found a user before you count the id"),
+    ("an empty stream is a question too: no ids → 0", [], 0,
+     "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
+    ("the answer waits until the client is done: ids 2, 3, 5, a pause, 6 → 4", [2, 3, 5, 6], PAUSE,
+     "keep reading until request_iterator ends (the client is done), and answer only after the loop"),
 ]
 
 
-def _requests(ids, pause: float = 0.0):
+def expected_count(ids, users) -> int:
+    return len(set(ids) & set(users))
+
+
+def _requests(ids, pause: float):
     for number, user_id in enumerate(ids):
-        if pause and number:
+        if pause and number == len(ids) - 1:
             time.sleep(pause)
         yield users_pb2.UserRequest(id=user_id)
 
 
-def _count(stub, ids, expected: int, hint: str, pause: float = 0.0) -> None:
-    try:
-        reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=CALL_TIMEOUT)
-    except grpc.RpcError as error:
-        if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise Fail(f"the call failed with {error.code().name}: {error.details()}; expected count={expected}",
-                       "CountAlreadyUsers answers a number, even for unknown ids: "
-                       "skip them instead of aborting") from None
-        if error.code() == grpc.StatusCode.INTERNAL:  # the method returned something that is not the message
-            raise Fail(f"the call failed with {error.code().name}: {error.details()}",
-                       "return a message, users_pb2.UserCountResponse(count=...), not a bare number") from None
-        raise
-    if reply.count != expected:
-        raise Fail(f"got count={reply.count}; expected {expected}", hint)
-
-
 def check_count_already_users(server) -> CheckResult:
-    """Exercise 6.1: `server` is the RunningServer of my_users_server.py (or its address)."""
-    with users_stub(server) as stub:
+    """Exercise 6.1: `server` is the running server of my_count_users.py (or an address)."""
+    with seeded(server, SEED) as (target, users), users_stub(target) as stub:
 
-        def case(ids, pause, expected, hint):
+        def case(ids, pause, hint):
             def run():
-                ensure_running(server)
-                _count(stub, ids, expected, hint, pause)
+                expected = expected_count(ids, users)
+                try:
+                    reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT)
+                except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
+                        raise Fail(f"the call failed with INTERNAL: {error.details()}",
+                                   "return a message, users_pb2.UserCountResponse(count=...), "
+                                   "not a bare number") from None
+                    if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                        raise Fail(f"the call failed with {error.code().name}: {error.details()[:80]}; "
+                                   f"expected count={expected}", hint) from None
+                    raise
+                if reply.count != expected:
+                    raise Fail(f"got count={reply.count}; expected {expected}", hint)
             return run
 
-        cases = [(label, case(ids, pause, expected, hint)) for label, ids, pause, expected, hint in CASES]
-        return run_checks("Exercise 6.1 · CountAlreadyUsers", cases)
+        return run_checks("Exercise 6.1 · CountAlreadyUsers",
+                          [(rule, case(ids, pause, hint)) for rule, ids, pause, hint in RULES], target=target)

@@ -1,196 +1,207 @@
-"""Checkers for notebook 04 (unary RPCs): the learner's GetUser and AddUser, over a real channel.
+"""Checkers for notebook 04 (unary RPCs): the learner's GetUser (4.1) and AddUser (4.2).
 
-Each checker takes the learner's running server (what `server_runner.start(...)` returned) or
-its address, opens its own channel, and closes it when done. AddUser's checks store new users
-with names and ids made unique for each run, so a checker can run again on the same server.
+Each checker starts a fresh copy of the learner's module over a directory of its own (see
+users_cases.seeded), so what ran before cannot change a verdict. The rules of each exercise are
+written down below, one case each; tests/test_checkers_unary.py breaks each rule on its own.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
+import re
 import uuid
 
 import grpc
-from google.protobuf import json_format, text_format
 
-from workshop import DATA
-from workshop.checkers.support import CheckResult, Fail, expect_status, run_checks
-from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
+from workshop.checkers.users_cases import one_line, seeded, users_stub
+from workshop.protos import users_pb2
+from workshop.servers.users import MAX_MAIL_ADDRESS, MAX_NICKNAME
 
-TIMEOUT = 5  # seconds for every call a checker makes
+T = users_pb2.UserType
 _runs = itertools.count(1)
-
-
-def seed_users() -> dict[int, users_pb2.User]:
-    """The users every fresh directory starts with (data/users.json), by id."""
-    entries = json.loads((DATA / "users.json").read_text())
-    users = [json_format.ParseDict(entry, users_pb2.User()) for entry in entries]
-    return {user.id: user for user in users}
-
-
-def one_line(message) -> str:
-    return text_format.MessageToString(message, as_one_line=True) or "an empty message"
-
-
-def run_tag() -> str:
-    """A short tag, new for every checker run, that keeps this run's nicknames and ids apart."""
-    return f"{next(_runs)}{uuid.uuid4().hex[:5]}"
-
-
-def unused_id() -> int:
-    """An id that no earlier run is likely to have used (random, far above the seeded ids)."""
-    return 1_000_000 + uuid.uuid4().int % 10**9
-
-
-@contextlib.contextmanager
-def users_stub(server):
-    """A UserManager stub on a channel of its own to `server` (a RunningServer or an address)."""
-    address = server if isinstance(server, str) else server.address
-    with grpc.insecure_channel(address) as channel:
-        yield users_pb2_grpc.UserManagerStub(channel)
-
-
-def ensure_running(server) -> None:
-    """Raise ServerNotRunningError (a checker reports "your server is not running") if it has stopped."""
-    if not isinstance(server, str):
-        server.ensure_running()  # a clear "your server is not running" instead of UNAVAILABLE
-
 
 # ---------------------------------------------------------------- Exercise 4.1
 
+GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on its own
+    "found": "an existing id → its user, with every field",
+    "unknown": "an unknown id (404) → NOT_FOUND, with a message that names the id",
+    "invalid": "an id of 0 or below → INVALID_ARGUMENT, checked before the lookup",
+}
+
+# Users with ids 0 and -7 cannot be added, but this seed plants them: only a GetUser that
+# checks the id before it looks the user up refuses them.
+GET_USER_SEED = [
+    users_pb2.User(id=0, nickname="ghost", mail_address="ghost@example.com", user_type=T.USER_TYPE_GUEST),
+    users_pb2.User(id=-7, nickname="shadow", mail_address="shadow@example.com", user_type=T.USER_TYPE_GUEST),
+    users_pb2.User(id=4, nickname="dave", mail_address="dave@example.com", user_type=T.USER_TYPE_GUEST),
+    users_pb2.User(id=7, nickname="grace", mail_address="grace@example.org", user_type=T.USER_TYPE_ADMINISTRATOR),
+    users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
+]
+UNKNOWN_ID = 404
+
 
 def check_get_user(server) -> CheckResult:
-    """Exercise 4.1: GetUser finds seeded users and ends the call with the right status otherwise."""
-    seeds = seed_users()
-
-    with users_stub(server) as stub:
+    """Exercise 4.1: `server` is the running server of my_get_user.py (or an address)."""
+    with seeded(server, GET_USER_SEED) as (target, users), users_stub(target) as stub:
 
         def get(user_id):
-            ensure_running(server)
             return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
 
-        def finds(user_id):
-            def case():
-                reply = get(user_id)
-                if reply.user != seeds[user_id]:
-                    raise Fail(f"got {one_line(reply.user)}; expected {one_line(seeds[user_id])}",
-                               "return users_pb2.UserResponse(user=...) with the user the directory found")
-            return case
+        def found():
+            for user in [user for user_id, user in sorted(users.items()) if user_id > 0][-2:]:
+                reply = get(user.id).user
+                if reply != user:
+                    raise Fail(f"GetUser({user.id}) gave {one_line(reply)}; expected {one_line(user)}",
+                               "return users_pb2.UserResponse(user=user) with the user self.directory.get found")
 
-        def unknown_id():
-            details = expect_status(lambda: get(999), grpc.StatusCode.NOT_FOUND,
-                                    "when the directory has no such user, end the call with "
-                                    "context.abort(grpc.StatusCode.NOT_FOUND, ...)")
-            if "999" not in details:
-                raise Fail(f"NOT_FOUND, but its message {details!r} does not say which id",
-                           'name the id in the message, e.g. f"no user has id {request.id}"')
+        def unknown():
+            details = expect_status(lambda: get(UNKNOWN_ID), grpc.StatusCode.NOT_FOUND,
+                                    "when self.directory.get finds nobody, end the call with "
+                                    "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
+            if str(UNKNOWN_ID) not in details:
+                raise Fail(f"NOT_FOUND, but its message {details[:80]!r} does not say which id",
+                           "name the id in the message: users.no_user_with(request.id)")
 
-        def invalid(user_id):
-            def case():
-                expect_status(lambda: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
-                              "check `request.id <= 0` first: no user can have such an id, so the request "
-                              "itself is wrong (INVALID_ARGUMENT), whatever the directory holds")
-            return case
+        def invalid():
+            for user_id in (0, -7):
+                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
+                              "check users.problem_with_id(request.id) before self.directory.get: an id below 1 "
+                              "is a wrong request (INVALID_ARGUMENT), whatever the directory holds")
 
         return run_checks("Exercise 4.1 · GetUser", [
-            ("existing id 1 → alice", finds(1)),
-            ("existing id 4 → dave, with every field", finds(4)),
-            ("unknown id 999 → NOT_FOUND, naming the id", unknown_id),
-            ("id 0 → INVALID_ARGUMENT", invalid(0)),
-            ("id -7 → INVALID_ARGUMENT", invalid(-7)),
-        ])
+            (GET_USER_RULES["found"], found),
+            (GET_USER_RULES["unknown"], unknown),
+            (GET_USER_RULES["invalid"], invalid),
+        ], target=target)
 
 
 # ---------------------------------------------------------------- Exercise 4.2
 
+# Invalid users, one field wrong each: (rule, fields, a word the message must hold, hint)
+INVALID_FIELDS = [
+    ("a negative id → INVALID_ARGUMENT, naming the id", {"id": -3}, r"\bid\b",
+     "refuse request.id < 0 (0 is fine: it asks the server to choose)"),
+    ("an empty nickname → INVALID_ARGUMENT, naming the nickname", {"nickname": "  "}, "nickname",
+     "refuse a nickname that is empty or only spaces"),
+    (f"a nickname over {MAX_NICKNAME} characters → INVALID_ARGUMENT, naming the nickname and the limit",
+     {"nickname": "n" * (MAX_NICKNAME + 1)}, f"nickname.*{MAX_NICKNAME}|{MAX_NICKNAME}.*nickname",
+     f"refuse a nickname longer than users.MAX_NICKNAME ({MAX_NICKNAME}) characters"),
+    ("a mail_address without '@' → INVALID_ARGUMENT, naming the mail_address", {"mail_address": "carla.example.com"},
+     "mail", "refuse a mail_address that is not of the form name@domain"),
+    (f"a mail_address over {MAX_MAIL_ADDRESS} characters → INVALID_ARGUMENT, naming it and the limit",
+     {"mail_address": "m" * MAX_MAIL_ADDRESS + "@example.com"}, f"mail.*{MAX_MAIL_ADDRESS}",
+     f"refuse a mail_address longer than users.MAX_MAIL_ADDRESS ({MAX_MAIL_ADDRESS}) characters"),
+    ("a user_type not set → INVALID_ARGUMENT, naming the user_type", {"user_type": T.USER_TYPE_UNSPECIFIED},
+     "type", "refuse user_type USER_TYPE_UNSPECIFIED (0, what a field nobody set holds)"),
+    ("a user_type of 99, which UserType does not define → INVALID_ARGUMENT, naming the 99", {"user_type": 99},
+     r"\b99\b",
+     "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
+]
+TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
+              "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
+NAME_IT = "say what is wrong and with which field; users.problem_with_new_user(request) words it for you"
+
+ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
+    "new id": "id 0 → the server picks a new id, and replies with the user as stored",
+    "chosen id": "a chosen free id → the user keeps it",
+    "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
+    "not stored": "a refused user is not stored",
+}
+
+ADD_USER_SEED = [
+    users_pb2.User(id=1, nickname="alice", mail_address="alice@example.com", user_type=T.USER_TYPE_ADMINISTRATOR),
+    users_pb2.User(id=2, nickname="bob", mail_address="bob@example.com", user_type=T.USER_TYPE_NORMAL),
+    users_pb2.User(id=9, nickname="ivan", mail_address="ivan@example.com", user_type=T.USER_TYPE_GUEST),
+]
+
 
 def check_add_user(server) -> CheckResult:
-    """Exercise 4.2: AddUser stores valid users, assigns ids, and refuses bad or taken ones."""
-    tag = run_tag()
-    normal = users_pb2.USER_TYPE_NORMAL
+    """Exercise 4.2: `server` is the running server of my_add_user.py (or an address)."""
+    tag = f"{next(_runs)}{uuid.uuid4().hex[:5]}"  # new names each run, for a server given by address
 
     def new_user(name: str, **fields) -> users_pb2.User:
         nickname = f"{name}_{tag}"
-        values = {"nickname": nickname, "mail_address": f"{nickname}@example.com", "user_type": normal}
+        values = {"nickname": nickname, "mail_address": f"{nickname}@example.com", "user_type": T.USER_TYPE_NORMAL}
         return users_pb2.User(**{**values, **fields})
 
-    with users_stub(server) as stub:
+    def unused_id() -> int:
+        return 1_000_000 + uuid.uuid4().int % 10**9
+
+    with seeded(server, ADD_USER_SEED) as (target, users), users_stub(target) as stub:
 
         def add(user):
-            ensure_running(server)
             return stub.AddUser(user, timeout=TIMEOUT).user
 
-        def same_apart_from_id(stored, sent):
+        def get(user_id):
+            return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT).user
+
+        def as_stored(reply, sent):
             expected = users_pb2.User()
             expected.CopyFrom(sent)
-            expected.id = stored.id
-            if stored != expected:
-                raise Fail(f"the reply holds {one_line(stored)}; expected {one_line(expected)}",
-                           "reply with the user as stored: users_pb2.UserResponse(user=stored)")
+            expected.id = reply.id
+            if reply != expected:
+                raise Fail(f"the reply holds {one_line(reply)}; expected {one_line(expected)}",
+                           "reply with the user directory.add returned: users_pb2.UserResponse(user=stored)")
 
-        def server_picks_the_id():
+        def new_id():
             sent = new_user("ada")
-            stored = add(sent)
-            if stored.id <= 0 or stored.id in seed_users():
-                raise Fail(f"the new user got id {stored.id}; expected a new positive id",
-                           "id 0 means 'server, choose': directory.add does that; reply with what it returns")
-            same_apart_from_id(stored, sent)
-            found = stub.GetUser(users_pb2.UserRequest(id=stored.id), timeout=TIMEOUT).user
-            if found != stored:
-                raise Fail(f"GetUser({stored.id}) then gave {one_line(found)}",
-                           "store the user in the directory that GetUser reads")
+            reply = add(sent)
+            if reply.id <= 0 or reply.id in users:
+                raise Fail(f"the new user got id {reply.id}; expected a new positive id",
+                           "id 0 means 'server, choose': self.directory.add(request) does; reply with what it returns")
+            as_stored(reply, sent)
+            if get(reply.id) != reply:
+                raise Fail(f"GetUser({reply.id}) then gave {one_line(get(reply.id))}",
+                           "store the user with self.directory.add, the directory GetUser reads")
 
-        def keeps_a_chosen_id():
+        def chosen_id():
             sent = new_user("grace", id=unused_id())
-            stored = add(sent)
-            if stored.id != sent.id:
-                raise Fail(f"asked for id {sent.id}, got {stored.id}",
-                           "only id 0 asks the server to choose; keep any other free id")
-            same_apart_from_id(stored, sent)
+            reply = add(sent)
+            if reply.id != sent.id:
+                raise Fail(f"asked for id {sent.id}, got {reply.id}",
+                           "only id 0 asks the server to choose; keep any other")
+            as_stored(reply, sent)
 
-        def taken(user):
+        def taken():
+            first = min(users.values(), key=lambda user: user.id)
+            for user, what in ((new_user("someone", id=first.id), str(first.id)),
+                               (new_user("x", nickname=first.nickname), first.nickname)):
+                details = expect_status(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
+                if what not in details:
+                    raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} does not say that {what} is taken",
+                               TAKEN_HINT)
+
+        def invalid(number, fields, words, hint):
             def case():
-                expect_status(lambda: add(user), grpc.StatusCode.ALREADY_EXISTS,
-                              "directory.add raises AlreadyExists when the id or nickname is taken: catch it "
-                              "and call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error))")
+                user = new_user(f"bad{number}", **fields)
+                details = expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                if not re.search(words, details):
+                    raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not name the problem", NAME_IT)
             return case
 
-        def invalid(user, hint):
-            def case():
-                expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
-            return case
-
-        def rejected_is_not_stored():
-            bad = new_user("hopper", mail_address="no mail")
-            expect_status(lambda: add(bad), grpc.StatusCode.INVALID_ARGUMENT,
-                          "check every field first, then store")
-            good = new_user("hopper")
+        def not_stored():
+            refused = new_user("hopper", id=unused_id(), mail_address="no mail", user_type=T.USER_TYPE_UNSPECIFIED)
+            expect_status(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT, "check every field first, then store")
+            hint = "check every field before self.directory.add: a refused user must leave no trace"
             try:
-                add(good)
+                stored = get(refused.id)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+            else:
+                raise Fail(f"refused with INVALID_ARGUMENT, yet GetUser({refused.id}) then found {one_line(stored)}",
+                           hint)
+            try:
+                add(new_user("hopper"))
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
-                raise Fail("a user refused with INVALID_ARGUMENT was stored anyway: adding it again, "
-                           "with a valid mail address, gave ALREADY_EXISTS",
-                           "check every field before calling directory.add") from None
+                raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
 
         return run_checks("Exercise 4.2 · AddUser", [
-            ("new user with id 0 → the server picks its id", server_picks_the_id),
-            ("new user with a chosen id → keeps it", keeps_a_chosen_id),
-            ("taken nickname 'alice' → ALREADY_EXISTS", taken(new_user("x", nickname="alice"))),
-            ("taken id 1 → ALREADY_EXISTS", taken(new_user("someone", id=1))),
-            ("empty nickname → INVALID_ARGUMENT", invalid(
-                new_user("x", nickname="", mail_address="nobody@example.com"),
-                "refuse a nickname that is empty (or only spaces): `if not request.nickname.strip(): ...`")),
-            ("mail address without '@' → INVALID_ARGUMENT", invalid(
-                new_user("carla", mail_address="carla.example.com"),
-                "refuse a mail_address that has no '@' in it")),
-            ("user_type not set → INVALID_ARGUMENT", invalid(
-                new_user("unset", user_type=users_pb2.USER_TYPE_UNSPECIFIED),
-                "refuse request.user_type == users_pb2.USER_TYPE_UNSPECIFIED (0, the value when nobody set it)")),
-            ("negative id → INVALID_ARGUMENT", invalid(
-                new_user("minus", id=-3),
-                "refuse request.id < 0; 0 is fine: it asks the server to choose")),
-            ("a refused user is not stored", rejected_is_not_stored),
-        ])
+            (ADD_USER_RULES["new id"], new_id),
+            (ADD_USER_RULES["chosen id"], chosen_id),
+            (ADD_USER_RULES["taken"], taken),
+            *[(rule, invalid(n, *spec)) for n, (rule, *spec) in enumerate(INVALID_FIELDS)],
+            (ADD_USER_RULES["not stored"], not_stored),
+        ], target=target)

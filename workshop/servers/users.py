@@ -3,6 +3,13 @@
 Errors are gRPC status codes with messages a learner can act on, never error fields in the
 reply. SQLite (standard library) makes concurrent AddUser calls safe and keeps the store intact
 when the process is killed. The store is in memory unless USERS_DB names a file.
+
+The rules live here once, for this server and for the learner's (Exercises 4.1 to 7.1):
+`problem_with_id`, `problem_with_new_user` and `problem_with_user_type` say what is refused and
+why, `no_user_with` says an id is unknown, and the limits are the constants below, documented
+in protos/users.proto. No message quotes more than a short prefix of what the caller sent.
+A learner's module subclasses `UserManager`, writes one method, and serves it with
+`add_to_server(server, ItsUserManager)`.
 """
 from __future__ import annotations
 
@@ -10,24 +17,95 @@ import json
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 import grpc
+from google.protobuf import json_format
 
 from workshop import DATA
 from workshop.protos import users_pb2, users_pb2_grpc
 
-MAX_NICKNAME = 32
+MAX_NICKNAME = 32  # characters
+MAX_MAIL_ADDRESS = 254  # characters: the longest address that mail servers carry (RFC 5321)
+QUOTED = 40  # characters of a caller's text that an error message quotes, at most
+DEFAULT_SEED = DATA / "users.json"
 UserType = users_pb2.UserType
+USER_TYPES = [name for name in UserType.keys() if UserType.Value(name) != UserType.USER_TYPE_UNSPECIFIED]
 
 
 class AlreadyExists(Exception):
     """The id or nickname of a new user is taken."""
 
 
-class UserDirectory:
-    """Users in one SQLite database, seeded from data/users.json when it is empty."""
+# ---------------------------------------------------------------- the rules and their messages
 
-    def __init__(self, path: str = ":memory:"):
+
+def quoted(text: str) -> str:
+    """`text` in quotes for an error message: whole if short, else its first characters and its length."""
+    if len(text) <= QUOTED:
+        return repr(text)
+    return f"{text[:QUOTED]!r}... ({len(text):,} characters)"
+
+
+def problem_with_id(user_id: int) -> str | None:
+    """Why no user can have `user_id` (GetUser, GetUsersByIds); None if one may."""
+    if user_id <= 0:
+        return f"id must be a positive number; got {user_id}"
+    return None
+
+
+def no_user_with(user_id: int) -> str:
+    """The NOT_FOUND message for an id that no user has."""
+    return f"no user has id {user_id}"
+
+
+def problem_with_user_type(user_type: int) -> str | None:
+    """Why `user_type` names no type of user (unset, or a number the contract does not define)."""
+    choose = "choose " + ", ".join(USER_TYPES[:-1]) + " or " + USER_TYPES[-1]
+    if user_type == UserType.USER_TYPE_UNSPECIFIED:
+        return f"user_type is not set; {choose}"
+    if user_type not in UserType.values():
+        return f"{user_type} is not a user type; {choose}"
+    return None
+
+
+def problem_with_new_user(user: users_pb2.User) -> str | None:
+    """Why AddUser must refuse `user`, naming the field; None if it can be stored."""
+    if user.id < 0:
+        return f"id must be positive, or 0 to let the server choose one; got {user.id}"
+    if not user.nickname.strip():
+        return f"nickname is empty; give the user a name of 1 to {MAX_NICKNAME} characters"
+    if len(user.nickname) > MAX_NICKNAME:
+        return f"nickname is {len(user.nickname):,} characters long; the limit is {MAX_NICKNAME}"
+    if len(user.mail_address) > MAX_MAIL_ADDRESS:
+        return f"mail_address is {len(user.mail_address):,} characters long; the limit is {MAX_MAIL_ADDRESS}"
+    name, at, domain = user.mail_address.rpartition("@")
+    if not (at and name and domain):
+        return f"mail_address {quoted(user.mail_address)} is not an address of the form name@domain"
+    return problem_with_user_type(user.user_type)
+
+
+# ---------------------------------------------------------------- the store
+
+
+def load_seed(path: str | Path) -> list[users_pb2.User]:
+    """The users in a seed file: a JSON list like data/users.json (user_type by name or number)."""
+    try:
+        entries = json.loads(Path(path).read_text())
+        return [json_format.ParseDict(entry, users_pb2.User()) for entry in entries]
+    except (OSError, ValueError, TypeError, json_format.ParseError) as error:
+        raise ValueError(f"cannot read the users seed {path}: {error}") from None
+
+
+class UserDirectory:
+    """Users in one SQLite database, seeded when it is empty.
+
+    The seed is the JSON file `seed`, else the one env USERS_SEED names, else data/users.json.
+    It is taken as it is, unchecked: checkers use that to plant users that AddUser would refuse.
+    `add` stores what it is given; callers check it with `problem_with_new_user` first.
+    """
+
+    def __init__(self, path: str = ":memory:", seed: str | Path | None = None):
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()  # one connection, one statement at a time
         with self._lock:
@@ -37,21 +115,22 @@ class UserDirectory:
                 "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, nickname TEXT NOT NULL UNIQUE,"
                 " mail_address TEXT NOT NULL, user_type INTEGER NOT NULL)")
             if self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0:
-                seed = json.loads((DATA / "users.json").read_text())
+                users = load_seed(seed or os.environ.get("USERS_SEED") or DEFAULT_SEED)
                 self._db.executemany("INSERT INTO users VALUES (?, ?, ?, ?)", [
-                    (u["id"], u["nickname"], u["mail_address"], UserType.Value(u["user_type"])) for u in seed])
+                    (u.id, u.nickname, u.mail_address, u.user_type) for u in users])
 
     @staticmethod
     def _user(row) -> users_pb2.User | None:
         return users_pb2.User(id=row[0], nickname=row[1], mail_address=row[2], user_type=row[3]) if row else None
 
     def get(self, user_id: int) -> users_pb2.User | None:
+        """The user with this id, or None."""
         with self._lock:
             row = self._db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
         return self._user(row)
 
     def add(self, user: users_pb2.User) -> users_pb2.User:
-        """Store `user` (id 0: the next free id) and return it as stored."""
+        """Store `user` (id 0: the next free id) and return it as stored; AlreadyExists if taken."""
         with self._lock:
             try:
                 cursor = self._db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", (
@@ -64,29 +143,18 @@ class UserDirectory:
     def _conflict(self, user) -> str:
         by_id = self._db.execute("SELECT nickname FROM users WHERE id = ?", (user.id,)).fetchone()
         if user.id and by_id:
-            return f"a user with id {user.id} already exists ({by_id[0]})"
+            return f"a user with id {user.id} already exists ({quoted(by_id[0])})"
         owner = self._db.execute("SELECT id FROM users WHERE nickname = ?", (user.nickname,)).fetchone()
-        return f"the nickname {user.nickname!r} is taken (by user {owner[0]})"
+        return f"the nickname {quoted(user.nickname)} is taken (by user {owner[0]})"
 
     def of_type(self, user_type: int) -> list[users_pb2.User]:
+        """Every user of `user_type`, in id order."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM users WHERE user_type = ? ORDER BY id", (user_type,)).fetchall()
         return [self._user(row) for row in rows]
 
 
-def problem_with_new_user(user: users_pb2.User) -> str | None:
-    """Why `user` cannot be added, in words a learner understands; None if it can."""
-    if user.id < 0:
-        return f"id must be positive, or 0 to let the server choose one; got {user.id}"
-    if not user.nickname.strip():
-        return f"nickname is empty; give the user a name of 1 to {MAX_NICKNAME} characters"
-    if len(user.nickname) > MAX_NICKNAME:
-        return f"nickname is {len(user.nickname)} characters long; the limit is {MAX_NICKNAME}"
-    if "@" not in user.mail_address:
-        return f"mail_address {user.mail_address!r} is not an e-mail address (it has no '@')"
-    if user.user_type not in UserType.values() or user.user_type == UserType.USER_TYPE_UNSPECIFIED:
-        return "user_type is not set; choose USER_TYPE_NORMAL, ADMINISTRATOR, GUEST or DISABLED"
-    return None
+# ---------------------------------------------------------------- the service
 
 
 class UserManager(users_pb2_grpc.UserManagerServicer):
@@ -96,11 +164,12 @@ class UserManager(users_pb2_grpc.UserManagerServicer):
         self.directory = directory
 
     def _find(self, user_id: int, context) -> users_pb2.User:
-        if user_id <= 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"id must be a positive number; got {user_id}")
+        problem = problem_with_id(user_id)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         user = self.directory.get(user_id)
         if user is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {user_id}")
+            context.abort(grpc.StatusCode.NOT_FOUND, no_user_with(user_id))
         return user
 
     def GetUser(self, request, context):
@@ -116,12 +185,16 @@ class UserManager(users_pb2_grpc.UserManagerServicer):
             context.abort(grpc.StatusCode.ALREADY_EXISTS, str(conflict))
 
     def CountAlreadyUsers(self, request_iterator, context):
-        found = {request.id for request in request_iterator if self.directory.get(request.id)}
+        found = set()  # only ids of existing users: memory does not grow with the stream
+        for request in request_iterator:
+            if request.id not in found and self.directory.get(request.id):
+                found.add(request.id)
         return users_pb2.UserCountResponse(count=len(found))
 
     def GetUsersByType(self, request, context):
-        if request.user_type == UserType.USER_TYPE_UNSPECIFIED:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_type is not set; choose which type to list")
+        problem = problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         for user in self.directory.of_type(request.user_type):
             if not context.is_active():  # the client went away: stop producing
                 return
@@ -132,6 +205,7 @@ class UserManager(users_pb2_grpc.UserManagerServicer):
             yield users_pb2.UserResponse(user=self._find(request.id, context))
 
 
-def add_to_server(server) -> None:
+def add_to_server(server, servicer_class: type[UserManager] = UserManager) -> None:
+    """What server_runner calls: a directory (USERS_DB, USERS_SEED) served by `servicer_class`."""
     directory = UserDirectory(os.environ.get("USERS_DB", ":memory:"))
-    users_pb2_grpc.add_UserManagerServicer_to_server(UserManager(directory), server)
+    users_pb2_grpc.add_UserManagerServicer_to_server(servicer_class(directory), server)

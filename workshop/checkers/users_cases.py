@@ -1,0 +1,107 @@
+"""What the checkers of the users exercises (notebooks 04 to 07) share, and only that.
+
+A users checker judges the learner's module on a directory of its own: `seeded(server, users)`
+starts a fresh copy of the learner's module whose directory holds exactly `users`, so no earlier
+call (an AddUser of another checker, a learner's experiment) can change a verdict. Cases then
+talk to it through `users_stub(target)`.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from google.protobuf import json_format, text_format
+
+from workshop.checkers import support
+from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.servers.users import DEFAULT_SEED, load_seed
+
+
+def seed_users(path: str | Path = DEFAULT_SEED) -> dict[int, users_pb2.User]:
+    """The users a directory seeded from `path` starts with (by default data/users.json), by id."""
+    return {user.id: user for user in load_seed(path)}
+
+
+def write_seed(users: Iterable[users_pb2.User], folder: str | Path) -> Path:
+    """A seed file holding `users`, written to `folder`, for env USERS_SEED."""
+    path = Path(folder) / "users-seed.json"
+    entries = [json_format.MessageToDict(user, preserving_proto_field_name=True) for user in users]
+    path.write_text(json.dumps(entries, indent=1))
+    return path
+
+
+def one_line(message) -> str:
+    """A message on one line, for a ✗ line: 'id: 4 nickname: "dave" ...'."""
+    return text_format.MessageToString(message, as_one_line=True) or "an empty message"
+
+
+@contextlib.contextmanager
+def users_stub(server) -> Iterator[users_pb2_grpc.UserManagerStub]:
+    """A UserManager stub on a channel of its own to `server` (a Target, a running server or an address)."""
+    with support.target(server).channel() as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
+
+
+class _NotStarting(support.Target):
+    """A module that does not start now: every case reads why, instead of a traceback."""
+
+    def __init__(self, address: str, error: Exception):
+        super().__init__(address)
+        self.error = error
+
+    def ensure_running(self) -> None:
+        last = str(self.error).strip().splitlines()[-1:] or [""]
+        raise support.Fail(f"your module does not start as it is now ({last[0][:120]})",
+                           "fix the cell, run it again, then start your server again and read server.logs()")
+
+
+@contextlib.contextmanager
+def seeded(server, users: Iterable[users_pb2.User]) -> Iterator[tuple[support.Target, dict[int, users_pb2.User]]]:
+    """A fresh copy of the learner's module over a directory that holds `users`, and those users by id.
+
+    A server the kit cannot restart (given by address, or a reference server by name) is used as
+    it is, with data/users.json's users; a stopped one too, so every case says it is not running.
+    """
+    import server_runner
+
+    base = support.target(server)
+    users = list(users)
+    try:
+        base.ensure_running()
+    except server_runner.ServerNotRunningError:
+        yield base, seed_users()
+        return
+    with tempfile.TemporaryDirectory(prefix="workshop-seed-") as folder, contextlib.ExitStack() as stack:
+        try:
+            fresh = stack.enter_context(base.fresh(env={"USERS_SEED": str(write_seed(users, folder))}))
+        except server_runner.ServerStartError as error:
+            fresh = _NotStarting(base.address, error)
+        yield fresh, ({user.id: user for user in users} if fresh is not base else seed_users())
+
+
+
+# Added by the 05/07 engineer (Exercises 5.1 and 7.1): cases that need the checker's own users.
+
+
+def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules: dict) -> support.CheckResult:
+    """Run `rules` ({label: case(target)}) on a fresh copy of the learner's module over `seed`.
+
+    For checkers whose cases only work on their own users (an order that only this seed shows, a
+    stream longer than a flow-control window): a server the kit cannot restart (an address) fails
+    every case with a hint, instead of being judged on users the cases do not expect.
+    """
+    import functools
+
+    seed = list(seed)
+    with seeded(server, seed) as (target, users):
+        own = users.keys() == {user.id for user in seed}
+        cases = [(label, functools.partial(case if own else _not_restartable, target)) for label, case in rules.items()]
+        return support.run_checks(title, cases, target=target)
+
+
+def _not_restartable(target) -> None:
+    raise support.Fail("the checker could not start its own copy of your module",
+                       "pass it the server that server_runner.start(...) returned, not an address")
