@@ -1,101 +1,169 @@
-"""check_get_users_by_ids (notebook 07) against the shipped skeleton, typical mistakes and the answer."""
-from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
+"""check_get_users_by_ids (Exercise 7.1): the skeleton is not done, each wrong answer breaks its one rule,
+the answer and the reference server pass, whatever ran before."""
+import textwrap
+
+import pytest
+from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
-from workshop.checkers.bidirectional import check_get_users_by_ids
+from workshop.checkers.bidirectional import RULES, check_get_users_by_ids
+from workshop.protos import users_pb2, users_pb2_grpc
+
+SOLUTION = "07_1_get_users_by_ids.py"
+PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS = RULES
 
 
 def check(source, tmp_path):
     return check_server_cell(check_get_users_by_ids, source, tmp_path)
 
 
-SOLUTION = "07_1_get_users_by_ids.py"
-PING_PONG = "id 1 answered before id 2 is sent (ping-pong)"
-UNKNOWN_ID = "ids 2, 999, 3 → bob, then NOT_FOUND naming 999"
+def with_method(method: str) -> str:
+    """The answer's module with its GetUsersByIds written as `method`."""
+    head, _, rest = answer(SOLUTION).partition("    def GetUsersByIds")
+    _, _, tail = rest.partition("\n\n\n")
+    return head + textwrap.indent(textwrap.dedent(method).strip("\n"), "    ") + "\n\n\n" + tail
 
 
-# The source article's version: correct answers, but only after the client's stream has ended.
-COLLECTS_THEN_REPLIES = reference_with('''
+def test_with_method_rewrites_only_the_method():
+    source = answer(SOLUTION)
+    assert with_method(source[source.index("    def GetUsersByIds"):source.index("\n\n\ndef add_to_server")]) == source
+
+
+# The popular article's version: right answers, but only once the client's stream has ended.
+COLLECTS_THEN_REPLIES = with_method("""
     def GetUsersByIds(self, request_iterator, context):
         ids = [request.id for request in request_iterator]
         for user_id in ids:
-            user = self.directory.get(user_id)
-            if user is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {user_id}")
+            if problem := users.problem_with_id(user_id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(user_id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(user_id))
             yield users_pb2.UserResponse(user=user)
-''')
-SKIPS_UNKNOWN_IDS = reference_with('''
-    def GetUsersByIds(self, request_iterator, context):
-        for request in request_iterator:
-            user = self.directory.get(request.id)
-            if user is not None:
-                yield users_pb2.UserResponse(user=user)
-''')
-NOT_FOUND_WITHOUT_THE_ID = reference_with('''
-    def GetUsersByIds(self, request_iterator, context):
-        for request in request_iterator:
-            user = self.directory.get(request.id)
-            if user is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, "user not found")
-            yield users_pb2.UserResponse(user=user)
-''')
-ANSWERS_EACH_ID_ONCE = reference_with('''
+""")
+ANSWERS_EACH_ID_ONCE = with_method("""
     def GetUsersByIds(self, request_iterator, context):
         seen = set()
         for request in request_iterator:
             if request.id in seen:
                 continue
             seen.add(request.id)
-            user = self.directory.get(request.id)
-            if user is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {request.id}")
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
-''')
+""")
+SKIPS_UNKNOWN_IDS = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            user = self.directory.get(request.id)
+            if user is not None:
+                yield users_pb2.UserResponse(user=user)
+""")
+NOT_FOUND_WITHOUT_THE_ID = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, "user not found")
+            yield users_pb2.UserResponse(user=user)
+""")
+LOOKS_UP_ANY_ID = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+REFUSES_AN_EMPTY_STREAM = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        answered = 0
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            answered += 1
+            yield users_pb2.UserResponse(user=user)
+        if not answered:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "send at least one id")
+""")
+YIELDS_USERS = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            yield self.directory.get(request.id) or users_pb2.User()
+""")
+REFERENCE = "from workshop.servers.users import add_to_server\n"
+
+
+WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the ✗ line and its hint say)
+    "collecting every id before answering (the article's version)":
+        (COLLECTS_THEN_REPLIES, PING_PONG,
+         ["no answer to id 21 within 2 s, while the client waited for it before sending the next id",
+          "do not collect every request before answering"]),
+    "answering a repeated id only once":
+        (ANSWERS_EACH_ID_ONCE, IN_ORDER,
+         ["got hugo, carmen, ines, then the stream ended OK; expected hugo, carmen, ines, carmen"]),
+    "skipping an unknown id instead of NOT_FOUND":
+        (SKIPS_UNKNOWN_IDS, UNKNOWN_ID,
+         ["got hugo, ines, then the stream ended OK; expected hugo, then NOT_FOUND naming 4242"]),
+    "a NOT_FOUND that does not name the id":
+        (NOT_FOUND_WITHOUT_THE_ID, UNKNOWN_ID, ["NOT_FOUND said 'user not found', which does not name the id",
+                                                "users.no_user_with(4242)"]),
+    "looking up id 0 instead of refusing it (finds the planted user)":
+        (LOOKS_UP_ANY_ID, BAD_ID,
+         ["ids 8, 0 → got hugo, zero, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
+          "users.problem_with_id"]),
+    "refusing a client that sends no ids":
+        (REFUSES_AN_EMPTY_STREAM, NO_IDS,
+         ["got no answers, then INVALID_ARGUMENT: send at least one id; expected no answers"]),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_ANSWERS)
+def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_path):
+    source, rule, shown = WRONG_ANSWERS[mistake]
+    result = check(source, tmp_path)
+    assert failed(result) == {rule}, repr(result)
+    assert all(text in repr(result) for text in shown), repr(result)
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
     result = check(skeleton(SOLUTION), tmp_path)
-    assert result.passed == 0, result
-    assert all("not done yet" in case.got for case in result.cases), result
+    assert result.passed == 0, repr(result)
+    assert all("not done yet" in case.got for case in result.cases), repr(result)
 
 
-def test_collect_then_reply_fails_only_the_ping_pong_case_with_a_hint(tmp_path):
-    result = check(COLLECTS_THEN_REPLIES, tmp_path)
-    assert failed(result) == {PING_PONG}, result
-    case = result[PING_PONG]
-    assert "no answer to id 1" in case.got and "before sending the next id" in case.got
-    assert "do not collect every request before answering" in case.hint
+def test_yielding_users_instead_of_responses_is_reported(tmp_path):
+    result = check(YIELDS_USERS, tmp_path)
+    assert {PING_PONG, IN_ORDER} <= failed(result), repr(result)
+    assert "answers carried no user" in repr(result) and "inside a UserResponse" in repr(result)
 
 
-def test_skipping_an_unknown_id_instead_of_not_found_fails(tmp_path):
-    result = check(SKIPS_UNKNOWN_IDS, tmp_path)
-    assert failed(result) == {UNKNOWN_ID}, result
-    assert "got bob, carol and the stream ended OK" in result[UNKNOWN_ID].got
-
-
-def test_not_found_that_does_not_name_the_id_fails(tmp_path):
-    result = check(NOT_FOUND_WITHOUT_THE_ID, tmp_path)
-    assert failed(result) == {UNKNOWN_ID}, result
-    assert "does not name the id" in result[UNKNOWN_ID].got
-
-
-def test_answering_a_repeated_id_once_fails(tmp_path):
-    result = check(ANSWERS_EACH_ID_ONCE, tmp_path)
-    assert failed(result) == {"ids 4, 4 → dave, dave (one answer per request)"}, result
-
-
-def test_solution_passes_every_case_also_by_address(tmp_path):
+def test_answer_passes_every_rule_and_again_after_its_server_was_used(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
-        by_handle = check_get_users_by_ids(server)
-        by_address = check_get_users_by_ids(server.address)
-    assert by_handle.all_passed, by_handle
-    assert by_address.all_passed, by_address
-    assert "Traceback" not in repr(by_handle)
+        first = check_get_users_by_ids(server)
+        with server.channel() as channel:  # what a learner might do in between: it must not matter
+            users_pb2_grpc.UserManagerStub(channel).AddUser(users_pb2.User(
+                id=4242, nickname="zoe", mail_address="zoe@example.com", user_type=users_pb2.USER_TYPE_NORMAL),
+                timeout=5)
+        second = check_get_users_by_ids(server)
+    assert first.all_passed, repr(first)
+    assert repr(first) == repr(second)
+    assert "Traceback" not in repr(first)
+
+
+def test_reference_server_passes_the_same_rules(tmp_path):
+    result = check(REFERENCE, tmp_path)
+    assert result.all_passed, repr(result)
 
 
 def test_stopped_server_is_reported_as_not_running(tmp_path):
     server = server_runner.start(str(write_cell(answer(SOLUTION), tmp_path)))
     server.stop()
     result = check_get_users_by_ids(server)
-    assert result.passed == 0, result
-    assert all(case.got == "your server is not running" for case in result.cases), result
+    assert result.passed == 0, repr(result)
+    assert all(case.got == "your server is not running" for case in result.cases), repr(result)

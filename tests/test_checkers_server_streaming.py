@@ -1,83 +1,194 @@
-"""check_get_users_by_type fails the shipped skeleton and typical wrong servers, and passes the answer."""
+"""check_get_users_by_type (Exercise 5.1): the skeleton is not done, each wrong answer breaks its one rule,
+the answer and the reference server pass, whatever ran before."""
+import textwrap
+
 import pytest
 from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
-from workshop.checkers.server_streaming import check_get_users_by_type
+from workshop.checkers.server_streaming import RULES, check_get_users_by_type
+from workshop.protos import users_pb2, users_pb2_grpc
+
+SOLUTION = "05_1_get_users_by_type.py"
+REFUSES, IN_ID_ORDER, EMPTY_TYPE, NO_LOCK, CANCEL = RULES
 
 
 def check(source, tmp_path):
     return check_server_cell(check_get_users_by_type, source, tmp_path)
 
 
-SOLUTION = "05_1_get_users_by_type.py"
-
-
-@pytest.fixture(autouse=True)
-def lenient_checks(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_STRICT_CHECKS", raising=False)  # a failing check reports, never raises
-
-
-def wrong(replace: str, by: str) -> str:
-    """The answer with one typical mistake put in."""
+def with_method(method: str, above: str = "") -> str:
+    """The answer's module with its GetUsersByType written as `method`, and `above` put above the class."""
     source = answer(SOLUTION)
-    assert replace in source, "the answer changed; update this wrong answer"
-    return source.replace(replace, by)
+    head, _, rest = source.partition("    def GetUsersByType")
+    _, _, tail = rest.partition("\n\n\n")
+    head = head.replace("class UserManager", above + "class UserManager") if above else head
+    return head + textwrap.indent(textwrap.dedent(method).strip("\n"), "    ") + "\n\n\n" + tail
 
 
+def test_with_method_rewrites_only_the_method():
+    source = answer(SOLUTION)
+    method = source[source.index("    def GetUsersByType"):source.index("\n\n\ndef add_to_server")]
+    assert with_method(method) == source
 
 
+NO_TYPE_CHECK = with_method("""
+    def GetUsersByType(self, request, context):
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+ONLY_UNSPECIFIED_REFUSED = with_method("""
+    def GetUsersByType(self, request, context):
+        if request.user_type == users_pb2.USER_TYPE_UNSPECIFIED:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_type is not set")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+REFUSED_AFTER_STREAMING = with_method("""
+    def GetUsersByType(self, request, context):
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+""")
+BY_NICKNAME = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in sorted(self.directory.of_type(request.user_type), key=lambda user: user.nickname):
+            yield users_pb2.UserResponse(user=user)
+""")
+NEWEST_FIRST = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in reversed(self.directory.of_type(request.user_type)):
+            yield users_pb2.UserResponse(user=user)
+""")
+EACH_ONE_TWICE = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            response = users_pb2.UserResponse(user=user)
+            yield response
+            yield response
+""")
+YIELDS_USERS = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            yield user
+""")
+EMPTY_IS_NOT_FOUND = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        found = self.directory.of_type(request.user_type)
+        if not found:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no user has this type")
+        for user in found:
+            yield users_pb2.UserResponse(user=user)
+""")
+# A lock of its own, "so that the list cannot change while it streams": held at every yield.
+LOCK_WHILE_STREAMING = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        with LISTING:
+            for user in self.directory.of_type(request.user_type):
+                yield users_pb2.UserResponse(user=user)
+""", above="import threading\n\nLISTING = threading.Lock()\n\n\n")
+# At most 4 listings at once, "to spare the database". The slot is given back only when the loop
+# ends, so every cancelled stream keeps its slot for ever.
+LEAKS_ON_CANCEL = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        LISTINGS.acquire()
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        LISTINGS.release()
+""", above="import threading\n\nLISTINGS = threading.Semaphore(4)\n\n\n")
+REFERENCE = "from workshop.servers.users import add_to_server\n"
 
-EVERY_USER = wrong("if user.user_type == request.user_type]", "]")
 
-UNSORTED = wrong("for user in sorted(matches, key=lambda user: user.id):", "for user in matches:")
+WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the ✗ line and its hint say)
+    "not refusing UNSPECIFIED (streams the planted untyped user)":
+        (NO_TYPE_CHECK, REFUSES, ["USER_TYPE_UNSPECIFIED → a stream of 1 user that ended OK; expected INVALID_ARGUMENT",
+                                  "users.problem_with_user_type"]),
+    "refusing only UNSPECIFIED, not a number that is no type":
+        (ONLY_UNSPECIFIED_REFUSED, REFUSES, ["user_type 99 → a stream of no users that ended OK"]),
+    "refusing only after the users were sent":
+        (REFUSED_AFTER_STREAMING, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none",
+                                            "before the first yield"]),
+    "sorting by nickname":
+        (BY_NICKNAME, IN_ID_ORDER,
+         ["got ada, bo, nora, tess (nickname order); expected id order: tess, bo, nora, ada"]),
+    "newest first":
+        (NEWEST_FIRST, IN_ID_ORDER, ["(newest first)", "of_type"]),
+    "sending each user twice":
+        (EACH_ONE_TWICE, IN_ID_ORDER, ["tess, bo, nora, ada came more than once"]),
+    "NOT_FOUND for a type nobody has":
+        (EMPTY_IS_NOT_FOUND, EMPTY_TYPE, ["DISABLED → NOT_FOUND: no user has this type; expected a stream that ends OK",
+                                          "not an error"]),
+    "a lock held while yielding":
+        (LOCK_WHILE_STREAMING, NO_LOCK,
+         ["while a GUEST stream was paused unread, a second GetUsersByType got no answer",
+          "hold no lock across a yield"]),
+    "a slot given back only when the loop ends, never on cancel":
+        (LEAKS_ON_CANCEL, CANCEL, ["streams were read a little and cancelled, the next one sent nothing",
+                                   "`with` or `finally`"]),
+}
 
-UNSPECIFIED_ALLOWED = wrong('''        if request.user_type == users_pb2.USER_TYPE_UNSPECIFIED:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_type is not set; choose which type to list")
-''', "")
 
-YIELDS_USERS = wrong("            yield users_pb2.UserResponse(user=user)\n", "            yield user\n")
+@pytest.mark.parametrize("mistake", WRONG_ANSWERS)
+def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_path):
+    source, rule, shown = WRONG_ANSWERS[mistake]
+    result = check(source, tmp_path)
+    assert failed(result) == {rule}, repr(result)
+    assert all(text in repr(result) for text in shown), repr(result)
 
 
-def test_skeleton_is_reported_as_not_done(tmp_path):
+def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
     result = check(skeleton(SOLUTION), tmp_path)
-    assert result.passed == 0
-    assert all("not done yet" in case.got for case in result.cases)
-
-
-def test_streaming_every_user_fails_the_type_cases(tmp_path):
-    result = check(EVERY_USER, tmp_path)
-    assert {"NORMAL → bob, carol, erin", "ADMINISTRATOR → alice"} <= failed(result)
-    assert "alice came too, and is USER_TYPE_ADMINISTRATOR" in repr(result)
-
-
-def test_streaming_in_insertion_order_fails_the_order_case(tmp_path):
-    result = check(UNSORTED, tmp_path)
-    assert failed(result) == {"users added later are in id order too"}
-    assert "sorted(users, key=lambda user: user.id)" in repr(result)
-
-
-def test_unspecified_type_must_be_invalid_argument(tmp_path):
-    result = check(UNSPECIFIED_ALLOWED, tmp_path)
-    assert failed(result) == {"UNSPECIFIED → INVALID_ARGUMENT"}
-    assert "expected INVALID_ARGUMENT" in repr(result)
+    assert result.passed == 0, repr(result)
+    assert all("not done yet" in case.got for case in result.cases), repr(result)
 
 
 def test_yielding_users_instead_of_responses_is_reported(tmp_path):
     result = check(YIELDS_USERS, tmp_path)
-    assert {"NORMAL → bob, carol, erin", "ADMINISTRATOR → alice"} <= failed(result)
-    assert "a message came with no user in it" in repr(result)
+    assert IN_ID_ORDER in failed(result), repr(result)
+    assert "a message came with no user in it" in repr(result) and "inside a UserResponse" in repr(result)
 
 
-def test_answer_passes_every_case_and_again_on_the_same_server(tmp_path):
+def test_answer_passes_every_rule_and_again_after_its_server_was_used(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
-        first, second = check_get_users_by_type(server), check_get_users_by_type(server)
+        first = check_get_users_by_type(server)
+        with server.channel() as channel:  # what a learner might do in between: it must not matter
+            users_pb2_grpc.UserManagerStub(channel).AddUser(users_pb2.User(
+                nickname="zoe", mail_address="zoe@example.com", user_type=users_pb2.USER_TYPE_NORMAL), timeout=5)
+        second = check_get_users_by_type(server)
     assert first.all_passed, repr(first)
-    assert second.all_passed, repr(second)
     assert repr(first) == repr(second)
 
 
-def test_answer_passes_when_given_an_address(tmp_path):
+def test_reference_server_passes_the_same_rules(tmp_path):
+    result = check(REFERENCE, tmp_path)
+    assert result.all_passed, repr(result)
+
+
+def test_a_server_given_by_address_is_refused_with_a_hint(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
         result = check_get_users_by_type(server.address)
-    assert result.all_passed, repr(result)
+    assert result.passed == 0, repr(result)
+    assert "could not start its own copy" in repr(result) and "server_runner.start" in repr(result)

@@ -1,9 +1,13 @@
-"""Checker for notebook 07: the learner's GetUsersByIds (bidirectional, ping-pong).
+"""Checker for notebook 07 (bidirectional): the learner's GetUsersByIds, ping-pong, over real channels.
 
-The key case is a conversation: the checker sends id 1 and does not send id 2 until the answer
-for id 1 has arrived. A server that answers each request as it comes passes at once; a server
-that first collects every request (the source article's version) never answers, because the
-client never finishes, so the case reports it after a short wait instead of hanging.
+It judges a fresh copy of the learner's module over a directory of its own (users_cases.seeded),
+so nothing that ran before changes a verdict; the seed plants users with ids 0 and -3 (AddUser
+would refuse them), so a server that looks such ids up instead of refusing them answers with a user.
+
+The key case is a conversation: the checker sends one id and does not send the next until the
+answer has arrived. A server that answers each request as it comes passes at once; a server that
+first collects every request never answers, because the client never finishes, so the case
+reports it after a short wait instead of hanging.
 """
 from __future__ import annotations
 
@@ -12,14 +16,50 @@ import threading
 
 import grpc
 
-from workshop.checkers.support import CheckResult, Fail, describe_rpc_error, run_checks
-from workshop.checkers.unary import ensure_running, users_stub
+from workshop.checkers import support, users_cases
+from workshop.checkers.support import Fail
 from workshop.protos import users_pb2
 
-CALL_TIMEOUT = 5.0  # the whole call, in the cases that send every id at once
-ANSWER_WAIT = 2.0  # how long the conversation waits for one answer before it gives up
+ANSWER_WAIT = 2.0  # seconds the conversation waits for one answer before it gives up
+UNKNOWN_ID = 4242  # nobody has it
 _END = object()  # the stream ended OK
+
+SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
+
+
+def checker_seed() -> list[users_pb2.User]:
+    """The directory every check runs on."""
+    return [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com",
+                           user_type=users_pb2.USER_TYPE_NORMAL) for user_id, name in SEED]
+
+
+NAMES = dict(SEED)
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
+PING_PONG_HINT = ("answer inside the loop: `for request in request_iterator:` look the user up and `yield` "
+                  "at once; do not collect every request before answering")
+ORDER_HINT = "yield one UserResponse per request, in the order the ids arrive, even for an id asked before"
+NOT_FOUND_HINT = ("when self.directory.get(request.id) finds nobody, "
+                  "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
+BAD_ID_HINT = ("before the lookup, refuse what users.problem_with_id(request.id) finds a problem with: "
+               "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)")
+NO_IDS_HINT = "when the client sends no ids, the loop runs zero times: just let the stream end"
+
+
+def _names(replies) -> str:
+    return ", ".join(reply.user.nickname or "(an empty user)" for reply in replies) or "no answers"
+
+
+def _wrapped(replies) -> None:
+    """Fails when an answer carries no user: most often the User itself was yielded."""
+    empty = sum(not reply.HasField("user") for reply in replies)
+    if empty:
+        raise Fail(f"{empty} of {len(replies)} answers carried no user", WRAP_HINT)
+
+
+def _explained(error: grpc.RpcError) -> BaseException:
+    if error.code() == grpc.StatusCode.INTERNAL:  # what the server yielded could not be sent as a UserResponse
+        return Fail(f"the call failed with {support.describe_rpc_error(error)}", WRAP_HINT)
+    return error
 
 
 class _Conversation:
@@ -28,7 +68,7 @@ class _Conversation:
     def __init__(self, stub):
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self._answers: queue.SimpleQueue = queue.SimpleQueue()
-        self.call = stub.GetUsersByIds(iter(self._requests.get, None), timeout=CALL_TIMEOUT * 2)
+        self.call = stub.GetUsersByIds(iter(self._requests.get, None), timeout=support.CASE_DEADLINE)
         threading.Thread(target=self._read, name="checker-conversation", daemon=True).start()
 
     def _read(self):
@@ -62,118 +102,103 @@ class _Conversation:
         self._requests.put(None)  # releases gRPC's thread, which may be waiting for a next request
 
 
-def _names(replies) -> str:
-    return ", ".join(reply.user.nickname or "(empty user)" for reply in replies) or "no answers"
-
-
-def _wrapped(replies) -> None:
-    """Fails when an answer carries no user: most often the User itself was yielded."""
-    empty = sum(not reply.HasField("user") for reply in replies)
-    if empty:
-        raise Fail(f"{empty} of {len(replies)} answers carried no user", WRAP_HINT)
-
-
-def _explained(error: grpc.RpcError) -> BaseException:
-    if error.code() == grpc.StatusCode.INTERNAL:  # what the server yielded could not be sent as a UserResponse
-        return Fail(f"the call failed with {describe_rpc_error(error)}", WRAP_HINT)
-    return error
-
-
-def _ping_pong(stub):
-    conversation = _Conversation(stub)
-    try:
-        for user_id, name in ((1, "alice"), (2, "bob")):
-            conversation.send(user_id)
-            reply = conversation.next_answer()
-            if reply is None:
-                raise Fail(f"no answer to id {user_id} within {ANSWER_WAIT:g} s, while the client waited for "
-                           f"it before sending the next id",
-                           "answer inside the loop: `for request in request_iterator:` look the user up and "
-                           "`yield` at once; do not collect every request before answering")
-            if reply is _END:
-                raise Fail(f"the stream ended after id {user_id} with no answer",
-                           "yield one UserResponse for each request")
-            _wrapped([reply])
-            if reply.user.nickname != name:
-                raise Fail(f"id {user_id} → got {_names([reply])}; expected {name}",
-                           "answer with users_pb2.UserResponse(user=self.directory.get(request.id))")
-        conversation.finish()
-        end = conversation.next_answer()
-        if end is None:
-            raise Fail("the client finished sending, but the stream did not end",
-                       "return when request_iterator ends (the loop ends by itself)")
-        if end is not _END:
-            raise Fail(f"after the last id, the server sent one more answer ({_names([end])})",
-                       "send one answer per request, no more")
-    finally:
-        conversation.close()
-
-
-def _all_at_once(stub, ids):
-    requests = iter([users_pb2.UserRequest(id=user_id) for user_id in ids])
+def _all_at_once(target, ids):
+    """Send every id at once; the answers, and the error the stream ended with (None if OK)."""
     replies = []
-    try:
-        for reply in stub.GetUsersByIds(requests, timeout=CALL_TIMEOUT):
-            replies.append(reply)
-    except grpc.RpcError as error:
-        return replies, error
+    with users_cases.users_stub(target) as stub:
+        try:
+            for reply in stub.GetUsersByIds(iter([users_pb2.UserRequest(id=i) for i in ids]), timeout=support.TIMEOUT):
+                replies.append(reply)
+        except grpc.RpcError as error:
+            if error.code() in support.INFRASTRUCTURE_CODES or error.code() == grpc.StatusCode.INTERNAL:
+                raise _explained(error) from None
+            _wrapped(replies)
+            return replies, error
+    _wrapped(replies)
     return replies, None
 
 
-def _answers(stub, ids, names, hint):
-    def case():
-        replies, error = _all_at_once(stub, ids)
-        if error is not None and error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-            raise _explained(error)
-        _wrapped(replies)
-        if error is not None:
-            raise Fail(f"got {_names(replies)}, then {describe_rpc_error(error)}; expected {', '.join(names)}", hint)
-        if [reply.user.nickname for reply in replies] != names:
-            raise Fail(f"got {_names(replies)}; expected {', '.join(names) or 'no answers'}", hint)
-    return case
+def _ended(replies, error) -> str:
+    return f"got {_names(replies)}, then " + (support.describe_rpc_error(error) if error else "the stream ended OK")
 
 
-def _unknown_id(stub):
-    replies, error = _all_at_once(stub, [2, 999, 3])
-    if error is not None and error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
-                                              grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
-                                              grpc.StatusCode.INTERNAL):
-        raise _explained(error)
-    _wrapped(replies)
-    got = _names(replies)
-    hint = 'call context.abort(grpc.StatusCode.NOT_FOUND, f"no user has id {request.id}") when get() finds nobody'
-    if error is None:
-        raise Fail(f"got {got} and the stream ended OK; expected bob, then NOT_FOUND", hint)
-    if error.code() != grpc.StatusCode.NOT_FOUND:
-        raise Fail(f"got {got}, then {describe_rpc_error(error)}; expected bob, then NOT_FOUND", hint)
-    if got != "bob":
-        raise Fail(f"got {got} before NOT_FOUND; expected bob only",
-                   "answer bob as soon as id 2 arrives, and end the stream at id 999 (carol is never reached)")
-    if "999" not in (error.details() or ""):
+# ---------------------------------------------------------------- the rules, one case each
+
+
+def answers_each_id_before_the_next_comes(target) -> None:
+    with users_cases.users_stub(target) as stub:
+        conversation = _Conversation(stub)
+        try:
+            for user_id in (21, 3):
+                conversation.send(user_id)
+                reply = conversation.next_answer()
+                if reply is None:
+                    raise Fail(f"no answer to id {user_id} within {ANSWER_WAIT:g} s, while the client waited for "
+                               "it before sending the next id", PING_PONG_HINT)
+                if reply is _END:
+                    raise Fail(f"the stream ended after id {user_id} with no answer", ORDER_HINT)
+                _wrapped([reply])
+                if reply.user.nickname != NAMES[user_id]:
+                    raise Fail(f"id {user_id} → got {_names([reply])}; expected {NAMES[user_id]}", ORDER_HINT)
+            conversation.finish()
+            end = conversation.next_answer()
+            if end is None:
+                raise Fail("the client finished sending, but the stream did not end",
+                           "return when request_iterator ends (the loop ends by itself)")
+            if end is not _END:
+                raise Fail(f"after the last id, the server sent one more answer ({_names([end])})", ORDER_HINT)
+        finally:
+            conversation.close()
+
+
+def answers_every_id_in_order(target) -> None:
+    ids = [8, 3, 21, 3]
+    expected = [NAMES[user_id] for user_id in ids]
+    replies, error = _all_at_once(target, ids)
+    if error is not None or [reply.user.nickname for reply in replies] != expected:
+        raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", ORDER_HINT)
+
+
+def ends_at_the_first_unknown_id(target) -> None:
+    replies, error = _all_at_once(target, [8, UNKNOWN_ID, 21])
+    expected = f"expected hugo, then NOT_FOUND naming {UNKNOWN_ID}"
+    if error is None or error.code() != grpc.StatusCode.NOT_FOUND:
+        raise Fail(f"{_ended(replies, error)}; {expected}", NOT_FOUND_HINT)
+    if _names(replies) != "hugo":
+        raise Fail(f"{_ended(replies, error)}; {expected}",
+                   "answer each id as it comes: hugo leaves before the unknown id is read, and the stream ends there")
+    if str(UNKNOWN_ID) not in (error.details() or ""):
         raise Fail(f"NOT_FOUND said {error.details()!r}, which does not name the id",
-                   "name the id in the message, e.g. \"no user has id 999\": the client sent several ids "
+                   f"name the id, as users.no_user_with({UNKNOWN_ID}) does: the client sent several ids "
                    "and needs to know which one failed")
 
 
-def check_get_users_by_ids(server) -> CheckResult:
-    """Exercise 7.1: `server` is the RunningServer of my_users_server.py (or its address)."""
-    with users_stub(server) as stub:
+def refuses_an_id_of_zero_or_below(target) -> None:
+    for ids, before in (([8, 0], ["hugo"]), ([-3], [])):
+        replies, error = _all_at_once(target, ids)
+        shown = f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}"
+        wanted = f"expected {'hugo, then ' if before else ''}INVALID_ARGUMENT"
+        if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+            raise Fail(f"{shown}; {wanted}", BAD_ID_HINT)
+        if [reply.user.nickname for reply in replies] != before:
+            raise Fail(f"{shown}; {wanted}", ORDER_HINT)
 
-        def running(case):
-            def run():
-                ensure_running(server)
-                case()
-            return run
 
-        cases = [
-            ("ids 3, 1, 2 → carol, alice, bob, in that order",
-             _answers(stub, [3, 1, 2], ["carol", "alice", "bob"],
-                      "yield one UserResponse per request, in the order the ids arrive")),
-            ("id 1 answered before id 2 is sent (ping-pong)", lambda: _ping_pong(stub)),
-            ("ids 4, 4 → dave, dave (one answer per request)",
-             _answers(stub, [4, 4], ["dave", "dave"], "answer every request, even an id asked before")),
-            ("ids 2, 999, 3 → bob, then NOT_FOUND naming 999", lambda: _unknown_id(stub)),
-            ("no ids → no answers, the stream ends OK",
-             _answers(stub, [], [], "when the client sends nothing, the loop never runs: just return")),
-        ]
-        return run_checks("Exercise 7.1 · GetUsersByIds", [(label, running(case)) for label, case in cases])
+def no_ids_no_answers(target) -> None:
+    replies, error = _all_at_once(target, [])
+    if error is not None or replies:
+        raise Fail(f"{_ended(replies, error)}; expected no answers, and the stream to end OK", NO_IDS_HINT)
+
+
+RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
+    "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
+    "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order": answers_every_id_in_order,
+    f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}": ends_at_the_first_unknown_id,
+    "ids 8, 0 → hugo, then INVALID_ARGUMENT; id -3 → INVALID_ARGUMENT": refuses_an_id_of_zero_or_below,
+    "no ids → no answers, and the stream ends OK": no_ids_no_answers,
+}
+
+
+def check_get_users_by_ids(server) -> support.CheckResult:
+    """Exercise 7.1: `server` is what server_runner.start("my_users_by_ids.py") returned."""
+    return users_cases.check_on_own_seed("Exercise 7.1 · GetUsersByIds", server, checker_seed(), RULES)

@@ -1,93 +1,226 @@
-"""Checkers for notebook 05 (server streaming): the learner's GetUsersByType, over a real channel.
+"""Checker for notebook 05 (server streaming): the learner's GetUsersByType, over real channels.
 
-The checker reads whole streams, checks types and order, and cancels a stream midway. Users it
-adds (through the learner's AddUser) get ids and names unique to each run, so it can run again.
+It judges a fresh copy of the learner's module over a directory of its own (users_cases.seeded),
+so nothing that ran before changes a verdict. The seed is built to make mistakes show:
+- the NORMAL users are stored neither in id order nor in nickname order, so only id order passes;
+- one user is planted with no type at all (AddUser would refuse it), so a server that does not
+  refuse USER_TYPE_UNSPECIFIED streams it;
+- thousands of guests with long addresses make a stream far larger than the flow-control window
+  of the checker's connection: when the client stops reading, the server really waits inside its
+  `yield`, which is where a lock held while streaming would make every other call wait too.
 """
 from __future__ import annotations
 
+import contextlib
+import time
+
 import grpc
 
-from workshop.checkers.support import CheckResult, Fail, expect_status, run_checks
-from workshop.checkers.unary import TIMEOUT, ensure_running, run_tag, seed_users, unused_id, users_stub
-from workshop.protos import users_pb2
+from workshop.checkers import support, users_cases
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2, users_pb2_grpc
 
 UserType = users_pb2.UserType
+NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
+NOT_A_TYPE = 99  # a number UserType does not list
+PROBE_WAIT = 2.0  # seconds: how long a call may take while another stream is paused or was cancelled
+FILL_WAIT = 0.3  # seconds for a paused stream's server to fill the flow-control window and block
+
+# JSON order nora, tess, ada, bo; id order tess, bo, nora, ada; nickname order ada, bo, nora, tess.
+NORMAL_USERS = [(9, "nora"), (4, "tess"), (12, "ada"), (6, "bo")]
+IN_ID_ORDER = [name for _, name in sorted(NORMAL_USERS)]
+GUESTS = range(1000, 4000)  # 3,000 guests, about 780 KB: eight times what OWN_CONNECTION takes in unread
+UNTYPED_ID = 13
 
 
-def check_get_users_by_type(server) -> CheckResult:
-    """Exercise 5.1: GetUsersByType streams the users of one type, by id, and handles cancellation."""
-    seeds = seed_users()
-    tag = run_tag()
+def _user(user_id: int, nickname: str, user_type: int, mail: str = "") -> users_pb2.User:
+    return users_pb2.User(id=user_id, nickname=nickname, user_type=user_type,
+                          mail_address=mail or f"{nickname}@example.com")
 
-    with users_stub(server) as stub:
 
-        def stream(user_type):
-            ensure_running(server)
-            return stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=TIMEOUT)
+def checker_seed() -> list[users_pb2.User]:
+    """The directory every check runs on. No user is DISABLED: that type's stream must be empty."""
+    normal = [_user(user_id, name, NORMAL) for user_id, name in NORMAL_USERS]
+    padding = "x" * 220  # addresses near the contract's limit of 254 characters, to fill the window fast
+    guests = [_user(n, f"guest{n}", GUEST, f"guest{n}.{padding}@example.com") for n in GUESTS]
+    return [normal[0], *guests[:10], normal[1], _user(2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
+            normal[2], _user(UNTYPED_ID, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), normal[3], *guests[10:]]
 
-        def listed(user_type):
-            replies = list(stream(user_type))
-            if not all(reply.HasField("user") for reply in replies):
-                raise Fail("a message came with no user in it",
-                           "yield users_pb2.UserResponse(user=user), not the User itself")
-            wrong = [r.user for r in replies if r.user.user_type != user_type]
-            if wrong:
-                raise Fail(f"{wrong[0].nickname} came too, and is {UserType.Name(wrong[0].user_type)}",
-                           "yield only the users whose user_type equals request.user_type")
-            return [r.user for r in replies]
 
-        def streams_seeded(user_type):
-            expected = [u.nickname for u in sorted(seeds.values(), key=lambda u: u.id) if u.user_type == user_type]
+WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
+TYPE_HINT = ("check users.problem_with_user_type(request.user_type) first, and if it finds a problem, "
+             "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem) before the first yield")
+ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request.user_type), "
+              "in the order it gives them (id order)")
+EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
+LOCK_HINT = ("hold no lock across a yield: a yield waits for as long as the client does not read. "
+             "of_type hands you a list and lets go of its lock; yield from that list")
+CANCEL_HINT = ("when the client cancels, grpcio drops your generator at its yield, so code after the loop "
+               "never runs: give back what you take (a lock, a semaphore, a file) with `with` or `finally`")
 
-            def case():
-                got = [u.nickname for u in listed(user_type) if u.id in seeds]
-                if got != expected:
-                    raise Fail(f"got {', '.join(got) or 'no users'}; expected {', '.join(expected)}",
-                               "yield users_pb2.UserResponse(user=user) for each matching user, ordered by id")
-            return case
 
-        def ordered_by_id():
-            high = unused_id()
-            low = high - 1
-            for user_id in (high, low):  # stored in this order: a dict would list `high` first
-                nickname = f"guest{user_id % 1000}_{tag}"
+def _counted(users) -> str:
+    return {0: "no users", 1: "1 user"}.get(len(users), f"{len(users)} users")
+
+
+def _type_name(user_type: int) -> str:
+    return UserType.Name(user_type) if user_type in UserType.values() else f"user_type {user_type}"
+
+
+def _listing(stub, user_type: int, timeout: float = support.TIMEOUT):
+    """Every user the stream sent, and the error it ended with (None if it ended OK)."""
+    replies, error = [], None
+    try:
+        for reply in stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=timeout):
+            replies.append(reply)
+    except grpc.RpcError as raised:
+        error = raised
+    if any(not reply.HasField("user") for reply in replies):
+        raise Fail("a message came with no user in it", WRAP_HINT)
+    return [reply.user for reply in replies], error
+
+
+def _ended_ok(users, error, what: str, hint: str) -> list[users_pb2.User]:
+    if error is None:
+        return users
+    if error.code() in support.INFRASTRUCTURE_CODES:
+        raise error
+    sent = f"{_counted(users)}, then " if users else ""
+    raise Fail(f"{what} → {sent}{support.describe_rpc_error(error)}; expected a stream that ends OK", hint)
+
+
+# ---------------------------------------------------------------- the rules, one case each
+
+
+def refuses_a_type_that_is_not_one(target) -> None:
+    with users_cases.users_stub(target) as stub:
+        for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE):
+            users, error = _listing(stub, user_type)
+            what = _type_name(user_type)
+            if error is None:
+                raise Fail(f"{what} → a stream of {_counted(users)} that ended OK; expected INVALID_ARGUMENT",
+                           TYPE_HINT)
+            if error.code() in support.INFRASTRUCTURE_CODES:
+                raise error
+            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise Fail(f"{what} → {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", TYPE_HINT)
+            if users:
+                raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", TYPE_HINT)
+
+
+def streams_each_user_once_in_id_order(target) -> None:
+    stored = {user.id: user for user in checker_seed()}
+    with users_cases.users_stub(target) as stub:
+        users = _ended_ok(*_listing(stub, NORMAL), "NORMAL", ORDER_HINT)
+    stranger = next((user for user in users if user.user_type != NORMAL), None)
+    if stranger is not None:
+        raise Fail(f"{stranger.nickname} came too, and is {_type_name(stranger.user_type)}",
+                   "yield only the users of the type asked for: self.directory.of_type(request.user_type)")
+    names = [user.nickname for user in users]
+    got = f"got {', '.join(names) or 'no users'}"
+    if names == IN_ID_ORDER:
+        changed = next((user for user in users if user != stored[user.id]), None)
+        if changed is not None:
+            raise Fail(f"{changed.nickname} came as {users_cases.one_line(changed)}", ORDER_HINT)
+        return
+    if sorted(names) != sorted(IN_ID_ORDER):
+        twice = [name for name in IN_ID_ORDER if names.count(name) > 1]
+        missing = [name for name in IN_ID_ORDER if name not in names]
+        why = f"{', '.join(twice)} came more than once" if twice else f"{', '.join(missing)} missing"
+        raise Fail(f"{got}: {why}", ORDER_HINT)
+    order = {tuple(sorted(IN_ID_ORDER)): "nickname order", tuple(reversed(IN_ID_ORDER)): "newest first"}
+    raise Fail(f"{got} ({order.get(tuple(names), 'in no order')}); expected id order: {', '.join(IN_ID_ORDER)}",
+               ORDER_HINT)
+
+
+def an_empty_type_is_an_empty_stream(target) -> None:
+    with users_cases.users_stub(target) as stub:
+        users = _ended_ok(*_listing(stub, users_pb2.USER_TYPE_DISABLED), "DISABLED", EMPTY_HINT)
+    if users:
+        raise Fail(f"DISABLED → {_counted(users)}; nobody is DISABLED, so expected none", ORDER_HINT)
+
+
+# A connection of its own (so no other stream's flow control can hold it up), whose receive window
+# stays at HTTP/2's 64 KB: by default gRPC widens it as data flows (BDP probing), and would take
+# in megabytes that the client has not read, while the server goes on yielding.
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
+
+
+@contextlib.contextmanager
+def _separate_channel(target):
+    with grpc.insecure_channel(target.address, options=OWN_CONNECTION) as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
+
+
+def _first_guest(stub, timeout: float):
+    call = stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=GUEST), timeout=timeout)
+    try:
+        if next(call, None) is None:
+            raise Fail("the GUEST stream ended before its first user", ORDER_HINT)
+    except BaseException:
+        call.cancel()
+        raise
+    return call
+
+
+def _list_normal(stub) -> None:
+    error = _listing(stub, NORMAL, PROBE_WAIT)[1]
+    if error is not None:
+        raise error
+
+
+def _get_tess(stub) -> None:
+    stub.GetUser(users_pb2.UserRequest(id=4), timeout=PROBE_WAIT)
+
+
+def answers_others_while_a_stream_is_paused(target) -> None:
+    with _separate_channel(target) as paused_stub, _separate_channel(target) as stub:
+        paused = _first_guest(paused_stub, support.TIMEOUT)  # read one guest, then stop reading
+        try:
+            time.sleep(FILL_WAIT)
+            for what, probe in (("a second GetUsersByType", _list_normal), ("GetUser", _get_tess)):
                 try:
-                    stub.AddUser(users_pb2.User(id=user_id, nickname=nickname, mail_address=f"{nickname}@example.com",
-                                                user_type=users_pb2.USER_TYPE_GUEST), timeout=TIMEOUT)
+                    probe(stub)
                 except grpc.RpcError as error:
-                    raise Fail(f"this case first adds two guests with AddUser, which failed with "
-                               f"{error.code().name}: {error.details()}",
-                               "AddUser is in your module too (exercise 4.2): make it work again") from None
-            ids = [u.id for u in listed(users_pb2.USER_TYPE_GUEST)]
-            if low not in ids or high not in ids:
-                raise Fail("two guests just added with AddUser are missing from the stream",
-                           "list the users the directory holds now, not a copy made at start-up")
-            if ids != sorted(ids):
-                raise Fail(f"ids came in this order: {', '.join(map(str, ids))}",
-                           "sort before streaming: sorted(users, key=lambda user: user.id)")
+                    if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                        raise
+                    raise Fail(f"while a GUEST stream was paused unread, {what} got no answer within "
+                               f"{PROBE_WAIT:g} s", LOCK_HINT) from None
+        finally:
+            paused.cancel()
 
-        def unspecified():
-            expect_status(lambda: list(stream(users_pb2.USER_TYPE_UNSPECIFIED)), grpc.StatusCode.INVALID_ARGUMENT,
-                          "USER_TYPE_UNSPECIFIED means nobody chose a type: end the call with "
-                          "context.abort(grpc.StatusCode.INVALID_ARGUMENT, ...) before yielding anything")
 
-        def cancel_midway():
-            call = stream(users_pb2.USER_TYPE_NORMAL)
-            if next(call, None) is None:
-                raise Fail("the NORMAL stream ended before its first user",
-                           "yield users_pb2.UserResponse(user=user) for each matching user")
+def gives_back_what_it_took_when_cancelled(target) -> None:
+    import server_runner
+
+    # More rounds than the pool has workers: a call that goes on running after its cancel shows too.
+    rounds = (target.workers or server_runner.DEFAULT_WORKERS) + 2
+    with _separate_channel(target) as stub:
+        for cancelled in range(rounds):  # one after another: never more than one open at a time
+            try:
+                call = _first_guest(stub, PROBE_WAIT)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED or not cancelled:
+                    raise
+                raise Fail(f"after {cancelled} streams were read a little and cancelled, the next one "
+                           f"sent nothing within {PROBE_WAIT:g} s", CANCEL_HINT) from None
             call.cancel()
-            if call.code() != grpc.StatusCode.CANCELLED:
-                raise Fail(f"after call.cancel() the call says {call.code().name}")
-            reply = list(stream(users_pb2.USER_TYPE_ADMINISTRATOR))
-            if not reply:
-                raise Fail("after a cancelled stream, the next call streamed nothing",
-                           "look at the end of your server's log: server.logs()")
 
-        return run_checks("Exercise 5.1 · GetUsersByType", [
-            ("NORMAL → bob, carol, erin", streams_seeded(users_pb2.USER_TYPE_NORMAL)),
-            ("ADMINISTRATOR → alice", streams_seeded(users_pb2.USER_TYPE_ADMINISTRATOR)),
-            ("users added later are in id order too", ordered_by_id),
-            ("UNSPECIFIED → INVALID_ARGUMENT", unspecified),
-            ("after a cancel, the server still answers the next call", cancel_midway),
-        ])
+
+RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
+    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT, before any user":
+        refuses_a_type_that_is_not_one,
+    "NORMAL → tess, bo, nora, ada: every user of the type, each once, in id order":
+        streams_each_user_once_in_id_order,
+    "DISABLED (nobody has it) → no users, and the stream ends OK":
+        an_empty_type_is_an_empty_stream,
+    "holds no lock while the client reads: other calls are answered while a stream is paused":
+        answers_others_while_a_stream_is_paused,
+    "a cancelled stream ends on the server too, and gives back what it took":
+        gives_back_what_it_took_when_cancelled,
+}
+
+
+def check_get_users_by_type(server) -> support.CheckResult:
+    """Exercise 5.1: `server` is what server_runner.start("my_users_by_type.py") returned."""
+    return users_cases.check_on_own_seed("Exercise 5.1 · GetUsersByType", server, checker_seed(), RULES)
