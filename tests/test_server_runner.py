@@ -308,3 +308,29 @@ def test_an_instructor_host_gives_an_address_others_can_dial():
         listening = [c for c in psutil.Process(server.pid).net_connections() if c.status == psutil.CONN_LISTEN]
         assert any(c.laddr.ip in ("0.0.0.0", "::") for c in listening)
         assert get_user(f"127.0.0.1:{server.port}").user.nickname == "alice"
+
+
+@pytest.mark.parametrize("asyncio", [False, True], ids=["threads", "grpc.aio"])
+def test_max_concurrent_rpcs_refuses_the_call_past_the_limit_at_once(tmp_path, asyncio):
+    handler = ("    async def GetUser(self, request, context):\n        await _asyncio.sleep(3)\n" if asyncio else
+               "    def GetUser(self, request, context):\n        time.sleep(3)\n")
+    module = write_module(tmp_path, "limited.py", (
+        "import asyncio as _asyncio\nimport time\n\nfrom workshop.protos import users_pb2, users_pb2_grpc\n\n"
+        f"ASYNCIO = {asyncio}\nMAX_CONCURRENT_RPCS = 1\n\n\n"
+        "class Slow(users_pb2_grpc.UserManagerServicer):\n" + handler +
+        "        return users_pb2.UserResponse()\n\n\n"
+        "def add_to_server(server):\n    users_pb2_grpc.add_UserManagerServicer_to_server(Slow(), server)\n"))
+    with server_runner.start(str(module)) as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        calls = [stub.GetUser.future(users_pb2.UserRequest(id=1), timeout=10) for _ in range(2)]
+        outcomes = sorted(call.code().name for call in calls)  # waits for both: they overlap in the handler
+    assert outcomes == ["OK", "RESOURCE_EXHAUSTED"]
+
+
+def test_a_max_concurrent_rpcs_that_is_not_a_whole_number_is_refused_with_its_name(tmp_path):
+    module = write_module(tmp_path, "bad_limit.py", """
+        from workshop.servers.users import add_to_server
+        MAX_CONCURRENT_RPCS = "ten"
+    """)
+    with pytest.raises(server_runner.ServerStartError, match="MAX_CONCURRENT_RPCS must be a whole number"):
+        server_runner.start(str(module))

@@ -123,11 +123,24 @@ def bind(server, host: str, port: int) -> int:
     return bound
 
 
+def _whole_number(module, setting: str, default: int | None) -> int | None:
+    value = getattr(module, setting, default)
+    if value is default:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ServerModuleError(f"{setting} must be a whole number, 1 or more (it is {value!r:.20})")
+    return value
+
+
 def workers_of(module) -> int:
-    workers = getattr(module, "MAX_WORKERS", DEFAULT_WORKERS)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ServerModuleError(f"MAX_WORKERS must be a whole number of threads, 1 or more (it is {workers!r:.20})")
-    return workers
+    """MAX_WORKERS: the thread pool's size (a sync server holds one thread per call in flight)."""
+    return _whole_number(module, "MAX_WORKERS", DEFAULT_WORKERS)
+
+
+def concurrency_of(module) -> int | None:
+    """MAX_CONCURRENT_RPCS: past this many calls at once, the next one gets RESOURCE_EXHAUSTED at once
+    instead of waiting in a queue (grpc.server's maximum_concurrent_rpcs); None: no limit."""
+    return _whole_number(module, "MAX_CONCURRENT_RPCS", None)
 
 
 class ThreadedServer:
@@ -139,7 +152,8 @@ class ThreadedServer:
         from grpc_health.v1 import health
 
         self.workers = workers_of(module)
-        self.server = _GRPC_SERVER(futures.ThreadPoolExecutor(max_workers=self.workers), options=SERVER_OPTIONS)
+        self.server = _GRPC_SERVER(futures.ThreadPoolExecutor(max_workers=self.workers), options=SERVER_OPTIONS,
+                                   maximum_concurrent_rpcs=concurrency_of(module))
         recorder = ServiceRecorder(self.server, rules)
         module.add_to_server(recorder)
         self.services = recorder.names
@@ -177,7 +191,7 @@ class AsyncioServer:
     async def _start(self) -> int:
         from grpc_health.v1 import health, health_pb2
 
-        self.server = _AIO_SERVER(options=SERVER_OPTIONS)
+        self.server = _AIO_SERVER(options=SERVER_OPTIONS, maximum_concurrent_rpcs=concurrency_of(self.module))
         recorder = ServiceRecorder(self.server, self.rules)
         result = self.module.add_to_server(recorder)
         if hasattr(result, "__await__"):
