@@ -98,7 +98,7 @@ def _explain(error: BaseException) -> Fail:
         code = getattr(error, "code", lambda: None)()
         if code == grpc.StatusCode.UNIMPLEMENTED:
             return Fail("not done yet: the method still answers UNIMPLEMENTED",
-                        "write the method in your servicer, then restart your server")
+                        "write the method in the exercise cell, run that cell again, then run the checker again")
         if code == grpc.StatusCode.UNAVAILABLE:
             return Fail(f"the server did not answer ({describe_rpc_error(error)})",
                         "is your server running? start it with server_runner.start(...) and check its .logs()")
