@@ -1,89 +1,49 @@
 %%writefile my_chat_server.py
-"""My chat room: Post fans each note out to every subscriber; Subscribe streams notes as they come."""
-import collections
+"""My chat room: Post hands each note to every subscriber; Subscribe streams the notes as they come."""
 import queue
 import threading
 
 import grpc
 
 from workshop.protos import chat_pb2, chat_pb2_grpc
+from workshop.servers.chat import History, problem_with_note  # the kit's: numbering, last 50 notes, rules
 
-# Every open Subscribe keeps one worker thread busy for as long as it lasts, and Posts need free
-# workers too. 100 holds a room of 50 attendees with a pane or two each; a waiting thread costs
-# some memory and no CPU. (A grpc.aio server, like workshop/servers/chat.py, needs no thread per stream.)
-MAX_WORKERS = 100
-HISTORY = 50  # notes the room remembers for newcomers
-MAX_NAME, MAX_MESSAGE = 32, 20_000
-
-
-def problem_with(note: chat_pb2.Note) -> str | None:
-    """Why `note` cannot be posted; None if it can."""
-    if not note.name.strip() or len(note.name) > MAX_NAME:
-        return f"a name has 1 to {MAX_NAME} characters"
-    if not note.message.strip():
-        return "the message is empty; there is nothing to send"
-    if len(note.message) > MAX_MESSAGE:
-        return f"the message is {len(note.message):,} characters long; the limit is {MAX_MESSAGE:,}"
-    return None
-
-
-class ChatRoom:
-    """Who is listening (one inbox each) and the last HISTORY notes. Safe to use from many threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.history = collections.deque(maxlen=HISTORY)
-        self.inboxes = set()
-        self.sequence = 0
-
-    def join(self, replay: int) -> queue.SimpleQueue:
-        """A new inbox in the room, already holding the last `replay` notes."""
-        inbox = queue.SimpleQueue()
-        with self.lock:
-            for note in list(self.history)[-replay:] if replay > 0 else []:
-                inbox.put(note)
-            self.inboxes.add(inbox)
-        return inbox
-
-    def leave(self, inbox: queue.SimpleQueue) -> None:
-        """Take `inbox` out of the room, and wake its reader with None: "you have left"."""
-        with self.lock:
-            self.inboxes.discard(inbox)
-        inbox.put(None)
-
-    def post(self, note: chat_pb2.Note) -> chat_pb2.Note:
-        """Number and time-stamp `note`, remember it, and put it in every inbox."""
-        with self.lock:
-            self.sequence += 1
-            stamped = chat_pb2.Note(name=note.name, message=note.message, sequence=self.sequence)
-            stamped.sent_at.GetCurrentTime()
-            self.history.append(stamped)
-            for inbox in self.inboxes:
-                inbox.put(stamped)
-        return stamped
+MAX_WORKERS = 100  # every open Subscribe holds a worker thread: a room of 50, and free workers for Posts
 
 
 class ChatServer(chat_pb2_grpc.ChatServerServicer):
     def __init__(self):
-        self.room = ChatRoom()
+        self.history = History()  # history.add(note) numbers and remembers it; history.last(n) replays
+        self.inboxes = set()  # one queue per subscriber
+        self.lock = threading.Lock()  # held while a note is handed out or a subscriber joins or leaves
 
     def Subscribe(self, request, context):
-        inbox = self.room.join(min(request.replay, HISTORY))
-        # Runs when the call ends for any reason: the client cancelled, went away, or the deadline passed.
-        if not context.add_callback(lambda: self.room.leave(inbox)):
-            self.room.leave(inbox)  # the call had already ended
-        context.send_initial_metadata(())  # tells the client it is in the room
-        while True:
-            note = inbox.get()  # sleeps until a note (or None) arrives: no polling
-            if note is None:
-                return
+        inbox = queue.SimpleQueue()
+        with self.lock:
+            for note in self.history.last(request.replay):
+                inbox.put(note)
+            self.inboxes.add(inbox)
+
+        def leave():  # gRPC calls it when the call ends: cancelled, disconnected, or past its deadline
+            with self.lock:
+                self.inboxes.discard(inbox)
+            inbox.put(None)  # wakes the loop below, so it returns and frees its thread
+
+        if not context.add_callback(leave):
+            leave()  # the call had already ended
+        context.send_initial_metadata(())  # "you are in the room": sent now, before any note
+        while (note := inbox.get()) is not None:  # sleeps until a note arrives: no polling
             yield note
 
     def Post(self, request, context):
-        problem = problem_with(request)
+        problem = problem_with_note(request)
         if problem:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        return chat_pb2.PostResponse(sequence=self.room.post(request).sequence)
+        with self.lock:
+            note = self.history.add(request)
+            for inbox in self.inboxes:
+                inbox.put(note)
+        return chat_pb2.PostResponse(sequence=note.sequence)
 
 
 def add_to_server(server):

@@ -1,4 +1,5 @@
-"""The reference chat room over real channels: fan-out, history, validation, leaving, many listeners."""
+"""The reference chat room over real channels: fan-out, history, validation, leaving, many listeners;
+and the pieces Exercise 8.1 shares with it (History, problem_with_note)."""
 import asyncio
 
 import grpc
@@ -55,6 +56,31 @@ def test_two_subscribers_both_receive_a_post(chat_server):
     receipt, received = asyncio.run(scenario())
     assert [(n.name, n.message, n.sequence) for n in received] == [("ann", "both of you", receipt.sequence)] * 2
     assert received[0].sent_at.seconds > 0
+
+
+def test_a_subscriber_hears_the_join_header_before_anyone_posts(chat_server):
+    with chat_server.channel() as channel:
+        call = chat_pb2_grpc.ChatServerStub(channel).Subscribe(chat_pb2.SubscribeRequest(name="ann"), timeout=5)
+        assert call.initial_metadata() is not None  # returns only when the header came (or the call ended)
+        assert not call.done(), "the stream must stay open after the header"
+        call.cancel()
+
+
+def test_history_numbers_each_note_and_keeps_only_the_last_ones():
+    history = chat.History(size=3)
+    stamped = [history.add(note(message=f"m{n}")) for n in range(1, 6)]
+    assert [n.sequence for n in stamped] == [1, 2, 3, 4, 5] and all(n.sent_at.seconds > 0 for n in stamped)
+    assert [n.message for n in history.last(2)] == ["m4", "m5"]  # oldest first
+    assert [n.message for n in history.last(100)] == ["m3", "m4", "m5"] and len(history) == 3
+    assert history.last(0) == [] and history.last(-1) == []
+
+
+def test_a_note_is_checked_against_the_rooms_limits():
+    assert chat.problem_with_note(note()) is None
+    assert chat.problem_with_note(note(name="n" * chat.MAX_NAME)) is None
+    assert "the limit is 32" in chat.problem_with_note(note(name="n" * (chat.MAX_NAME + 1)))
+    long = chat.problem_with_note(note(message="x" * 1_000_000))
+    assert "1,000,000 characters" in long and len(long) < 100  # the size, never the text
 
 
 def test_two_hundred_concurrent_subscribers_all_receive_every_message(chat_server):

@@ -3,7 +3,11 @@
 It runs on grpc.aio, so a subscriber costs a queue and a coroutine, not a thread: a thousand
 listeners need no thread pool of a thousand. Each subscriber waits on its own queue (no polling,
 no busy loop), leaves the room when its call ends for any reason, and is cut off if it falls
-too far behind. The room keeps only the last HISTORY notes.
+too far behind.
+
+The room's rules live here once, for this server and for the learner's (Exercise 8.1):
+`problem_with_note` says which notes are refused and why, and `History` numbers, time-stamps
+and remembers the last HISTORY notes.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import grpc
 from workshop.protos import chat_pb2, chat_pb2_grpc
 
 ASYNCIO = True  # tells server_runner to serve this module with grpc.aio
-HISTORY = 50
+HISTORY = 50  # notes the room remembers for newcomers (SubscribeRequest.replay asks for some)
 MAX_NAME = 32
 MAX_MESSAGE = 20_000
 MAX_BACKLOG = 1_000  # notes a subscriber may lag behind before it is cut off
@@ -35,6 +39,33 @@ def problem_with_note(note: chat_pb2.Note) -> str | None:
     return None
 
 
+class History:
+    """What was said lately: each note added gets the next sequence number and the time.
+
+    It takes no lock of its own: a threaded server calls it under the lock that also guards its
+    subscribers, so that numbering a note and handing it out happen as one step.
+    """
+
+    def __init__(self, size: int = HISTORY):
+        self.notes: collections.deque[chat_pb2.Note] = collections.deque(maxlen=size)
+        self.sequence = 0
+
+    def add(self, note: chat_pb2.Note) -> chat_pb2.Note:
+        """A numbered, time-stamped copy of `note`, remembered for newcomers."""
+        self.sequence += 1
+        stamped = chat_pb2.Note(name=note.name, message=note.message, sequence=self.sequence)
+        stamped.sent_at.GetCurrentTime()
+        self.notes.append(stamped)
+        return stamped
+
+    def last(self, count: int) -> list[chat_pb2.Note]:
+        """The last `count` notes, oldest first (none for 0 or less, at most what is kept)."""
+        return list(self.notes)[-count:] if count > 0 else []
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+
 class CallEnds(typing.NamedTuple):
     """Put in a subscriber's inbox to end its call with this status."""
 
@@ -43,16 +74,15 @@ class CallEnds(typing.NamedTuple):
 
 
 class ChatRoom:
-    """Who is listening, and what was said lately."""
+    """Who is listening (an asyncio.Queue each), and what was said lately."""
 
     def __init__(self, history: int = HISTORY):
-        self.history: collections.deque[chat_pb2.Note] = collections.deque(maxlen=history)
-        self.listeners: set[asyncio.Queue] = set()  # one inbox per subscriber
-        self.sequence = 0
+        self.history = History(history)
+        self.listeners: set[asyncio.Queue] = set()
 
     def join(self, replay: int) -> asyncio.Queue:
         inbox: asyncio.Queue = asyncio.Queue()
-        for note in list(self.history)[-replay:] if replay > 0 else []:
+        for note in self.history.last(replay):
             inbox.put_nowait(note)
         self.listeners.add(inbox)
         return inbox
@@ -61,10 +91,7 @@ class ChatRoom:
         self.listeners.discard(inbox)
 
     def post(self, note: chat_pb2.Note) -> chat_pb2.Note:
-        self.sequence += 1
-        stamped = chat_pb2.Note(name=note.name, message=note.message, sequence=self.sequence)
-        stamped.sent_at.GetCurrentTime()
-        self.history.append(stamped)
+        stamped = self.history.add(note)
         for inbox in list(self.listeners):
             if inbox.qsize() >= MAX_BACKLOG:
                 self.leave(inbox)
@@ -93,8 +120,7 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
         self.room = room
 
     async def Subscribe(self, request, context):
-        replay = max(0, min(request.replay, self.room.history.maxlen))
-        inbox = self.room.join(replay)
+        inbox = self.room.join(request.replay)
         await context.send_initial_metadata(())  # tells the client it is in the room now
         async for note in self.room.deliver(inbox, context):
             yield note

@@ -1,0 +1,149 @@
+"""The chat checker's side of a room: Subscribe streams read on threads, Posts, and probes.
+
+Each stream is read on its own thread into a queue, so a note that never comes is a bounded
+wait, never a hang. `Room.until_listening` posts probes until every listener has heard one:
+only then are they surely in the room, whether or not the server sends its join header.
+Whatever does not come in time raises `Stalled`, which the checker explains.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import grpc
+import psutil
+
+from workshop.checkers.support import Fail, Target
+from workshop.protos import chat_pb2, chat_pb2_grpc
+
+CALL_TIMEOUT = 2.0  # a Post, the wait for one note, the wait for the join header
+STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them long before)
+SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: more than half a core in half a second is a busy loop
+FAN_OUT_HINT = "Post must put each note into every subscriber's inbox (one queue per subscriber), not only one"
+
+
+class Stalled(Fail):
+    """Nothing came in time: a note, the join header, a Post's answer."""
+
+
+_ENDED = object()  # put in a listener's queue when its stream ends without an error
+
+
+class Listener:
+    """One Subscribe stream, read on its own thread: the join header, then notes into a queue."""
+
+    def __init__(self, stub, name: str, replay: int = 0):
+        self.name = name
+        self.call = stub.Subscribe(chat_pb2.SubscribeRequest(name=name, replay=replay), timeout=STREAM_LIFETIME)
+        self.inbox: queue.Queue = queue.Queue()
+        self.joined, self.heard = threading.Event(), threading.Event()
+        threading.Thread(target=self._read, name=f"checker-{name}", daemon=True).start()
+
+    def _read(self):
+        try:
+            self.call.initial_metadata()  # returns when the header comes, with the first note, or at the end
+            self.joined.set()
+            for note in self.call:
+                self.inbox.put(note)
+                self.heard.set()
+            self.inbox.put(_ENDED)
+        except Exception as error:  # an RpcError, or anything: handed to the case to report
+            self.inbox.put(error)
+        self.joined.set()
+        self.heard.set()
+
+    def next_note(self, timeout: float = CALL_TIMEOUT, waiting_for: str = "a note"):
+        try:
+            item = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise Stalled(f"subscriber {self.name} got no note within {timeout:g} s while waiting for {waiting_for}",
+                          "does Post put the note into every subscriber's inbox, and does Subscribe yield what "
+                          "arrives in its inbox?") from None
+        if item is _ENDED:
+            raise Fail(f"subscriber {self.name}'s stream ended: Subscribe returned",
+                       "Subscribe must keep waiting for notes until the call ends")
+        if isinstance(item, Exception):
+            raise item  # an RpcError reads as the framework says (not done yet, not running, raised...)
+        return item
+
+
+class Room:
+    """A channel to the server, and the listeners opened on it (all cancelled on leaving the `with`)."""
+
+    def __init__(self, server: Target, room_size: int):
+        self.server, self.room_size = server, room_size
+        self.channel = grpc.insecure_channel(server.address)
+        self.stub = chat_pb2_grpc.ChatServerStub(self.channel)
+        self.listeners: list[Listener] = []
+        self.probes = 0
+
+    def __enter__(self) -> Room:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for listener in self.listeners:
+            listener.call.cancel()
+        self.channel.close()
+
+    def listen(self, name: str, replay: int = 0) -> Listener:
+        self.listeners.append(Listener(self.stub, name, replay))
+        return self.listeners[-1]
+
+    def post(self, message: str, name: str = "checker") -> int:
+        try:
+            return self.stub.Post(chat_pb2.Note(name=name, message=message), timeout=CALL_TIMEOUT).sequence
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            raise Stalled(f"with {len(self.listeners)} subscribers connected, a Post got no answer within "
+                          f"{CALL_TIMEOUT:g} s", self._stalled_post_hint()) from None
+
+    def _stalled_post_hint(self) -> str:
+        workers = self.server.workers
+        if workers is None:  # grpc.aio: one thread for everything
+            return "a coroutine must never block: time.sleep() or queue.get() in an async def freezes the server"
+        if workers <= len(self.listeners):
+            return (f"your server has {workers} worker threads (MAX_WORKERS = {workers}) and every open Subscribe "
+                    f"holds one, so none is left for Post: make MAX_WORKERS clearly more than {self.room_size}")
+        return (f"your server has {workers} worker threads, more than the {len(self.listeners)} streams: does "
+                "Subscribe hold the lock while it waits for a note? Post needs that lock")
+
+    def until_listening(self, listeners: list[Listener], patience: float = CALL_TIMEOUT) -> None:
+        """Post probes until every listener has heard one, then drain them: all are in the room."""
+        deadline = time.monotonic() + patience
+        while True:
+            self.probes += 1
+            last = f"probe {self.probes}: is everyone listening?"
+            self.post(last)
+            waiting = [listener for listener in listeners if not listener.heard.is_set()]
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                raise Stalled(f"{len(listeners) - len(waiting)} of {len(listeners)} subscribers received the notes "
+                              "posted", FAN_OUT_HINT)
+            waiting[0].heard.wait(0.1)
+        for listener in listeners:  # drain everything up to the last probe
+            while True:
+                try:
+                    note = listener.next_note(waiting_for="the checker's probes")
+                except Stalled:
+                    raise Stalled(f"subscriber {listener.name} missed a note that was posted to everyone",
+                                  FAN_OUT_HINT) from None
+                if note.message == last:
+                    break
+
+    def spinning(self) -> str | None:
+        """Why the server keeps a CPU core busy while nothing comes, as a hint; None if it idles."""
+        try:
+            process = psutil.Process(self.server.pid)
+            before = sum(process.cpu_times()[:2])
+            time.sleep(SPIN_SECONDS)
+            used = (sum(process.cpu_times()[:2]) - before) / SPIN_SECONDS
+        except (psutil.Error, ValueError, TypeError):  # gone, or no PID known
+            return None
+        if used < SPIN_CPU:
+            return None
+        return (f"while nothing came, your server kept {used:.0%} of a CPU core busy: a loop that looks for new "
+                "notes without sleeping (a busy loop) starves every call. Block in inbox.get(), which sleeps "
+                "until a note arrives")
