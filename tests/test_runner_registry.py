@@ -13,6 +13,12 @@ from test_server_runner import RUNNER
 import server_runner
 
 
+@pytest.fixture(autouse=True)
+def registry_of_its_own(tmp_path, monkeypatch):
+    """`stop --all` here must not stop the servers other tests share (the session's users server)."""
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path / "state"))
+
+
 def registry_file(name):
     folder = server_runner.state_dir() / "servers"
     folder.mkdir(parents=True, exist_ok=True)
