@@ -199,10 +199,42 @@ class Target:
             self.handle.ensure_running()
 
     def guarded(self, case: Callable[[], object]) -> Callable[[], object]:
+        """`case`, after making sure the server runs; an exception the server raised is named with its line."""
         def run():
             self.ensure_running()
-            return case()
+            try:
+                return case()
+            except grpc.RpcError as error:
+                raised = self.last_exception() if _code_of(error) == grpc.StatusCode.UNKNOWN else None
+                if raised:
+                    raise Fail(f"your server raised {raised}",
+                               "fix that line in the exercise cell, run the cell again, then the checker") from None
+                raise
         return run
+
+    def last_exception(self) -> str | None:
+        """'KeyError: 'x' (my_get_user.py, line 7, in GetUser)' from the end of the server's log, or None.
+
+        The runner sends what grpc logs about a handler's exception, traceback included, to the log.
+        """
+        module = getattr(self.handle, "target", None)
+        if module is None or not str(module).endswith(".py"):
+            return None
+        lines = self.handle.logs(80).splitlines()
+        starts = [number for number, line in enumerate(lines) if line.startswith("Traceback")]
+        if not starts:
+            return None
+        block = lines[starts[-1] + 1:]
+        frames = [line for line in block if line.startswith("  File ")]
+        ending = next((line for line in block if line and not line.startswith(" ")), "")
+        name = Path(module).name
+        own = [frame for frame in frames if f"{name}\"" in frame]
+        if not ending:
+            return None
+        if not own:
+            return ending[:160]
+        where = own[-1].split('", ', 1)[1]  # 'line 7, in GetUser'
+        return f"{ending[:160]} ({name}, {where})"
 
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(self.address)
@@ -220,6 +252,13 @@ class Target:
         self.ensure_running()
         with server_runner.start(module, env=env) as server:
             yield Target(server.address, server)
+
+
+def _code_of(error: grpc.RpcError):
+    try:
+        return error.code()
+    except Exception:  # an RpcError a learner raised by hand has no code
+        return None
 
 
 def target(server) -> Target:

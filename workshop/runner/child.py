@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import math
 import os
 import signal
@@ -146,6 +147,9 @@ def load(reference: str):
 def run(reference: str, name: str, host: str, port: int, *, parent_pid: int | None = None, log: str = "",
         server_id: str | None = None, announce=None) -> int:
     """Serve `reference` until asked to stop; the exit code. (The watchdog may end the process first.)"""
+    # grpc logs an exception raised in a handler ("Exception calling application", with its
+    # traceback) and nothing else shows it: into the log with it, where server.logs() finds it.
+    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if POSIX:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # before any thread starts: they all inherit it
     shutdown = Shutdown()

@@ -1,0 +1,48 @@
+"""The support every checker stands on: what a ✗ says when the learner's server raises."""
+import textwrap
+import time
+
+import grpc
+import pytest
+
+import server_runner
+from workshop.checkers.unary import check_get_user
+from workshop.protos import users_pb2, users_pb2_grpc
+
+RAISES = textwrap.dedent('''
+    from workshop.servers import users
+
+
+    class UserManager(users.UserManager):
+        def GetUser(self, request, context):
+            return {}["no such key"]
+
+
+    def add_to_server(server):
+        users.add_to_server(server, UserManager)
+''')
+
+
+def test_an_exception_in_a_handler_lands_in_the_server_log_with_its_line(tmp_path):
+    module = tmp_path / "my_raising.py"
+    module.write_text(RAISES)
+    with server_runner.start(str(module)) as server, server.channel() as channel:
+        with pytest.raises(grpc.RpcError):
+            users_pb2_grpc.UserManagerStub(channel).GetUser(users_pb2.UserRequest(id=1), timeout=5)
+        for _ in range(50):  # the log is written as the server goes on
+            log = server.logs(80)
+            if "KeyError" in log:
+                break
+            time.sleep(0.1)
+    assert "KeyError: 'no such key'" in log and 'my_raising.py", line 7, in GetUser' in log
+
+
+def test_a_checker_names_the_exception_the_server_raised_and_where(tmp_path):
+    module = tmp_path / "my_raising.py"
+    module.write_text(RAISES)
+    with server_runner.start(str(module)) as server:
+        result = check_get_user(server)
+    found = result.cases[0]
+    assert not found.passed
+    assert found.got == "your server raised KeyError: 'no such key' (my_raising.py, line 7, in GetUser)"
+    assert "Traceback" not in repr(result)
