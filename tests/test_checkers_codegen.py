@@ -1,17 +1,21 @@
 """check_delete_user (exercise 3.1): each rule written beside the checker, broken alone by a wrong answer."""
 from pathlib import Path
 
+import nbformat
 import pytest
 from exercises import answer, skeleton, write_cell
 
+from workshop import NOTEBOOKS
 from workshop.checkers.codegen import RULES, check_delete_user
 from workshop.codegen import generate
+from workshop.notebooks import execute
 
 SOLUTION = "03_1_delete_user.py"
 COMPILES = "users.proto compiles"
 PACKAGE = "package users.v1, as before"
 KEPT = "every message, field and enum value keeps its name, number and type"
 RPCS = "UserManager keeps its five rpcs as they were"
+ADDED = "nothing else is added: no other new rpc, service, message, field, enum value or import"
 DECLARED = "UserManager has rpc DeleteUser(UserRequest) returns (UserResponse), unary"
 FRESH = "the generated package is made from your latest contract"
 STUB, SERVICER, REGISTERED = ("UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
@@ -74,6 +78,8 @@ ONE_RULE_BROKEN = [
     (KEPT, {"string nickname = 2;": "string name = 2;"}, "keeps its name, number"),
     (KEPT, {"string mail_address = 3;": "bytes mail_address = 3;"}, "keeps its name, number"),
     (KEPT, {"USER_TYPE_GUEST = 3;": "USER_TYPE_GUEST = 5;"}, "keeps its name, number"),
+    (KEPT, {"message UserRequest { int64 id = 1; }": "message UserRequest { int32 id = 1; }"},
+     "keeps its name, number"),
     (RPCS, {"  rpc GetUsersByIds(stream UserRequest) returns (stream UserResponse);\n": ""}, "as they are"),
     (RPCS, {"returns (stream UserResponse);\n  rpc GetUsersByIds": "returns (UserResponse);\n  rpc GetUsersByIds"},
      "as they are"),
@@ -90,6 +96,70 @@ def test_a_wrong_answer_that_breaks_one_rule_fails_that_case_alone(rule, mistake
     result = written_and_generated(wrong(mistake), tmp_path)
     assert failed(result) == [rule], repr(result)
     assert hint in result[rule].hint, repr(result)
+
+
+# Each addition besides DeleteUser breaks the "nothing else is added" rule alone: (the addition, how it reads)
+ADDITIONS = [
+    ({"  // Unary: removes": "  rpc PurgeUsers(UserRequest) returns (UserCountResponse);\n  // Unary: removes"},
+     "rpc PurgeUsers is new"),
+    ({"USER_TYPE_DISABLED = 4;": "USER_TYPE_DISABLED = 4;\n  USER_TYPE_DELETED = 5;"},
+     "value UserType.USER_TYPE_DELETED = 5 is new"),
+    ({"UserType user_type = 4;\n}": "UserType user_type = 4;\n  bool deleted = 5;\n}"},
+     "field User.deleted = 5 is new"),
+    ({"message UserCountResponse": "message DeleteReason { string text = 1; }\nmessage UserCountResponse"},
+     "message DeleteReason is new"),
+    ({'package users.v1;': 'package users.v1;\n\nimport "google/protobuf/empty.proto";'},
+     'import "google/protobuf/empty.proto" is new'),
+    ({"service UserManager {": "service UserAdmin { rpc PurgeUsers(UserRequest) returns (UserCountResponse); }\n"
+                               "service UserManager {"}, "service UserAdmin is new"),
+]
+
+
+@pytest.mark.parametrize(("mistake", "got"), ADDITIONS, ids=[got for _, got in ADDITIONS])
+def test_anything_added_besides_delete_user_fails_the_nothing_else_rule_alone(mistake, got, tmp_path):
+    result = written_and_generated(wrong(mistake), tmp_path)
+    assert failed(result) == [ADDED], repr(result)
+    assert result[ADDED].got == got
+    assert "rpc DeleteUser, and nothing else" in result[ADDED].hint
+
+
+def test_several_additions_are_counted_after_the_first_two(tmp_path):
+    mistake = {}
+    for replacements, _ in ADDITIONS[:4]:
+        mistake.update(replacements)
+    result = written_and_generated(wrong(mistake), tmp_path)
+    assert failed(result) == [ADDED], repr(result)
+    assert result[ADDED].got.endswith("(and 2 more)"), result[ADDED].got
+
+
+def test_delete_user_spelt_in_lower_case_is_told_names_are_case_sensitive(tmp_path):
+    result = written_and_generated(wrong({"rpc DeleteUser(": "rpc deleteUser("}), tmp_path)
+    assert failed(result) == [DECLARED, *GENERATED], repr(result)  # not also "added": it is the attempt at DeleteUser
+    assert result[DECLARED].got == "UserManager has no rpc DeleteUser, but it has rpc deleteUser"
+    assert "case-sensitive" in result[DECLARED].hint and "/users.v1.UserManager/DeleteUser" in result[DECLARED].hint
+
+
+def test_delete_user_in_a_service_of_its_own_is_told_it_is_in_the_wrong_service(tmp_path):
+    line = "  rpc DeleteUser(UserRequest) returns (UserResponse);\n"
+    moved = wrong({line: ""}) + "\nservice UserAdmin {\n" + line + "}\n"
+    result = written_and_generated(moved, tmp_path)
+    assert failed(result) == [DECLARED, *GENERATED], repr(result)
+    assert result[DECLARED].got == "rpc DeleteUser is in service UserAdmin, not in UserManager"
+    assert "into `service UserManager { ... }`, and remove the empty service UserAdmin" in result[DECLARED].hint
+    assert "`service UserManager` declares DeleteUser" in result[STUB].hint
+
+
+@pytest.mark.parametrize(("mistake", "got"), [
+    ({"message UserRequest { int64 id = 1; }": "message UserRequest { int32 id = 1; }"},
+     "UserRequest.id is now int32; it was int64"),
+    ({"string nickname = 2;": "optional string nickname = 2;"}, "User.nickname is now optional string; it was string"),
+    ({"string mail_address = 3;": "repeated string mail_address = 3;"},
+     "User.mail_address is now repeated string; it was string"),
+], ids=["int32", "optional", "repeated"])
+def test_a_retyped_field_names_its_type_now_and_before(mistake, got, tmp_path):
+    result = written_and_generated(wrong(mistake), tmp_path)
+    assert failed(result) == [KEPT], repr(result)
+    assert result[KEPT].got == got
 
 
 def test_a_renumbered_and_a_renamed_field_are_both_named(tmp_path):
@@ -178,6 +248,7 @@ def test_a_broken_contract_shows_protocs_line_and_nothing_else(tmp_path):
     result = check(tmp_path)
     assert [case.label for case in result.cases] == [COMPILES] and not result.all_passed
     assert result[COMPILES].got.startswith("protoc says: users.proto:") and 'Expected ";"' in result[COMPILES].got
+    assert "the %%writefile cell, the generate cell and this checker again" in result[COMPILES].hint
     assert str(tmp_path) not in repr(result)
 
 
@@ -191,3 +262,26 @@ def test_a_renamed_service_fails_without_a_traceback(tmp_path):
     assert failed(result) == [RPCS, DECLARED, *GENERATED], repr(result)
     assert result[RPCS].got == "there is no service UserManager any more (services: Users)"
     assert "has no UserManagerStub" in result[STUB].got
+
+
+def test_the_notebooks_generate_cell_shows_protocs_line_for_a_broken_contract_not_a_traceback(tmp_path):
+    """Exercise 3.1's cells after a restart (first cell, exercise, generate, checker), with a contract that
+    does not compile: the generate cell prints protoc's file and line, and no cell shows a traceback."""
+    notebook = nbformat.read(NOTEBOOKS / "03-code-generation.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    cells = [cell for cell in code[1:] if cell.metadata.get("workshop", {}).get("exercise") == "3.1"]
+    broken = wrong({"rpc DeleteUser(UserRequest) returns (UserResponse);":
+                    "rpc DeleteUser(UserRequest) returns (UserResponse)"})
+    cells[0].source = broken
+    notebook.cells = [code[0], *cells]
+    execute(notebook, tmp_path)  # raises on a cell that ends in an error
+
+    def shown(cell) -> str:
+        return "".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                       for output in cell.outputs)
+
+    generate_cell = next(cell for cell in cells if "generate(" in cell.source)
+    missing_semicolon = broken.splitlines().index("  rpc DeleteUser(UserRequest) returns (UserResponse)") + 1
+    assert f'users.proto:{missing_semicolon}:1: Expected ";".' in shown(generate_cell), shown(generate_cell)
+    assert "not generated" in shown(generate_cell)
+    assert not any("Traceback" in shown(cell) or "ProtoError" in shown(cell) for cell in notebook.cells)

@@ -51,6 +51,8 @@ ONE_RULE_BROKEN = [
     ("Talk.id: int64 = 1", {"int64 id = 1;": "int32 id = 1;"}, "int64"),
     ("Talk.title: string = 2", {"string title = 2;": "optional string title = 2;"}, "leave out `optional`"),
     ("Talk.speakers: repeated string = 3", {"repeated string speakers": "string speakers"}, "repeated"),
+    ("Talk.speakers: repeated string = 3", {"repeated string speakers": "map<string, string> speakers"},
+     "a map is a dict, one value per key; a list is one field marked `repeated`: `repeated string speakers = 3;`"),
     ("Talk.level: Level = 4", {"Level level = 4;": "int32 level = 4;"}, "the enum's name, Level"),
     ("Talk.starts_at: google.protobuf.Timestamp = 5", {"google.protobuf.Timestamp starts_at": "int64 starts_at"},
      "google.protobuf.Timestamp"),
@@ -74,6 +76,24 @@ def test_an_enum_nested_in_talk_fails_the_top_level_rule_and_names_its_full_name
     assert failed(result) == [LEVEL_AT_TOP], repr(result)
     assert "conference.v1.Talk.Level" in result[LEVEL_AT_TOP].got
     assert "top level" in result[LEVEL_AT_TOP].hint
+
+
+def test_a_map_for_the_speakers_is_named_as_a_map_not_as_a_wrong_type(tmp_path):
+    result = check(wrong({"repeated string speakers": "map<string, string> speakers"}), tmp_path)
+    speakers = result["Talk.speakers: repeated string = 3"]
+    assert speakers.got == "speakers is a map; expected repeated string", repr(result)
+    assert "a text field" not in speakers.hint
+
+
+def test_a_talk_nested_in_another_message_fails_the_talk_rule_alone_and_names_its_full_name(tmp_path):
+    source = answer(SOLUTION)
+    talk = source[source.index("// One talk"):]
+    nested = source.replace(talk, "message Schedule {\n" + talk + "}\n")
+    result = check(nested, tmp_path)
+    assert failed(result) == [TALK], repr(result)  # its fields are still judged, and are right
+    assert result[TALK].got == ("Talk is declared inside message Schedule, "
+                                "so its full name is conference.v1.Schedule.Talk")
+    assert "top level" in result[TALK].hint and "exactly Talk" not in result[TALK].hint
 
 
 def test_a_message_with_another_name_fails_the_talk_rule_and_its_fields_point_there(tmp_path):

@@ -1,10 +1,11 @@
 """Checker for notebook 03 (code generation): exercise 3.1, DeleteUser added to a copy of users.proto.
 
 It judges two things. The contract: what protoc understood of it (workshop.codegen.descriptor_set),
-compared with the kit's own protos/users.proto, so everything that was there must still be there
-with its name, number and type. And the generated package, as a server uses it: imported in a
-fresh Python process, which builds a real server with add_UserManagerServicer_to_server and calls
-DeleteUser over loopback. That process is this module run as a program (see the end):
+compared with the kit's own protos/users.proto: everything that was there is still there with its
+name, number and type, and the one new rpc is all that was added. And the generated package, as a
+server uses it: imported in a fresh Python process, which builds a real server with
+add_UserManagerServicer_to_server and calls DeleteUser over loopback. That process is this module
+run as a program (see the end):
     python -m workshop.checkers.codegen my_users.users_pb2_grpc UserManager DeleteUser
 Fresh, because protobuf keeps one registry per process, which refuses a second, different
 version of a file: importing a regenerated package into the notebook would fail the second time.
@@ -25,8 +26,10 @@ import grpc
 from google.protobuf import descriptor_pb2
 
 from workshop import PROTOS
+from workshop.checkers import contracts
+from workshop.checkers.contracts import rpcs_named_like, short, signature
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
-from workshop.codegen import STAMP_NAME, ProtoError, contracts_hash, descriptor_set, protoc_message
+from workshop.codegen import STAMP_NAME, contracts_hash, descriptor_set
 
 SERVICE = "UserManager"
 NEW_METHOD = "DeleteUser"
@@ -60,42 +63,6 @@ class Answer:
 # ---------------------------------------------------------------- the contract
 
 
-def _short(type_name: str, package: str) -> str:
-    """'.users.v1.User' → 'User': a type as written inside its own package."""
-    return type_name.lstrip(".").removeprefix(f"{package}.")
-
-
-def _changes(answer: Answer) -> list[str]:
-    """Every message, field, enum and enum value of the original that is gone, renamed, renumbered or retyped."""
-    mine, original = answer.contract, answer.original
-    changes = []
-    for kind, old_items, new_items, members in (
-            ("message", original.message_type, mine.message_type, "field"),
-            ("enum", original.enum_type, mine.enum_type, "value")):
-        new_by_name = {item.name: item for item in new_items}
-        for old in old_items:
-            new = new_by_name.get(old.name)
-            if new is None:
-                changes.append(f"{kind} {old.name} is gone")
-                continue
-            old_members, new_members = getattr(old, members), getattr(new, members)
-            by_number = {m.number: m for m in new_members}
-            by_name = {m.name: m for m in new_members}
-            for member in old_members:
-                now = by_number.get(member.number)
-                if now is None and member.name in by_name:
-                    changes.append(f"{old.name}.{member.name} is now number {by_name[member.name].number}, "
-                                   f"not {member.number}")
-                elif now is None:
-                    changes.append(f"{old.name}.{member.name} = {member.number} is gone")
-                elif now.name != member.name:
-                    changes.append(f"{old.name}'s number {member.number} is now called {now.name}, not {member.name}")
-                elif members == "field" and (now.type, now.label, _short(now.type_name, mine.package)) != (
-                        member.type, member.label, _short(member.type_name, original.package)):
-                    changes.append(f"{old.name}.{member.name} has a different type")
-    return changes
-
-
 def _package(answer: Answer) -> None:
     if answer.contract.package != answer.original.package:
         got = answer.contract.package or "no package"
@@ -106,7 +73,7 @@ def _package(answer: Answer) -> None:
 
 
 def _existing_kept(answer: Answer) -> None:
-    changes = _changes(answer)
+    changes = contracts.changes(answer.contract, answer.original)
     if changes:
         more = f" (and {len(changes) - 2} more)" if len(changes) > 2 else ""
         raise Fail("; ".join(changes[:2]) + more,
@@ -130,18 +97,50 @@ def _rpcs_kept(answer: Answer) -> None:
         new = mine.get(old.name)
         if new is None:
             problems.append(f"{old.name} is gone")
-        elif _signature(new, answer.contract.package) != _signature(old, answer.original.package):
-            problems.append(f"{old.name} is now {_signature(new, answer.contract.package)}, "
-                            f"not {_signature(old, answer.original.package)}")
+        elif signature(new, answer.contract.package) != signature(old, answer.original.package):
+            problems.append(f"{old.name} is now {signature(new, answer.contract.package)}, "
+                            f"not {signature(old, answer.original.package)}")
     if problems:
         raise Fail("; ".join(problems), "clients built from the old contract still call these methods as they "
                                         "were: add DeleteUser next to them and leave their lines as they are")
 
 
-def _signature(method, package: str) -> str:
-    takes = ("stream " if method.client_streaming else "") + _short(method.input_type, package)
-    gives = ("stream " if method.server_streaming else "") + _short(method.output_type, package)
-    return f"({takes}) returns ({gives})"
+def _expected_new(answer: Answer) -> set[tuple[str, str]]:
+    """The rpcs the declared-rule judges: DeleteUser in UserManager, or else every attempt at it."""
+    service = answer.service()
+    if service is not None and any(m.name == NEW_METHOD for m in service.method):
+        return {(SERVICE, NEW_METHOD)}
+    return set(rpcs_named_like(answer.contract, NEW_METHOD))
+
+
+def _not_declared(answer: Answer) -> Fail:
+    """Why UserManager has no DeleteUser: a near miss in its name, in the wrong service, or none at all."""
+    path = f"/{answer.contract.package}.{SERVICE}/{NEW_METHOD}"
+    attempts = rpcs_named_like(answer.contract, NEW_METHOD)
+    here = [rpc for service, rpc in attempts if service == SERVICE]
+    if here:
+        return Fail(f"{SERVICE} has no rpc {NEW_METHOD}, but it has rpc {here[0]}",
+                    f"names are case-sensitive and exact: write `{NEW_METHOD}`, as in the spec. The name is part "
+                    f"of the method's path, {path}, which a client calls letter for letter")
+    if attempts:
+        service, rpc = attempts[0]
+        others = [m for s in answer.contract.service if s.name == service for m in s.method if m.name != rpc]
+        then = "" if others else f", and remove the empty service {service}"
+        return Fail(f"rpc {rpc} is in service {service}, not in {SERVICE}",
+                    f"move the line into `service {SERVICE} {{ ... }}`{then}: the service is part of the method's "
+                    f"path, {path}, so a client of {SERVICE} would get UNIMPLEMENTED")
+    return Fail(f"{SERVICE} has no rpc {NEW_METHOD} yet",
+                f"inside `service {SERVICE} {{ ... }}`, add a line shaped like GetUser's: "
+                f"`rpc {NEW_METHOD}(...) returns (...);`")
+
+
+def _nothing_else_added(answer: Answer) -> None:
+    added = contracts.additions(answer.contract, answer.original, _expected_new(answer))
+    if added:
+        more = f" (and {len(added) - 2} more)" if len(added) > 2 else ""
+        raise Fail("; ".join(added[:2]) + more,
+                   f"the exercise adds one line, rpc {NEW_METHOD}, and nothing else: take the rest out. (Adding "
+                   "with new names and numbers is safe in a real contract; it is just not this exercise)")
 
 
 def _delete_user_declared(answer: Answer) -> None:
@@ -150,11 +149,9 @@ def _delete_user_declared(answer: Answer) -> None:
         raise _no_service(answer)
     method = next((m for m in service.method if m.name == NEW_METHOD), None)
     if method is None:
-        raise Fail(f"{SERVICE} has no rpc {NEW_METHOD} yet",
-                   f"inside `service {SERVICE} {{ ... }}`, add a line shaped like GetUser's: "
-                   f"`rpc {NEW_METHOD}(...) returns (...);`")
+        raise _not_declared(answer)
     package = answer.contract.package
-    takes, gives = _short(method.input_type, package), _short(method.output_type, package)
+    takes, gives = short(method.input_type, package), short(method.output_type, package)
     if (takes, gives) != ("UserRequest", "UserResponse"):
         raise Fail(f"{NEW_METHOD} takes {takes} and returns {gives}; expected UserRequest → UserResponse",
                    "a delete needs only the id (UserRequest) and answers with the user it removed (UserResponse)")
@@ -190,7 +187,7 @@ def _generated_has(part: str, what: str) -> Callable[[Answer], None]:
             return
         service = answer.service()
         if service is None or not any(m.name == NEW_METHOD for m in service.method):
-            hint = f"it appears once {answer.contract_path.name} declares {NEW_METHOD} and you run the generate cell"
+            hint = f"it appears once `service {SERVICE}` declares {NEW_METHOD} and you run the generate cell"
         elif not answer.is_fresh:
             hint = answer.regenerate
         else:
@@ -205,6 +202,7 @@ RULES: dict[str, Callable[[Answer], None]] = {  # Exercise 3.1: each rule is one
     "package users.v1, as before": _package,
     "every message, field and enum value keeps its name, number and type": _existing_kept,
     f"{SERVICE} keeps its five rpcs as they were": _rpcs_kept,
+    "nothing else is added: no other new rpc, service, message, field, enum value or import": _nothing_else_added,
     f"{SERVICE} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse), unary": _delete_user_declared,
     "the generated package is made from your latest contract": _regenerated,
     f"{SERVICE}Stub has {NEW_METHOD}": _generated_has("stub", f"{SERVICE}Stub.{NEW_METHOD}"),
@@ -233,14 +231,8 @@ def check_delete_user(contract: str | Path = "my_contracts/users.proto",
                       package: str | Path = "my_users") -> CheckResult:
     """Exercise 3.1: `contract` is the learner's .proto, `package` the folder it was generated into."""
     contract_path, package_dir = Path(contract), Path(package)
-    try:
-        mine, failure = descriptor_set(contract_path).file[-1], None
-    except FileNotFoundError:
-        failure = Fail(f"there is no {contract_path} in this folder", "run the exercise's %%writefile cell first")
-    except ProtoError as error:
-        problem = next((line for line in protoc_message(error).splitlines() if ".proto:" in line), str(error))
-        failure = Fail(f"protoc says: {problem}", "fix the line protoc names (or the one just before it), "
-                                                  "run the %%writefile cell again, then this checker")
+    rerun = "the %%writefile cell, the generate cell and this checker again"
+    mine, failure = contracts.compile_contract(contract_path, shown=str(contract_path), rerun=rerun)
     cases = [(f"{contract_path.name} compiles", lambda: _raise(failure))]
     if failure is None:
         answer = Answer(mine, descriptor_set(PROTOS / "users.proto").file[-1], contract_path, package_dir,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
+from workshop.checkers.contracts import compile_contract, enums, messages
 from workshop.checkers.support import CheckResult, Fail, run_checks
-from workshop.codegen import ProtoError, descriptor_set, protoc_message
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 
@@ -22,58 +22,35 @@ LEVEL_VALUES = {"LEVEL_UNSPECIFIED": 0, "LEVEL_BEGINNER": 1, "LEVEL_INTERMEDIATE
 TIMESTAMP = "google.protobuf.Timestamp"
 
 
-# ---------------------------------------------------------------- compiling
-
-
-def first_problem(error: ProtoError) -> str:
-    """protoc's first line that names a file, line and column (the one a learner should read)."""
-    lines = protoc_message(error).splitlines()
-    return next((line for line in lines if ".proto:" in line), lines[0] if lines else str(error))
-
-
-def compile_learner_contract(path: Path) -> tuple[descriptor_pb2.FileDescriptorProto | None, Fail | None]:
-    """(what protoc understood of the contract, None), or (None, why it does not compile)."""
-    try:
-        return descriptor_set(path).file[-1], None
-    except FileNotFoundError:
-        return None, Fail(f"there is no {path.name} in this folder",
-                          "run the exercise's %%writefile cell first; it writes the file")
-    except ProtoError as error:
-        problem = first_problem(error)
-        hint = ("fix the line protoc names (or the one just before it), run the %%writefile cell again, "
-                "then this checker")
-        if 'Expected "required", "optional", or "repeated"' in problem:
-            hint = ('is `syntax = "proto3";` the first line? Without it protoc reads the file as proto2, '
-                    "where every field needs a label")
-        return None, Fail(f"protoc says: {problem}", hint)
-
-
 # ---------------------------------------------------------------- exercise 2.1
 
 
-def _top_level_message(file, name: str):
-    return next((m for m in file.message_type if m.name == name), None)
+def _declared(file, kind: str, name: str) -> tuple[str, str, object] | None:
+    """(full name, where it is nested or "", descriptor) of the message or enum (`kind`) called `name`.
+
+    The least nested one comes first: a top-level Talk wins over a Talk inside another message.
+    """
+    found = [(f"{file.package}.{inner}".lstrip("."), inner.rpartition(".")[0], item)
+             for inner, item in (messages(file) if kind == "message" else enums(file)).items() if item.name == name]
+    return min(found, key=lambda entry: entry[0].count("."), default=None)
 
 
-def _enum_anywhere(file, name: str) -> tuple[str, descriptor_pb2.EnumDescriptorProto] | None:
-    """(full name, enum) of the first enum called `name`, at the top level or inside a message."""
-    prefix = f"{file.package}." if file.package else ""
-    found = [(f"{prefix}{e.name}", e) for e in file.enum_type]
-
-    def nested(messages, outer: str):
-        for message in messages:
-            found.extend((f"{outer}{message.name}.{e.name}", e) for e in message.enum_type)
-            nested(message.nested_type, f"{outer}{message.name}.")
-
-    nested(file.message_type, prefix)
-    return next(((full, e) for full, e in found if e.name == name), None)
+def _at_top_level(kind: str, found: tuple[str, str, object], package: str) -> None:
+    """Fail when the message or enum `found` is declared inside another message."""
+    full_name, container, item = found
+    if container:
+        top_level = f"{package}.{item.name}".lstrip(".")
+        raise Fail(f"{item.name} is declared inside message {container}, so its full name is {full_name}",
+                   f"move `{kind} {item.name} {{ ... }}` out of message {container}, to the top level of the file: "
+                   f"a nested {kind} is a different type ({full_name}, not {top_level})")
 
 
 def _talk(file):
-    talk = _top_level_message(file, "Talk")
-    if talk is None:
+    """The message Talk, nested or not: where it is declared is the message case's business."""
+    found = _declared(file, "message", "Talk")
+    if found is None:
         raise Fail("there is no message Talk yet", "see the case `message Talk` above")
-    return talk
+    return found[2]
 
 
 def _syntax(file) -> None:
@@ -90,23 +67,17 @@ def _package(file) -> None:
 
 
 def _level_at_top_level(file) -> None:
-    found = _enum_anywhere(file, "Level")
+    found = _declared(file, "enum", "Level")
     if found is None:
         raise Fail("there is no enum Level yet", "declare `enum Level { LEVEL_UNSPECIFIED = 0; ... }` next to Talk")
-    full_name, _ = found
-    top_level = f"{file.package}.Level".lstrip(".")
-    if full_name != top_level:
-        container = full_name.removeprefix(f"{file.package}.").rsplit(".", 1)[0]
-        raise Fail(f"Level is declared inside message {container}, so its full name is {full_name}",
-                   f"move `enum Level {{ ... }}` out of message {container}, to the top level of the file: "
-                   f"a nested enum is a different type ({full_name}, not {top_level})")
+    _at_top_level("enum", found, file.package)
 
 
 def _level_values(file) -> None:
-    found = _enum_anywhere(file, "Level")
+    found = _declared(file, "enum", "Level")
     if found is None:
         raise Fail("there is no enum Level yet", "declare `enum Level { LEVEL_UNSPECIFIED = 0; ... }` next to Talk")
-    got = {value.name: value.number for value in found[1].value}
+    got = {value.name: value.number for value in found[2].value}
     if got != LEVEL_VALUES:
         shown = ", ".join(f"{name} = {number}" for name, number in got.items())
         if any(not name.startswith("LEVEL_") for name in got):
@@ -118,10 +89,12 @@ def _level_values(file) -> None:
 
 
 def _message_talk(file) -> None:
-    if _top_level_message(file, "Talk") is None:
-        found = ", ".join(m.name for m in file.message_type) or "none"
-        raise Fail(f"there is no message Talk at the top level (messages found: {found})",
+    found = _declared(file, "message", "Talk")
+    if found is None:
+        names = ", ".join(m.name for m in file.message_type) or "none"
+        raise Fail(f"there is no message Talk at the top level (messages found: {names})",
                    "the message must be called exactly Talk: `message Talk { ... }`")
+    _at_top_level("message", found, file.package)
 
 
 def _kind(field, message) -> tuple[str, str]:
@@ -162,6 +135,11 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
             names = ", ".join(f.name for f in talk.field) or "none"
             raise Fail(f"Talk has no field named {name} (its fields: {names})", f"add `{written}` inside message Talk")
         got_label, got_type = _kind(field, talk)
+        if got_type == "map":
+            wanted = " ".join(filter(None, [label, type_.removeprefix("enum ")]))
+            kind = "a list is one field marked `repeated`" if label == "repeated" else f"{name} holds one value"
+            raise Fail(f"{name} is a map; expected {wanted}",
+                       f"a map is a dict, one value per key; {kind}: `{written}`")
         if got_type != type_:
             raise Fail(f"{name} is of type {got_type}; expected {type_}", TYPE_HINTS.get(type_, f"write `{written}`"))
         if got_label != label:
@@ -196,7 +174,7 @@ RULES: dict[str, Callable[[object], None]] = {  # Exercise 2.1: each rule is one
 def check_talk(path: str | Path = "my_talk.proto") -> CheckResult:
     """Exercise 2.1: the contract compiles (else protoc's message and line), then one case per rule."""
     path = Path(path)
-    file, failure = compile_learner_contract(path)
+    file, failure = compile_contract(path, shown=path.name, rerun="the %%writefile cell and this checker again")
 
     def compiles():
         if failure is not None:

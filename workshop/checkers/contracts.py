@@ -1,0 +1,188 @@
+"""What the two contract exercises (2.1 and 3.1) share: a learner's .proto as protoc understood it.
+
+Both judge protoc's descriptor of the file, never its text. This module compiles the file for
+a checker (protoc's first complaint becomes one ✗ line) and names the differences between two
+versions of a contract the way a learner writes them: `UserRequest.id is now int32; it was int64`.
+It is not a checker; the checkers of notebooks 02 and 03 both stand on it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from google.protobuf import descriptor_pb2
+
+from workshop.checkers.support import Fail
+from workshop.codegen import ProtoError, descriptor_set, protoc_message
+
+FieldProto = descriptor_pb2.FieldDescriptorProto
+PROTO2_COMPLAINT = 'Expected "required", "optional", or "repeated"'  # protoc's words for a field without a label
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def first_problem(error: ProtoError) -> str:
+    """protoc's first line that names a file, line and column (the one a learner should read)."""
+    lines = protoc_message(error).splitlines()
+    return next((line for line in lines if ".proto:" in line), lines[0] if lines else str(error))
+
+
+def compile_contract(path: Path, shown: str, rerun: str) -> tuple[descriptor_pb2.FileDescriptorProto | None,
+                                                                  Fail | None]:
+    """(what protoc understood of the contract, None), or (None, why it does not compile).
+
+    `shown` names the file in the ✗ line; `rerun` says which cells to run after a fix.
+    """
+    try:
+        return descriptor_set(path).file[-1], None
+    except FileNotFoundError:
+        return None, Fail(f"there is no {shown} in this folder",
+                          "run the exercise's %%writefile cell first; it writes the file")
+    except ProtoError as error:
+        problem = first_problem(error)
+        hint = f"fix the line protoc names (or the one just before it), then run {rerun}"
+        if PROTO2_COMPLAINT in problem:
+            hint = ('is `syntax = "proto3";` the first line? Without it protoc reads the file as proto2, '
+                    "where every field needs a label")
+        return None, Fail(f"protoc says: {problem}", hint)
+
+
+# ---------------------------------------------------------------- naming what is declared
+
+
+def short(type_name: str, package: str) -> str:
+    """'.users.v1.User' → 'User': a type as written inside its own package."""
+    return type_name.lstrip(".").removeprefix(f"{package}.")
+
+
+def messages(file) -> dict[str, descriptor_pb2.DescriptorProto]:
+    """Every message of the file, nested ones too, by name inside the package ('User', 'User.Address').
+
+    The entry types protoc makes for `map<...>` fields are left out: nobody wrote them.
+    """
+    found = {}
+
+    def walk(declared, outer: str) -> None:
+        for message in declared:
+            if not message.options.map_entry:
+                found[f"{outer}{message.name}"] = message
+                walk(message.nested_type, f"{outer}{message.name}.")
+
+    walk(file.message_type, "")
+    return found
+
+
+def enums(file) -> dict[str, descriptor_pb2.EnumDescriptorProto]:
+    """Every enum of the file, at the top level or inside a message, by name inside the package."""
+    found = {enum.name: enum for enum in file.enum_type}
+    for outer, message in messages(file).items():
+        found.update((f"{outer}.{enum.name}", enum) for enum in message.enum_type)
+    return found
+
+
+def spelled(field, message, package: str) -> str:
+    """A field's type as a .proto spells it: 'int64', 'repeated string', 'optional User', 'map<string, int32>'."""
+    if field.type in (FieldProto.TYPE_MESSAGE, FieldProto.TYPE_ENUM):
+        type_ = short(field.type_name, package)
+        entry = next((n for n in message.nested_type
+                      if n.options.map_entry and type_.endswith(f".{n.name}")), None)
+        if entry is not None:
+            key, value = entry.field
+            return f"map<{spelled(key, entry, package)}, {spelled(value, entry, package)}>"
+    else:
+        type_ = FieldProto.Type.Name(field.type).removeprefix("TYPE_").lower()
+    if field.label == FieldProto.LABEL_REPEATED:
+        return f"repeated {type_}"
+    return f"optional {type_}" if field.proto3_optional else type_
+
+
+def signature(method, package: str) -> str:
+    """'(stream UserRequest) returns (UserCountResponse)': an rpc as written after its name."""
+    takes = ("stream " if method.client_streaming else "") + short(method.input_type, package)
+    gives = ("stream " if method.server_streaming else "") + short(method.output_type, package)
+    return f"({takes}) returns ({gives})"
+
+
+def rpcs_named_like(file, name: str) -> list[tuple[str, str]]:
+    """(service, rpc) of every rpc, in any service, whose name is `name` spelt any way: deleteUser, Delete_User."""
+    return [(s.name, m.name) for s in file.service for m in s.method
+            if m.name.replace("_", "").lower() == name.replace("_", "").lower()]
+
+
+# ---------------------------------------------------------------- comparing two versions
+
+
+def changes(mine, original) -> list[str]:
+    """Every message, field, enum and enum value of `original` that is gone, renamed, renumbered or retyped."""
+    found = []
+    for kind, old_items, new_items, members in (("message", messages(original), messages(mine), "field"),
+                                                ("enum", enums(original), enums(mine), "value")):
+        for name, old in old_items.items():
+            new = new_items.get(name)
+            if new is None:
+                found.append(f"{kind} {name} is gone")
+                continue
+            by_number = {m.number: m for m in getattr(new, members)}
+            by_name = {m.name: m for m in getattr(new, members)}
+            for member in getattr(old, members):
+                now = by_number.get(member.number)
+                if now is None and member.name in by_name:
+                    found.append(f"{name}.{member.name} is now number {by_name[member.name].number}, "
+                                 f"not {member.number}")
+                elif now is None:
+                    found.append(f"{name}.{member.name} = {member.number} is gone")
+                elif now.name != member.name:
+                    found.append(f"{name}'s number {member.number} is now called {now.name}, not {member.name}")
+                elif members == "field":
+                    was, is_ = spelled(member, old, original.package), spelled(now, new, mine.package)
+                    if is_ != was:
+                        found.append(f"{name}.{member.name} is now {is_}; it was {was}")
+    return found
+
+
+def _new(kind: str, old: Iterable[str], new: Iterable[str]) -> list[str]:
+    """What is new in a container, unless something of the same kind is gone from it: then a
+    "new" one is most likely the gone one renamed, which `changes` already reports."""
+    old, new = list(old), list(new)
+    if any(name not in new for name in old):
+        return []
+    return [f"{kind} {name} is new" for name in new if name not in old]
+
+
+def _new_members(kind: str, container: str, old_members, new_members) -> list[str]:
+    """Fields (or enum values) that match none of the old ones by name or by number."""
+    def known(member, members) -> bool:
+        return any(m.name == member.name or m.number == member.number for m in members)
+
+    if any(not known(member, new_members) for member in old_members):
+        return []  # one is gone: a "new" one is probably it, renamed and renumbered
+    return [f"{kind} {container}.{m.name} = {m.number} is new" for m in new_members if not known(m, old_members)]
+
+
+def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
+    """Everything `mine` declares that `original` does not, but the rpcs in `expected` ((service, rpc) pairs).
+
+    A new service that holds only expected rpcs is left out too: the case that judges those rpcs
+    says where they belong.
+    """
+    found = [f'import "{name}" is new' for name in mine.dependency if name not in original.dependency]
+    old_messages, new_messages = messages(original), messages(mine)
+    found += _new("message", old_messages, new_messages)
+    for name, message in new_messages.items():
+        if name in old_messages:
+            found += _new_members("field", name, old_messages[name].field, message.field)
+    old_enums, new_enums = enums(original), enums(mine)
+    found += _new("enum", old_enums, new_enums)
+    for name, enum in new_enums.items():
+        if name in old_enums:
+            found += _new_members("value", name, old_enums[name].value, enum.value)
+    old_services = {s.name: s for s in original.service}
+    services = [s.name for s in mine.service if s.name in old_services or not s.method
+                or any((s.name, m.name) not in expected for m in s.method)]
+    found += _new("service", old_services, services)
+    for service in mine.service:
+        if service.name in old_services:
+            rpcs = [m.name for m in service.method if (service.name, m.name) not in expected]
+            found += _new("rpc", [m.name for m in old_services[service.name].method], rpcs)
+    return found
