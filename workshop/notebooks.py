@@ -35,8 +35,9 @@ def solved(notebook):
 
 def execute(notebook, folder: Path, timeout: int = CELL_TIMEOUT):
     """Run every cell on a fresh kernel with `folder` as the current directory; returns the notebook."""
+    # coalesce_streams: a busy machine can split one print into two stream outputs; stored, that would churn.
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(folder)}})
+                            coalesce_streams=True, resources={"metadata": {"path": str(folder)}})
     client.execute()
     notebook.metadata.pop("widgets", None)  # widget state churns on every run and is not needed
     for cell in notebook.cells:
