@@ -1,16 +1,20 @@
-"""check_get_user (4.1) and check_add_user (4.2): each rule broken on its own by one wrong answer.
+"""check_get_user (4.1), check_add_user (4.2), check_nickname_of (4.3): each rule broken on its own by a wrong answer.
 
 A wrong answer is the answer in solutions/ with one mistake put in; it must fail the case of the
 rule it breaks, with a hint that names that rule, and pass every other case it can.
 """
 import re
 
+import grpc
 import pytest
 from exercises import answer, failed, skeleton, write_cell, wrong
 from exercises import check_server_cell as check
 
 import server_runner
+from workshop.checkers import unary
 from workshop.checkers.unary import ADD_USER_RULES, GET_USER_RULES, INVALID_FIELDS, check_add_user, check_get_user
+from workshop.checkers.unary_caller import RULES as NICKNAME_OF_RULES
+from workshop.checkers.unary_caller import check_nickname_of
 from workshop.protos import users_pb2, users_pb2_grpc
 
 GET_USER = "04_1_get_user.py"
@@ -24,20 +28,31 @@ ID_CHECK = '''        problem = users.problem_with_id(request.id)  # below 1 can
 '''
 NOT_FOUND = "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))"
 
-GET_USER_WRONG = {  # rule broken: the answer with that one mistake
-    "found": wrong(GET_USER, "return users_pb2.UserResponse(user=user)",
-                   "return users_pb2.UserResponse(user=users_pb2.User(id=user.id, nickname=user.nickname))"),
-    # the source article's way: OK and an empty user, which a caller may take for a user
-    "unknown": wrong(GET_USER, NOT_FOUND, "return users_pb2.UserResponse()"),
-    "unknown, nameless": wrong(GET_USER, "users.no_user_with(request.id)", '"user not found"'),
-    "invalid": wrong(GET_USER, ID_CHECK, ""),
-    "invalid, after the lookup": wrong(GET_USER, ID_CHECK, "").replace(f"            {NOT_FOUND}", f"""\
+ID_CHECK_AFTER_THE_LOOKUP = wrong(GET_USER, ID_CHECK, "").replace(f"            {NOT_FOUND}", f"""\
             if request.id <= 0:  # the mistake: the id is checked only when the lookup found nobody
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.problem_with_id(request.id))
-            {NOT_FOUND}"""),
+            {NOT_FOUND}""")
+INVALID_ABORT = "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)"
+
+GET_USER_WRONG = {  # mistake: (the answer with that one mistake, the rules it breaks, what the hint says)
+    "partial user": (wrong(GET_USER, "return users_pb2.UserResponse(user=user)",
+                           "return users_pb2.UserResponse(user=users_pb2.User(id=user.id, nickname=user.nickname))"),
+                     {"found"}, "UserResponse(user=user)"),
+    # the source article's way: OK and an empty user, which a caller may take for a user
+    "OK for nobody": (wrong(GET_USER, NOT_FOUND, "return users_pb2.UserResponse()"), {"unknown"}, "NOT_FOUND"),
+    "nameless NOT_FOUND": (wrong(GET_USER, "users.no_user_with(request.id)", '"user not found"'), {"unknown"},
+                           "request.id"),
+    "hard-coded id": (wrong(GET_USER, "users.no_user_with(request.id)", '"no user has id 404"'), {"unknown"},
+                      "request.id"),
+    # the id is not checked at all: the planted users 0 and -7 come back; no message to judge either
+    "no id check": (wrong(GET_USER, ID_CHECK, ""), {"invalid", "invalid message"}, "even when the directory holds"),
+    "id checked after the lookup": (ID_CHECK_AFTER_THE_LOOKUP, {"invalid", "invalid message"},
+                                    "even when the directory holds"),
+    "vague message": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", '"invalid")')),
+                      {"invalid message"}, "say what was wrong"),
+    "empty message": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", '"")')),
+                      {"invalid message"}, "say what was wrong"),
 }
-GET_USER_HINTS = {"found": "UserResponse(user=user)", "unknown": "NOT_FOUND", "unknown, nameless": "name the id",
-                  "invalid": "before self.directory.get", "invalid, after the lookup": "before self.directory.get"}
 
 
 def test_get_user_skeleton_is_reported_as_not_done(tmp_path):
@@ -47,29 +62,55 @@ def test_get_user_skeleton_is_reported_as_not_done(tmp_path):
 
 
 @pytest.mark.parametrize("mistake", GET_USER_WRONG)
-def test_get_user_wrong_answer_fails_only_the_rule_it_breaks(mistake, tmp_path):
-    result = check(check_get_user, GET_USER_WRONG[mistake], tmp_path)
-    rule = GET_USER_RULES[mistake.split(",")[0]]
-    assert failed(result) == {rule}, repr(result)
-    assert GET_USER_HINTS[mistake] in result[rule].hint, repr(result)
+def test_get_user_wrong_answer_fails_only_the_rules_it_breaks(mistake, tmp_path):
+    source, broken, hint = GET_USER_WRONG[mistake]
+    result = check(check_get_user, source, tmp_path)
+    assert failed(result) == {GET_USER_RULES[rule] for rule in broken}, repr(result)
+    assert all(hint in result[GET_USER_RULES[rule]].hint for rule in broken), repr(result)
+
+
+def test_get_user_rules_each_have_a_wrong_answer():
+    assert {rule for _, broken, _ in GET_USER_WRONG.values() for rule in broken} == set(GET_USER_RULES)
 
 
 def test_get_user_answering_ok_for_an_unknown_id_reads_as_the_wrong_status(tmp_path):
-    result = check(check_get_user, GET_USER_WRONG["unknown"], tmp_path)
+    result = check(check_get_user, GET_USER_WRONG["OK for nobody"][0], tmp_path)
     assert "got OK with an empty reply; expected NOT_FOUND" in result[GET_USER_RULES["unknown"]].got
 
 
+def test_get_user_message_naming_a_hard_coded_id_fails_on_an_id_the_notebook_never_shows(tmp_path):
+    result = check(check_get_user, GET_USER_WRONG["hard-coded id"][0], tmp_path)
+    assert "NOT_FOUND for id 73, but its message 'no user has id 404' does not name 73" in (
+        result[GET_USER_RULES["unknown"]].got)
+
+
 def test_get_user_looking_up_a_planted_id_zero_is_caught(tmp_path):
-    """The checker's directory holds a user with id 0, so only a check before the lookup refuses it."""
-    result = check(check_get_user, GET_USER_WRONG["invalid"], tmp_path)
+    """The checker's directory holds a user with id 0, so only a GetUser that refuses the id passes."""
+    result = check(check_get_user, GET_USER_WRONG["no id check"][0], tmp_path)
     assert 'nickname: "ghost"' in result[GET_USER_RULES["invalid"]].got
 
 
-def test_get_user_exception_in_the_server_is_reported_not_raised(tmp_path):
+def test_get_user_checking_the_id_after_a_lookup_it_ignores_passes(tmp_path):
+    """The rule is what a caller can see: a lookup made before the id check, whose result waits, changes nothing."""
+    looks_up_first = wrong(GET_USER, ID_CHECK + "        user = self.directory.get(request.id)\n",
+                           "        user = self.directory.get(request.id)\n" + ID_CHECK)
+    result = check(check_get_user, looks_up_first, tmp_path)
+    assert result.all_passed, repr(result)
+
+
+def test_get_user_vague_message_for_a_wrong_id_reads_as_saying_nothing(tmp_path):
+    result = check(check_get_user, GET_USER_WRONG["vague message"][0], tmp_path)
+    assert "its message 'invalid' says neither the id nor what is wrong with it" in (
+        result[GET_USER_RULES["invalid message"]].got)
+
+
+def test_get_user_exception_in_the_server_is_reported_with_its_line(tmp_path):
     result = check(check_get_user, wrong(GET_USER, "user = self.directory.get(request.id)",
                                          "user = self.directory._users[request.id]"), tmp_path)
-    assert result.passed == 1  # only the id check, which comes first, still works
-    assert "your server raised an exception (UNKNOWN" in result[GET_USER_RULES["found"]].got
+    assert result.passed == 2  # only the id checks, which come first, still work
+    assert result[GET_USER_RULES["found"]].got == (
+        "your server raised AttributeError: 'UserDirectory' object has no attribute '_users' "
+        "(my_get_user.py, line 13, in GetUser)")
 
 
 def test_get_user_answer_passes_every_case(tmp_path):
@@ -86,8 +127,8 @@ def test_get_user_answer_passes_when_given_an_address(tmp_path):
 def test_get_user_verdict_ignores_what_the_learner_stored_before(tmp_path):
     with server_runner.start(str(write_cell(answer(GET_USER), tmp_path))) as server, server.channel() as channel:
         users_pb2_grpc.UserManagerStub(channel).AddUser(users_pb2.User(
-            id=404, nickname="stored_before", mail_address="s@example.com", user_type=1), timeout=5)
-        result = check_get_user(server)  # 404 is the checker's unknown id; it checks a fresh copy
+            id=unary.UNKNOWN_IDS[0], nickname="stored_before", mail_address="s@example.com", user_type=1), timeout=5)
+        result = check_get_user(server)  # an id the checker takes as unknown; it checks a fresh copy
     assert result.all_passed, repr(result)
 
 
@@ -116,28 +157,37 @@ CHECK_FIELDS = f'''        {VALIDATION}  # every field, before anything is store
         if mistake:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, mistake)
 '''
+REFUSAL = "context.abort(grpc.StatusCode.INVALID_ARGUMENT, mistake)"
 ADD = "stored = self.directory.add(request)"
+REPLY = "        return users_pb2.UserResponse(user=stored)"
 
 # One check forgotten at a time: (field rule, the problem let through, the field, a value that passes)
 FORGETS = {
     INVALID_FIELDS[0][0]: ("request.id < 0", "id", "0"),
     INVALID_FIELDS[1][0]: ("not request.nickname.strip()", "nickname", '"x"'),
     INVALID_FIELDS[2][0]: ("len(request.nickname) > users.MAX_NICKNAME", "nickname", '"x"'),
-    INVALID_FIELDS[3][0]: ('"@" not in request.mail_address', "mail_address", '"x@example.com"'),
+    INVALID_FIELDS[3][0]: ('not all(request.mail_address.rpartition("@")[::2])', "mail_address", '"x@example.com"'),
     INVALID_FIELDS[4][0]: ("len(request.mail_address) > users.MAX_MAIL_ADDRESS", "mail_address", '"x@example.com"'),
     INVALID_FIELDS[5][0]: ("request.user_type == users_pb2.USER_TYPE_UNSPECIFIED", "user_type", "1"),
     INVALID_FIELDS[6][0]: ("request.user_type not in users_pb2.UserType.values()", "user_type", "1"),
 }
+MAIL_FORM = INVALID_FIELDS[3][0]
 
 
-def forgets(rule: str) -> str:
-    """The answer, but its check of the fields never sees the problem of `rule`."""
-    problem, field, passing = FORGETS[rule]
+def lets_through(problem: str, field: str, passing: str) -> str:
+    """The answer, but its check of the fields never sees a problem where `problem` holds."""
     return wrong(ADD_USER, VALIDATION, f"""checked = users_pb2.User()
         checked.CopyFrom(request)
         if {problem}:
             checked.{field} = {passing}  # the mistake: this problem goes unchecked
         mistake = users.problem_with_new_user(checked)""")
+
+
+def refuses_also(condition: str, message: str) -> str:
+    """The answer, with one more refusal of its own after the kit's checks."""
+    return wrong(ADD_USER, CHECK_FIELDS, CHECK_FIELDS + f"""        if {condition}:  # the mistake: the rules allow it
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, {message})
+""")
 
 
 FIELD_HINTS = {rule: hint for rule, _, _, hint in INVALID_FIELDS}
@@ -155,18 +205,66 @@ def test_add_user_skeleton_is_reported_as_not_done(tmp_path):
 
 @pytest.mark.parametrize("rule", FORGETS, ids=lambda rule: rule.split(" →")[0])
 def test_add_user_forgetting_one_field_check_fails_only_its_case(rule, tmp_path):
-    result = check(check_add_user, forgets(rule), tmp_path)
+    result = check(check_add_user, lets_through(*FORGETS[rule]), tmp_path)
     assert failed(result) == {rule}, repr(result)
     assert re.search("got OK with .*expected INVALID_ARGUMENT", result[rule].got)
     assert result[rule].hint == FIELD_HINTS[rule]
 
 
+def test_add_user_mail_check_that_only_looks_for_an_at_sign_fails_the_form_case(tmp_path):
+    """'"@" not in mail_address' refuses 'carla.example.com', but would store '@', 'a@' and '@b'."""
+    only_the_at = lets_through(f'"@" in request.mail_address and {FORGETS[MAIL_FORM][0]}', "mail_address",
+                               '"x@example.com"')
+    result = check(check_add_user, only_the_at, tmp_path)
+    assert failed(result) == {MAIL_FORM}, repr(result)
+    assert re.search("got OK with .*expected INVALID_ARGUMENT", result[MAIL_FORM].got)
+    assert "before and after its last '@'" in result[MAIL_FORM].hint
+
+
+@pytest.mark.parametrize("mail", ["@", "a@", "@b"])
+def test_add_user_each_half_address_is_tried_on_its_own(mail, tmp_path):
+    result = check(check_add_user, lets_through(f"request.mail_address == {mail!r}", "mail_address", '"x@example.com"'),
+                   tmp_path)
+    assert failed(result) == {MAIL_FORM}, repr(result)
+
+
 def test_add_user_message_that_names_nothing_fails_every_field_case(tmp_path):
-    result = check(check_add_user, wrong(ADD_USER, "context.abort(grpc.StatusCode.INVALID_ARGUMENT, mistake)",
-                                         'context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid")'), tmp_path)
+    result = check(check_add_user, wrong(ADD_USER, REFUSAL, REFUSAL.replace("mistake)", '"invalid")')), tmp_path)
     assert failed(result) == set(FIELD_HINTS), repr(result)
-    assert all("does not name the problem" in result[rule].got for rule in FIELD_HINTS)
+    assert all("its message 'invalid' does not name" in result[rule].got for rule in FIELD_HINTS)
     assert "which field" in result[INVALID_FIELDS[0][0]].hint
+
+
+def test_add_user_message_without_the_limit_fails_its_case_saying_so(tmp_path):
+    no_limit = wrong(ADD_USER, REFUSAL, REFUSAL.replace("mistake)", 'mistake.replace("; the limit is 32", ""))'))
+    result = check(check_add_user, no_limit, tmp_path)
+    rule = INVALID_FIELDS[2][0]
+    assert failed(result) == {rule}, repr(result)
+    assert result[rule].got == (
+        "INVALID_ARGUMENT, but its message 'nickname is 33 characters long' does not give the limit (32)")
+
+
+@pytest.mark.parametrize("echo", [
+    'f"{mistake}; you sent: {request}"',
+    'f"bad user {request.nickname!r} <{request.mail_address}>: {mistake}"',
+], ids=["the whole request", "nickname and mail_address"])
+def test_add_user_message_that_echoes_what_was_sent_fails_only_the_short_case(echo, tmp_path):
+    result = check(check_add_user, wrong(ADD_USER, REFUSAL, REFUSAL.replace("mistake)", f"{echo})")), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["short"]}, repr(result)
+    assert "and holds it whole" in result[ADD_USER_RULES["short"]].got
+    assert "users.quoted" in result[ADD_USER_RULES["short"]].hint
+
+
+@pytest.mark.parametrize("condition, message", [
+    ("request.user_type == users_pb2.USER_TYPE_GUEST", '"guests cannot be added"'),
+    ("len(request.nickname) >= users.MAX_NICKNAME", '"nickname is too long; the limit is 32"'),
+    ("len(request.mail_address) >= users.MAX_MAIL_ADDRESS", '"mail_address is too long; the limit is 254"'),
+], ids=["refuses guests", "nickname limit off by one", "mail_address limit off by one"])
+def test_add_user_refusing_a_valid_user_fails_only_the_valid_case(condition, message, tmp_path):
+    result = check(check_add_user, refuses_also(condition, message), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
+    assert f"was refused: INVALID_ARGUMENT: {message[1:-1]}" in result[ADD_USER_RULES["valid"]].got
+    assert "every user it lets through" in result[ADD_USER_RULES["valid"]].hint
 
 
 def test_add_user_letting_already_exists_escape_fails_the_taken_case(tmp_path):
@@ -176,7 +274,8 @@ def test_add_user_letting_already_exists_escape_fails_the_taken_case(tmp_path):
             context.abort(grpc.StatusCode.ALREADY_EXISTS, str(taken))
 ''', f"        {ADD}\n"), tmp_path)
     assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
-    assert "your server raised an exception (UNKNOWN" in result[ADD_USER_RULES["taken"]].got
+    got = result[ADD_USER_RULES["taken"]].got
+    assert got.startswith("your server raised ") and "AlreadyExists: a user with id 1 already exists" in got
 
 
 def test_add_user_taken_as_the_wrong_code_fails_the_taken_case(tmp_path):
@@ -190,17 +289,30 @@ def test_add_user_taken_with_a_message_that_names_nothing_fails_the_taken_case(t
     result = check(check_add_user, wrong(ADD_USER, "ALREADY_EXISTS, str(taken)", 'ALREADY_EXISTS, "already exists"'),
                    tmp_path)
     assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
-    assert "does not say that 1 is taken" in result[ADD_USER_RULES["taken"]].got
+    assert "does not say that id 1 is taken" in result[ADD_USER_RULES["taken"]].got
     assert "str(error)" in result[ADD_USER_RULES["taken"]].hint
 
 
 def test_add_user_storing_before_checking_fails_only_the_no_trace_case(tmp_path):
-    reply = "        return users_pb2.UserResponse(user=stored)"
-    stores_first = wrong(ADD_USER, CHECK_FIELDS, "").replace(reply, CHECK_FIELDS + reply)
+    stores_first = wrong(ADD_USER, CHECK_FIELDS, "").replace(REPLY, CHECK_FIELDS + REPLY)
     result = check(check_add_user, stores_first, tmp_path)
     assert failed(result) == {ADD_USER_RULES["not stored"]}, repr(result)
     assert "yet GetUser(" in result[ADD_USER_RULES["not stored"]].got
-    assert "leave no trace" in result[ADD_USER_RULES["not stored"]].hint
+    assert "check every field before self.directory.add" in result[ADD_USER_RULES["not stored"]].hint
+
+
+def test_add_user_abort_swallowed_by_except_fails_only_the_no_trace_case_naming_the_except(tmp_path):
+    """abort raises to end the method; caught, the method stores the user, yet the caller reads INVALID_ARGUMENT."""
+    swallows = wrong(ADD_USER, CHECK_FIELDS, f'''        {VALIDATION}
+        try:
+            if mistake:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, mistake)
+        except Exception:  # the mistake: this catches the exception abort raises to end the method
+            pass
+''')
+    result = check(check_add_user, swallows, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["not stored"]}, repr(result)
+    assert "inside try/except Exception is caught" in result[ADD_USER_RULES["not stored"]].hint
 
 
 def test_add_user_replying_with_the_request_misses_the_new_id(tmp_path):
@@ -225,3 +337,52 @@ def test_add_user_answer_passes_every_case_and_again_on_the_same_server(tmp_path
     assert first.all_passed, repr(first)
     assert second.all_passed and by_address.all_passed, repr(second) + repr(by_address)
     assert repr(first) == repr(second)  # stable labels: the stored output does not change between runs
+
+
+# ---------------------------------------------------------------- 4.3 a careful caller (optional)
+
+NICKNAME_OF = "04_3_nickname_of.py"
+
+
+def caller(source: str):
+    """The function a cell defines, run as the notebook runs it: grpc and users_pb2 come from its first cell."""
+    namespace = {"grpc": grpc, "users_pb2": users_pb2}
+    exec(source, namespace)
+    return namespace["nickname_of"]
+
+
+NICKNAME_OF_WRONG = {  # rule broken: the answer with that one mistake
+    "found": wrong(NICKNAME_OF, "return reply.user.nickname", "return reply.user.mail_address"),
+    "unknown": wrong(NICKNAME_OF, "return None  #", "raise  #"),
+    # every failure read as "no such user": a wrong id, or a server that is gone, looks like a missing user
+    "other errors": wrong(NICKNAME_OF, "        if error.code() == grpc.StatusCode.NOT_FOUND:\n            return None",
+                          "        return None"),
+    "deadline": wrong(NICKNAME_OF, ", timeout=1)", ")"),
+}
+NICKNAME_OF_HINTS = {"found": "reply.user.nickname", "unknown": "return None", "other errors": "`raise`",
+                     "deadline": "timeout=1"}
+
+
+def test_nickname_of_skeleton_is_reported_as_not_done():
+    result = check_nickname_of(caller(skeleton(NICKNAME_OF)))
+    assert result.passed == 0 and len(result.cases) == len(NICKNAME_OF_RULES)
+    assert all(case.got.startswith("not done yet") for case in result.cases)
+
+
+@pytest.mark.parametrize("rule", NICKNAME_OF_WRONG)
+def test_nickname_of_wrong_answer_fails_only_the_rule_it_breaks(rule):
+    result = check_nickname_of(caller(NICKNAME_OF_WRONG[rule]))
+    assert failed(result) == {NICKNAME_OF_RULES[rule]}, repr(result)
+    assert NICKNAME_OF_HINTS[rule] in result[NICKNAME_OF_RULES[rule]].hint, repr(result)
+
+
+def test_nickname_of_without_a_deadline_is_told_how_long_it_waited():
+    result = check_nickname_of(caller(NICKNAME_OF_WRONG["deadline"]))
+    assert result[NICKNAME_OF_RULES["deadline"]].got == (
+        "it waited 4 s for a server that did not answer; expected about 1 s")
+
+
+def test_nickname_of_answer_passes_every_case():
+    result = check_nickname_of(caller(answer(NICKNAME_OF)))
+    assert result.all_passed, repr(result)
+    assert "Traceback" not in repr(result)

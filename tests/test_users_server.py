@@ -72,6 +72,12 @@ def test_add_user_taken_id_or_nickname_is_already_exists(stub, user, words):
      "mail_address 'nomail' is not an address of the form name@domain"),
     (users_pb2.User(nickname="halfmail", mail_address="halfmail@", user_type=1),
      "mail_address 'halfmail@' is not an address of the form name@domain"),
+    (users_pb2.User(nickname="onlyat", mail_address="@", user_type=1),
+     "mail_address '@' is not an address of the form name@domain"),
+    (users_pb2.User(nickname="noname", mail_address="@b", user_type=1),
+     "mail_address '@b' is not an address of the form name@domain"),
+    (users_pb2.User(nickname="nodomain", mail_address="a@", user_type=1),
+     "mail_address 'a@' is not an address of the form name@domain"),
     (users_pb2.User(nickname="longmail", mail_address="m" * 243 + "@example.com", user_type=1),
      "mail_address is 255 characters long; the limit is 254"),
     (users_pb2.User(nickname="notype", mail_address="t@example.com"),
@@ -85,6 +91,11 @@ def test_add_user_invalid_field_is_invalid_argument_naming_it_and_stores_nothing
     if user.id > 0:
         assert status_of(lambda: stub.GetUser(users_pb2.UserRequest(id=user.id), timeout=5))[0] == (
             grpc.StatusCode.NOT_FOUND)
+
+
+def test_add_user_shortest_address_of_the_form_name_at_domain_is_stored(stub):
+    added = stub.AddUser(users_pb2.User(nickname="tiny", mail_address="a@b", user_type=T.USER_TYPE_NORMAL), timeout=5)
+    assert added.user.mail_address == "a@b"
 
 
 def test_add_user_longest_allowed_fields_are_stored(stub):

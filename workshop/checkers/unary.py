@@ -3,6 +3,7 @@
 Each checker starts a fresh copy of the learner's module over a directory of its own (see
 users_cases.seeded), so what ran before cannot change a verdict. The rules of each exercise are
 written down below, one case each; tests/test_checkers_unary.py breaks each rule on its own.
+The optional client exercise, 4.3, has its checker in unary_caller.py.
 """
 from __future__ import annotations
 
@@ -12,24 +13,33 @@ import uuid
 
 import grpc
 
+from workshop.checkers import support
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
 from workshop.checkers.users_cases import one_line, seeded, users_stub
 from workshop.protos import users_pb2
+from workshop.servers import users as kit
 from workshop.servers.users import MAX_MAIL_ADDRESS, MAX_NICKNAME
 
 T = users_pb2.UserType
 _runs = itertools.count(1)
 
+
+def names_number(number: int, text: str) -> bool:
+    """Whether `text` holds `number` on its own (not as part of a longer number)."""
+    return re.search(rf"(?<![\w-]){re.escape(str(number))}(?!\d)", text) is not None
+
+
 # ---------------------------------------------------------------- Exercise 4.1
 
 GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on its own
     "found": "an existing id → its user, with every field",
-    "unknown": "an unknown id (404) → NOT_FOUND, with a message that names the id",
-    "invalid": "an id of 0 or below → INVALID_ARGUMENT, checked before the lookup",
+    "unknown": "an unknown id → NOT_FOUND, with a message that names that id",
+    "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
+    "invalid message": "an id of 0 or below → a message that names the id, or says what a good id is",
 }
 
-# Users with ids 0 and -7 cannot be added, but this seed plants them: only a GetUser that
-# checks the id before it looks the user up refuses them.
+# Users with ids 0 and -7 cannot be added, but this seed plants them: a GetUser that looks them
+# up and returns them, instead of refusing the id, fails.
 GET_USER_SEED = [
     users_pb2.User(id=0, nickname="ghost", mail_address="ghost@example.com", user_type=T.USER_TYPE_GUEST),
     users_pb2.User(id=-7, nickname="shadow", mail_address="shadow@example.com", user_type=T.USER_TYPE_GUEST),
@@ -37,7 +47,11 @@ GET_USER_SEED = [
     users_pb2.User(id=7, nickname="grace", mail_address="grace@example.org", user_type=T.USER_TYPE_ADMINISTRATOR),
     users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
 ]
-UNKNOWN_ID = 404
+UNKNOWN_IDS = (73, 2718)  # ids the notebook never shows: only a message built from request.id names them
+INVALID_IDS = (0, -7)
+GOOD_ID_WORDS = r"positive|at least 1|greater than 0|above 0|below 1|1 or more"
+INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
+                "even when the directory holds a user with it")
 
 
 def check_get_user(server) -> CheckResult:
@@ -55,56 +69,78 @@ def check_get_user(server) -> CheckResult:
                                "return users_pb2.UserResponse(user=user) with the user self.directory.get found")
 
         def unknown():
-            details = expect_status(lambda: get(UNKNOWN_ID), grpc.StatusCode.NOT_FOUND,
-                                    "when self.directory.get finds nobody, end the call with "
-                                    "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
-            if str(UNKNOWN_ID) not in details:
-                raise Fail(f"NOT_FOUND, but its message {details[:80]!r} does not say which id",
-                           "name the id in the message: users.no_user_with(request.id)")
+            for user_id in UNKNOWN_IDS:
+                details = expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.NOT_FOUND,
+                                        "when self.directory.get finds nobody, end the call with "
+                                        "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
+                if not names_number(user_id, details):
+                    raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} does not name {user_id}",
+                               "build the message from request.id: users.no_user_with(request.id)")
 
         def invalid():
-            for user_id in (0, -7):
-                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
-                              "check users.problem_with_id(request.id) before self.directory.get: an id below 1 "
-                              "is a wrong request (INVALID_ARGUMENT), whatever the directory holds")
+            for user_id in INVALID_IDS:
+                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, INVALID_HINT)
+
+        def invalid_message():
+            for user_id in INVALID_IDS:
+                details = expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
+                                        INVALID_HINT)
+                if not (names_number(user_id, details) or re.search(GOOD_ID_WORDS, details)):
+                    raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} says neither "
+                               "the id nor what is wrong with it",
+                               "say what was wrong: users.problem_with_id(request.id) gives "
+                               f"{kit.problem_with_id(user_id)!r}")
 
         return run_checks("Exercise 4.1 · GetUser", [
             (GET_USER_RULES["found"], found),
             (GET_USER_RULES["unknown"], unknown),
             (GET_USER_RULES["invalid"], invalid),
+            (GET_USER_RULES["invalid message"], invalid_message),
         ], target=target)
 
 
 # ---------------------------------------------------------------- Exercise 4.2
 
-# Invalid users, one field wrong each: (rule, fields, a word the message must hold, hint)
+MAIL_SUFFIX = "@example.com"
+# Invalid users, one field wrong each: (rule, the values sent, {what the message must hold: what it then lacks}, hint)
 INVALID_FIELDS = [
-    ("a negative id → INVALID_ARGUMENT, naming the id", {"id": -3}, r"\bid\b",
+    ("a negative id → INVALID_ARGUMENT, naming the id", [{"id": -3}], {r"\bid\b": "name the id"},
      "refuse request.id < 0 (0 is fine: it asks the server to choose)"),
-    ("an empty nickname → INVALID_ARGUMENT, naming the nickname", {"nickname": "  "}, "nickname",
+    ("a nickname empty or only spaces → INVALID_ARGUMENT, naming the nickname",
+     [{"nickname": ""}, {"nickname": "  "}], {"nickname": "name the nickname"},
      "refuse a nickname that is empty or only spaces"),
     (f"a nickname over {MAX_NICKNAME} characters → INVALID_ARGUMENT, naming the nickname and the limit",
-     {"nickname": "n" * (MAX_NICKNAME + 1)}, f"nickname.*{MAX_NICKNAME}|{MAX_NICKNAME}.*nickname",
+     [{"nickname": "n" * (MAX_NICKNAME + 1)}],
+     {"nickname": "name the nickname", rf"\b{MAX_NICKNAME}\b": f"give the limit ({MAX_NICKNAME})"},
      f"refuse a nickname longer than users.MAX_NICKNAME ({MAX_NICKNAME}) characters"),
-    ("a mail_address without '@' → INVALID_ARGUMENT, naming the mail_address", {"mail_address": "carla.example.com"},
-     "mail", "refuse a mail_address that is not of the form name@domain"),
+    ("a mail_address not of the form name@domain ('carla.example.com', '@', 'a@', '@b') → INVALID_ARGUMENT, "
+     "naming the mail_address", [{"mail_address": mail} for mail in ("carla.example.com", "@", "a@", "@b")],
+     {"mail": "name the mail_address"},
+     "refuse a mail_address without text before and after its last '@' (name@domain)"),
     (f"a mail_address over {MAX_MAIL_ADDRESS} characters → INVALID_ARGUMENT, naming it and the limit",
-     {"mail_address": "m" * MAX_MAIL_ADDRESS + "@example.com"}, f"mail.*{MAX_MAIL_ADDRESS}",
+     [{"mail_address": "m" * (MAX_MAIL_ADDRESS + 1 - len(MAIL_SUFFIX)) + MAIL_SUFFIX}],
+     {"mail": "name the mail_address", rf"\b{MAX_MAIL_ADDRESS}\b": f"give the limit ({MAX_MAIL_ADDRESS})"},
      f"refuse a mail_address longer than users.MAX_MAIL_ADDRESS ({MAX_MAIL_ADDRESS}) characters"),
-    ("a user_type not set → INVALID_ARGUMENT, naming the user_type", {"user_type": T.USER_TYPE_UNSPECIFIED},
-     "type", "refuse user_type USER_TYPE_UNSPECIFIED (0, what a field nobody set holds)"),
-    ("a user_type of 99, which UserType does not define → INVALID_ARGUMENT, naming the 99", {"user_type": 99},
-     r"\b99\b",
+    ("a user_type not set → INVALID_ARGUMENT, naming the user_type", [{"user_type": T.USER_TYPE_UNSPECIFIED}],
+     {"type": "name the user_type"}, "refuse user_type USER_TYPE_UNSPECIFIED (0, what a field nobody set holds)"),
+    ("a user_type of 99, which UserType does not define → INVALID_ARGUMENT, naming the 99", [{"user_type": 99}],
+     {r"\b99\b": "name the 99"},
      "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
 ]
 TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
               "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
-NAME_IT = "say what is wrong and with which field; users.problem_with_new_user(request) words it for you"
+NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
+           "users.problem_with_new_user(request) words it for you")
+SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less than what a caller may send
 
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
+    "valid": f"every valid user is stored: each user_type, a nickname of {MAX_NICKNAME} characters, "
+             f"a mail_address of {MAX_MAIL_ADDRESS}",
     "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
+    "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
+             "quote it whole",
     "not stored": "a refused user is not stored",
 }
 
@@ -121,7 +157,7 @@ def check_add_user(server) -> CheckResult:
 
     def new_user(name: str, **fields) -> users_pb2.User:
         nickname = f"{name}_{tag}"
-        values = {"nickname": nickname, "mail_address": f"{nickname}@example.com", "user_type": T.USER_TYPE_NORMAL}
+        values = {"nickname": nickname, "mail_address": f"{nickname}{MAIL_SUFFIX}", "user_type": T.USER_TYPE_NORMAL}
         return users_pb2.User(**{**values, **fields})
 
     def unused_id() -> int:
@@ -140,7 +176,7 @@ def check_add_user(server) -> CheckResult:
             expected.CopyFrom(sent)
             expected.id = reply.id
             if reply != expected:
-                raise Fail(f"the reply holds {one_line(reply)}; expected {one_line(expected)}",
+                raise Fail(f"the reply holds {one_line(reply)[:120]}; expected {one_line(expected)[:120]}",
                            "reply with the user directory.add returned: users_pb2.UserResponse(user=stored)")
 
         def new_id():
@@ -162,27 +198,64 @@ def check_add_user(server) -> CheckResult:
                            "only id 0 asks the server to choose; keep any other")
             as_stored(reply, sent)
 
+        def valid():
+            longest_nickname = f"long_{tag}".ljust(MAX_NICKNAME, "n")
+            longest_mail = "m" * (MAX_MAIL_ADDRESS - len(MAIL_SUFFIX)) + MAIL_SUFFIX
+            named = [(f"a user of type {T.Name(number)}", new_user(f"type{number}", user_type=number))
+                     for number in T.values() if number != T.USER_TYPE_UNSPECIFIED]
+            named += [(f"a nickname of {MAX_NICKNAME} characters", new_user("x", nickname=longest_nickname)),
+                      (f"a mail_address of {MAX_MAIL_ADDRESS} characters", new_user("mail", mail_address=longest_mail))]
+            for what, sent in named:
+                try:
+                    reply = add(sent)
+                except grpc.RpcError as error:
+                    if error.code() in support.INFRASTRUCTURE_CODES:
+                        raise
+                    raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}",
+                               "refuse only what users.problem_with_new_user refuses: every user it lets through "
+                               "must be stored") from None
+                as_stored(reply, sent)
+
         def taken():
             first = min(users.values(), key=lambda user: user.id)
-            for user, what in ((new_user("someone", id=first.id), str(first.id)),
-                               (new_user("x", nickname=first.nickname), first.nickname)):
+            for user, named, what in ((new_user("someone", id=first.id), lambda text: names_number(first.id, text),
+                                       f"id {first.id}"),
+                                      (new_user("x", nickname=first.nickname), lambda text: first.nickname in text,
+                                       f"the nickname {first.nickname!r}")):
                 details = expect_status(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
-                if what not in details:
+                if not named(details):
                     raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} does not say that {what} is taken",
                                TAKEN_HINT)
 
-        def invalid(number, fields, words, hint):
+        def invalid(number, values, needs, hint):
             def case():
-                user = new_user(f"bad{number}", **fields)
-                details = expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
-                if not re.search(words, details):
-                    raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not name the problem", NAME_IT)
+                for k, fields in enumerate(values):
+                    user = new_user(f"bad{number}{k}", **fields)
+                    details = expect_status(lambda user=user: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                    for words, lacking in needs.items():
+                        if not re.search(words, details):
+                            raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",
+                                       NAME_IT)
             return case
+
+        def short():
+            hint = ("quote at most a short start of what was sent (users.quoted(text) does), or give its length: "
+                    "the caller has the rest")
+            long_nickname = users_pb2.User(nickname=f"echo_{tag}".ljust(2_000, "n"), mail_address="m" * 300)
+            long_mail = new_user("echo", mail_address=f"echo{tag}".ljust(200, "m"), user_type=T.USER_TYPE_UNSPECIFIED)
+            for sent, field in ((long_nickname, "nickname"), (long_mail, "mail_address")):
+                details = expect_status(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                value = getattr(sent, field)
+                if value in details or len(details) >= SHORT_MESSAGE:
+                    raise Fail(f"for a {field} of {len(value):,} characters, the message is {len(details):,} "
+                               f"characters long{', and holds it whole' if value in details else ''}", hint)
 
         def not_stored():
             refused = new_user("hopper", id=unused_id(), mail_address="no mail", user_type=T.USER_TYPE_UNSPECIFIED)
             expect_status(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT, "check every field first, then store")
-            hint = "check every field before self.directory.add: a refused user must leave no trace"
+            hint = ("check every field before self.directory.add, and let context.abort end the method: an abort "
+                    "inside try/except Exception is caught, the method stores the user anyway, and the caller "
+                    "still reads INVALID_ARGUMENT")
             try:
                 stored = get(refused.id)
             except grpc.RpcError as error:
@@ -201,7 +274,9 @@ def check_add_user(server) -> CheckResult:
         return run_checks("Exercise 4.2 · AddUser", [
             (ADD_USER_RULES["new id"], new_id),
             (ADD_USER_RULES["chosen id"], chosen_id),
+            (ADD_USER_RULES["valid"], valid),
             (ADD_USER_RULES["taken"], taken),
             *[(rule, invalid(n, *spec)) for n, (rule, *spec) in enumerate(INVALID_FIELDS)],
+            (ADD_USER_RULES["short"], short),
             (ADD_USER_RULES["not stored"], not_stored),
         ], target=target)
