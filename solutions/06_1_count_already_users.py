@@ -6,7 +6,7 @@ from workshop.servers import users
 
 class UserManager(users.UserManager):
     def CountAlreadyUsers(self, request_iterator, context):
-        found = set()  # a set: an id sent twice is still one user
+        found = set()  # this call's own; a set: an id sent twice is still one user
         for request in request_iterator:  # each turn waits for the client's next id; ends when it is done
             if self.directory.get(request.id) is not None:
                 found.add(request.id)

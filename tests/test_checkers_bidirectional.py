@@ -78,6 +78,26 @@ LOOKS_UP_ANY_ID = with_method("""
                 context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
 """)
+VAGUE_REFUSAL = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad id")
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+# Looks the user up first, then refuses the id anyway: what the client sees is the same as the answer's.
+LOOKS_UP_THEN_REFUSES = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            user = self.directory.get(request.id)
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if user is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
 REFUSES_AN_EMPTY_STREAM = with_method("""
     def GetUsersByIds(self, request_iterator, context):
         answered = 0
@@ -117,6 +137,9 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (LOOKS_UP_ANY_ID, BAD_ID,
          ["ids 8, 0 → got hugo, zero, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
           "users.problem_with_id"]),
+    "an INVALID_ARGUMENT that does not name the id":
+        (VAGUE_REFUSAL, BAD_ID, ["id 0 → INVALID_ARGUMENT said 'bad id', which does not name the id",
+                                 "as users.problem_with_id(request.id) does"]),
     "refusing a client that sends no ids":
         (REFUSES_AN_EMPTY_STREAM, NO_IDS,
          ["got no answers, then INVALID_ARGUMENT: send at least one id; expected no answers"]),
@@ -131,6 +154,11 @@ def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_
     assert all(text in repr(result) for text in shown), repr(result)
 
 
+def test_looking_up_before_refusing_passes_because_the_client_cannot_tell(tmp_path):
+    result = check(LOOKS_UP_THEN_REFUSES, tmp_path)
+    assert result.all_passed, repr(result)
+
+
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
     result = check(skeleton(SOLUTION), tmp_path)
     assert result.passed == 0, repr(result)
@@ -140,7 +168,9 @@ def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
 def test_yielding_users_instead_of_responses_is_reported(tmp_path):
     result = check(YIELDS_USERS, tmp_path)
     assert {PING_PONG, IN_ORDER} <= failed(result), repr(result)
-    assert "answers carried no user" in repr(result) and "inside a UserResponse" in repr(result)
+    assert "the answer carried no user" in result[PING_PONG].got, repr(result)
+    assert "4 of the 4 answers carried no user" in result[IN_ORDER].got, repr(result)
+    assert "inside a UserResponse" in repr(result)
 
 
 def test_answer_passes_every_rule_and_again_after_its_server_was_used(tmp_path):

@@ -1,4 +1,5 @@
-"""check_count_already_users (6.1): each rule broken on its own by one wrong answer, and the answer passes."""
+"""check_count_already_users (6.1): each rule broken on its own by one wrong answer, hints that name the
+cause (an answer inside the loop, a stop at an unknown id, a set kept between calls), and the answer passes."""
 import pytest
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
 
@@ -7,11 +8,16 @@ from workshop.checkers.client_streaming import RULES, check_count_already_users
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "06_1_count_already_users.py"
-COUNTS, DISTINCT, UNKNOWN, EMPTY, WAITS = (rule for rule, *_ in RULES)
+COUNTS, DISTINCT, UNKNOWN, EMPTY, WAITS, OWN_IDS = (rule for rule, *_ in RULES)
 
 
 def check(source, tmp_path):
     return check_server_cell(check_count_already_users, source, tmp_path)
+
+
+def learners_module(method: str) -> str:
+    """The reference service with `method` written anew; a module-level SEEN = set() is there for it to misuse."""
+    return reference_with(method).replace("class MyUserManager", "SEEN = set()\n\n\nclass MyUserManager")
 
 
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
@@ -40,10 +46,10 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                 context.abort(grpc.StatusCode.NOT_FOUND, "none of these ids is a user")
             return users_pb2.UserCountResponse(count=len(found))
     ''', "count=0"),
-    "reads only the first three ids": (WAITS, '''
+    "reads only the first four ids (as many as the short streams have)": (WAITS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
-            for _, request in zip(range(3), request_iterator):
+            for _, request in zip(range(4), request_iterator):
                 if self.directory.get(request.id):
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
@@ -60,6 +66,13 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
             reader.join(0.15)  # the mistake: a quiet client is taken for a client that is done
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
+    "keeps the set at module level, shared by every call": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    SEEN.add(request.id)
+            return users_pb2.UserCountResponse(count=len(SEEN))
+    ''', "lives on between calls"),
 }
 
 
@@ -72,9 +85,40 @@ def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
 @pytest.mark.parametrize("mistake", WRONG)
 def test_wrong_answer_fails_only_the_rule_it_breaks(mistake, tmp_path):
     rule, method, hint_word = WRONG[mistake]
-    result = check(reference_with(method), tmp_path)
+    result = check(learners_module(method), tmp_path)
     assert failed(result) == {rule}, result
     assert hint_word in result[rule].hint, result
+
+
+def test_an_answer_inside_the_loop_is_named_by_the_first_case_it_fails(tmp_path):
+    result = check(reference_with('''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    found.add(request.id)
+                return users_pb2.UserCountResponse(count=len(found))
+    '''), tmp_path)
+    first = next(case for case in result.cases if not case.passed)
+    assert first.label == COUNTS, result
+    assert first.got == "got count=1; expected 3: the count of the first id alone: the answer came before the " \
+                        "stream ended", result
+    assert "a `return` inside" in first.hint, result
+
+
+def test_a_stop_at_the_first_unknown_id_is_named(tmp_path):
+    result = check(reference_with('''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is None:
+                    break
+                found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    '''), tmp_path)
+    assert failed(result) == {UNKNOWN}, result
+    assert "the count of the ids before 404: the count stopped at the unknown id" in result[UNKNOWN].got, result
+    assert "A `break`" in result[UNKNOWN].hint, result
 
 
 def test_returning_a_bare_number_is_explained(tmp_path):

@@ -44,6 +44,13 @@ ONLY_UNSPECIFIED_REFUSED = with_method("""
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
 """)
+VAGUE_REFUSAL = with_method("""
+    def GetUsersByType(self, request, context):
+        if users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
 REFUSED_AFTER_STREAMING = with_method("""
     def GetUsersByType(self, request, context):
         for user in self.directory.of_type(request.user_type):
@@ -119,6 +126,18 @@ LEAKS_ON_CANCEL = with_method("""
             yield users_pb2.UserResponse(user=user)
         LISTINGS.release()
 """, above="import threading\n\nLISTINGS = threading.Semaphore(4)\n\n\n")
+# The same slot as a plain lock, taken before the loop and released after it: held at every yield,
+# and never given back by a stream that is cancelled.
+LOCK_RELEASED_AFTER_THE_LOOP = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        LISTING.acquire()
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        LISTING.release()
+""", above="import threading\n\nLISTING = threading.Lock()\n\n\n")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -128,6 +147,9 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                                   "users.problem_with_user_type"]),
     "refusing only UNSPECIFIED, not a number that is no type":
         (ONLY_UNSPECIFIED_REFUSED, REFUSES, ["user_type 99 → a stream of no users that ended OK"]),
+    "a refusal that does not say what is wrong":
+        (VAGUE_REFUSAL, REFUSES, ["USER_TYPE_UNSPECIFIED → INVALID_ARGUMENT said 'invalid', which does not say what is "
+                                  "wrong", "users.problem_with_user_type(request.user_type) does"]),
     "refusing only after the users were sent":
         (REFUSED_AFTER_STREAMING, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none",
                                             "before the first yield"]),
@@ -146,7 +168,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
          ["while a GUEST stream was paused unread, a second GetUsersByType got no answer",
           "hold no lock across a yield"]),
     "a slot given back only when the loop ends, never on cancel":
-        (LEAKS_ON_CANCEL, CANCEL, ["streams were read a little and cancelled, the next one sent nothing",
+        (LEAKS_ON_CANCEL, CANCEL, ["after 4 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
 }
 
@@ -157,6 +179,15 @@ def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_
     result = check(source, tmp_path)
     assert failed(result) == {rule}, repr(result)
     assert all(text in repr(result) for text in shown), repr(result)
+
+
+def test_a_lock_released_after_the_loop_is_named_where_the_cancel_leaks_it(tmp_path):
+    """Held across each yield (rule 4), and kept for ever by the first cancelled stream (rule 5): the
+    cancel line counts from its own copy of the module, so it says 1 stream, and names the lock."""
+    result = check(LOCK_RELEASED_AFTER_THE_LOOP, tmp_path)
+    assert failed(result) == {NO_LOCK, CANCEL}, repr(result)
+    assert "after 1 stream was read a little and cancelled, the next one sent nothing" in result[CANCEL].got
+    assert "a lock, released after the loop?" in result[CANCEL].hint, repr(result)
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):

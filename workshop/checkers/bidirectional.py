@@ -2,7 +2,8 @@
 
 It judges a fresh copy of the learner's module over a directory of its own (users_cases.seeded),
 so nothing that ran before changes a verdict; the seed plants users with ids 0 and -3 (AddUser
-would refuse them), so a server that looks such ids up instead of refusing them answers with a user.
+would refuse them), so a server that answers such ids with a lookup instead of refusing them
+sends a user. (Whether it looks them up before it refuses them cannot be seen, so is not judged.)
 
 The key case is a conversation: the checker sends one id and does not send the next until the
 answer has arrived. A server that answers each request as it comes passes at once; a server that
@@ -12,6 +13,7 @@ reports it after a short wait instead of hanging.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 
 import grpc
@@ -40,8 +42,10 @@ PING_PONG_HINT = ("answer inside the loop: `for request in request_iterator:` lo
 ORDER_HINT = "yield one UserResponse per request, in the order the ids arrive, even for an id asked before"
 NOT_FOUND_HINT = ("when self.directory.get(request.id) finds nobody, "
                   "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
-BAD_ID_HINT = ("before the lookup, refuse what users.problem_with_id(request.id) finds a problem with: "
-               "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)")
+BAD_ID_HINT = ("refuse what users.problem_with_id(request.id) finds a problem with, even when the directory "
+               "has a user with that id: context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)")
+BAD_ID_SAYS_WHY_HINT = ("the client sent several ids: the message must say which one, and what is wrong with it, "
+                        "as users.problem_with_id(request.id) does; abort with that problem as the message")
 NO_IDS_HINT = "when the client sends no ids, the loop runs zero times: just let the stream end"
 
 
@@ -53,7 +57,8 @@ def _wrapped(replies) -> None:
     """Fails when an answer carries no user: most often the User itself was yielded."""
     empty = sum(not reply.HasField("user") for reply in replies)
     if empty:
-        raise Fail(f"{empty} of {len(replies)} answers carried no user", WRAP_HINT)
+        which = "the answer" if len(replies) == 1 else f"{empty} of the {len(replies)} answers"
+        raise Fail(f"{which} carried no user", WRAP_HINT)
 
 
 def _explained(error: grpc.RpcError) -> BaseException:
@@ -116,6 +121,10 @@ def _all_at_once(target, ids):
             return replies, error
     _wrapped(replies)
     return replies, None
+
+
+def _names_id(message: str, user_id: int) -> bool:
+    return re.search(rf"(?<![\d-]){user_id}(?!\d)", message) is not None
 
 
 def _ended(replies, error) -> str:
@@ -182,6 +191,9 @@ def refuses_an_id_of_zero_or_below(target) -> None:
             raise Fail(f"{shown}; {wanted}", BAD_ID_HINT)
         if [reply.user.nickname for reply in replies] != before:
             raise Fail(f"{shown}; {wanted}", ORDER_HINT)
+        if not _names_id(error.details() or "", ids[-1]):
+            raise Fail(f"id {ids[-1]} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
+                       "name the id", BAD_ID_SAYS_WHY_HINT)
 
 
 def no_ids_no_answers(target) -> None:
@@ -194,7 +206,8 @@ RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test brea
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order": answers_every_id_in_order,
     f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}": ends_at_the_first_unknown_id,
-    "ids 8, 0 → hugo, then INVALID_ARGUMENT; id -3 → INVALID_ARGUMENT": refuses_an_id_of_zero_or_below,
+    "ids 8, 0 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; id -3 → the same":
+        refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
 }
 

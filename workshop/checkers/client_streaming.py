@@ -1,9 +1,15 @@
 """Checker for notebook 06: the learner's CountAlreadyUsers (client streaming, Exercise 6.1).
 
-Each case streams ids to a fresh copy of the learner's module, whose directory holds the seeded
-users and nothing else, and compares the one answer with the count the rules ask for: how many
-DISTINCT ids belong to existing users. tests/test_checkers_client_streaming.py breaks each rule
-on its own.
+Each case streams ids to a fresh copy of the learner's module of its own, so that no call of
+another case (or of the learner) can change its count, and compares the one answer with the
+count the rules ask for: how many DISTINCT ids belong to existing users. The copy holds
+data/users.json's users (ids 1 to 6; nobody has 404) and 300 more (ids 1001 to 1300), for a stream
+longer than any number of ids an answer might read and then stop. A server given by address holds
+data/users.json's users only: there the long stream's 300 ids are unknown, and its count is 1.
+
+A wrong count that is the count of a first part of the stream says so: the answer came before
+the stream ended, or the loop stopped at an unknown id. tests/test_checkers_client_streaming.py
+breaks each rule on its own.
 """
 from __future__ import annotations
 
@@ -16,22 +22,34 @@ from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
 PAUSE = 0.3  # seconds the client waits before its last id, in the case that checks the answer waits
+LONG_STREAM = range(1001, 1301)  # ids of the checker's 300 extra users
 
-# A fresh copy of data/users.json's users (ids 1 to 6), so that a server given by address, which
-# holds those too, reads the same; nobody has id 404.
-SEED = seed_users().values()
+SEED = [*seed_users().values(),
+        *(users_pb2.User(id=n, nickname=f"user{n}", mail_address=f"user{n}@example.com",
+                         user_type=users_pb2.USER_TYPE_NORMAL) for n in LONG_STREAM)]
 
-RULES = [  # Exercise 6.1, one case each: (rule, ids streamed, pause before the last id, hint)
-    ("counts existing users: ids 2, 3, 5 → 3", [2, 3, 5], 0,
+ANSWER_AFTER_THE_LOOP_HINT = ("answer after the loop, not inside it: a `return` inside `for request in "
+                              "request_iterator:` answers after the first id, and the rest is never read")
+READ_TO_THE_END_HINT = ("keep reading until request_iterator ends (the client is done), and answer only after "
+                        "the loop: not after a number of ids, nor when the client pauses")
+READ_ON_HINT = ("an unknown id only counts nothing: skip it and read on. A `break` (or `return`) at the "
+                "unknown id stops the count there")
+OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, or on "
+                "self, lives on between calls, so each call also counts the ids of the calls before it")
+
+RULES = [  # Exercise 6.1, one case each: (rule, the calls' ids, pause before a call's last id, hint)
+    ("counts existing users: ids 2, 3, 5 → 3", [[2, 3, 5]], 0,
      "count the ids for which self.directory.get(request.id) finds a user"),
-    ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [2, 3, 2, 2], 0,
+    ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], 0,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
-    ("an unknown id counts nothing and is no error: ids 2, 404, 3 → 2", [2, 404, 3], 0,
-     "check that self.directory.get() found a user before you count the id"),
-    ("an empty stream is a question too: no ids → 0", [], 0,
+    ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], 0,
+     "check that self.directory.get() found a user before you count the id; an unknown id is no error"),
+    ("an empty stream is a question too: no ids → 0", [[]], 0,
      "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
-    ("the answer waits until the client is done: ids 2, 3, 5, a pause, 6 → 4", [2, 3, 5, 6], PAUSE,
-     "keep reading until request_iterator ends (the client is done), and answer only after the loop"),
+    ("the answer waits for the whole stream: ids 1001 to 1300, a pause, then 6 → 301", [[*LONG_STREAM, 6]], PAUSE,
+     READ_TO_THE_END_HINT),
+    ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1", [[2, 3], [5]], 0,
+     OWN_IDS_HINT),
 ]
 
 
@@ -46,27 +64,65 @@ def _requests(ids, pause: float):
         yield users_pb2.UserRequest(id=user_id)
 
 
+def _shown(ids) -> str:
+    return "no ids" if not ids else f"id{'s' if len(ids) > 1 else ''} " + ", ".join(map(str, ids[:6])) + (
+        ", ..." if len(ids) > 6 else "")
+
+
+def _cut_short(ids, users, got: int) -> tuple[str, str] | None:
+    """When `got` is the count of a first part of `ids` only: why, and the hint; else None.
+
+    The part ends where the count last grew, so the id after it says what stopped the count:
+    an unknown id (the loop stopped there), or a known one (the answer came too early).
+    """
+    for read in range(1, len(ids)):
+        grew = ids[read - 1] in users and ids[read - 1] not in ids[:read - 1]
+        if not grew or expected_count(ids[:read], users) != got:
+            continue
+        if ids[read] not in users:
+            return f"the count of the ids before {ids[read]}: the count stopped at the unknown id", READ_ON_HINT
+        if read == 1:
+            return "the count of the first id alone: the answer came before the stream ended", \
+                ANSWER_AFTER_THE_LOOP_HINT
+        return f"the count of the first {read} ids alone: the answer came before the stream ended", \
+            READ_TO_THE_END_HINT
+    return None
+
+
+def _ask(target, users, calls, pause: float, hint: str) -> None:
+    asked: list[int] = []
+    with users_stub(target) as stub:
+        for ids in calls:
+            expected = expected_count(ids, users)
+            which = f"a new call with {_shown(ids)} → " if asked else ""
+            try:
+                reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
+                    raise Fail(f"{which}the call failed with INTERNAL: {error.details()}",
+                               "return a message, users_pb2.UserCountResponse(count=...), after the loop: "
+                               "not a bare number, and not nothing (None)") from None
+                if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    raise Fail(f"{which}the call failed with {error.code().name}: {error.details()[:80]}; "
+                               f"expected count={expected}", hint) from None
+                raise
+            if reply.count != expected:
+                got = f"{which}got count={reply.count}; expected {expected}"
+                if asked and reply.count == expected_count(asked + ids, users):
+                    raise Fail(f"{got}: it counted the ids of the call before too", OWN_IDS_HINT)
+                why = _cut_short(ids, users, reply.count)
+                raise Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
+            asked += ids
+
+
+def _case(server, calls, pause: float, hint: str):
+    def run():
+        with seeded(server, SEED) as (target, users):  # a copy of its own: no other call counts here
+            target.guarded(lambda: _ask(target, users, calls, pause, hint))()
+    return run
+
+
 def check_count_already_users(server) -> CheckResult:
     """Exercise 6.1: `server` is the running server of my_count_users.py (or an address)."""
-    with seeded(server, SEED) as (target, users), users_stub(target) as stub:
-
-        def case(ids, pause, hint):
-            def run():
-                expected = expected_count(ids, users)
-                try:
-                    reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT)
-                except grpc.RpcError as error:
-                    if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
-                        raise Fail(f"the call failed with INTERNAL: {error.details()}",
-                                   "return a message, users_pb2.UserCountResponse(count=...), "
-                                   "not a bare number") from None
-                    if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                        raise Fail(f"the call failed with {error.code().name}: {error.details()[:80]}; "
-                                   f"expected count={expected}", hint) from None
-                    raise
-                if reply.count != expected:
-                    raise Fail(f"got count={reply.count}; expected {expected}", hint)
-            return run
-
-        return run_checks("Exercise 6.1 · CountAlreadyUsers",
-                          [(rule, case(ids, pause, hint)) for rule, ids, pause, hint in RULES], target=target)
+    return run_checks("Exercise 6.1 · CountAlreadyUsers",
+                      [(rule, _case(server, calls, pause, hint)) for rule, calls, pause, hint in RULES])

@@ -12,6 +12,7 @@ so nothing that ran before changes a verdict. The seed is built to make mistakes
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import grpc
@@ -50,6 +51,8 @@ def checker_seed() -> list[users_pb2.User]:
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
 TYPE_HINT = ("check users.problem_with_user_type(request.user_type) first, and if it finds a problem, "
              "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem) before the first yield")
+SAYS_WHY_HINT = ("the message is all the client learns: say what is wrong and what to send instead, as "
+                 "users.problem_with_user_type(request.user_type) does; abort with that problem as the message")
 ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request.user_type), "
               "in the order it gives them (id order)")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
@@ -57,10 +60,20 @@ LOCK_HINT = ("hold no lock across a yield: a yield waits for as long as the clie
              "of_type hands you a list and lets go of its lock; yield from that list")
 CANCEL_HINT = ("when the client cancels, grpcio drops your generator at its yield, so code after the loop "
                "never runs: give back what you take (a lock, a semaphore, a file) with `with` or `finally`")
+LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can hold: a lock, released after the "
+                    "loop? grpcio drops a cancelled generator at its yield, so that release() never runs. "
+                    "Take it with `with`, or release it in `finally` (and better, hold no lock across a yield)")
+# What a message must name to say what is wrong with each type the checker sends.
+NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b",
+                     NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b"}
 
 
 def _counted(users) -> str:
     return {0: "no users", 1: "1 user"}.get(len(users), f"{len(users)} users")
+
+
+def _streams(number: int) -> str:
+    return "1 stream was" if number == 1 else f"{number} streams were"
 
 
 def _type_name(user_type: int) -> str:
@@ -106,6 +119,10 @@ def refuses_a_type_that_is_not_one(target) -> None:
                 raise Fail(f"{what} → {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", TYPE_HINT)
             if users:
                 raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", TYPE_HINT)
+            said = error.details() or ""
+            if not re.search(NAMES_THE_PROBLEM[user_type], said, re.IGNORECASE):
+                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what is wrong",
+                           SAYS_WHY_HINT)
 
 
 def streams_each_user_once_in_id_order(target) -> None:
@@ -191,6 +208,12 @@ def answers_others_while_a_stream_is_paused(target) -> None:
 
 
 def gives_back_what_it_took_when_cancelled(target) -> None:
+    # A copy of its own: a stream an earlier case cancelled must not be what this one counts.
+    with users_cases.seeded(target, checker_seed()) as (own, _):
+        own.guarded(lambda: _cancel_one_after_another(own))()
+
+
+def _cancel_one_after_another(target) -> None:
     import server_runner
 
     # More rounds than the pool has workers: a call that goes on running after its cancel shows too.
@@ -202,13 +225,14 @@ def gives_back_what_it_took_when_cancelled(target) -> None:
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED or not cancelled:
                     raise
-                raise Fail(f"after {cancelled} streams were read a little and cancelled, the next one "
-                           f"sent nothing within {PROBE_WAIT:g} s", CANCEL_HINT) from None
+                raise Fail(f"after {_streams(cancelled)} read a little and cancelled, the next one "
+                           f"sent nothing within {PROBE_WAIT:g} s",
+                           LEAKED_LOCK_HINT if cancelled == 1 else CANCEL_HINT) from None
             call.cancel()
 
 
 RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
-    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT, before any user":
+    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT that says what is wrong, before any user":
         refuses_a_type_that_is_not_one,
     "NORMAL → tess, bo, nora, ada: every user of the type, each once, in id order":
         streams_each_user_once_in_id_order,
