@@ -98,6 +98,16 @@ LOOKS_UP_THEN_REFUSES = with_method("""
                 context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
 """)
+NOT_FOUND_BEFORE_THE_ID_CHECK = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            user = self.directory.get(request.id)
+            if user is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            yield users_pb2.UserResponse(user=user)
+""")
 REFUSES_AN_EMPTY_STREAM = with_method("""
     def GetUsersByIds(self, request_iterator, context):
         answered = 0
@@ -137,6 +147,9 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (LOOKS_UP_ANY_ID, BAD_ID,
          ["ids 8, 0 → got hugo, zero, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
           "users.problem_with_id"]),
+    "NOT_FOUND for an id below 1 that nobody has (the id checked after the lookup fails)":
+        (NOT_FOUND_BEFORE_THE_ID_CHECK, BAD_ID,
+         ["ids -5 → got no answers, then NOT_FOUND: no user has id -5; expected INVALID_ARGUMENT"]),
     "an INVALID_ARGUMENT that does not name the id":
         (VAGUE_REFUSAL, BAD_ID, ["id 0 → INVALID_ARGUMENT said 'bad id', which does not name the id",
                                  "as users.problem_with_id(request.id) does"]),

@@ -183,7 +183,7 @@ def ends_at_the_first_unknown_id(target) -> None:
 
 
 def refuses_an_id_of_zero_or_below(target) -> None:
-    for ids, before in (([8, 0], ["hugo"]), ([-3], [])):
+    for ids, before in (([8, 0], ["hugo"]), ([-3], []), ([-5], [])):  # -5: nobody has it, so no NOT_FOUND first
         replies, error = _all_at_once(target, ids)
         shown = f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}"
         wanted = f"expected {'hugo, then ' if before else ''}INVALID_ARGUMENT"
@@ -206,7 +206,7 @@ RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test brea
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order": answers_every_id_in_order,
     f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}": ends_at_the_first_unknown_id,
-    "ids 8, 0 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; id -3 → the same":
+    "ids 8, 0 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
         refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
 }
