@@ -7,7 +7,7 @@ import server_runner
 from workshop.checkers.chat import RULES, check_chat_server
 
 SOLUTION = "08_1_chat_server.py"
-HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, IDLE_CPU, ROOM, LEAVES = RULES
+HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, WORDS, AT_ONCE, ROOM, IDLE, LEAVES = RULES
 
 
 def wrong(replace: str, by: str) -> str:
@@ -21,21 +21,62 @@ NO_JOIN_HEADER = wrong('''        context.send_initial_metadata(())''', "")  # p
 
 ONE_SUBSCRIBER_HEARS = wrong("for inbox in self.inboxes:", "for inbox in list(self.inboxes)[:1]:")
 
-UNNUMBERED = wrong("""            for inbox in self.inboxes:
-                inbox.put(note)""", """            for inbox in self.inboxes:
-                inbox.put(request)""")
+HAND_OUT = """            note = self.history.add(request)
+            for inbox in self.inboxes:
+                inbox.put(note)"""
+UNNUMBERED = wrong(HAND_OUT, HAND_OUT.replace("inbox.put(note)", "inbox.put(request)"))
+
+HANDS_OUT_AFTER_THE_LOCK = wrong(HAND_OUT, """            note = self.history.add(request)
+        time.sleep(random.uniform(0, 0.02))  # e.g. logging it: other Posts get in meanwhile
+        for inbox in self.inboxes:
+            inbox.put(note)""").replace("import threading", "import random\nimport threading\nimport time")
+
+JOIN = """        with self.lock:
+            for note in self.history.last(request.replay):
+                inbox.put(note)
+            self.inboxes.add(inbox)"""
+LEAVE = """            with self.lock:
+                self.inboxes.discard(inbox)"""
+
+
+def without_the_lock(source: str) -> str:
+    """`source` with its Subscribe joining and leaving without the lock."""
+    assert JOIN in source and LEAVE in source, "the answer changed; update this wrong answer"
+    return source.replace(JOIN, """        for note in self.history.last(request.replay):
+            inbox.put(note)
+        self.inboxes.add(inbox)""").replace(LEAVE, "            self.inboxes.discard(inbox)")
+
+
+NO_LOCK_AND_A_PRINT = without_the_lock(wrong("        with self.lock:\n" + HAND_OUT, """\
+        note = self.history.add(request)
+        for inbox in self.inboxes:
+            inbox.put(note)
+            print("handed out", note.sequence)  # writing lets other threads run, mid-loop"""))
 
 NO_REPLAY = wrong("self.history.last(request.replay)", "[]")
 
-ACCEPTS_INVALID_NOTES = wrong('''        if problem:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)''', "")
+REFUSES = '''        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)'''
+ACCEPTS_INVALID_NOTES = wrong(REFUSES, "")
+SAYS_ONLY_INVALID = wrong(REFUSES, REFUSES.replace("problem)", '"invalid note")'))
 
 WAIT_IN_THE_INBOX = "        while (note := inbox.get()) is not None:  # sleeps until a note arrives: no polling"
-POLLS_EVERY_10_MS = wrong(WAIT_IN_THE_INBOX, '''        while True:
-            while inbox.empty():  # "anything new?" 100 times a second, for every subscriber
-                time.sleep(0.01)
-            if (note := inbox.get()) is None:
-                return''').replace("import threading", "import threading\nimport time")
+ADD_CALLBACK = '''        if not context.add_callback(leave):
+            leave()  # the call had already ended'''
+
+
+def polls(every: float) -> str:
+    """The polling loop a newcomer wrote: no add_callback; it leaves in a finally, when is_active() says so."""
+    return wrong(WAIT_IN_THE_INBOX + "\n            yield note", f'''        try:
+            while context.is_active():
+                try:
+                    note = inbox.get(timeout={every})  # "anything new?" every {every} s, for every subscriber
+                except queue.Empty:
+                    continue
+                yield note
+        finally:
+            leave()''').replace(ADD_CALLBACK, "")
+
 
 BUSY_LOOP = wrong(WAIT_IN_THE_INBOX + "\n            yield note", '''
         while context.is_active():  # the source talk's loop: "anything new?", without a pause
@@ -46,8 +87,14 @@ BUSY_LOOP = wrong(WAIT_IN_THE_INBOX + "\n            yield note", '''
 
 POOL_OF_TEN = wrong("MAX_WORKERS = 100", "MAX_WORKERS = 10")  # the source talk's pool
 
-NEVER_LEAVES = wrong('''        if not context.add_callback(leave):
-            leave()  # the call had already ended''', "")  # sleeps in inbox.get() until a Post wakes it
+NEVER_LEAVES = wrong(ADD_CALLBACK, "")  # sleeps in inbox.get() until a Post wakes it
+
+HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
+''', '''            self.inboxes.add(inbox)
+            context.send_initial_metadata(())
+            while (note := inbox.get()) is not None:  # waits for a Post, which waits for this lock
+                yield note
+''')
 
 
 ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case got, words of its hint)
@@ -55,8 +102,10 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "unnumbered_notes": (UNNUMBERED, NUMBERED, "numbered [0, 0, 0]", "history.add"),
     "replay_ignored": (NO_REPLAY, REPLAY, "the replayed history", "history.last(request.replay)"),
     "invalid_notes_accepted": (ACCEPTS_INVALID_NOTES, INVALID, "expected INVALID_ARGUMENT", "problem_with_note"),
-    "polls_every_10_ms": (POLLS_EVERY_10_MS, IDLE_CPU, "s of CPU in 1 s", "inbox.get()"),
-    "never_leaves": (NEVER_LEAVES, LEAVES, "110 subscribers cancelled", "add_callback"),  # 110: the pool + 10
+    "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),
+    "hands_out_after_the_lock": (HANDS_OUT_AFTER_THE_LOCK, AT_ONCE, "which was posted after it", "self.lock"),
+    "polls_every_0_2_s": (polls(0.2), IDLE, "threads of your server woke up", "inbox.get() with no timeout"),
+    "never_leaves": (NEVER_LEAVES, LEAVES, "99 subscribers cancelled", "add_callback"),  # 99: the pool but one
 }
 
 
@@ -79,7 +128,7 @@ def test_answer_passes_every_rule(check):
 
 def test_answer_passes_when_given_an_address(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
-        result = check_chat_server(server.address)  # its PID, for the CPU case, comes from the registry
+        result = check_chat_server(server.address)  # its PID, for the idle case, comes from the registry
     assert result.all_passed, repr(result)
 
 
@@ -96,23 +145,47 @@ def test_a_wrong_answer_fails_only_the_rule_it_breaks_with_a_hint_that_names_it(
     assert got in result[rule].got and hint in result[rule].hint, repr(result)
 
 
+def test_a_slow_poll_does_not_leave_at_once(check):
+    result = check(polls(3.0))
+    # Polls come together, so a 2 s idle window may or may not hold one; leaving waits for the poll.
+    assert LEAVES in failed(result) and failed(result) <= {LEAVES, IDLE}, repr(result)
+    assert "add_callback" in result[LEAVES].hint
+
+
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
-    # A room of 50 can only be filled, or measured, by a post that reaches all of them.
-    assert failed(result) == {FAN_OUT, IDLE_CPU, ROOM}, repr(result)
+    # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
+    assert failed(result) == {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES}, repr(result)
     assert all("every subscriber's inbox" in result[label].hint for label in failed(result))
 
 
 def test_a_busy_loop_is_named_as_the_cause_of_what_it_starves(check):
     result = check(BUSY_LOOP)
     # 50 spinning subscribers starve Posts too: whatever fails must blame the loop, never the fan-out
-    assert IDLE_CPU in failed(result), repr(result)
+    assert IDLE in failed(result), repr(result)
     for label in failed(result):
         assert "busy loop" in result[label].hint and "every subscriber's inbox" not in result[label].hint, label
 
 
-def test_a_pool_of_ten_cannot_hold_a_room_of_fifty(check):
+def test_a_pool_of_ten_cannot_hold_a_room_of_fifty_and_the_room_case_says_why(check):
     result = check(POOL_OF_TEN)
-    # The CPU case needs the 50 subscribers in the room too; both name the pool the registry reports.
-    assert failed(result) == {ROOM, IDLE_CPU}, repr(result)
+    # The idle case needs the 50 subscribers in the room too; the hint shows once, under the room's line.
+    assert failed(result) == {ROOM, IDLE}, repr(result)
     assert all("MAX_WORKERS = 10" in result[label].hint for label in failed(result))
+    shown = repr(result).splitlines()
+    room_line = next(n for n, line in enumerate(shown) if ROOM in line)
+    assert "MAX_WORKERS = 10" in shown[room_line + 1] and "did not fill" in result[IDLE].got, repr(result)
+
+
+def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_passes(check):
+    result = check(HOLDS_THE_LOCK_WHILE_WAITING)
+    assert HEADER not in failed(result) and {FAN_OUT, ROOM} <= failed(result), repr(result)
+    assert "hold the lock while it waits" in result[FAN_OUT].hint, repr(result)
+
+
+def test_no_lock_at_all_is_caught_when_the_fan_out_lets_other_threads_in(check):
+    assert "self.lock" not in NO_LOCK_AND_A_PRINT.split("def Subscribe")[1], "a lock is left in the wrong answer"
+    result = check(NO_LOCK_AND_A_PRINT)
+    # A join or leave during the fan-out changes the set under it; the other crowded cases may see it too.
+    assert AT_ONCE in failed(result) and HEADER not in failed(result), repr(result)
+    assert "Set changed size during iteration" in result[AT_ONCE].got and "self.lock" in result[AT_ONCE].hint

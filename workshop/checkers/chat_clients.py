@@ -1,4 +1,5 @@
-"""The chat checker's side of a room: Subscribe streams read on threads, Posts, and probes.
+"""The chat checker's side of a room: Subscribe streams read on threads, Posts, probes, and what
+the server costs while the room is quiet.
 
 Each stream is read on its own thread into a queue, so a note that never comes is a bounded
 wait, never a hang. `Room.until_listening` posts probes until every listener has heard one:
@@ -10,6 +11,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import psutil
@@ -18,9 +21,15 @@ from workshop.checkers.support import Fail, Target
 from workshop.protos import chat_pb2, chat_pb2_grpc
 
 CALL_TIMEOUT = 2.0  # a Post, the wait for one note, the wait for the join header
+FILL_PATIENCE = 3.0  # seconds a room of many listeners may take to fill
 STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them long before)
 SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: more than half a core in half a second is a busy loop
 FAN_OUT_HINT = "Post must put each note into every subscriber's inbox (one queue per subscriber), not only one"
+
+
+def count(number: int, thing: str) -> str:
+    """'1 subscriber', '50 subscribers'."""
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
 class Stalled(Fail):
@@ -67,6 +76,17 @@ class Listener:
             raise item  # an RpcError reads as the framework says (not done yet, not running, raised...)
         return item
 
+    def received(self) -> list:
+        """The notes that have arrived so far (for a cancelled listener: all it will ever get)."""
+        notes = []
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                return notes
+            if isinstance(item, chat_pb2.Note):
+                notes.append(item)
+
 
 class Room:
     """A channel to the server, and the listeners opened on it (all cancelled on leaving the `with`)."""
@@ -96,7 +116,7 @@ class Room:
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
-            raise Stalled(f"with {len(self.listeners)} subscribers connected, a Post got no answer within "
+            raise Stalled(f"with {count(len(self.listeners), 'subscriber')} connected, a Post got no answer within "
                           f"{CALL_TIMEOUT:g} s", self._stalled_post_hint()) from None
 
     def _stalled_post_hint(self) -> str:
@@ -106,12 +126,14 @@ class Room:
         if workers <= len(self.listeners):
             return (f"your server has {workers} worker threads (MAX_WORKERS = {workers}) and every open Subscribe "
                     f"holds one, so none is left for Post: make MAX_WORKERS clearly more than {self.room_size}")
-        return (f"your server has {workers} worker threads, more than the {len(self.listeners)} streams: does "
-                "Subscribe hold the lock while it waits for a note? Post needs that lock")
+        return (f"your server has {workers} worker threads, more than these streams need: does Subscribe hold "
+                "the lock while it waits for a note? Post needs that lock")
 
-    def until_listening(self, listeners: list[Listener], patience: float = CALL_TIMEOUT) -> None:
-        """Post probes until every listener has heard one, then drain them: all are in the room."""
-        deadline = time.monotonic() + patience
+    def until_listening(self, listeners: list[Listener]) -> None:
+        """Post probes until every listener has heard one, then drain them: all are in the room.
+        Stalled after FILL_PATIENCE, or sooner when for CALL_TIMEOUT no more listeners have heard one."""
+        started = time.monotonic()
+        progress, heard = started, 0
         while True:
             self.probes += 1
             last = f"probe {self.probes}: is everyone listening?"
@@ -119,14 +141,18 @@ class Room:
             waiting = [listener for listener in listeners if not listener.heard.is_set()]
             if not waiting:
                 break
-            if time.monotonic() > deadline:
-                raise Stalled(f"{len(listeners) - len(waiting)} of {len(listeners)} subscribers received the notes "
-                              "posted", FAN_OUT_HINT)
+            now = time.monotonic()
+            if len(listeners) - len(waiting) > heard:  # still filling
+                progress, heard = now, len(listeners) - len(waiting)
+            if now > min(progress + CALL_TIMEOUT, started + FILL_PATIENCE):
+                raise Stalled(f"{len(listeners) - len(waiting)} of {count(len(listeners), 'subscriber')} received "
+                              "the notes posted", FAN_OUT_HINT)
             waiting[0].heard.wait(0.1)
+        end = started + FILL_PATIENCE + CALL_TIMEOUT
         for listener in listeners:  # drain everything up to the last probe
             while True:
                 try:
-                    note = listener.next_note(waiting_for="the checker's probes")
+                    note = listener.next_note(max(0.1, end - time.monotonic()), waiting_for="the checker's probes")
                 except Stalled:
                     raise Stalled(f"subscriber {listener.name} missed a note that was posted to everyone",
                                   FAN_OUT_HINT) from None
@@ -147,3 +173,37 @@ class Room:
         return (f"while nothing came, your server kept {used:.0%} of a CPU core busy: a loop that looks for new "
                 "notes without sleeping (a busy loop) starves every call. Block in inbox.get(), which sleeps "
                 "until a note arrives")
+
+
+class Cost(NamedTuple):
+    """What a server process spent over a while: CPU seconds, and how many of its threads woke up."""
+
+    cpu: float
+    woke: int | None  # None where the system does not tell (only Linux counts each thread's sleeps)
+
+
+def _sleeps_per_thread(pid: int) -> dict[str, int] | None:
+    """How often each thread of `pid` has gone to sleep (Linux: voluntary context switches, proc(5))."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return None
+    sleeps = {}
+    for status in tasks.glob("*/status"):
+        try:
+            line = next(line for line in status.read_text().splitlines() if line.startswith("voluntary_ctxt"))
+            sleeps[status.parent.name] = int(line.split()[1])
+        except (OSError, StopIteration, ValueError):  # the thread ended meanwhile
+            continue
+    return sleeps
+
+
+def cost_over(pid: int, seconds: float) -> Cost:
+    """What process `pid` spends in `seconds`. A thread that sleeps until it is woken for work adds
+    nothing; a thread that wakes up to look (a poll with a timeout) counts, however short its look."""
+    process = psutil.Process(pid)
+    cpu, sleeps = sum(process.cpu_times()[:2]), _sleeps_per_thread(pid)
+    time.sleep(seconds)
+    cpu, later = sum(process.cpu_times()[:2]) - cpu, _sleeps_per_thread(pid)
+    if sleeps is None or later is None:
+        return Cost(cpu, None)
+    return Cost(cpu, sum(1 for thread, times in later.items() if times > sleeps.get(thread, times)))

@@ -1,0 +1,132 @@
+"""One case of Exercise 8.1's checker: several clients post at once while subscribers come and go.
+
+Every note must reach every subscriber once, in the order the room numbered it (the sequence
+each Post answered), and a subscriber who joins meanwhile must see its replay and then the live
+notes with nothing skipped, doubled or out of order. A Post that lets go of the lock before its
+note is in every inbox lets the next Post overtake it, and this case sees that; see chat.py for
+the gaps it cannot see.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import random
+import threading
+import time
+import uuid
+
+import grpc
+
+from workshop.checkers.chat_clients import Listener, Room
+from workshop.checkers.support import Fail, describe_rpc_error
+
+POSTERS, POSTS_EACH = 4, 25
+STAYING = 3  # subscribers that listen to every post (a pool of 10 still has threads for the Posts)
+NEWCOMERS, COMERS_EACH, REPLAY = 2, 10, 3  # threads that each subscribe this often, listen a moment, and cancel
+LOCK_HINT = ("hold self.lock while you number a note and put it into every inbox, and while a subscriber "
+             "joins (its replay too) or leaves: a Post that lets go of the lock before its note is in every "
+             "inbox lets the next Post overtake it")
+
+
+def posting_at_once(room: Room) -> None:
+    staying = [room.listen(f"stays {n}") for n in range(1, STAYING + 1)]
+    room.until_listening(staying)
+    run = uuid.uuid4().hex[:8]  # tells this run's notes from an earlier run's in the history
+    receipts: dict[str, int] = {}  # each note's text: the sequence its Post answered
+    failures: list[BaseException] = []
+    newcomers: list[Listener] = []
+
+    def post(poster: int):
+        for number in range(1, POSTS_EACH + 1):
+            text = f"{run} poster {poster} note {number}"
+            try:
+                receipts[text] = room.post(text)
+            except Exception as error:  # an RpcError or Stalled: reported below
+                failures.append(error)
+                return
+
+    def come_and_go(newcomer: int):
+        for number in range(1, COMERS_EACH + 1):
+            listener = Listener(room.stub, f"comes and goes {newcomer}.{number}", replay=REPLAY)
+            newcomers.append(listener)
+            time.sleep(random.uniform(0, 0.02))
+            listener.call.cancel()
+
+    threads = [threading.Thread(target=post, args=(n,), name="checker-posts", daemon=True)
+               for n in range(1, POSTERS + 1)]
+    threads += [threading.Thread(target=come_and_go, args=(n,), name="checker-comes", daemon=True)
+                for n in range(1, NEWCOMERS + 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for listener in newcomers:
+            listener.call.cancel()
+    if failures:
+        raise _explained(failures[0], room)
+    end = f"{run} the end"
+    room.post(end)
+    order = _Order(receipts)
+    for listener in staying:
+        heard = []
+        while (note := listener.next_note(waiting_for="the notes posted at once")).message != end:
+            heard.append(note.message)
+        problem = order.problem([text for text in heard if text in receipts], every=True)
+        if problem:
+            raise Fail(f"subscriber {listener.name} {problem}", LOCK_HINT)
+    for listener in newcomers:
+        problem = order.problem([note.message for note in listener.received() if note.message in receipts])
+        if problem:
+            raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}", LOCK_HINT)
+
+
+def _explained(error: BaseException, room: Room) -> BaseException:
+    if not isinstance(error, grpc.RpcError):  # Stalled, say: it explains itself
+        return error
+    raised = room.server.last_exception() if error.code() == grpc.StatusCode.UNKNOWN else None
+    what = f"your server raised {raised}" if raised else describe_rpc_error(error)
+    return Fail(f"while {POSTERS} clients posted at once, a Post failed: {what}", LOCK_HINT)
+
+
+class _Order:
+    """The order the notes were posted in: by the sequence each Post answered, when those are all
+    different; otherwise (Post answers no numbers) only each poster's own order is known."""
+
+    def __init__(self, receipts: dict[str, int]):
+        self.receipts = receipts
+        self.numbered = len(set(receipts.values())) == len(receipts)
+
+    def precedes(self, text: str, other: str) -> bool:
+        if self.numbered:
+            return self.receipts[text] < self.receipts[other]
+        poster, number = text.rsplit(" note ", 1)
+        other_poster, other_number = other.rsplit(" note ", 1)
+        return poster == other_poster and int(number) < int(other_number)
+
+    def problem(self, heard: list[str], every: bool = False) -> str | None:
+        """What is wrong with the notes one subscriber heard, in the order heard; None if nothing.
+        With `every` it listened all along and must hear every note; else it must miss none between
+        the first and the last it heard."""
+        times = collections.Counter(heard)
+        twice = next((text for text, count in times.items() if count > 1), None)
+        if twice:
+            return f"got {_shown(twice)} {times[twice]} times"
+        for earlier, later in itertools.pairwise(heard):
+            if self.precedes(later, earlier):
+                return (f"got {_shown(later)} after {_shown(earlier)}, which was posted after it"
+                        f"{self._numbers(later, earlier)}")
+        missed = [text for text in self.receipts if text not in times
+                  and (every or (heard and self.precedes(heard[0], text) and self.precedes(text, heard[-1])))]
+        if missed:
+            return f"got {len(heard)} of the notes and missed {len(missed)}, such as {_shown(missed[0])}"
+        return None
+
+    def _numbers(self, text: str, other: str) -> str:
+        return f" (Post answered {self.receipts[text]} and {self.receipts[other]})" if self.numbered else ""
+
+
+def _shown(text: str) -> str:
+    """'poster 2 note 5', without the run's mark."""
+    return repr(text.split(" ", 1)[1])
