@@ -15,7 +15,7 @@ COMPILES = "users.proto compiles"
 PACKAGE = "package users.v1, as before"
 KEPT = "every message, field and enum value keeps its name, number and type"
 RPCS = "UserManager keeps its five rpcs as they were"
-ADDED = "nothing else is added: no other new rpc, service, message, field, enum value or import"
+ADDED = "nothing else is added: no other new rpc, service, message, field, enum value, import or option"
 DECLARED = "UserManager has rpc DeleteUser(UserRequest) returns (UserResponse), unary"
 FRESH = "the generated package is made from your latest contract"
 STUB, SERVICER, REGISTERED = ("UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
@@ -110,6 +110,8 @@ ADDITIONS = [
      "message DeleteReason is new"),
     ({'package users.v1;': 'package users.v1;\n\nimport "google/protobuf/empty.proto";'},
      'import "google/protobuf/empty.proto" is new'),
+    ({'package users.v1;': 'package users.v1;\n\noption java_package = "com.example.users";'},
+     'option java_package = "com.example.users" is new'),
     ({"service UserManager {": "service UserAdmin { rpc PurgeUsers(UserRequest) returns (UserCountResponse); }\n"
                                "service UserManager {"}, "service UserAdmin is new"),
 ]
@@ -145,7 +147,7 @@ def test_delete_user_in_a_service_of_its_own_is_told_it_is_in_the_wrong_service(
     result = written_and_generated(moved, tmp_path)
     assert failed(result) == [DECLARED, *GENERATED], repr(result)
     assert result[DECLARED].got == "rpc DeleteUser is in service UserAdmin, not in UserManager"
-    assert "into `service UserManager { ... }`, and remove the empty service UserAdmin" in result[DECLARED].hint
+    assert "into `service UserManager { ... }`, then remove service UserAdmin" in result[DECLARED].hint
     assert "`service UserManager` declares DeleteUser" in result[STUB].hint
 
 

@@ -11,11 +11,12 @@ from exercises import answer, failed, skeleton, write_cell, wrong
 from exercises import check_server_cell as check
 
 import server_runner
-from workshop.checkers import unary
+from workshop.checkers import unary, unary_caller
 from workshop.checkers.unary import ADD_USER_RULES, GET_USER_RULES, INVALID_FIELDS, check_add_user, check_get_user
 from workshop.checkers.unary_caller import RULES as NICKNAME_OF_RULES
 from workshop.checkers.unary_caller import check_nickname_of
 from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.servers import users
 
 GET_USER = "04_1_get_user.py"
 ADD_USER = "04_2_add_user.py"
@@ -48,6 +49,17 @@ GET_USER_WRONG = {  # mistake: (the answer with that one mistake, the rules it b
     "no id check": (wrong(GET_USER, ID_CHECK, ""), {"invalid", "invalid message"}, "even when the directory holds"),
     "id checked after the lookup": (ID_CHECK_AFTER_THE_LOOKUP, {"invalid", "invalid message"},
                                     "even when the directory holds"),
+    # a refusal that does not end the call: an id nobody has falls through to the NOT_FOUND abort
+    "set_code without ending the call": (wrong(GET_USER, INVALID_ABORT, """\
+context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+            context.set_details(problem)"""), {"invalid", "invalid message"}, "set_code alone does not end"),
+    "abort caught by except": (wrong(GET_USER, ID_CHECK, f"""        problem = users.problem_with_id(request.id)
+        try:
+            if problem:
+                {INVALID_ABORT}
+        except Exception:  # the mistake: this catches the exception abort raises to end the method
+            pass
+"""), {"invalid", "invalid message"}, "inside try/except Exception is caught"),
     "vague message": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", '"invalid")')),
                       {"invalid message"}, "say what was wrong"),
     "empty message": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", '"")')),
@@ -88,6 +100,11 @@ def test_get_user_looking_up_a_planted_id_zero_is_caught(tmp_path):
     """The checker's directory holds a user with id 0, so only a GetUser that refuses the id passes."""
     result = check(check_get_user, GET_USER_WRONG["no id check"][0], tmp_path)
     assert 'nickname: "ghost"' in result[GET_USER_RULES["invalid"]].got
+
+
+def test_get_user_refusal_that_does_not_end_the_call_fails_on_an_id_nobody_has(tmp_path):
+    result = check(check_get_user, GET_USER_WRONG["set_code without ending the call"][0], tmp_path)
+    assert "got NOT_FOUND" in result[GET_USER_RULES["invalid"]].got and "-2" in result[GET_USER_RULES["invalid"]].got
 
 
 def test_get_user_checking_the_id_after_a_lookup_it_ignores_passes(tmp_path):
@@ -259,12 +276,33 @@ def test_add_user_message_that_echoes_what_was_sent_fails_only_the_short_case(ec
     ("request.user_type == users_pb2.USER_TYPE_GUEST", '"guests cannot be added"'),
     ("len(request.nickname) >= users.MAX_NICKNAME", '"nickname is too long; the limit is 32"'),
     ("len(request.mail_address) >= users.MAX_MAIL_ADDRESS", '"mail_address is too long; the limit is 254"'),
-], ids=["refuses guests", "nickname limit off by one", "mail_address limit off by one"])
+    ('" " in request.nickname', '"nickname has a space"'),
+    ("request.nickname != request.nickname.lower()", '"nickname must be lowercase"'),
+    ('request.mail_address.count("@") != 1', '"mail_address needs exactly one @"'),
+], ids=["refuses guests", "nickname limit off by one", "mail_address limit off by one", "refuses spaces",
+        "refuses capitals", "refuses two at signs"])
 def test_add_user_refusing_a_valid_user_fails_only_the_valid_case(condition, message, tmp_path):
     result = check(check_add_user, refuses_also(condition, message), tmp_path)
     assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
     assert f"was refused: INVALID_ARGUMENT: {message[1:-1]}" in result[ADD_USER_RULES["valid"]].got
     assert "every user it lets through" in result[ADD_USER_RULES["valid"]].hint
+
+
+@pytest.mark.parametrize("change", ["request.nickname = request.nickname.lower()",
+                                    "request.nickname = request.nickname.strip()"], ids=["lowercased", "stripped"])
+def test_add_user_storing_something_else_than_was_sent_fails_only_the_valid_case(change, tmp_path):
+    result = check(check_add_user, wrong(ADD_USER, f"            {ADD}", f"            {change}  # the mistake\n"
+                                                                        f"            {ADD}"), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
+    assert "a nickname with spaces and capitals: sent ' Ada Lovelace" in result[ADD_USER_RULES["valid"]].got
+    assert "do not change what the caller sent" in result[ADD_USER_RULES["valid"]].hint
+
+
+def test_add_user_refusing_a_chosen_free_id_fails_only_the_chosen_id_case_with_a_hint(tmp_path):
+    result = check(check_add_user, refuses_also("request.id > 1000", '"id too large"'), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["chosen id"]}, repr(result)
+    assert "which no user has, was refused: INVALID_ARGUMENT: id too large" in result[ADD_USER_RULES["chosen id"]].got
+    assert "any id above 0 that no user has is free" in result[ADD_USER_RULES["chosen id"]].hint
 
 
 def test_add_user_letting_already_exists_escape_fails_the_taken_case(tmp_path):
@@ -351,18 +389,25 @@ def caller(source: str):
     return namespace["nickname_of"]
 
 
+NOT_FOUND_ONLY = "        if error.code() == grpc.StatusCode.NOT_FOUND:\n            return None"
+
+
+def none_also_for(*codes: str) -> str:
+    """The answer, but it returns None for these codes too, as for NOT_FOUND."""
+    listed = ", ".join(f"grpc.StatusCode.{code}" for code in ("NOT_FOUND", *codes))
+    return wrong(NICKNAME_OF, NOT_FOUND_ONLY, f"        if error.code() in ({listed}):\n            return None")
+
+
 NICKNAME_OF_WRONG = {  # rule broken: the answer with that one mistake
     "found": wrong(NICKNAME_OF, "return reply.user.nickname", "return reply.user.mail_address"),
     "unknown": wrong(NICKNAME_OF, "return None  #", "raise  #"),
-    # every failure read as "no such user": a wrong id, or a server that is gone, looks like a missing user
-    "other errors": wrong(NICKNAME_OF, "        if error.code() == grpc.StatusCode.NOT_FOUND:\n            return None",
-                          "        return None"),
+    # a wrong id, with nothing else that fails, looks like a missing user
+    "other errors": none_also_for("INVALID_ARGUMENT"),
+    "gone": none_also_for("UNAVAILABLE"),
     "deadline": wrong(NICKNAME_OF, ", timeout=1)", ")"),
 }
 NICKNAME_OF_HINTS = {"found": "reply.user.nickname", "unknown": "return None", "other errors": "`raise`",
-                     "deadline": "timeout=1"}
-
-
+                     "gone": "a server that is gone is not a missing user", "deadline": "timeout=1"}
 def test_nickname_of_skeleton_is_reported_as_not_done():
     result = check_nickname_of(caller(skeleton(NICKNAME_OF)))
     assert result.passed == 0 and len(result.cases) == len(NICKNAME_OF_RULES)
@@ -386,3 +431,43 @@ def test_nickname_of_answer_passes_every_case():
     result = check_nickname_of(caller(answer(NICKNAME_OF)))
     assert result.all_passed, repr(result)
     assert "Traceback" not in repr(result)
+
+
+def test_nickname_of_reading_every_failure_as_no_such_user_fails_each_failure_case():
+    """The mistake rule 3 of the notebook names: a server gone or too slow read as 'no such user'."""
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, NOT_FOUND_ONLY, "        return None")))
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("other errors", "gone", "deadline")}, repr(result)
+
+
+def test_nickname_of_returning_none_for_a_deadline_fails_only_the_deadline_case():
+    result = check_nickname_of(caller(none_also_for("DEADLINE_EXCEEDED", "UNAVAILABLE")))
+    assert failed(result) == {NICKNAME_OF_RULES["gone"], NICKNAME_OF_RULES["deadline"]}, repr(result)
+    result = check_nickname_of(caller(none_also_for("DEADLINE_EXCEEDED")))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["deadline"]].got == (
+        "for a server that does not answer, nickname_of gave None; expected its DEADLINE_EXCEEDED to rise")
+
+
+def test_nickname_of_with_a_deadline_far_too_short_fails_only_the_deadline_case():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", ", timeout=0.2)")))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["deadline"]].got.startswith("it gave up after 0.2")
+
+
+def test_nickname_of_wrapping_the_rpc_error_is_told_to_re_raise_it():
+    wraps = wrong(NICKNAME_OF, "raise  # any", 'raise RuntimeError(f"GetUser failed: {error.code()}")  # any')
+    result = check_nickname_of(caller(wraps))
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("other errors", "gone", "deadline")}, repr(result)
+    assert "raised RuntimeError: GetUser failed: StatusCode.INVALID_ARGUMENT in place of the RpcError" in (
+        result[NICKNAME_OF_RULES["other errors"]].got)
+    assert "bare `raise`" in result[NICKNAME_OF_RULES["other errors"]].hint
+
+
+def test_nickname_of_that_ignores_the_stub_it_is_given_fails_the_found_case():
+    """Another server over data/users.json, as the learner's own channel would reach, answers other nicknames."""
+    with unary_caller.serving(users.UserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as own:
+        answer_function = caller(answer(NICKNAME_OF))
+        result = check_nickname_of(lambda stub, user_id: answer_function(own, user_id))
+    assert NICKNAME_OF_RULES["found"] in failed(result), repr(result)
+    assert "the nickname of another server" in result[NICKNAME_OF_RULES["found"]].got
+    assert "do not open a channel of your own" in result[NICKNAME_OF_RULES["found"]].hint

@@ -125,7 +125,7 @@ def _not_declared(answer: Answer) -> Fail:
     if attempts:
         service, rpc = attempts[0]
         others = [m for s in answer.contract.service if s.name == service for m in s.method if m.name != rpc]
-        then = "" if others else f", and remove the empty service {service}"
+        then = f", then remove service {service}" if not others else ""
         return Fail(f"rpc {rpc} is in service {service}, not in {SERVICE}",
                     f"move the line into `service {SERVICE} {{ ... }}`{then}: the service is part of the method's "
                     f"path, {path}, so a client of {SERVICE} would get UNIMPLEMENTED")
@@ -202,7 +202,8 @@ RULES: dict[str, Callable[[Answer], None]] = {  # Exercise 3.1: each rule is one
     "package users.v1, as before": _package,
     "every message, field and enum value keeps its name, number and type": _existing_kept,
     f"{SERVICE} keeps its five rpcs as they were": _rpcs_kept,
-    "nothing else is added: no other new rpc, service, message, field, enum value or import": _nothing_else_added,
+    "nothing else is added: no other new rpc, service, message, field, enum value, import or option":
+        _nothing_else_added,
     f"{SERVICE} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse), unary": _delete_user_declared,
     "the generated package is made from your latest contract": _regenerated,
     f"{SERVICE}Stub has {NEW_METHOD}": _generated_has("stub", f"{SERVICE}Stub.{NEW_METHOD}"),

@@ -7,6 +7,7 @@ It is not a checker; the checkers of notebooks 02 and 03 both stand on it.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -167,6 +168,9 @@ def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
     says where they belong.
     """
     found = [f'import "{name}" is new' for name in mine.dependency if name not in original.dependency]
+    before = dict(original.options.ListFields())
+    found += [f"option {field.name} = {json.dumps(value) if isinstance(value, str) else value} is new"
+              for field, value in mine.options.ListFields() if before.get(field) != value]
     old_messages, new_messages = messages(original), messages(mine)
     found += _new("message", old_messages, new_messages)
     for name, message in new_messages.items():

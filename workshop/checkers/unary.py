@@ -48,10 +48,13 @@ GET_USER_SEED = [
     users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
 ]
 UNKNOWN_IDS = (73, 2718)  # ids the notebook never shows: only a message built from request.id names them
-INVALID_IDS = (0, -7)
+INVALID_IDS = (0, -7, -2)  # -2 is planted nowhere: a refusal that does not end the call falls through to NOT_FOUND
 GOOD_ID_WORDS = r"positive|at least 1|greater than 0|above 0|below 1|1 or more"
 INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
                 "even when the directory holds a user with it")
+ENDS_THE_CALL_HINT = ("end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem): set_code "
+                      "alone does not end the method, and an abort inside try/except Exception is caught, so the "
+                      "method goes on to the lookup")
 
 
 def check_get_user(server) -> CheckResult:
@@ -79,12 +82,13 @@ def check_get_user(server) -> CheckResult:
 
         def invalid():
             for user_id in INVALID_IDS:
-                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, INVALID_HINT)
+                hint = INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT
+                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, hint)
 
         def invalid_message():
             for user_id in INVALID_IDS:
                 details = expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
-                                        INVALID_HINT)
+                                        INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT)
                 if not (names_number(user_id, details) or re.search(GOOD_ID_WORDS, details)):
                     raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} says neither "
                                "the id nor what is wrong with it",
@@ -136,8 +140,8 @@ SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less 
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
-    "valid": f"every valid user is stored: each user_type, a nickname of {MAX_NICKNAME} characters, "
-             f"a mail_address of {MAX_MAIL_ADDRESS}",
+    "valid": f"every valid user is stored as sent: each user_type, a nickname of {MAX_NICKNAME} characters, "
+             f"one with spaces and capitals, a mail_address of {MAX_MAIL_ADDRESS}, one with two '@'",
     "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
              "quote it whole",
@@ -192,7 +196,14 @@ def check_add_user(server) -> CheckResult:
 
         def chosen_id():
             sent = new_user("grace", id=unused_id())
-            reply = add(sent)
+            try:
+                reply = add(sent)
+            except grpc.RpcError as error:
+                if error.code() in support.INFRASTRUCTURE_CODES:
+                    raise
+                raise Fail(f"id {sent.id}, which no user has, was refused: {support.describe_rpc_error(error)[:100]}",
+                           "any id above 0 that no user has is free: store the user with it; refuse only what "
+                           "users.problem_with_new_user refuses") from None
             if reply.id != sent.id:
                 raise Fail(f"asked for id {sent.id}, got {reply.id}",
                            "only id 0 asks the server to choose; keep any other")
@@ -204,7 +215,9 @@ def check_add_user(server) -> CheckResult:
             named = [(f"a user of type {T.Name(number)}", new_user(f"type{number}", user_type=number))
                      for number in T.values() if number != T.USER_TYPE_UNSPECIFIED]
             named += [(f"a nickname of {MAX_NICKNAME} characters", new_user("x", nickname=longest_nickname)),
-                      (f"a mail_address of {MAX_MAIL_ADDRESS} characters", new_user("mail", mail_address=longest_mail))]
+                      (f"a mail_address of {MAX_MAIL_ADDRESS} characters", new_user("mail", mail_address=longest_mail)),
+                      ("a nickname with spaces and capitals", new_user("x", nickname=f" Ada Lovelace {tag} ")),
+                      ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com"))]
             for what, sent in named:
                 try:
                     reply = add(sent)
@@ -214,6 +227,11 @@ def check_add_user(server) -> CheckResult:
                     raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}",
                                "refuse only what users.problem_with_new_user refuses: every user it lets through "
                                "must be stored") from None
+                for got in (reply, get(reply.id) if reply.id > 0 else reply):  # id 0 back: the "new id" case
+                    if (got.nickname, got.mail_address) != (sent.nickname, sent.mail_address):
+                        raise Fail(f"{what}: sent {sent.nickname!r} <{sent.mail_address}>, "
+                                   f"{'replied' if got is reply else 'stored'} {got.nickname!r} <{got.mail_address}>",
+                                   "store the request as it came: do not change what the caller sent")
                 as_stored(reply, sent)
 
         def taken():

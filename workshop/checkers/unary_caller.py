@@ -1,13 +1,15 @@
 """Checker for Exercise 4.3 (optional, notebook 04): a careful caller of GetUser.
 
 The learner writes a client function, `nickname_of(stub, user_id)`. The checker hands it stubs to
-two servers it runs in this process: the kit's reference service over data/users.json, and one
-whose GetUser does not answer for a while. Its rules are written down below, one case each;
-tests/test_checkers_unary.py breaks each rule on its own.
+servers it runs in this process: the kit's reference service over data/users.json with nicknames
+of its own (so a function that opens its own channel reads other nicknames), one whose GetUser
+does not answer for a while, and one that has stopped. Its rules are written down below, one case
+each; tests/test_checkers_unary.py breaks each rule on its own.
 """
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,20 +18,24 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from workshop.checkers.support import CheckResult, Fail, describe_rpc_error, run_checks
-from workshop.checkers.users_cases import seed_users
+from workshop.checkers.users_cases import seed_users, write_seed
 from workshop.protos import users_pb2_grpc
 from workshop.servers import users
 
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id → its nickname",
+    "found": "an existing id → its nickname, asked through the stub it is given",
     "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure",
     "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for id 0 is not 'no such user'",
-    "deadline": "a server that does not answer → it gives up after about a second",
+    "gone": "a server that is gone → its UNAVAILABLE rises",
+    "deadline": "a server that does not answer → after about a second, its DEADLINE_EXCEEDED rises",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
+RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
-GIVES_UP_BY = 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
+GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
+RERAISE_HINT = ("let the grpc.RpcError itself rise: a bare `raise` in the except block re-raises it, so the caller "
+                "can read error.code()")
 
 
 class SilentUserManager(users.UserManager):
@@ -67,20 +73,67 @@ def call(function: Callable, stub, user_id: int):
     except NotImplementedError:
         raise Fail("not done yet: nickname_of still raises NotImplementedError",
                    "write nickname_of in the exercise cell, run that cell, then run the checker again") from None
+    except (grpc.RpcError, Fail):
+        raise
+    except Exception as error:
+        if isinstance(error.__cause__ or error.__context__, grpc.RpcError):
+            raise Fail(f"nickname_of(stub, {user_id}) raised {type(error).__name__}: {str(error)[:80]} "
+                       "in place of the RpcError", RERAISE_HINT) from None
+        raise
+
+
+def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCode, what: str, hint: str) -> None:
+    """`function(stub, user_id)` must let an RpcError with `code` rise."""
+    try:
+        got = call(function, stub, user_id)
+    except grpc.RpcError as error:
+        if error.code() == code:
+            return
+        raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}; expected {code.name}",
+                   hint) from None
+    raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
+
+
+def renamed(seed, folder: str) -> users.UserDirectory:
+    """A directory of the users in `seed`, each nickname ending in RENAMED (its seed file written to `folder`)."""
+    users_here = list(seed_users(seed).values())
+    for user in users_here:
+        user.nickname += RENAMED
+    return users.UserDirectory(seed=write_seed(users_here, folder))
+
+
+@contextlib.contextmanager
+def gone() -> Iterator[users_pb2_grpc.UserManagerStub]:
+    """A stub to a server that has stopped: nothing listens at its address any more."""
+    workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checker-4.3-gone")
+    server = grpc.server(workers, options=[("grpc.so_reuseport", 0)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    server.stop(grace=None).wait()
+    workers.shutdown(wait=False)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
 
 
 def check_nickname_of(function: Callable) -> CheckResult:
     """Exercise 4.3: `function` is the learner's nickname_of(stub, user_id)."""
     released = threading.Event()
     known = seed_users(users.DEFAULT_SEED)
-    with (serving(users.UserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as stub,
-          serving(SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)) as silent):
+    with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
+          serving(users.UserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
+          serving(SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)) as silent,
+          gone() as stopped):
 
         def found():
             for user_id in FOUND_IDS:
                 got = call(function, stub, user_id)
-                if got != known[user_id].nickname:
-                    raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}; expected {known[user_id].nickname!r}",
+                expected = known[user_id].nickname + RENAMED
+                if got == known[user_id].nickname:
+                    raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}, the nickname of another server; "
+                               f"the stub it was given answers {expected!r}",
+                               "call GetUser on the stub nickname_of is given: do not open a channel of your own")
+                if got != expected:
+                    raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}; expected {expected!r}",
                                "return reply.user.nickname, from the reply of stub.GetUser")
 
         def unknown():
@@ -105,20 +158,36 @@ def check_nickname_of(function: Callable) -> CheckResult:
             raise Fail(f"nickname_of(stub, 0) gave {got!r}, so its caller cannot tell a wrong id from a missing user",
                        hint)
 
+        def server_gone():
+            expect_rpc_error(function, stopped, 1, grpc.StatusCode.UNAVAILABLE, "a server that is gone",
+                             "return None only for NOT_FOUND; `raise` every other error: a server that is gone "
+                             "is not a missing user")
+
         def deadline():
+            hint = "pass timeout=1 to stub.GetUser: the caller decides how long it can wait"
             started = time.monotonic()
-            with contextlib.suppress(grpc.RpcError):
-                call(function, silent, 1)
+            try:
+                expect_rpc_error(function, silent, 1, grpc.StatusCode.DEADLINE_EXCEEDED, "a server that does not "
+                                 "answer", "return None only for NOT_FOUND; `raise` every other error, "
+                                 "DEADLINE_EXCEEDED too: the caller must know the answer is missing")
+                problem = None
+            except Fail as failure:
+                problem = failure
             waited = time.monotonic() - started
             if waited > GIVES_UP_BY:
-                raise Fail(f"it waited {waited:.0f} s for a server that did not answer; expected about 1 s",
-                           "pass timeout=1 to stub.GetUser: the caller decides how long it can wait")
+                raise Fail(f"it waited {waited:.0f} s for a server that did not answer; expected about 1 s", hint)
+            if problem:
+                raise problem
+            if waited < GIVES_UP_AFTER:
+                raise Fail(f"it gave up after {waited:.2f} s; expected about 1 s, time for a busy server to answer",
+                           hint)
 
         try:
             return run_checks("Exercise 4.3 · a careful caller", [
                 (RULES["found"], found),
                 (RULES["unknown"], unknown),
                 (RULES["other errors"], other_errors),
+                (RULES["gone"], server_gone),
                 (RULES["deadline"], deadline),
             ])
         finally:
