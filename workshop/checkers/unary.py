@@ -194,16 +194,20 @@ def check_add_user(server) -> CheckResult:
                 raise Fail(f"GetUser({reply.id}) then gave {one_line(get(reply.id))}",
                            "store the user with self.directory.add, the directory GetUser reads")
 
-        def chosen_id():
-            sent = new_user("grace", id=unused_id())
+        def accepted(sent, what: str, hint: str):
+            """The reply to AddUser(sent), which must not be refused."""
             try:
-                reply = add(sent)
+                return add(sent)
             except grpc.RpcError as error:
                 if error.code() in support.INFRASTRUCTURE_CODES:
                     raise
-                raise Fail(f"id {sent.id}, which no user has, was refused: {support.describe_rpc_error(error)[:100]}",
-                           "any id above 0 that no user has is free: store the user with it; refuse only what "
-                           "users.problem_with_new_user refuses") from None
+                raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}", hint) from None
+
+        def chosen_id():
+            sent = new_user("grace", id=unused_id())
+            reply = accepted(sent, f"id {sent.id}, which no user has,",
+                             "any id above 0 that no user has is free: store the user with it; refuse only what "
+                             "users.problem_with_new_user refuses")
             if reply.id != sent.id:
                 raise Fail(f"asked for id {sent.id}, got {reply.id}",
                            "only id 0 asks the server to choose; keep any other")
@@ -219,14 +223,8 @@ def check_add_user(server) -> CheckResult:
                       ("a nickname with spaces and capitals", new_user("x", nickname=f" Ada Lovelace {tag} ")),
                       ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com"))]
             for what, sent in named:
-                try:
-                    reply = add(sent)
-                except grpc.RpcError as error:
-                    if error.code() in support.INFRASTRUCTURE_CODES:
-                        raise
-                    raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}",
-                               "refuse only what users.problem_with_new_user refuses: every user it lets through "
-                               "must be stored") from None
+                reply = accepted(sent, what, "refuse only what users.problem_with_new_user refuses: every user it "
+                                             "lets through must be stored")
                 for got in (reply, get(reply.id) if reply.id > 0 else reply):  # id 0 back: the "new id" case
                     if (got.nickname, got.mail_address) != (sent.nickname, sent.mail_address):
                         raise Fail(f"{what}: sent {sent.nickname!r} <{sent.mail_address}>, "
