@@ -8,7 +8,11 @@ import psutil
 import pytest
 
 # Before anything starts a server: this run's registry and logs stay out of the learner's .run/.
-os.environ.setdefault("WORKSHOP_STATE_DIR", tempfile.mkdtemp(prefix="workshop-tests-"))
+# Each pytest-xdist worker gets a registry of its own: one worker's `stop --all` or end-of-run
+# check must not see the other's servers.
+if os.environ.get("PYTEST_XDIST_WORKER") or "WORKSHOP_STATE_DIR" not in os.environ:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ["WORKSHOP_STATE_DIR"] = tempfile.mkdtemp(prefix=f"workshop-tests-{worker}-")
 
 import server_runner
 
