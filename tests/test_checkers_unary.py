@@ -279,8 +279,12 @@ def test_add_user_message_that_echoes_what_was_sent_fails_only_the_short_case(ec
     ('" " in request.nickname', '"nickname has a space"'),
     ("request.nickname != request.nickname.lower()", '"nickname must be lowercase"'),
     ('request.mail_address.count("@") != 1', '"mail_address needs exactly one @"'),
+    ("not request.nickname.isascii()", '"nickname must be ASCII"'),
+    ('"." not in request.mail_address.split("@")[-1]', '"mail_address domain needs a dot"'),
+    ("request.mail_address != request.mail_address.lower()", '"mail_address must be lowercase"'),
 ], ids=["refuses guests", "nickname limit off by one", "mail_address limit off by one", "refuses spaces",
-        "refuses capitals", "refuses two at signs"])
+        "refuses capitals", "refuses two at signs", "refuses non-ASCII", "wants a dot in the domain",
+        "refuses capitals in the mail_address"])
 def test_add_user_refusing_a_valid_user_fails_only_the_valid_case(condition, message, tmp_path):
     result = check(check_add_user, refuses_also(condition, message), tmp_path)
     assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
@@ -288,13 +292,17 @@ def test_add_user_refusing_a_valid_user_fails_only_the_valid_case(condition, mes
     assert "every user it lets through" in result[ADD_USER_RULES["valid"]].hint
 
 
-@pytest.mark.parametrize("change", ["request.nickname = request.nickname.lower()",
-                                    "request.nickname = request.nickname.strip()"], ids=["lowercased", "stripped"])
-def test_add_user_storing_something_else_than_was_sent_fails_only_the_valid_case(change, tmp_path):
+@pytest.mark.parametrize("change, shown", [
+    ("request.nickname = request.nickname.lower()", "a nickname with spaces and capitals: sent ' Ada Lovelace"),
+    ("request.nickname = request.nickname.strip()", "a nickname with spaces and capitals: sent ' Ada Lovelace"),
+    ("request.mail_address = request.mail_address.lower()", "spaces around it and no dot after the '@': sent"),
+    ("request.mail_address = request.mail_address.strip()", "spaces around it and no dot after the '@': sent"),
+], ids=["nickname lowercased", "nickname stripped", "mail_address lowercased", "mail_address stripped"])
+def test_add_user_storing_something_else_than_was_sent_fails_only_the_valid_case(change, shown, tmp_path):
     result = check(check_add_user, wrong(ADD_USER, f"            {ADD}", f"            {change}  # the mistake\n"
                                                                         f"            {ADD}"), tmp_path)
     assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
-    assert "a nickname with spaces and capitals: sent ' Ada Lovelace" in result[ADD_USER_RULES["valid"]].got
+    assert shown in result[ADD_USER_RULES["valid"]].got
     assert "do not change what the caller sent" in result[ADD_USER_RULES["valid"]].hint
 
 

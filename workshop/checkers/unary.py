@@ -141,7 +141,8 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
     "valid": f"every valid user is stored as sent: each user_type, a nickname of {MAX_NICKNAME} characters, "
-             f"one with spaces and capitals, a mail_address of {MAX_MAIL_ADDRESS}, one with two '@'",
+             f"one with spaces and capitals, one not in ASCII, a mail_address of {MAX_MAIL_ADDRESS}, one with two "
+             "'@', one with capitals, spaces around it and no dot after the '@'",
     "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
              "quote it whole",
@@ -221,7 +222,10 @@ def check_add_user(server) -> CheckResult:
             named += [(f"a nickname of {MAX_NICKNAME} characters", new_user("x", nickname=longest_nickname)),
                       (f"a mail_address of {MAX_MAIL_ADDRESS} characters", new_user("mail", mail_address=longest_mail)),
                       ("a nickname with spaces and capitals", new_user("x", nickname=f" Ada Lovelace {tag} ")),
-                      ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com"))]
+                      ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com")),
+                      ("a nickname not in ASCII", new_user("x", nickname=f"Zoë Ñandú {tag}")),
+                      ("a mail_address with capitals, spaces around it and no dot after the '@'",
+                       new_user("host", mail_address=f" Zoe.{tag}@LocalHost "))]
             for what, sent in named:
                 reply = accepted(sent, what, "refuse only what users.problem_with_new_user refuses: every user it "
                                              "lets through must be stored")
