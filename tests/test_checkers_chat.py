@@ -59,6 +59,17 @@ REFUSES = '''        if problem:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)'''
 ACCEPTS_INVALID_NOTES = wrong(REFUSES, "")
 SAYS_ONLY_INVALID = wrong(REFUSES, REFUSES.replace("problem)", '"invalid note")'))
+CHECK_THEN_NUMBER = f"""        problem = problem_with_note(request)
+{REFUSES}
+        with self.lock:
+            note = self.history.add(request)
+"""
+NUMBERS_BEFORE_REFUSING = wrong(CHECK_THEN_NUMBER, f"""        with self.lock:
+            note = self.history.add(request)  # the mistake: numbered (and kept) before the check
+        problem = problem_with_note(request)
+{REFUSES}
+        with self.lock:
+""")
 
 WAIT_IN_THE_INBOX = "        while (note := inbox.get()) is not None:  # sleeps until a note arrives: no polling"
 ADD_CALLBACK = '''        if not context.add_callback(leave):
@@ -102,6 +113,7 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "unnumbered_notes": (UNNUMBERED, NUMBERED, "numbered [0, 0, 0]", "history.add"),
     "replay_ignored": (NO_REPLAY, REPLAY, "the replayed history", "history.last(request.replay)"),
     "invalid_notes_accepted": (ACCEPTS_INVALID_NOTES, INVALID, "expected INVALID_ARGUMENT", "problem_with_note"),
+    "numbers_before_refusing": (NUMBERS_BEFORE_REFUSING, INVALID, "the refused notes took numbers", "refuse first"),
     "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),
     "hands_out_after_the_lock": (HANDS_OUT_AFTER_THE_LOCK, AT_ONCE, "which was posted after it", "self.lock"),
     "polls_every_0_2_s": (polls(0.2), IDLE, "threads of your server woke up", "inbox.get() with no timeout"),

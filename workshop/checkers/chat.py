@@ -145,9 +145,16 @@ def _refusals(room: Room):
 
 
 def _rejects_invalid(room: Room):
+    before = room.post("before the invalid notes")
     for _, _, details in _refusals(room):
         if isinstance(details, Fail):
             raise details
+    after = room.post("after the invalid notes")
+    if after != before + 1:
+        raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones got numbers {before} and {after}: "
+                   "the refused notes took numbers",
+                   "refuse first, number after: call problem_with_note(request) before history.add, so a refused "
+                   "note is never numbered, kept or replayed")
 
 
 def _says_what_is_wrong(room: Room):
@@ -228,7 +235,7 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
     "a newcomer asking replay=2 first gets the last 2 notes, oldest first": (_replay, False),
-    "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT": (_rejects_invalid, False),
+    "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number": (_rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
     "4 clients posting at once: every subscriber gets each note once, in order": (posting_at_once, False),
     f"a room of {ROOM_SIZE}, and Posts still answered (the thread pool does not cap it)": (_room_of(ROOM_SIZE), True),
