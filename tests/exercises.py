@@ -49,9 +49,22 @@ def failed(result) -> set:
 
 def wrong(solution: str, replace: str, by: str) -> str:
     """The answer `solution` with one mistake put in: `replace` (which must be in it) becomes `by`."""
+    return wrong_in_places(solution, {replace: by})
+
+
+def wrong_in_places(solution: str, replacements: dict) -> str:
+    """The answer `solution` with each key (which must be in it) replaced by its value: a typical mistake."""
     source = answer(solution)
-    assert replace in source, f"solutions/{solution} changed; update this wrong answer"
-    return source.replace(replace, by)
+    for old, new in replacements.items():
+        assert old in source, f"solutions/{solution} no longer contains {old!r}; update this wrong answer"
+        source = source.replace(old, new)
+    return source
+
+
+def assert_breaks_only(result, rule: str, shown: list[str]) -> None:
+    """`result` fails `rule` and nothing else, and its report holds every text of `shown`."""
+    assert failed(result) == {rule}, repr(result)
+    assert all(text in repr(result) for text in shown), repr(result)
 
 
 REFERENCE_WITH_ONE_METHOD = '''

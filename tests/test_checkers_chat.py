@@ -1,5 +1,6 @@
 """check_chat_server: ✗ on the shipped skeleton, ✓ on the answer, and each wrong answer below breaks
 one rule of workshop.checkers.chat.RULES, gets ✗ on that case, and a hint that names the cause."""
+import exercises
 import pytest
 from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
@@ -12,9 +13,7 @@ HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, WORDS, AT_ONCE, ROOM, IDLE, LEAVES =
 
 def wrong(replace: str, by: str) -> str:
     """The answer with one typical mistake put in."""
-    source = answer(SOLUTION)
-    assert replace in source, "the answer changed; update this wrong answer"
-    return source.replace(replace, by)
+    return exercises.wrong(SOLUTION, replace, by)
 
 
 NO_JOIN_HEADER = wrong('''        context.send_initial_metadata(())''', "")  # panes then stay at "joining…"

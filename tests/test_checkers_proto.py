@@ -1,6 +1,6 @@
 """check_talk (exercise 2.1): each rule written beside the checker, broken alone by a wrong answer."""
 import pytest
-from exercises import answer, skeleton, write_cell
+from exercises import answer, skeleton, write_cell, wrong_in_places
 
 from workshop.checkers.proto import RULES, check_talk
 
@@ -16,11 +16,7 @@ def check(source: str, folder):
 
 def wrong(replacements: dict) -> str:
     """The answer with some of its text replaced: a typical mistake."""
-    source = answer(SOLUTION)
-    for old, new in replacements.items():
-        assert old in source, f"the answer no longer contains {old!r}"
-        source = source.replace(old, new)
-    return source
+    return wrong_in_places(SOLUTION, replacements)
 
 
 def failed(result) -> list[str]:

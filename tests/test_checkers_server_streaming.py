@@ -3,7 +3,7 @@ the answer and the reference server pass, whatever ran before."""
 import textwrap
 
 import pytest
-from exercises import answer, check_server_cell, failed, skeleton, write_cell
+from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
 from workshop.checkers.server_streaming import RULES, check_get_users_by_type
@@ -176,9 +176,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
 @pytest.mark.parametrize("mistake", WRONG_ANSWERS)
 def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_path):
     source, rule, shown = WRONG_ANSWERS[mistake]
-    result = check(source, tmp_path)
-    assert failed(result) == {rule}, repr(result)
-    assert all(text in repr(result) for text in shown), repr(result)
+    assert_breaks_only(check(source, tmp_path), rule, shown)
 
 
 def test_a_lock_released_after_the_loop_is_named_where_the_cancel_leaks_it(tmp_path):
