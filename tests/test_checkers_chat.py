@@ -8,7 +8,7 @@ import server_runner
 from workshop.checkers.chat import RULES, check_chat_server
 
 SOLUTION = "08_1_chat_server.py"
-HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, WORDS, AT_ONCE, ROOM, IDLE, LEAVES = RULES
+HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, WORDS, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS = RULES
 
 
 def wrong(replace: str, by: str) -> str:
@@ -88,6 +88,16 @@ def polls(every: float) -> str:
             leave()''').replace(ADD_CALLBACK, "")
 
 
+# leave() still wakes it at once, but meanwhile it looks every 5 s
+POLLS_EVERY_5_S = wrong(WAIT_IN_THE_INBOX + "\n            yield note", """        while True:
+            try:
+                note = inbox.get(timeout=5)
+            except queue.Empty:
+                continue
+            if note is None:
+                return
+            yield note""")
+
 BUSY_LOOP = wrong(WAIT_IN_THE_INBOX + "\n            yield note", '''
         while context.is_active():  # the source talk's loop: "anything new?", without a pause
             if not inbox.empty():
@@ -98,6 +108,8 @@ BUSY_LOOP = wrong(WAIT_IN_THE_INBOX + "\n            yield note", '''
 POOL_OF_TEN = wrong("MAX_WORKERS = 100", "MAX_WORKERS = 10")  # the source talk's pool
 
 NEVER_LEAVES = wrong(ADD_CALLBACK, "")  # sleeps in inbox.get() until a Post wakes it
+
+STAYS_IN_THE_ROOM = wrong(LEAVE + "\n", "")  # leave() only wakes the loop: the inbox stays in self.inboxes
 
 HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
 ''', '''            self.inboxes.add(inbox)
@@ -116,7 +128,9 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),
     "hands_out_after_the_lock": (HANDS_OUT_AFTER_THE_LOCK, AT_ONCE, "which was posted after it", "self.lock"),
     "polls_every_0_2_s": (polls(0.2), IDLE, "threads of your server woke up", "inbox.get() with no timeout"),
-    "never_leaves": (NEVER_LEAVES, LEAVES, "99 subscribers cancelled", "add_callback"),  # 99: the pool but one
+    "polls_every_5_s": (POLLS_EVERY_5_S, IDLE, "threads of your server woke up in 6 s", "with no timeout"),
+    "stays_in_the_room": (STAYS_IN_THE_ROOM, FORGETS, "posted to nobody, made your server's memory grow",
+                          "take the inbox out of self.inboxes"),
 }
 
 
@@ -156,17 +170,23 @@ def test_a_wrong_answer_fails_only_the_rule_it_breaks_with_a_hint_that_names_it(
     assert got in result[rule].got and hint in result[rule].hint, repr(result)
 
 
-def test_a_slow_poll_does_not_leave_at_once(check):
+def test_a_slow_poll_wakes_up_and_does_not_leave_at_once(check):
     result = check(polls(3.0))
-    # Polls come together, so a 2 s idle window may or may not hold one; leaving waits for the poll.
-    assert LEAVES in failed(result) and failed(result) <= {LEAVES, IDLE}, repr(result)
-    assert "add_callback" in result[LEAVES].hint
+    assert failed(result) == {IDLE, LEAVES}, repr(result)
+    assert "with no timeout" in result[IDLE].hint and "add_callback" in result[LEAVES].hint, repr(result)
+
+
+def test_a_subscriber_that_never_leaves_holds_its_thread_and_stays_in_the_room(check):
+    result = check(NEVER_LEAVES)
+    assert failed(result) == {LEAVES, FORGETS}, repr(result)
+    assert "99 subscribers cancelled" in result[LEAVES].got, repr(result)  # 99: the pool but one
+    assert "add_callback" in result[LEAVES].hint and "self.inboxes" in result[FORGETS].hint, repr(result)
 
 
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
-    assert failed(result) == {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES}, repr(result)
+    assert failed(result) == {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}, repr(result)
     assert all("every subscriber's inbox" in result[label].hint for label in failed(result))
 
 

@@ -5,9 +5,10 @@ posts what it checks, it posts probes until every subscriber has heard one, so n
 join header's depends on that header. When something does not come in time and the server
 keeps a core busy meanwhile, the hint names the busy loop, not the symptom.
 
-The cases that fill the room (50 subscribers, or as many streams as the thread pool holds) each
-run on a fresh server from the learner's module, so that no earlier case, and no stream an
-earlier case left behind, changes their verdict.
+The cases that fill the room (50 subscribers, or as many streams as the thread pool holds) and
+those that measure what a quiet room costs (chat_costs) each run on a fresh server from the
+learner's module, so that no earlier case, and no stream an earlier case left behind, changes
+their verdict.
 
 What no case can see, measured here: a join header sent before joining (0 of 200 notes posted the
 instant the header came were lost), and a missing lock whose gap is a few instructions wide (a
@@ -19,51 +20,19 @@ outside the lock; notebook 08 tells the learner the rest.
 """
 from __future__ import annotations
 
-import time
-
 import grpc
-import psutil
 
-from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, Room, Stalled, cost_over, count
+from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, Room, Stalled
+from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
 from workshop.checkers.chat_crowd import posting_at_once
-from workshop.checkers.support import CheckResult, Fail, Target, expect_status, run_checks, target
+from workshop.checkers.support import CASE_DEADLINE, CheckResult, Fail, Target, expect_status, run_checks, target
 from workshop.protos import chat_pb2
 from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
 
 ROOM_SIZE = 50  # subscribers at once: a workshop room
-MOST_STREAMS = 300  # the leaving case fills the thread pool, but never opens more streams than this
-IDLE_SECONDS = 2.0
-# Threads of the server that may wake up in IDLE_SECONDS while ROOM_SIZE subscribers wait and nobody
-# posts. A thread that waits in inbox.get() sleeps until a note comes; one that polls wakes up at every
-# timeout, however short its look. Measured on the kit's 2-core machine (Linux: each thread's voluntary
-# context switches in /proc), 3-4 runs each, idle (load 0.5-1.5) / busy (3 spinning processes, load 3.4-5.5):
-#   the answer, waiting in inbox.get()             7-8 of 62 threads woke / 7-8 of 62   CPU 0.00-0.01 s
-#   the reference, grpc.aio                        6-7 of 12 threads woke / 6-7 of 12
-#   inbox.get(timeout=0.05, 0.1, 0.2, 0.5, 1.5)    57-58 woke             / 57-58       CPU 0.00-0.07 s
-#   time.sleep(0.01) polling                       57-58 woke                           CPU 0.15-0.22 s
-# CPU cannot see a slow poll (a 0.2 s poll used 0.00-0.03 s of CPU a second), wake-ups can. A poll's 50
-# wake-ups come together, so a window of 2 s sees every poll up to 2 s apart (in 1 s windows, a 1.5 s poll
-# showed 7 or 57); the leaving case sees every slower one (LEAVE_SLACK).
-WOKEN_LIMIT = ROOM_SIZE // 2
-IDLE_CPU_LIMIT = 0.05  # and CPU, the only measure where the system does not count each thread's sleeps
-# Seconds that N cancelled subscribers may take to give their threads back, beyond the time N new
-# ones took to join. Measured as the leaving case does (99 streams cancelled, 99 new ones), 3-4 runs
-# each, idle / with 3 busy processes (load 3.5-4.7):
-#   the answer (add_callback wakes the loop)    -0.28 to +0.18 s / -0.46 to +0.37 s
-#   the reference, grpc.aio                     -0.17 to +0.00 s / -0.02 to +0.13 s
-#   a poll with timeout=1.0 in is_active()      +0.41 to +0.83 s / +0.33 to +0.86 s   (the idle case fails it)
-#   a poll with timeout=1.5                     +1.13 to +1.41 s / +0.92 to +1.31 s   (the idle case too)
-#   a poll with timeout=3.0                     no thread back within the probe's 2 s
-LEAVE_SLACK = 0.7
 
 HEADER_HINT = ("call context.send_initial_metadata(()) in Subscribe right after joining the room, before "
                "waiting for the first note: until it comes, a pane says 'joining…'")
-POLL_HINT = ("each waiting subscriber wakes up again and again to look for notes (polling, or a busy loop): "
-             "block in inbox.get() with no timeout, which sleeps until a note arrives, and let "
-             "context.add_callback(leave) wake it when the call ends")
-LEAVE_HINT = ("a cancelled Subscribe still sleeps in inbox.get() (or polls) and holds its worker thread: leave the "
-              "room in context.add_callback(leave), where leave takes the inbox out and puts None into it to wake "
-              "the loop at once (and if add_callback returns False, the call has ended: leave at once)")
 WORDS_HINT = ("abort with the words problem_with_note(request) returns: context.abort(grpc.StatusCode."
               "INVALID_ARGUMENT, problem), so the client can tell its user what to fix")
 
@@ -168,66 +137,13 @@ def _says_what_is_wrong(room: Room):
             raise Fail(f"{what} was refused with {details!r}, which does not mention {expected}", WORDS_HINT)
 
 
-def _crowd(room: Room, size: int):
-    listeners = [room.listen(f"attendee {n}") for n in range(1, size + 1)]
-    room.until_listening(listeners)
-    return listeners
-
-
 def _room_of(size: int):
     def case(room: Room):
-        listeners = _crowd(room, size)
+        listeners = room.fill(size)
         room.post("welcome, everyone")
         for listener in listeners:
             listener.next_note(waiting_for="'welcome, everyone'")
     return case
-
-
-def _idle(room: Room):
-    if room.server.pid is None:
-        raise Fail("the checker cannot find your server's process to measure it",
-                   "pass the server that server_runner.start(...) returned")
-    try:
-        _crowd(room, ROOM_SIZE)
-    except Stalled as stall:  # the room case, above, says why and gives the hint
-        raise Stalled(f"the room of {ROOM_SIZE} did not fill, so what it costs could not be measured "
-                      f"({stall.got})", stall.hint) from None
-    time.sleep(0.2)  # the last probe's sends are done
-    try:
-        used = cost_over(room.server.pid, IDLE_SECONDS)
-    except psutil.Error:  # the process is gone
-        raise Fail("your server's process is gone", "start it again with server_runner.start(...)") from None
-    waiting = f"with {ROOM_SIZE} subscribers waiting and nobody posting"
-    if used.woke is not None and used.woke > WOKEN_LIMIT:
-        raise Fail(f"{waiting}, {used.woke} threads of your server woke up in {IDLE_SECONDS:g} s "
-                   f"(the limit is {WOKEN_LIMIT})", POLL_HINT)
-    if used.cpu > IDLE_CPU_LIMIT:
-        raise Fail(f"{waiting}, your server used {used.cpu:.2f} s of CPU in {IDLE_SECONDS:g} s "
-                   f"(the limit is {IDLE_CPU_LIMIT:g} s)", POLL_HINT)
-
-
-def _leave_when_cancelled(room: Room):
-    # All the pool's threads but one hold a stream (the last one answers the probes). Once those
-    # cancel, as many new streams and a probe need every thread back. (A pool larger than
-    # MOST_STREAMS is never filled, so there this case cannot see a subscriber that stays.)
-    seats = min(room.server.workers or ROOM_SIZE, MOST_STREAMS) - 1
-    started = time.monotonic()
-    leaving = [room.listen(f"leaves {n}") for n in range(1, seats + 1)]
-    room.until_listening(leaving)
-    joining = time.monotonic() - started
-    for listener in leaving:
-        listener.call.cancel()
-    cancelled = time.monotonic()
-    try:
-        _crowd(room, seats)
-    except Stalled:
-        raise Stalled(f"after {count(seats, 'subscriber')} cancelled (and no note was posted), "
-                      f"{count(seats, 'new one')} and a Post got no thread: the cancelled ones still hold theirs",
-                      LEAVE_HINT) from None
-    late = time.monotonic() - cancelled - joining
-    if late > LEAVE_SLACK:
-        raise Fail(f"{count(seats, 'subscriber')} that cancelled took {late:.1f} s longer to free their threads "
-                   f"than {count(seats, 'new one')} took to join (the limit is {LEAVE_SLACK:g} s)", LEAVE_HINT)
 
 
 RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fresh server)
@@ -239,8 +155,10 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
     "4 clients posting at once: every subscriber gets each note once, in order": (posting_at_once, False),
     f"a room of {ROOM_SIZE}, and Posts still answered (the thread pool does not cap it)": (_room_of(ROOM_SIZE), True),
-    f"{ROOM_SIZE} waiting subscribers sleep: no thread wakes up, no CPU (no polling)": (_idle, True),
-    "a cancelled subscriber leaves at once: no post to wake it, no poll to wait for": (_leave_when_cancelled, True),
+    f"{ROOM_SIZE} waiting subscribers sleep: no thread wakes up in {IDLE_SECONDS:g} s, no CPU (no polling)":
+        (lambda room: idle(room, ROOM_SIZE), True),
+    "a cancelled subscriber leaves at once: no post to wake it, no poll to wait for": (leaves_when_cancelled, True),
+    "a subscriber that left is out of the room: later notes are not kept for it": (forgets_who_left, True),
 }
 
 
@@ -264,4 +182,5 @@ def check_chat_server(server) -> CheckResult:
     """Exercise 8.1: `server` is the RunningServer of my_chat_server.py (or its address)."""
     server = target(server)
     cases = [(label, _in_room(server, case, fresh)) for label, (case, fresh) in RULES.items()]
-    return run_checks("Chat server (Subscribe + Post)", cases, target=server)
+    # the idle case watches a quiet room for IDLE_SECONDS on top of what a case may take
+    return run_checks("Chat server (Subscribe + Post)", cases, deadline=CASE_DEADLINE + IDLE_SECONDS, target=server)

@@ -110,6 +110,12 @@ class Room:
         self.listeners.append(Listener(self.stub, name, replay))
         return self.listeners[-1]
 
+    def fill(self, size: int, name: str = "attendee") -> list[Listener]:
+        """`size` new listeners ("attendee 1", ...), each surely in the room (see until_listening)."""
+        listeners = [self.listen(f"{name} {n}") for n in range(1, size + 1)]
+        self.until_listening(listeners)
+        return listeners
+
     def post(self, message: str, name: str = "checker") -> int:
         try:
             return self.stub.Post(chat_pb2.Note(name=name, message=message), timeout=CALL_TIMEOUT).sequence
