@@ -1,13 +1,16 @@
 """check_get_users_by_type (Exercise 5.1): the skeleton is not done, each wrong answer breaks its one rule,
 the answer and the reference server pass, whatever ran before."""
 import textwrap
+from concurrent import futures
 
+import grpc
 import pytest
 from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
 from workshop.checkers.server_streaming import RULES, check_get_users_by_type
 from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.servers import users
 
 SOLUTION = "05_1_get_users_by_type.py"
 REFUSES, IN_ID_ORDER, EMPTY_TYPE, NO_LOCK, CANCEL = RULES
@@ -216,8 +219,20 @@ def test_reference_server_passes_the_same_rules(tmp_path):
     assert result.all_passed, repr(result)
 
 
-def test_a_server_given_by_address_is_refused_with_a_hint(tmp_path):
+def test_a_server_given_by_its_address_is_judged_on_a_copy_when_the_kit_runs_it(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
-        result = check_get_users_by_type(server.address)
+        result = check_get_users_by_type(server.address)  # the registry names its module
+    assert result.all_passed, repr(result)
+
+
+def test_a_server_the_kit_does_not_run_is_refused_with_a_hint():
+    by_hand = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    users.add_to_server(by_hand)  # the reference servicer, as a learner might serve it from a terminal
+    port = by_hand.add_insecure_port("127.0.0.1:0")
+    by_hand.start()
+    try:
+        result = check_get_users_by_type(f"127.0.0.1:{port}")
+    finally:
+        by_hand.stop(None)
     assert result.passed == 0, repr(result)
     assert "could not start its own copy" in repr(result) and "server_runner.start" in repr(result)

@@ -37,11 +37,12 @@ def test_an_exception_in_a_handler_lands_in_the_server_log_with_its_line(tmp_pat
     assert "KeyError: 'no such key'" in log and 'my_raising.py", line 7, in GetUser' in log
 
 
-def test_a_checker_names_the_exception_the_server_raised_and_where(tmp_path):
+@pytest.mark.parametrize("given", ["the server", "its address"])
+def test_a_checker_names_the_exception_the_server_raised_and_where(tmp_path, given):
     module = tmp_path / "my_raising.py"
     module.write_text(RAISES)
     with server_runner.start(str(module)) as server:
-        result = check_get_user(server)
+        result = check_get_user(server if given == "the server" else server.address)  # the registry has its log
     found = result.cases[0]
     assert not found.passed
     assert found.got == "your server raised KeyError: 'no such key' (my_raising.py, line 7, in GetUser)"

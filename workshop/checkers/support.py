@@ -19,6 +19,8 @@ from pathlib import Path
 
 import grpc
 
+from workshop.runner.registry import tail
+
 TIMEOUT = 5.0  # seconds: the deadline of every call a checker makes
 CASE_DEADLINE = 2 * TIMEOUT  # a case may make a call or two; past this it is reported as hanging
 
@@ -193,6 +195,13 @@ class Target:
         entry = self.entry
         return entry.workers if entry else None
 
+    @property
+    def module(self) -> str | None:
+        """The path of the learner's module the kit serves, for a fresh copy and its log; None for a
+        reference server or one the kit does not run (given by its address or not)."""
+        entry = self.entry
+        return entry.target if entry and entry.target.endswith(".py") else None
+
     def ensure_running(self) -> None:
         """Raise ServerNotRunningError (reported as "your server is not running") if it stopped."""
         if self.handle is not None:
@@ -217,10 +226,10 @@ class Target:
 
         The runner sends what grpc logs about a handler's exception, traceback included, to the log.
         """
-        module = getattr(self.handle, "target", None)
-        if module is None or not str(module).endswith(".py"):
+        module, entry = self.module, self.entry
+        if module is None or not entry.log:
             return None
-        lines = self.handle.logs(80).splitlines()
+        lines = tail(Path(entry.log), 80).splitlines()
         starts = [number for number, line in enumerate(lines) if line.startswith("Traceback")]
         if not starts:
             return None
@@ -243,14 +252,13 @@ class Target:
     def fresh(self, env: dict | None = None) -> Iterator[Target]:
         """A new server from the same module, with `env`, so that no earlier call can change a
         verdict; stopped afterwards. A server the kit does not run is used as it is."""
-        module = getattr(self.handle, "target", None)
-        if module is None or not str(module).endswith(".py"):
+        if self.module is None:
             yield self
             return
         import server_runner
 
         self.ensure_running()
-        with server_runner.start(module, env=env) as server:
+        with server_runner.start(self.module, env=env) as server:
             yield Target(server.address, server)
 
 

@@ -90,8 +90,9 @@ def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules:
     """Run `rules` ({label: case(target)}) on a fresh copy of the learner's module over `seed`.
 
     For checkers whose cases only work on their own users (an order that only this seed shows, a
-    stream longer than a flow-control window): a server the kit cannot restart (an address) fails
-    every case with a hint, instead of being judged on users the cases do not expect.
+    stream longer than a flow-control window): a server the kit does not run from the learner's
+    module (one started by hand, given by its address) fails every case with a hint, instead of
+    being judged on users the cases do not expect.
     """
     import functools
 
@@ -104,4 +105,4 @@ def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules:
 
 def _not_restartable(target) -> None:
     raise support.Fail("the checker could not start its own copy of your module",
-                       "pass it the server that server_runner.start(...) returned, not an address")
+                       "start your module with server_runner.start(\"my_....py\") and pass the server it returns")
