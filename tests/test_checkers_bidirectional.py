@@ -62,6 +62,13 @@ SKIPS_UNKNOWN_IDS = with_method("""
             if user is not None:
                 yield users_pb2.UserResponse(user=user)
 """)
+ANSWERS_NOBODY = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            yield users_pb2.UserResponse(user=self.directory.get(request.id))  # None for an unknown id
+""")
 NOT_FOUND_WITHOUT_THE_ID = with_method("""
     def GetUsersByIds(self, request_iterator, context):
         for request in request_iterator:
@@ -140,6 +147,8 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "skipping an unknown id instead of NOT_FOUND":
         (SKIPS_UNKNOWN_IDS, UNKNOWN_ID,
          ["got hugo, ines, then the stream ended OK; expected hugo, then NOT_FOUND naming 4242"]),
+    "answering an unknown id with UserResponse(user=None)":
+        (ANSWERS_NOBODY, UNKNOWN_ID, ["1 of the 3 answers carried no user", "end the stream with NOT_FOUND"]),
     "a NOT_FOUND that does not name the id":
         (NOT_FOUND_WITHOUT_THE_ID, UNKNOWN_ID, ["NOT_FOUND said 'user not found', which does not name the id",
                                                 "users.no_user_with(4242)"]),

@@ -37,6 +37,9 @@ def checker_seed() -> list[users_pb2.User]:
 
 NAMES = dict(SEED)
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
+EMPTY_ANSWER_HINT = ("for an id nobody has, self.directory.get gives None, and UserResponse(user=None) is an "
+                     "answer with no user in it: end the stream with NOT_FOUND instead, "
+                     "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
 PING_PONG_HINT = ("answer inside the loop: `for request in request_iterator:` look the user up and `yield` "
                   "at once; do not collect every request before answering")
 ORDER_HINT = "yield one UserResponse per request, in the order the ids arrive, even for an id asked before"
@@ -54,11 +57,12 @@ def _names(replies) -> str:
 
 
 def _wrapped(replies) -> None:
-    """Fails when an answer carries no user: most often the User itself was yielded."""
+    """Fails when an answer carries no user: when none does, most often the User itself was yielded;
+    when only some do, an unknown id was answered with UserResponse(user=None)."""
     empty = sum(not reply.HasField("user") for reply in replies)
     if empty:
         which = "the answer" if len(replies) == 1 else f"{empty} of the {len(replies)} answers"
-        raise Fail(f"{which} carried no user", WRAP_HINT)
+        raise Fail(f"{which} carried no user", WRAP_HINT if empty == len(replies) else EMPTY_ANSWER_HINT)
 
 
 def _explained(error: grpc.RpcError) -> BaseException:
