@@ -123,6 +123,8 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "no_join_header": (NO_JOIN_HEADER, HEADER, "no join header", "send_initial_metadata"),
     "unnumbered_notes": (UNNUMBERED, NUMBERED, "numbered [0, 0, 0]", "history.add"),
     "replay_ignored": (NO_REPLAY, REPLAY, "the replayed history", "history.last(request.replay)"),
+    "replays_50_whatever_was_asked": (wrong("self.history.last(request.replay)", "self.history.last(50)"), REPLAY,
+                                      "asking for replay=2 got", "history.last(request.replay)"),
     "invalid_notes_accepted": (ACCEPTS_INVALID_NOTES, INVALID, "expected INVALID_ARGUMENT", "problem_with_note"),
     "numbers_before_refusing": (NUMBERS_BEFORE_REFUSING, INVALID, "the refused notes took numbers", "refuse first"),
     "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),

@@ -8,6 +8,7 @@ Whatever does not come in time raises `Stalled`, which the checker explains.
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -88,6 +89,9 @@ class Listener:
                 notes.append(item)
 
 
+_ROOMS = itertools.count(1)
+
+
 class Room:
     """A channel to the server, and the listeners opened on it (all cancelled on leaving the `with`)."""
 
@@ -97,6 +101,7 @@ class Room:
         self.stub = chat_pb2_grpc.ChatServerStub(self.channel)
         self.listeners: list[Listener] = []
         self.probes = 0
+        self.number = next(_ROOMS)  # in its probes: a replay of another room's probe is not this room's
 
     def __enter__(self) -> Room:
         return self
@@ -142,7 +147,7 @@ class Room:
         progress, heard = started, 0
         while True:
             self.probes += 1
-            last = f"probe {self.probes}: is everyone listening?"
+            last = f"probe {self.probes} of room {self.number}: is everyone listening?"
             self.post(last)
             waiting = [listener for listener in listeners if not listener.heard.is_set()]
             if not waiting:
