@@ -62,6 +62,16 @@ REFUSED_AFTER_STREAMING = with_method("""
         if problem:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
 """)
+SWALLOWS_THE_ABORT = with_method("""
+    def GetUsersByType(self, request, context):
+        try:
+            if problem := users.problem_with_user_type(request.user_type):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        except Exception:  # "just in case": it also catches the exception that abort raises to end the call
+            pass
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
 BY_NICKNAME = with_method("""
     def GetUsersByType(self, request, context):
         problem = users.problem_with_user_type(request.user_type)
@@ -156,6 +166,8 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "refusing only after the users were sent":
         (REFUSED_AFTER_STREAMING, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none",
                                             "before the first yield"]),
+    "catching the exception that abort raises":
+        (SWALLOWS_THE_ABORT, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none", "a try/except around it"]),
     "sorting by nickname":
         (BY_NICKNAME, IN_ID_ORDER,
          ["got ada, bo, nora, tess (nickname order); expected id order: tess, bo, nora, ada"]),

@@ -51,6 +51,9 @@ def checker_seed() -> list[users_pb2.User]:
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
 TYPE_HINT = ("check users.problem_with_user_type(request.user_type) first, and if it finds a problem, "
              "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem) before the first yield")
+LATE_ABORT_HINT = ("the call ended with the right code, but only after yielding: call context.abort(grpc.StatusCode."
+                   "INVALID_ARGUMENT, problem) before the first yield, and let the exception it raises end the call "
+                   "(a try/except around it, or context.set_code without a return, goes on yielding)")
 SAYS_WHY_HINT = ("the message is all the client learns: say what is wrong and what to send instead, as "
                  "users.problem_with_user_type(request.user_type) does; abort with that problem as the message")
 ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request.user_type), "
@@ -118,7 +121,7 @@ def refuses_a_type_that_is_not_one(target) -> None:
             if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
                 raise Fail(f"{what} → {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", TYPE_HINT)
             if users:
-                raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", TYPE_HINT)
+                raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", LATE_ABORT_HINT)
             said = error.details() or ""
             if not re.search(NAMES_THE_PROBLEM[user_type], said, re.IGNORECASE):
                 raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what is wrong",
