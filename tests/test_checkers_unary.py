@@ -476,6 +476,10 @@ def test_nickname_of_that_ignores_the_stub_it_is_given_fails_the_found_case():
     with unary_caller.serving(users.UserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as own:
         answer_function = caller(answer(NICKNAME_OF))
         result = check_nickname_of(lambda stub, user_id: answer_function(own, user_id))
-    assert NICKNAME_OF_RULES["found"] in failed(result), repr(result)
+    # The other cases hand it stubs that cannot give a nickname: one whose server is gone, one that is silent.
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("found", "gone", "deadline")}, repr(result)
     assert "the nickname of another server" in result[NICKNAME_OF_RULES["found"]].got
-    assert "do not open a channel of your own" in result[NICKNAME_OF_RULES["found"]].hint
+    assert "for a server that is gone, nickname_of gave 'alice': that came from another server" in (
+        result[NICKNAME_OF_RULES["gone"]].got)
+    assert all("its parameter `stub`: not on the notebook's stub" in result[NICKNAME_OF_RULES[rule]].hint
+               for rule in ("found", "gone", "deadline")), repr(result)

@@ -37,6 +37,9 @@ GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time 
 RERAISE_HINT = ("let the grpc.RpcError itself rise: a bare `raise` in the except block re-raises it, so the caller "
                 "can read error.code()")
 
+OWN_STUB_HINT = ("call GetUser on the stub nickname_of is given, its parameter `stub`: not on the notebook's stub, "
+                 "nor on a channel of your own")
+
 
 class SilentUserManager(users.UserManager):
     """The reference service, but GetUser answers only after SILENCE seconds (or when released)."""
@@ -91,6 +94,8 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
             return
         raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}; expected {code.name}",
                    hint) from None
+    if isinstance(got, str):  # a nickname, from a server that cannot give one: another stub was asked
+        raise Fail(f"for {what}, nickname_of gave {got!r}: that came from another server", OWN_STUB_HINT)
     raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
 
 
@@ -131,7 +136,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 if got == known[user_id].nickname:
                     raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}, the nickname of another server; "
                                f"the stub it was given answers {expected!r}",
-                               "call GetUser on the stub nickname_of is given: do not open a channel of your own")
+                               OWN_STUB_HINT)
                 if got != expected:
                     raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}; expected {expected!r}",
                                "return reply.user.nickname, from the reply of stub.GetUser")
