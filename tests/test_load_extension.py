@@ -1,8 +1,12 @@
 """`%load_ext workshop` makes `%load` of an answer work however a learner types it."""
+import os
+import subprocess
+import sys
+
 import pytest
 from IPython.testing.globalipapp import start_ipython
 
-from workshop import SOLUTIONS
+from workshop import ROOT, SOLUTIONS
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +35,15 @@ def test_a_loaded_writefile_answer_runs_despite_the_load_comment(ipython, tmp_pa
     target = tmp_path / "my_answer.py"
     result = ipython.run_cell(f"# %load ../solutions/x.py\n%%writefile {target}\nanswer = 42\n")
     assert result.success and target.read_text() == "answer = 42\n"
+
+
+def test_loading_the_extension_quiets_grpcs_info_lines_before_grpc_is_imported():
+    code = ("import sys; from IPython.testing.globalipapp import start_ipython; shell = start_ipython(); "
+            "shell.run_line_magic('load_ext', 'workshop'); import os; print(os.environ['GRPC_VERBOSITY'], "
+            "'grpc' in sys.modules)")
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                           env={k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}, check=True)
+    assert quiet.stdout.split() == ["ERROR", "False"], quiet
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "GRPC_VERBOSITY": "DEBUG"}, check=True)
+    assert chosen.stdout.split() == ["DEBUG", "False"], chosen

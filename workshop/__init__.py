@@ -20,7 +20,15 @@ def load_ipython_extension(ipython) -> None:
     of the cell would otherwise be a syntax error). And `%load` puts a `# %load ...` comment above
     what it loads, while a cell magic such as `%%writefile` only works on a cell's first line;
     that one comment line is dropped when the loaded cell runs.
+
+    It also keeps grpc's core from printing its INFO lines into cells (such as "Got goaway ...
+    UNAVAILABLE" when a checker's own server stops), which read like errors: the notebook's first
+    cell loads this extension before it imports grpc, which reads GRPC_VERBOSITY once. A learner's
+    own setting is kept.
     """
+    import os
+
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
     def make_load_work(lines: list[str]) -> list[str]:
         if len(lines) > 1 and lines[0].startswith("%load "):
