@@ -64,6 +64,10 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
                       {"invalid message"}, "say what was wrong"),
     "empty message": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", '"")')),
                       {"invalid message"}, "say what was wrong"),
+    "NOT_FOUND's message for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace(
+        "problem)", "users.no_user_with(request.id))")), {"invalid message"}, "say what was wrong"),
+    "a message that names only the id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace(
+        "problem)", 'f"bad id {request.id}")')), {"invalid message"}, "say what was wrong"),
 }
 
 
@@ -117,8 +121,22 @@ def test_get_user_checking_the_id_after_a_lookup_it_ignores_passes(tmp_path):
 
 def test_get_user_vague_message_for_a_wrong_id_reads_as_saying_nothing(tmp_path):
     result = check(check_get_user, GET_USER_WRONG["vague message"][0], tmp_path)
-    assert "its message 'invalid' says neither the id nor what is wrong with it" in (
+    assert "its message 'invalid' does not say what is wrong with the id (a good id is 1 or more)" in (
         result[GET_USER_RULES["invalid message"]].got)
+
+
+def test_get_user_message_for_a_wrong_id_that_says_nobody_has_it_reads_as_the_wrong_cause(tmp_path):
+    result = check(check_get_user, GET_USER_WRONG["NOT_FOUND's message for a wrong id"][0], tmp_path)
+    assert "its message 'no user has id 0' says that nobody has the id, not that the id itself is wrong" in (
+        result[GET_USER_RULES["invalid message"]].got)
+
+
+@pytest.mark.parametrize("message", ['f"the id must be at least 1; got {request.id}"', 'f"id {request.id} is negative"',
+                                     '"ids start at 1: this one is below 1"', '"id must be > 0"'])
+def test_get_user_message_in_a_learners_own_words_passes(message, tmp_path):
+    own_words = wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("problem)", message + ")"))
+    result = check(check_get_user, own_words, tmp_path)
+    assert result.all_passed, repr(result)
 
 
 def test_get_user_exception_in_the_server_is_reported_with_its_line(tmp_path):

@@ -35,7 +35,7 @@ GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on 
     "found": "an existing id → its user, with every field",
     "unknown": "an unknown id → NOT_FOUND, with a message that names that id",
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
-    "invalid message": "an id of 0 or below → a message that names the id, or says what a good id is",
+    "invalid message": "an id of 0 or below → a message that says what is wrong with the id, not 'no user'",
 }
 
 # Users with ids 0 and -7 cannot be added, but this seed plants them: a GetUser that looks them
@@ -49,7 +49,10 @@ GET_USER_SEED = [
 ]
 UNKNOWN_IDS = (73, 2718)  # ids the notebook never shows: only a message built from request.id names them
 INVALID_IDS = (0, -7, -2)  # -2 is planted nowhere: a refusal that does not end the call falls through to NOT_FOUND
-GOOD_ID_WORDS = r"positive|at least 1|greater than 0|above 0|below 1|1 or more"
+# What a message for a wrong id must say (what is wrong with it), and what it must not (that nobody has it).
+WRONG_ID_WORDS = (r"positive|at least (1|one)|greater than (0|zero)|above (0|zero)|below (1|one)|less than (1|one)|"
+                  r"(1|one) or (more|above|greater)|>= ?1|> ?0|negative|zero")
+NOBODY_WORDS = r"no user|not found|no such|does not exist|doesn't exist|unknown user"
 INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
                 "even when the directory holds a user with it")
 ENDS_THE_CALL_HINT = ("end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem): set_code "
@@ -89,11 +92,13 @@ def check_get_user(server) -> CheckResult:
             for user_id in INVALID_IDS:
                 details = expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
                                         INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT)
-                if not (names_number(user_id, details) or re.search(GOOD_ID_WORDS, details)):
-                    raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} says neither "
-                               "the id nor what is wrong with it",
-                               "say what was wrong: users.problem_with_id(request.id) gives "
-                               f"{kit.problem_with_id(user_id)!r}")
+                say_it = f"say what was wrong: users.problem_with_id(request.id) gives {kit.problem_with_id(user_id)!r}"
+                if re.search(NOBODY_WORDS, details, re.IGNORECASE):
+                    raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} says that nobody "
+                               "has the id, not that the id itself is wrong", say_it)
+                if not re.search(WRONG_ID_WORDS, details, re.IGNORECASE):
+                    raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} does not say "
+                               "what is wrong with the id (a good id is 1 or more)", say_it)
 
         return run_checks("Exercise 4.1 · GetUser", [
             (GET_USER_RULES["found"], found),
