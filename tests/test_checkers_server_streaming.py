@@ -151,6 +151,31 @@ LOCK_RELEASED_AFTER_THE_LOOP = with_method("""
             yield users_pb2.UserResponse(user=user)
         LISTING.release()
 """, above="import threading\n\nLISTING = threading.Lock()\n\n\n")
+DROPS_FIELDS = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=users_pb2.User(id=user.id, nickname=user.nickname))
+""")
+RETURNS_A_LIST = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        return [users_pb2.UserResponse(user=user) for user in self.directory.of_type(request.user_type)]
+""")
+WAITS_AFTER_THE_LAST_USER = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        while context.is_active():  # "wait until the client is done": it waits for the end of this stream
+            time.sleep(0.05)
+""", above="import time\n\n\n")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -175,6 +200,8 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (NEWEST_FIRST, IN_ID_ORDER, ["(newest first)", "of_type"]),
     "sending each user twice":
         (EACH_ONE_TWICE, IN_ID_ORDER, ["tess, bo, nora, ada came more than once"]),
+    "each user without its mail address and type":
+        (DROPS_FIELDS, IN_ID_ORDER, ['tess came as id: 4 nickname: "tess"', "every field"]),
     "NOT_FOUND for a type nobody has":
         (EMPTY_IS_NOT_FOUND, EMPTY_TYPE, ["DISABLED → NOT_FOUND: no user has this type; expected a stream that ends OK",
                                           "not an error"]),
@@ -186,6 +213,19 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (LEAKS_ON_CANCEL, CANCEL, ["after 4 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
 }
+
+
+def test_returning_a_list_is_told_to_yield(tmp_path):
+    result = check(RETURNS_A_LIST, tmp_path)
+    assert failed(result) == set(RULES) - {REFUSES}, repr(result)
+    assert all("'list' object is not an iterator" in result[rule].got and "write it as a generator" in
+               result[rule].hint for rule in failed(result)), repr(result)
+
+
+def test_a_method_that_never_ends_is_not_blamed_on_a_lock(tmp_path):
+    result = check(WAITS_AFTER_THE_LAST_USER, tmp_path)
+    assert NO_LOCK in failed(result), repr(result)
+    assert "with no other stream open" in result[NO_LOCK].got and "never ends" in result[NO_LOCK].hint, repr(result)
 
 
 @pytest.mark.parametrize("mistake", WRONG_ANSWERS)

@@ -61,6 +61,8 @@ ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 LOCK_HINT = ("hold no lock across a yield: a yield waits for as long as the client does not read. "
              "of_type hands you a list and lets go of its lock; yield from that list")
+SLOW_HINT = ("the method is slow, or never ends (a loop that waits after the last yield?): yield each user of the "
+             "list that of_type gives, then let the method end")
 CANCEL_HINT = ("when the client cancels, grpcio drops your generator at its yield, so code after the loop "
                "never runs: give back what you take (a lock, a semaphore, a file) with `with` or `finally`")
 LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can hold: a lock, released after the "
@@ -132,6 +134,12 @@ def streams_each_user_once_in_id_order(target) -> None:
     stored = {user.id: user for user in checker_seed()}
     with users_cases.users_stub(target) as stub:
         users = _ended_ok(*_listing(stub, NORMAL), "NORMAL", ORDER_HINT)
+    incomplete = next((user for user in users if user.id in stored and user.nickname == stored[user.id].nickname
+                       and user != stored[user.id]), None)
+    if incomplete is not None:
+        raise Fail(f"{incomplete.nickname} came as {users_cases.one_line(incomplete)}; stored as "
+                   f"{users_cases.one_line(stored[incomplete.id])}",
+                   "yield each user as of_type gives it, every field: users_pb2.UserResponse(user=user)")
     stranger = next((user for user in users if user.user_type != NORMAL), None)
     if stranger is not None:
         raise Fail(f"{stranger.nickname} came too, and is {_type_name(stranger.user_type)}",
@@ -139,9 +147,6 @@ def streams_each_user_once_in_id_order(target) -> None:
     names = [user.nickname for user in users]
     got = f"got {', '.join(names) or 'no users'}"
     if names == IN_ID_ORDER:
-        changed = next((user for user in users if user != stored[user.id]), None)
-        if changed is not None:
-            raise Fail(f"{changed.nickname} came as {users_cases.one_line(changed)}", ORDER_HINT)
         return
     if sorted(names) != sorted(IN_ID_ORDER):
         twice = [name for name in IN_ID_ORDER if names.count(name) > 1]
@@ -194,20 +199,28 @@ def _get_tess(stub) -> None:
 
 
 def answers_others_while_a_stream_is_paused(target) -> None:
+    probes = (("a second GetUsersByType", _list_normal), ("GetUser", _get_tess))
     with _separate_channel(target) as paused_stub, _separate_channel(target) as stub:
+        for what, probe in probes:  # first with no stream paused: if these are late, the cause is not a lock
+            _in_time(probe, stub, Fail(f"{what} got no answer within {PROBE_WAIT:g} s, with no other stream open",
+                                       SLOW_HINT))
         paused = _first_guest(paused_stub, support.TIMEOUT)  # read one guest, then stop reading
         try:
             time.sleep(FILL_WAIT)
-            for what, probe in (("a second GetUsersByType", _list_normal), ("GetUser", _get_tess)):
-                try:
-                    probe(stub)
-                except grpc.RpcError as error:
-                    if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                        raise
-                    raise Fail(f"while a GUEST stream was paused unread, {what} got no answer within "
-                               f"{PROBE_WAIT:g} s", LOCK_HINT) from None
+            for what, probe in probes:
+                _in_time(probe, stub, Fail(f"while a GUEST stream was paused unread, {what} got no answer within "
+                                           f"{PROBE_WAIT:g} s", LOCK_HINT))
         finally:
             paused.cancel()
+
+
+def _in_time(probe, stub, late: Fail) -> None:
+    try:
+        probe(stub)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise
+        raise late from None
 
 
 def gives_back_what_it_took_when_cancelled(target) -> None:

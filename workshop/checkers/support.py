@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -160,8 +161,8 @@ def expect_status(call: Callable[[], object], code: grpc.StatusCode, hint: str) 
         if error.code() in INFRASTRUCTURE_CODES:
             raise
         raise Fail(f"got {describe_rpc_error(error)}; expected {code.name}", hint) from None
-    shown = str(reply).replace("\n", " ").strip() or "an empty reply"
-    raise Fail(f"got OK with {shown[:80]}; expected {code.name}", hint)
+    shown = textwrap.shorten(str(reply), width=100, placeholder=" …") or "an empty reply"  # whole words
+    raise Fail(f"got OK with {shown}; expected {code.name}", hint)
 
 
 @dataclass
@@ -216,8 +217,7 @@ class Target:
             except grpc.RpcError as error:
                 raised = self.last_exception() if _code_of(error) == grpc.StatusCode.UNKNOWN else None
                 if raised:
-                    raise Fail(f"your server raised {raised}",
-                               "fix that line in the exercise cell, run the cell again, then the checker") from None
+                    raise Fail(f"your server raised {raised}", _fix(raised)) from None
                 raise
         return run
 
@@ -260,6 +260,14 @@ class Target:
         self.ensure_running()
         with server_runner.start(self.module, env=env) as server:
             yield Target(server.address, server)
+
+
+def _fix(raised: str) -> str:
+    """The hint for an exception the learner's server raised."""
+    if "object is not an iterator" in raised:  # grpcio calls next() on what a streaming method returned
+        return ("a streaming method hands out its responses one by one: write it as a generator, with `yield` "
+                "for each response, not `return` of a list")
+    return "fix that line in the exercise cell, run the cell again, then the checker"
 
 
 def _code_of(error: grpc.RpcError):
