@@ -13,9 +13,9 @@ from workshop.notebooks import execute
 SOLUTION = "03_1_delete_user.py"
 COMPILES = "users.proto compiles"
 PACKAGE = "package users.v1, as before"
-KEPT = "every message, field and enum value keeps its name, number and type"
+KEPT = "every message, field and enum value keeps its name, number, type and options"
 RPCS = "UserManager keeps its five rpcs as they were"
-ADDED = "nothing else is added: no other new rpc, service, message, field, enum value, import or option"
+ADDED = "nothing else is added: no other new rpc, service, message, field, enum value, import, option or reserved"
 DECLARED = "UserManager has rpc DeleteUser(UserRequest) returns (UserResponse), unary"
 FRESH = "the generated package is made from your latest contract"
 STUB, SERVICER, REGISTERED = ("UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
@@ -70,13 +70,18 @@ def test_the_shipped_skeleton_has_no_delete_user_anywhere(tmp_path):
 # Each wrong answer breaks one rule: (the rule, what the answer gets wrong, words its hint must hold)
 ONE_RULE_BROKEN = [
     (PACKAGE, {"package users.v1;": "package users.v2;"}, "package users.v1;"),
-    (KEPT, {"int64 id = 1;\n  string nickname": "int64 id = 5;\n  string nickname"}, "keeps its name, number"),
-    (KEPT, {"string nickname = 2;": "string name = 2;"}, "keeps its name, number"),
-    (KEPT, {"string mail_address = 3;": "bytes mail_address = 3;"}, "keeps its name, number"),
-    (KEPT, {"USER_TYPE_GUEST = 3;": "USER_TYPE_GUEST = 5;"}, "keeps its name, number"),
+    (KEPT, {"int64 id = 1;\n  string nickname": "int64 id = 5;\n  string nickname"}, "stays as it was"),
+    (KEPT, {"string nickname = 2;": "string name = 2;"}, "stays as it was"),
+    (KEPT, {"string mail_address = 3;": "bytes mail_address = 3;"}, "stays as it was"),
+    (KEPT, {"USER_TYPE_GUEST = 3;": "USER_TYPE_GUEST = 5;"}, "stays as it was"),
     (KEPT, {"message UserRequest { int64 id = 1; }": "message UserRequest { int32 id = 1; }"},
-     "keeps its name, number"),
+     "stays as it was"),
+    (KEPT, {"string mail_address = 3;": 'string mail_address = 3 [json_name = "email"];'}, "JSON name"),
+    (KEPT, {"string mail_address = 3;": "string mail_address = 3 [deprecated = true];"}, "stays as it was"),
+    (KEPT, {"string nickname = 2;": "oneof name { string nickname = 2; }"}, "stays as it was"),
     (RPCS, {"  rpc GetUsersByIds(stream UserRequest) returns (stream UserResponse);\n": ""}, "as they are"),
+    (RPCS, {"rpc GetUser(UserRequest) returns (UserResponse);":
+            "rpc GetUser(UserRequest) returns (UserResponse) { option deprecated = true; }"}, "as they are"),
     (RPCS, {"returns (stream UserResponse);\n  rpc GetUsersByIds": "returns (UserResponse);\n  rpc GetUsersByIds"},
      "as they are"),
     (DECLARED, {"rpc DeleteUser(UserRequest)": "rpc DeleteUser(User)"}, "only the id (UserRequest)"),
@@ -108,6 +113,13 @@ ADDITIONS = [
      'import "google/protobuf/empty.proto" is new'),
     ({'package users.v1;': 'package users.v1;\n\noption java_package = "com.example.users";'},
      'option java_package = "com.example.users" is new'),
+    ({"rpc DeleteUser(UserRequest) returns (UserResponse);":
+      "rpc DeleteUser(UserRequest) returns (UserResponse) { option deprecated = true; }"},
+     "rpc DeleteUser has [deprecated: true], which is new"),
+    ({"UserType user_type = 4;\n}": "UserType user_type = 4;\n  reserved 5;\n}"},
+     "message User has `reserved 5`, which is new"),
+    ({"USER_TYPE_DISABLED = 4;": "USER_TYPE_DISABLED = 4;\n  reserved 5 to 9;"},
+     "enum UserType has `reserved 5 to 9`, which is new"),
     ({"service UserManager {": "service UserAdmin { rpc PurgeUsers(UserRequest) returns (UserCountResponse); }\n"
                                "service UserManager {"}, "service UserAdmin is new"),
 ]

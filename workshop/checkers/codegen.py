@@ -77,8 +77,8 @@ def _existing_kept(answer: Answer) -> None:
     if changes:
         more = f" (and {len(changes) - 2} more)" if len(changes) > 2 else ""
         raise Fail("; ".join(changes[:2]) + more,
-                   "notebook 02's rule: what is there keeps its name, number and type, because programs built "
-                   "from the old contract still use them. Put it back as it was; add only the new rpc")
+                   "notebook 02's rule: what is there stays as it was (name, number, type, JSON name, options), "
+                   "because programs built from the old contract still use them. Put it back; add only the new rpc")
 
 
 def _no_service(answer: Answer) -> Fail:
@@ -100,6 +100,8 @@ def _rpcs_kept(answer: Answer) -> None:
         elif signature(new, answer.contract.package) != signature(old, answer.original.package):
             problems.append(f"{old.name} is now {signature(new, answer.contract.package)}, "
                             f"not {signature(old, answer.original.package)}")
+        elif new.options != old.options:
+            problems.append(f"{old.name} now has {contracts.options(new)}; it had {contracts.options(old)}")
     if problems:
         raise Fail("; ".join(problems), "clients built from the old contract still call these methods as they "
                                         "were: add DeleteUser next to them and leave their lines as they are")
@@ -200,9 +202,9 @@ def _generated_has(part: str, what: str) -> Callable[[Answer], None]:
 
 RULES: dict[str, Callable[[Answer], None]] = {  # Exercise 3.1: each rule is one case (after "compiles")
     "package users.v1, as before": _package,
-    "every message, field and enum value keeps its name, number and type": _existing_kept,
+    "every message, field and enum value keeps its name, number, type and options": _existing_kept,
     f"{SERVICE} keeps its five rpcs as they were": _rpcs_kept,
-    "nothing else is added: no other new rpc, service, message, field, enum value, import or option":
+    "nothing else is added: no other new rpc, service, message, field, enum value, import, option or reserved":
         _nothing_else_added,
     f"{SERVICE} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse), unary": _delete_user_declared,
     "the generated package is made from your latest contract": _regenerated,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, text_format
 
 from workshop.checkers.support import Fail
 from workshop.codegen import ProtoError, descriptor_set, protoc_message
@@ -136,10 +136,39 @@ def changes(mine, original) -> list[str]:
                 elif now.name != member.name:
                     found.append(f"{name}'s number {member.number} is now called {now.name}, not {member.name}")
                 elif members == "field":
-                    was, is_ = spelled(member, old, original.package), spelled(now, new, mine.package)
-                    if is_ != was:
-                        found.append(f"{name}.{member.name} is now {is_}; it was {was}")
+                    found += _field_changes(f"{name}.{member.name}", (member, old, original), (now, new, mine))
+                elif now.options != member.options:
+                    found.append(f"{name}.{member.name} now has {options(now)}; it had {options(member)}")
     return found
+
+
+def options(declared) -> str:
+    """'[deprecated: true]': the options of a field, value, message, enum, rpc or service, as one line."""
+    return f"[{text_format.MessageToString(declared.options, as_one_line=True)}]" if declared.options.ListFields() \
+        else "no options"
+
+
+def oneof(field, message) -> str | None:
+    """The name of the oneof `field` is in; None for a field on its own (an `optional` field's hidden oneof too)."""
+    if not field.HasField("oneof_index") or field.proto3_optional:
+        return None
+    return message.oneof_decl[field.oneof_index].name
+
+
+def _field_changes(where: str, before, after) -> list[str]:
+    """How one field (kept by name and number) changed: its type, JSON name, oneof or options."""
+    (was, old_message, old_file), (now, new_message, new_file) = before, after
+    old_type, new_type = spelled(was, old_message, old_file.package), spelled(now, new_message, new_file.package)
+    if new_type != old_type:
+        return [f"{where} is now {new_type}; it was {old_type}"]
+    if now.json_name != was.json_name:
+        return [f"{where}'s JSON name is now {now.json_name!r}; it was {was.json_name!r}, which JSON clients send"]
+    if oneof(now, new_message) != oneof(was, old_message):
+        inside, outside = oneof(now, new_message), oneof(was, old_message)
+        return [f"{where} is now in oneof {inside}" if inside else f"{where} is no longer in oneof {outside}"]
+    if now.options != was.options:
+        return [f"{where} now has {options(now)}; it had {options(was)}"]
+    return []
 
 
 def _new(kind: str, old: Iterable[str], new: Iterable[str]) -> list[str]:
@@ -176,11 +205,13 @@ def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
     for name, message in new_messages.items():
         if name in old_messages:
             found += _new_members("field", name, old_messages[name].field, message.field)
+            found += _new_settings(f"message {name}", old_messages[name], message)
     old_enums, new_enums = enums(original), enums(mine)
     found += _new("enum", old_enums, new_enums)
     for name, enum in new_enums.items():
         if name in old_enums:
             found += _new_members("value", name, old_enums[name].value, enum.value)
+            found += _new_settings(f"enum {name}", old_enums[name], enum)
     old_services = {s.name: s for s in original.service}
     services = [s.name for s in mine.service if s.name in old_services or not s.method
                 or any((s.name, m.name) not in expected for m in s.method)]
@@ -189,4 +220,18 @@ def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
         if service.name in old_services:
             rpcs = [m.name for m in service.method if (service.name, m.name) not in expected]
             found += _new("rpc", [m.name for m in old_services[service.name].method], rpcs)
+            found += _new_settings(f"service {service.name}", old_services[service.name], service)
+        found += [f"rpc {m.name} has {options(m)}, which is new" for m in service.method
+                  if (service.name, m.name) in expected and m.options.ListFields()]
     return found
+
+
+def _new_settings(what: str, old, new) -> list[str]:
+    """Options, and `reserved` numbers or names, that a message, enum or service has and had not."""
+    found = [] if new.options == old.options else [f"{what} now has {options(new)}; it had {options(old)}"]
+    last = 0 if isinstance(new, descriptor_pb2.EnumDescriptorProto) else 1  # a message's range ends one past it
+    reserved = [*(f"reserved {r.start}" if r.end - last == r.start else f"reserved {r.start} to {r.end - last}"
+                  for r in getattr(new, "reserved_range", ()) if r not in getattr(old, "reserved_range", ())),
+                *(f'reserved "{name}"' for name in getattr(new, "reserved_name", ())
+                  if name not in getattr(old, "reserved_name", ()))]
+    return found + [f"{what} has `{line}`, which is new" for line in reserved]
