@@ -74,6 +74,24 @@ def test_an_enum_nested_in_talk_fails_the_top_level_rule_and_names_its_full_name
     assert "top level" in result[LEVEL_AT_TOP].hint
 
 
+def test_an_enum_copied_into_talk_instead_of_moved_fails_the_level_field_alone(tmp_path):
+    source = answer(SOLUTION)
+    enum = source[source.index("// How much"):source.index("// One talk")]
+    copied = source.replace("message Talk {\n", "message Talk {\n" + enum)  # the top-level one stays too
+    result = check(copied, tmp_path)
+    assert failed(result) == ["Talk.level: Level = 4"], repr(result)
+    assert "level is of type conference.v1.Talk.Level, not the Level at the top level" in (
+        result["Talk.level: Level = 4"].got)
+    assert "delete the copy" in result["Talk.level: Level = 4"].hint
+
+
+@pytest.mark.parametrize("id_type", ["sint64", "uint64"])
+def test_another_64_bit_integer_for_the_id_is_told_the_spec_says_int64(id_type, tmp_path):
+    result = check(wrong({"int64 id = 1;": f"{id_type} id = 1;"}), tmp_path)
+    assert failed(result) == ["Talk.id: int64 = 1"], repr(result)
+    assert "the spec asks for `int64`" in result["Talk.id: int64 = 1"].hint
+
+
 def test_a_map_for_the_speakers_is_named_as_a_map_not_as_a_wrong_type(tmp_path):
     result = check(wrong({"repeated string speakers": "map<string, string> speakers"}), tmp_path)
     speakers = result["Talk.speakers: repeated string = 3"]

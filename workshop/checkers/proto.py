@@ -119,7 +119,7 @@ def _kind(field, message) -> tuple[str, str]:
 
 TYPE_HINTS = {
     "string": "a text field is `string`",
-    "int64": "an id is a 64-bit integer: `int64`",
+    "int64": "the spec asks for `int64`: sint64 and uint64 are 64-bit integers too, but other types on the wire",
     "enum Level": "the type of an enum field is the enum's name, Level (not int32, not string)",
     TIMESTAMP: f'its type is {TIMESTAMP}, from "google/protobuf/timestamp.proto", which the skeleton imports',
 }
@@ -149,6 +149,12 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
                 plain = type_.removeprefix("enum ")
                 hint = f"leave out `{got_label.split()[0]}` here: the spec asks for a plain {plain}"
             raise Fail(f"{name} is {got_label or 'a single value'}; expected {label or 'a single value'}", hint)
+        declared = field.type_name.lstrip(".")
+        if type_.startswith("enum ") and declared != f"{file.package}.{type_[5:]}".lstrip(".") and any(
+                enum.name == type_[5:] for enum in file.enum_type):
+            raise Fail(f"{name} is of type {declared}, not the {type_[5:]} at the top level of the file",
+                       f"a second enum {type_[5:]} is still inside message {declared.split('.')[-2]}, and inside "
+                       "the message its name means that one: delete the copy, so that only the top-level enum is left")
         if field.number != number:
             raise Fail(f"{name} has field number {field.number}; expected {number}",
                        "the number after `=` is the field's tag on the wire, not a default value: "
