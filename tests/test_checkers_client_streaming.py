@@ -8,7 +8,7 @@ from workshop.checkers.client_streaming import RULES, check_count_already_users
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "06_1_count_already_users.py"
-COUNTS, DISTINCT, UNKNOWN, EMPTY, WAITS, OWN_IDS = (rule for rule, *_ in RULES)
+COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, EMPTY, WAITS, OWN_IDS = (rule for rule, *_ in RULES)
 
 
 def check(source, tmp_path):
@@ -21,16 +21,17 @@ def learners_module(method: str) -> str:
 
 
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
+    # (an id of 0 or below is an unknown id too: a mistake with every unknown id breaks that rule as well)
     "counts a repeated id again": (DISTINCT, '''
         def CountAlreadyUsers(self, request_iterator, context):
             count = sum(1 for request in request_iterator if self.directory.get(request.id))
             return users_pb2.UserCountResponse(count=count)
     ''', "set"),
-    "counts unknown ids": (UNKNOWN, '''
+    "counts unknown ids": ((UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
     ''', "found a user"),
-    "aborts at an unknown id": (UNKNOWN, '''
+    "aborts at an unknown id": ((UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -39,6 +40,16 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                 found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "found a user"),
+    "refuses an id of 0 or below, as GetUser does": (BELOW_ONE, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "counts an id of 0 or below as no user"),
     "refuses a stream that found nobody": (EMPTY, '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = {request.id for request in request_iterator if self.directory.get(request.id)}
@@ -84,9 +95,10 @@ def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
 
 @pytest.mark.parametrize("mistake", WRONG)
 def test_wrong_answer_fails_only_the_rule_it_breaks(mistake, tmp_path):
-    rule, method, hint_word = WRONG[mistake]
+    rules, method, hint_word = WRONG[mistake]
+    rule, *also = rules if isinstance(rules, tuple) else (rules,)
     result = check(learners_module(method), tmp_path)
-    assert failed(result) == {rule}, result
+    assert failed(result) == {rule, *also}, result
     assert hint_word in result[rule].hint, result
 
 
@@ -116,7 +128,7 @@ def test_a_stop_at_the_first_unknown_id_is_named(tmp_path):
                 found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     '''), tmp_path)
-    assert failed(result) == {UNKNOWN}, result
+    assert failed(result) == {UNKNOWN, BELOW_ONE}, result
     assert "the count of the ids before 404: the count stopped at the unknown id" in result[UNKNOWN].got, result
     assert "A `break`" in result[UNKNOWN].hint, result
 

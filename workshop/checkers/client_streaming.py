@@ -44,6 +44,8 @@ RULES = [  # Exercise 6.1, one case each: (rule, the calls' ids, pause before a 
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
     ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], 0,
      "check that self.directory.get() found a user before you count the id; an unknown id is no error"),
+    ("an id of 0 or below counts nothing and is no error: ids 2, 0, -4, 3 → 2", [[2, 0, -4, 3]], 0,
+     "users.proto says CountAlreadyUsers counts an id of 0 or below as no user: do not refuse it as GetUser does"),
     ("an empty stream is a question too: no ids → 0", [[]], 0,
      "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
     ("the answer waits for the whole stream: ids 1001 to 1300, a pause, then 6 → 301", [[*LONG_STREAM, 6]], PAUSE,
