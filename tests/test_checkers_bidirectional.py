@@ -133,6 +133,28 @@ YIELDS_USERS = with_method("""
         for request in request_iterator:
             yield self.directory.get(request.id) or users_pb2.User()
 """)
+SWALLOWS_THE_ABORT = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            try:
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if (user := self.directory.get(request.id)) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            except Exception:  # "skip the bad ones": it catches the exception abort raises to end the call
+                continue
+            yield users_pb2.UserResponse(user=user)
+""")
+ANSWERS_THE_FIRST_ID_ONLY = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+            return
+""")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -172,6 +194,20 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
 def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_path):
     source, rule, shown = WRONG_ANSWERS[mistake]
     assert_breaks_only(check(source, tmp_path), rule, shown)
+
+
+def test_an_abort_caught_by_try_except_is_named_where_the_stream_goes_on(tmp_path):
+    result = check(SWALLOWS_THE_ABORT, tmp_path)
+    # For 8, 0 the status of the swallowed abort wins over hugo and the planted zero: only the unknown id shows it
+    assert failed(result) == {UNKNOWN_ID}, repr(result)
+    assert "got hugo, ines, then NOT_FOUND" in result[UNKNOWN_ID].got, repr(result)
+    assert "no try/except around it" in result[UNKNOWN_ID].hint, repr(result)
+
+
+def test_a_return_after_the_first_answer_is_told_to_keep_looping(tmp_path):
+    result = check(ANSWERS_THE_FIRST_ID_ONLY, tmp_path)
+    assert failed(result) == {PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID}, repr(result)
+    assert all("keep looping over request_iterator" in result[rule].hint for rule in failed(result)), repr(result)
 
 
 def test_looking_up_before_refusing_passes_because_the_client_cannot_tell(tmp_path):

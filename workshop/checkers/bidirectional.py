@@ -50,6 +50,25 @@ BAD_ID_HINT = ("refuse what users.problem_with_id(request.id) finds a problem wi
 BAD_ID_SAYS_WHY_HINT = ("the client sent several ids: the message must say which one, and what is wrong with it, "
                         "as users.problem_with_id(request.id) does; abort with that problem as the message")
 NO_IDS_HINT = "when the client sends no ids, the loop runs zero times: just let the stream end"
+ENDED_EARLY_HINT = ("the stream ended while the client still had ids to answer: keep looping over request_iterator "
+                    "until it ends; a `return` or `break` inside the loop ends the stream for every id after it")
+WENT_ON_HINT = ("an id sent after the one that ends the stream was answered: answer the ids in the order they "
+                "arrive, and let context.abort end the call (it raises an exception: no try/except around it, "
+                "no `continue` after it)")
+EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves before the next id is read, and the "
+                         "stream ends at the id that cannot be answered")
+
+
+def _hint(replies, before: list[str], error, otherwise: str) -> str:
+    """Why the stream did not give `before` (the answers due before its end): the cause its shape shows."""
+    names = [reply.user.nickname for reply in replies]
+    if error is None and len(names) < len(before) + 1 and names == before[:len(names)]:
+        return ENDED_EARLY_HINT
+    if error is not None and not names and before:
+        return EACH_AS_IT_COMES_HINT
+    if error is not None and names[:len(before)] == before and len(names) > len(before):
+        return WENT_ON_HINT
+    return otherwise
 
 
 def _names(replies) -> str:
@@ -149,7 +168,7 @@ def answers_each_id_before_the_next_comes(target) -> None:
                     raise Fail(f"no answer to id {user_id} within {ANSWER_WAIT:g} s, while the client waited for "
                                "it before sending the next id", PING_PONG_HINT)
                 if reply is _END:
-                    raise Fail(f"the stream ended after id {user_id} with no answer", ORDER_HINT)
+                    raise Fail(f"the stream ended after id {user_id} with no answer", ENDED_EARLY_HINT)
                 _wrapped([reply])
                 if reply.user.nickname != NAMES[user_id]:
                     raise Fail(f"id {user_id} → got {_names([reply])}; expected {NAMES[user_id]}", ORDER_HINT)
@@ -169,17 +188,17 @@ def answers_every_id_in_order(target) -> None:
     expected = [NAMES[user_id] for user_id in ids]
     replies, error = _all_at_once(target, ids)
     if error is not None or [reply.user.nickname for reply in replies] != expected:
-        raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", ORDER_HINT)
+        hint = ENDED_EARLY_HINT if error is None and len(replies) < len(expected) else ORDER_HINT
+        raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", hint)
 
 
 def ends_at_the_first_unknown_id(target) -> None:
     replies, error = _all_at_once(target, [8, UNKNOWN_ID, 21])
     expected = f"expected hugo, then NOT_FOUND naming {UNKNOWN_ID}"
     if error is None or error.code() != grpc.StatusCode.NOT_FOUND:
-        raise Fail(f"{_ended(replies, error)}; {expected}", NOT_FOUND_HINT)
+        raise Fail(f"{_ended(replies, error)}; {expected}", _hint(replies, ["hugo"], error, NOT_FOUND_HINT))
     if _names(replies) != "hugo":
-        raise Fail(f"{_ended(replies, error)}; {expected}",
-                   "answer each id as it comes: hugo leaves before the unknown id is read, and the stream ends there")
+        raise Fail(f"{_ended(replies, error)}; {expected}", _hint(replies, ["hugo"], error, EACH_AS_IT_COMES_HINT))
     if str(UNKNOWN_ID) not in (error.details() or ""):
         raise Fail(f"NOT_FOUND said {error.details()!r}, which does not name the id",
                    f"name the id, as users.no_user_with({UNKNOWN_ID}) does: the client sent several ids "
@@ -192,9 +211,9 @@ def refuses_an_id_of_zero_or_below(target) -> None:
         shown = f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}"
         wanted = f"expected {'hugo, then ' if before else ''}INVALID_ARGUMENT"
         if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT:
-            raise Fail(f"{shown}; {wanted}", BAD_ID_HINT)
+            raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, BAD_ID_HINT))
         if [reply.user.nickname for reply in replies] != before:
-            raise Fail(f"{shown}; {wanted}", ORDER_HINT)
+            raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, ORDER_HINT))
         if not _names_id(error.details() or "", ids[-1]):
             raise Fail(f"id {ids[-1]} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
                        "name the id", BAD_ID_SAYS_WHY_HINT)
