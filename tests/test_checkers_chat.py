@@ -185,6 +185,20 @@ def test_a_subscriber_that_never_leaves_holds_its_thread_and_stays_in_the_room(c
     assert "add_callback" in result[LEAVES].hint and "self.inboxes" in result[FORGETS].hint, repr(result)
 
 
+def test_a_replay_newest_first_is_named_wherever_a_newcomer_shows_it(check):
+    result = check(wrong("for note in self.history.last(request.replay):",
+                         "for note in reversed(self.history.last(request.replay)):"))
+    # The crowd's newcomers (replay=3) may show it too, with the same cause named.
+    assert REPLAY in failed(result) and failed(result) <= {REPLAY, AT_ONCE}, repr(result)
+    assert AT_ONCE not in failed(result) or "oldest first" in result[AT_ONCE].hint, repr(result)
+
+
+def test_a_post_that_answers_no_sequence_fails_only_the_numbering_rule(check):
+    result = check(wrong("return chat_pb2.PostResponse(sequence=note.sequence)", "return chat_pb2.PostResponse()"))
+    assert failed(result) == {NUMBERED}, repr(result)
+    assert "answer its sequence" in result[NUMBERED].hint, repr(result)
+
+
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
@@ -214,6 +228,8 @@ def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_p
     result = check(HOLDS_THE_LOCK_WHILE_WAITING)
     assert HEADER not in failed(result) and {FAN_OUT, ROOM} <= failed(result), repr(result)
     assert "hold the lock while it waits" in result[FAN_OUT].hint, repr(result)
+    vague = "does your method return (or yield) for this input?"
+    assert not any(vague in result[label].hint for label in failed(result)), repr(result)
 
 
 def test_no_lock_at_all_is_caught_when_the_fan_out_lets_other_threads_in(check):

@@ -128,9 +128,9 @@ class Room:
             if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
             raise Stalled(f"with {count(len(self.listeners), 'subscriber')} connected, a Post got no answer within "
-                          f"{CALL_TIMEOUT:g} s", self._stalled_post_hint()) from None
+                          f"{CALL_TIMEOUT:g} s", self.stalled_post_hint()) from None
 
-    def _stalled_post_hint(self) -> str:
+    def stalled_post_hint(self) -> str:
         workers = self.server.workers
         if workers is None:  # grpc.aio: one thread for everything
             return "a coroutine must never block: time.sleep() or queue.get() in an async def freezes the server"

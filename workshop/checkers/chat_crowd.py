@@ -27,6 +27,9 @@ LOCK_HINT = ("hold self.lock while you number a note and put it into every inbox
              "joins (its replay too) or leaves: a Post that lets go of the lock before its note is in every "
              "inbox lets the next Post overtake it")
 
+REPLAY_ORDER_HINT = ("its replay came newest first: history.last(request.replay) gives the notes oldest first, "
+                     "so put them into the new inbox in that order")
+
 
 def posting_at_once(room: Room) -> None:
     staying = [room.listen(f"stays {n}") for n in range(1, STAYING + 1)]
@@ -80,9 +83,12 @@ def posting_at_once(room: Room) -> None:
         if problem:
             raise Fail(f"subscriber {listener.name} {problem}", LOCK_HINT)
     for listener in newcomers:
-        problem = order.problem([note.message for note in listener.received() if note.message in receipts])
+        heard = [note.message for note in listener.received() if note.message in receipts]
+        problem = order.problem(heard)
         if problem:
-            raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}", LOCK_HINT)
+            replay_reversed = order.problem(heard[:REPLAY][::-1] + heard[REPLAY:]) is None
+            raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}",
+                       REPLAY_ORDER_HINT if replay_reversed else LOCK_HINT)
 
 
 def _explained(error: BaseException, room: Room) -> BaseException:
