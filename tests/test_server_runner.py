@@ -180,6 +180,16 @@ def test_server_dies_with_its_parent(how):
         parent.wait()
 
 
+def test_cli_list_keeps_its_columns_aligned_for_a_long_name(tmp_path):
+    module = tmp_path / "my_server_with_a_rather_long_name.py"
+    module.write_text("from workshop.servers.users import add_to_server\n")
+    with server_runner.start(str(module)) as server:
+        listing = subprocess.run([sys.executable, RUNNER, "list"], capture_output=True, text=True).stdout.splitlines()
+    header, row = listing[0], next(line for line in listing if line.startswith(module.stem))
+    assert row.index(server.address) == header.index("ADDRESS"), listing
+    assert row.index("process") == header.index("STARTED BY"), listing
+
+
 def test_cli_lists_shows_logs_and_stops_a_server_started_elsewhere():
     server = server_runner.start("chat")
     listing = subprocess.run([sys.executable, RUNNER, "list"], capture_output=True, text=True).stdout

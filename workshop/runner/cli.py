@@ -23,10 +23,12 @@ def _list(_args) -> int:
     if not servers:
         print("no servers running")
         return 0
-    print(f"{'NAME':<16} {'ADDRESS':<22} {'PID':>7}  STARTED BY")
-    for entry in servers:
-        owner = f"process {entry.parent_pid}" if entry.parent_pid else "a terminal (serve)"
-        print(f"{entry.name:<16} {entry.address:<22} {entry.pid:>7}  {owner}")
+    rows = [("NAME", "ADDRESS", "PID", "STARTED BY")]
+    rows += [(entry.name, entry.address, str(entry.pid),
+              f"process {entry.parent_pid}" if entry.parent_pid else "a terminal (serve)") for entry in servers]
+    name, address, pid = (max(len(row[column]) for row in rows) for column in range(3))  # columns as wide as needed
+    for row in rows:
+        print(f"{row[0]:<{name}}  {row[1]:<{address}}  {row[2]:>{pid}}  {row[3]}")
     return 0
 
 
