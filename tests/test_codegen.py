@@ -28,6 +28,24 @@ def test_generates_messages_services_and_stubs_into_a_package(contracts, tmp_pat
     assert result.stdout.strip() == "True", result.stderr
 
 
+def test_grpclib_stubs_come_only_when_asked_for_and_import_the_same_messages(contracts, tmp_path):
+    package_dir = tmp_path / "out" / "mycontracts"
+
+    def grpclib_stubs():
+        return sorted(p.name for p in package_dir.glob("*_grpc.py") if not p.name.endswith("_pb2_grpc.py"))
+
+    generate(contracts, package_dir, "mycontracts")
+    assert grpclib_stubs() == [], "grpclib stubs without grpclib=True"
+    assert generate(contracts, package_dir, "mycontracts", grpclib=True) is True  # asking for more regenerates
+    probe = ("import mycontracts.users_grpc as g, mycontracts.users_pb2 as m; "
+             "print(hasattr(g, 'UserManagerStub'), g.mycontracts.users_pb2 is m)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path / "out", capture_output=True, text=True)
+    assert result.stdout.split() == ["True", "True"], result.stderr
+    assert "users_grpc.py" in grpclib_stubs()
+    assert generate(contracts, package_dir, "mycontracts") is True  # and asking for less takes them away
+    assert grpclib_stubs() == []
+
+
 def test_second_generation_is_skipped_until_a_contract_changes(contracts, tmp_path):
     package_dir = tmp_path / "out" / "mycontracts"
     generate(contracts, package_dir, "mycontracts")

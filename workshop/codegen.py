@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +28,15 @@ class ProtoError(Exception):
     """A contract that protoc refused; the message is protoc's own, pointing at file and line."""
 
 
-def contracts_hash(proto_dir: Path) -> str:
-    """A fingerprint of every contract and of the generator version, to know when to regenerate."""
+def _version(package: str) -> str:
     from importlib.metadata import version
 
-    digest = hashlib.sha256(version("grpcio-tools").encode())
+    return version(package)
+
+
+def contracts_hash(proto_dir: Path) -> str:
+    """A fingerprint of every contract and of the generator version, to know when to regenerate."""
+    digest = hashlib.sha256(_version("grpcio-tools").encode())
     for proto in sorted(Path(proto_dir).glob("*.proto")):
         digest.update(proto.name.encode() + b"\0" + proto.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -43,8 +48,20 @@ def _include_dir_of_well_known_types() -> str:
     return str(Path(grpc_tools.__file__).parent / "_proto")
 
 
-def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = False) -> bool:
-    """Generate `<name>_pb2.py`, `<name>_pb2_grpc.py` and `<name>_pb2.pyi` for every contract.
+def grpclib_plugin() -> str:
+    """The protoc plugin grpclib installs next to this Python (protoc-gen-grpclib_python, .exe on Windows)."""
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which("protoc-gen-grpclib_python", path=scripts) or shutil.which(
+        "protoc-gen-grpclib_python", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise ProtoError(f"grpclib's protoc plugin is not in {scripts}: install the requirements "
+                         "(python -m workshop check says what is missing)")
+    return found
+
+
+def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = False, grpclib: bool = False) -> bool:
+    """Generate `<name>_pb2.py`, `<name>_pb2_grpc.py` and `<name>_pb2.pyi` for every contract, and with
+    `grpclib` also grpclib's `<name>_grpc.py` (its stubs and servicer bases, for notebook 09).
 
     `package_dir` is the folder of the Python package named `package` (dotted) that receives them.
     Returns True when it generated, False when the stored code was already up to date.
@@ -52,7 +69,7 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
     """
     proto_dir, package_dir = Path(proto_dir).resolve(), Path(package_dir).resolve()
     stamp = package_dir / STAMP_NAME
-    fingerprint = contracts_hash(proto_dir)
+    fingerprint = contracts_hash(proto_dir) + (f"+grpclib {_version('grpclib')}" if grpclib else "")
     if not force and stamp.exists() and stamp.read_text() == fingerprint:
         return False
 
@@ -67,6 +84,8 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
             f"-I{virtual}={proto_dir}",
             f"-I{_include_dir_of_well_known_types()}",
             f"--python_out={out_root}", f"--pyi_out={out_root}", f"--grpc_python_out={out_root}",
+            *([f"--plugin=protoc-gen-grpclib_python={grpclib_plugin()}", f"--grpclib_python_out={out_root}"]
+              if grpclib else []),
             *(f"{virtual}/{p.name}" for p in protos),
         ]
         result = subprocess.run(command, capture_output=True, text=True)
@@ -76,7 +95,7 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
             message = re.sub(rf"(?m)^{re.escape(virtual)}/", lambda _: real_prefix, result.stderr.strip())
             raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}")
         generated = Path(out_root, virtual)
-        for stale in package_dir.glob("*_pb2*.py*"):
+        for stale in [*package_dir.glob("*_pb2*.py*"), *package_dir.glob("*_grpc.py")]:
             if not (generated / stale.name).exists():
                 stale.unlink()
         for produced in generated.iterdir():

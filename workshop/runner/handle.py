@@ -23,7 +23,8 @@ from workshop import ROOT
 from workshop.runner import addresses, registry
 from workshop.runner.child import STOP_PATIENCE
 
-REFERENCE_SERVERS = {"users": "workshop.servers.users", "chat": "workshop.servers.chat"}
+REFERENCE_SERVERS = {"users": "workshop.servers.users", "chat": "workshop.servers.chat",
+                     "users_grpclib": "workshop.servers.users_grpclib"}
 RUNNER = ROOT / "server_runner.py"
 POSIX = os.name == "posix"
 

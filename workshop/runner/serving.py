@@ -218,6 +218,11 @@ class AsyncioServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def build(module, rules: ModuleRules, host: str, port: int) -> ThreadedServer | AsyncioServer:
+def build(module, rules: ModuleRules, host: str, port: int):
+    """The server for `module`: grpclib's with GRPCLIB = True, grpc.aio's with ASYNCIO = True, else threads."""
+    if getattr(module, "GRPCLIB", False):
+        from workshop.runner.grpclib_serving import GrpclibServer
+
+        return GrpclibServer(module, host, port)
     kind = AsyncioServer if getattr(module, "ASYNCIO", False) else ThreadedServer
     return kind(module, rules, host, port)
