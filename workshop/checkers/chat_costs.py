@@ -55,6 +55,9 @@ POSTS_TO_NOBODY = 300  # of MAX_MESSAGE characters each, in each of two rounds
 #   leave() that never takes the inbox out           +6.4 to +6.6 MB (each note kept, 20,000 characters)
 #   no add_callback, so nobody ever leaves           +6.4 to +6.5 MB
 KEPT_SHARE = 0.25  # of each note's characters, in memory growth per post, that fails the case
+# Rounds measured after the first: the case fails only if memory grew in each. Under heavy load (a
+# full suite on 2 cores, with 4 other processes busy) the reference once grew +6.3 MB in one round.
+ROUNDS = 2
 
 POLL_HINT = ("each waiting subscriber wakes up again and again to look for notes (polling, or a busy loop): "
              "block in inbox.get() with no timeout, which sleeps until a note arrives, and let "
@@ -131,13 +134,17 @@ def forgets_who_left(room: Room):
             room.post(note)
         for _ in range(POSTS_TO_NOBODY):  # any slow leaver is gone by the end of this round
             room.post(note)
-        before = process.memory_info().rss
-        for _ in range(POSTS_TO_NOBODY):
-            room.post(note)
-        grew = process.memory_info().rss - before
+        grew = []
+        for _ in range(ROUNDS):  # a leak grows in every round; a cleanup that came late, in one
+            before = process.memory_info().rss
+            for _ in range(POSTS_TO_NOBODY):
+                room.post(note)
+            grew.append(process.memory_info().rss - before)
+        grew = min(grew)
     except psutil.Error:  # the process is gone
         raise _gone() from None
     if grew > KEPT_SHARE * MAX_MESSAGE * POSTS_TO_NOBODY:
-        raise Fail(f"after {LEFT} subscribers cancelled, {POSTS_TO_NOBODY} notes of {MAX_MESSAGE:,} characters, "
-                   f"posted to nobody, made your server's memory grow by {grew / 1e6:.1f} MB: the notes are kept",
+        raise Fail(f"after {LEFT} subscribers cancelled, each round of {POSTS_TO_NOBODY} notes of {MAX_MESSAGE:,} "
+                   f"characters, posted to nobody, made your server's memory grow by {grew / 1e6:.1f} MB or more: "
+                   "the notes are kept",
                    KEPT_HINT)

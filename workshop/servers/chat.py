@@ -121,9 +121,12 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
 
     async def Subscribe(self, request, context):
         inbox = self.room.join(request.replay)
-        await context.send_initial_metadata(())  # tells the client it is in the room now
-        async for note in self.room.deliver(inbox, context):
-            yield note
+        try:
+            await context.send_initial_metadata(())  # tells the client it is in the room now
+            async for note in self.room.deliver(inbox, context):
+                yield note
+        finally:  # a client that cancels at once makes send_initial_metadata raise, before deliver
+            self.room.leave(inbox)
 
     async def Post(self, request, context):
         problem = problem_with_note(request)
@@ -133,7 +136,11 @@ class ChatServer(chat_pb2_grpc.ChatServerServicer):
 
     async def Chat(self, request_iterator, context):
         inbox = self.room.join(replay=0)
-        await context.send_initial_metadata(())  # tells the client it is in the room now
+        try:
+            await context.send_initial_metadata(())  # tells the client it is in the room now
+        except BaseException:  # the client cancelled at once
+            self.room.leave(inbox)
+            raise
 
         async def post_what_the_client_sends():
             async for note in request_iterator:
