@@ -2,38 +2,12 @@
 modes, the kit's checkers judge them, and a frozen event loop or a killed parent leaves nothing behind."""
 import grpc
 import pytest
-from test_runner_shutdown import freeze_event_loop, kill_if_alive, parent_process
+from test_runner_shutdown import FROZEN_GRPCLIB, freeze_event_loop, kill_if_alive
 from test_server_runner import gone_within, write_module
 
 import server_runner
 from workshop.checkers.bidirectional import check_get_users_by_ids
 from workshop.protos import users_pb2, users_pb2_grpc
-
-FROZEN_GRPCLIB = """
-    import time
-
-    from grpclib import GRPCError
-    from grpclib.const import Status
-
-    from workshop.protos import users_grpc
-
-    GRPCLIB = True
-
-
-    class Users(users_grpc.UserManagerBase):
-        async def GetUser(self, stream):
-            print("handler is sleeping", flush=True)
-            time.sleep(45)  # not asyncio.sleep: the whole event loop stops here
-
-        async def AddUser(self, stream):
-            raise GRPCError(Status.UNIMPLEMENTED)
-
-        CountAlreadyUsers = GetUsersByType = GetUsersByIds = AddUser
-
-
-    def add_to_server(server):
-        server.add(Users())
-    """
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +71,3 @@ def test_stop_ends_a_grpclib_server_whose_event_loop_is_frozen(tmp_path):
         assert gone_within(server.pid, 1), "stop() returned but the frozen grpclib server still runs"
     finally:
         kill_if_alive(server.pid)
-
-
-def test_parent_sigkill_takes_down_a_grpclib_server_whose_event_loop_is_frozen(tmp_path):
-    module = write_module(tmp_path, "my_frozen_grpclib.py", FROZEN_GRPCLIB)
-    with parent_process(module) as parent:
-        pid, address, log = parent.stdout.readline().split()
-        pid = int(pid)
-        try:
-            freeze_event_loop(address, lambda: open(log).read())
-            parent.kill()
-            parent.wait()
-            assert gone_within(pid, 5), "a frozen grpclib event loop kept the server alive after its parent died"
-        finally:
-            kill_if_alive(pid)

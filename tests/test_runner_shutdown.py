@@ -38,6 +38,33 @@ FROZEN_LOOP = """
         users_pb2_grpc.add_UserManagerServicer_to_server(Users(), server)
     """
 
+# The same freeze in a grpclib module (server_runner serves those too).
+FROZEN_GRPCLIB = """
+    import time
+
+    from grpclib import GRPCError
+    from grpclib.const import Status
+
+    from workshop.protos import users_grpc
+
+    GRPCLIB = True
+
+
+    class Users(users_grpc.UserManagerBase):
+        async def GetUser(self, stream):
+            print("handler is sleeping", flush=True)
+            time.sleep(45)  # not asyncio.sleep: the whole event loop stops here
+
+        async def AddUser(self, stream):
+            raise GRPCError(Status.UNIMPLEMENTED)
+
+        CountAlreadyUsers = GetUsersByType = GetUsersByIds = AddUser
+
+
+    def add_to_server(server):
+        server.add(Users())
+    """
+
 SLOW_HANDLER = """
     import time
 
@@ -176,8 +203,9 @@ def server_child_of(parent, seconds=10):
     raise AssertionError("the parent started no server process")
 
 
-def test_parent_sigkill_takes_down_a_server_whose_event_loop_is_frozen(tmp_path):
-    module = write_module(tmp_path, "my_frozen_server.py", FROZEN_LOOP)
+@pytest.mark.parametrize("frozen", [FROZEN_LOOP, FROZEN_GRPCLIB], ids=["grpc.aio", "grpclib"])
+def test_parent_sigkill_takes_down_a_server_whose_event_loop_is_frozen(tmp_path, frozen):
+    module = write_module(tmp_path, "my_frozen_server.py", frozen)
     with parent_process(module) as parent:
         pid, address, log = parent.stdout.readline().split()
         pid = int(pid)

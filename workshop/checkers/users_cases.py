@@ -59,8 +59,10 @@ class _NotStarting(support.Target):
 
 
 @contextlib.contextmanager
-def seeded(server, users: Iterable[users_pb2.User]) -> Iterator[tuple[support.Target, dict[int, users_pb2.User]]]:
-    """A fresh copy of the learner's module over a directory that holds `users`, and those users by id.
+def seeded(server, users: Iterable[users_pb2.User], env: dict | None = None,
+           ) -> Iterator[tuple[support.Target, dict[int, users_pb2.User]]]:
+    """A fresh copy of the learner's module over a directory that holds `users` (and `env`, such as
+    USERS_LOOKUP_SECONDS), and those users by id.
 
     A server the kit cannot restart (given by address, or a reference server by name) is used as
     it is, with data/users.json's users; a stopped one too, so every case says it is not running.
@@ -76,14 +78,11 @@ def seeded(server, users: Iterable[users_pb2.User]) -> Iterator[tuple[support.Ta
         return
     with tempfile.TemporaryDirectory(prefix="workshop-seed-") as folder, contextlib.ExitStack() as stack:
         try:
-            fresh = stack.enter_context(base.fresh(env={"USERS_SEED": str(write_seed(users, folder))}))
+            fresh = stack.enter_context(base.fresh(env={**(env or {}), "USERS_SEED": str(write_seed(users, folder))}))
         except server_runner.ServerStartError as error:
             fresh = _NotStarting(base.address, error)
         yield fresh, ({user.id: user for user in users} if fresh is not base else seed_users())
 
-
-
-# Added by the 05/07 engineer (Exercises 5.1 and 7.1): cases that need the checker's own users.
 
 
 def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules: dict) -> support.CheckResult:

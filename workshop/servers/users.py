@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -154,6 +155,31 @@ class UserDirectory:
         return [self._user(row) for row in rows]
 
 
+class SlowDirectory(UserDirectory):
+    """A directory whose every lookup takes `seconds` longer, like a database far away: notebook 09
+    shows with it what one blocking call does to an event loop, and its checker makes lookups slow."""
+
+    def __init__(self, path: str = ":memory:", seconds: float = 0.0):
+        super().__init__(path)
+        self.seconds = seconds
+
+    def get(self, user_id: int) -> users_pb2.User | None:
+        time.sleep(self.seconds)
+        return super().get(user_id)
+
+    def of_type(self, user_type: int) -> list[users_pb2.User]:
+        time.sleep(self.seconds)
+        return super().of_type(user_type)
+
+
+def directory_from_env() -> UserDirectory:
+    """The directory a server module gets from server_runner's environment: USERS_DB (a SQLite file;
+    memory by default), USERS_SEED (its first users), USERS_LOOKUP_SECONDS (each lookup that much slower)."""
+    path = os.environ.get("USERS_DB", ":memory:")
+    seconds = float(os.environ.get("USERS_LOOKUP_SECONDS") or 0)
+    return SlowDirectory(path, seconds) if seconds > 0 else UserDirectory(path)
+
+
 # ---------------------------------------------------------------- the service
 
 
@@ -206,6 +232,5 @@ class UserManager(users_pb2_grpc.UserManagerServicer):
 
 
 def add_to_server(server, servicer_class: type[UserManager] = UserManager) -> None:
-    """What server_runner calls: a directory (USERS_DB, USERS_SEED) served by `servicer_class`."""
-    directory = UserDirectory(os.environ.get("USERS_DB", ":memory:"))
-    users_pb2_grpc.add_UserManagerServicer_to_server(servicer_class(directory), server)
+    """What server_runner calls: the directory its environment asks for, served by `servicer_class`."""
+    users_pb2_grpc.add_UserManagerServicer_to_server(servicer_class(directory_from_env()), server)

@@ -12,7 +12,6 @@ so the event loop keeps answering other calls meanwhile. Served by server_runner
 from __future__ import annotations
 
 import asyncio
-import os
 
 from grpclib import GRPCError
 from grpclib.const import Status
@@ -21,6 +20,7 @@ from workshop.protos import users_grpc, users_pb2
 from workshop.servers.users import (
     AlreadyExists,
     UserDirectory,
+    directory_from_env,
     no_user_with,
     problem_with_id,
     problem_with_new_user,
@@ -77,5 +77,5 @@ class UserManager(users_grpc.UserManagerBase):
 
 
 def add_to_server(server) -> None:
-    """What server_runner calls: a directory (USERS_DB, USERS_SEED) served by grpclib."""
-    server.add(UserManager(UserDirectory(os.environ.get("USERS_DB", ":memory:"))))
+    """What server_runner calls: the directory its environment asks for, served by grpclib."""
+    server.add(UserManager(directory_from_env()))

@@ -1,0 +1,126 @@
+"""Notebook 09's checkers: 9.1 (a grpc.aio GetUsersByType over a slow directory) and 9.2 (count_known, a
+grpclib client). ✗ "not done yet" on the skeletons, ✓ on the answers, and each wrong answer breaks the rule
+it is written for, with a hint that names its cause."""
+import pytest
+from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, wrong
+
+from workshop.checkers.asyncio_servers import RULES as AIO_RULES
+from workshop.checkers.asyncio_servers import check_aio_users_by_type
+from workshop.checkers.grpclib_client import RULES as CLIENT_RULES
+from workshop.checkers.grpclib_client import check_count_known
+from workshop.protos import users_pb2
+
+AIO = "09_1_aio_users_by_type.py"
+CLIENT = "09_2_count_known.py"
+REFUSES, IN_ORDER, EMPTY, NEVER_BLOCKS = AIO_RULES
+COUNTS, NO_IDS, ERROR, DEADLINE = (CLIENT_RULES[rule] for rule in ("counts", "empty", "error", "deadline"))
+
+
+def check_aio(source, tmp_path):
+    return check_server_cell(check_aio_users_by_type, source, tmp_path)
+
+
+def client(source: str):
+    """The learner's count_known, as the exercise cell defines it (users_pb2 comes from the first cell)."""
+    namespace = {"users_pb2": users_pb2}
+    exec(source, namespace)
+    return namespace["count_known"]
+
+
+def test_aio_skeleton_is_reported_as_not_done(tmp_path):
+    result = check_aio(skeleton(AIO), tmp_path)
+    assert result.passed == 0 and all("not done yet" in case.got for case in result.cases), repr(result)
+
+
+def test_aio_answer_passes_every_rule(tmp_path):
+    result = check_aio(answer(AIO), tmp_path)
+    assert result.all_passed, repr(result)
+    assert [case.label for case in result.cases] == list(AIO_RULES)
+
+
+LOOKUP = "await asyncio.to_thread(self.directory.of_type, request.user_type)"
+AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ line and its hint say)
+    "abort not awaited": (wrong(AIO, "await context.abort(", "context.abort("), REFUSES,
+                          ["untyped, then the stream ended OK", "context.abort is a coroutine"]),
+    "a message that names nothing": (wrong(AIO, "INVALID_ARGUMENT, problem)", 'INVALID_ARGUMENT, "bad request")'),
+                                     REFUSES, ["'bad request', which does not say what is wrong"]),
+    "sorted by nickname": (wrong(AIO, "for user in found:", "for user in sorted(found, key=lambda u: u.nickname):"),
+                           IN_ORDER, ["ada, bo, nora, tess, then the stream ended OK", "id order"]),
+    "NOT_FOUND for a type nobody has": (wrong(AIO, "        for user in found:\n", """\
+        if not found:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no user has this type")
+        for user in found:
+"""), EMPTY, ["DISABLED → no users, then NOT_FOUND", "not an error"]),
+    "the directory called in the event loop": (wrong(AIO, LOOKUP, "self.directory.of_type(request.user_type)"),
+                                               NEVER_BLOCKS, ["a health check got no answer", "asyncio.to_thread"]),
+    "time.sleep for a moment in async def": (wrong(AIO, "        for user in found:\n", """\
+        time.sleep(1)  # "give the database a moment": the whole loop sleeps
+        for user in found:
+""").replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS, ["the event loop was stopped"]),
+}
+
+
+@pytest.mark.parametrize("mistake", AIO_WRONG)
+def test_aio_wrong_answer_breaks_only_its_rule(mistake, tmp_path):
+    source, rule, shown = AIO_WRONG[mistake]
+    assert_breaks_only(check_aio(source, tmp_path), rule, shown)
+
+
+def test_the_reference_grpclib_server_is_no_answer_to_9_1_but_the_checker_still_reports(tmp_path):
+    """A module that is not grpc.aio at all (the grpclib reference) is judged by behaviour all the same."""
+    result = check_aio("from workshop.servers.users_grpclib import GRPCLIB, add_to_server  # noqa: F401\n",
+                       tmp_path)
+    assert "Traceback" not in repr(result)
+    assert failed(result) <= {NEVER_BLOCKS}, repr(result)  # it refuses, orders and streams like the answer
+
+
+# ---------------------------------------------------------------- 9.2
+
+
+def test_client_skeleton_is_reported_as_not_done():
+    result = check_count_known(client(skeleton(CLIENT)))
+    assert result.passed == 0 and all("not done yet" in case.got for case in result.cases), repr(result)
+
+
+def test_client_answer_passes_every_rule():
+    result = check_count_known(client(answer(CLIENT)))
+    assert result.all_passed, repr(result)
+    assert [case.label for case in result.cases] == list(CLIENT_RULES.values())
+
+
+END = '        await stream.end()  # "that was all": only now does the server count\n'
+SEND_REQUEST = "        await stream.send_request()  # the call's headers: the call is made even when no id follows\n"
+CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
+    "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS],
+                                          ["got no answer from a server that answers at once", "await stream.end()"]),
+    "opens no call when there are no ids": (wrong(CLIENT, SEND_REQUEST, ""), [NO_IDS],
+                                            ["grpclib refused: Request was not sent", "stream.send_request()"]),
+    "sends only the first hundred ids": (wrong(CLIENT, "for user_id in ids:", "for user_id in ids[:100]:"), [COUNTS],
+                                         ["gave 100; expected 300", "send every id"]),
+    "returns the reply, not its count": (wrong(CLIENT, "return reply.count", "return reply"), [COUNTS, NO_IDS],
+                                         ["gave a UserCountResponse", "return reply.count"]),
+    "turns an error into 0": (wrong(CLIENT, "    async with stub", "    from grpclib import GRPCError\n\n    try:\n"
+                                    "      async with stub").replace("    return reply.count",
+                                                                     "    except GRPCError:\n        return 0\n"
+                                                                     "    return reply.count"), [ERROR],
+                              ["count_known gave 0", "let the GRPCError rise"]),
+    "no timeout": (wrong(CLIENT, ".open(timeout=1)", ".open()"), [DEADLINE],
+                   ["waited 8 s for a server that did not answer", "open(timeout=1)"]),
+    "a timeout far too short": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.1)"), [DEADLINE],
+                                ["it gave up after 0.1", "open(timeout=1)"]),
+}
+
+
+@pytest.mark.parametrize("mistake", CLIENT_WRONG)
+def test_client_wrong_answer_breaks_only_its_rules(mistake):
+    source, rules, (got, hint) = CLIENT_WRONG[mistake]
+    result = check_count_known(client(source))
+    broken = [case.label for case in result.cases if not case.passed]
+    # a 0.1 s deadline can also cut short 301 sends on a busy machine: the deadline's case must say why
+    assert broken == rules or (mistake == "a timeout far too short" and broken[-1:] == rules), repr(result)
+    assert got in result[rules[0]].got and hint in result[rules[0]].hint, repr(result)
+
+
+def test_a_client_that_is_not_async_is_told_to_be():
+    result = check_count_known(lambda stub, ids: 0)
+    assert result.passed == 0 and "is not an async def" in result.cases[0].got, repr(result)

@@ -1,0 +1,117 @@
+"""check_framing (10.1): each rule broken on its own by a wrong answer.
+
+A wrong answer is the answer in solutions/ with one mistake put in; it must fail the case of the
+rule it breaks, with a hint that names that rule, and pass every other case.
+"""
+import pytest
+from exercises import answer, failed, skeleton, write_cell, wrong, wrong_in_places
+
+from workshop.checkers.wire import RULES, check_framing
+
+FRAMING = "10_1_framing.py"
+ENCODE = "return PREFIX.pack(int(compressed), len(payload)) + payload"
+LOOP = "while len(self.buffer) >= PREFIX.size:"
+STATUS = 'return int(fields["grpc-status"]), unquote(fields.get("grpc-message", ""))'
+NO_STATUS = '''    if "grpc-status" not in fields:
+        return UNKNOWN, "the trailers carry no grpc-status"
+'''
+
+WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
+    "grpcio reads it": (wrong(FRAMING, ENCODE, 'return struct.pack("<BI", int(compressed), len(payload)) + payload'),
+                        "big-endian"),
+    "empty": (wrong(FRAMING, ENCODE, f'if not payload:\n        return b""\n    {ENCODE}'), "empty"),
+    "flag": (wrong(FRAMING, ENCODE, ENCODE.replace("int(compressed)", "0")), "compressed"),
+    "several": (wrong_in_places(FRAMING, {LOOP: LOOP.replace("while", "if"),
+                                          "break  # the rest": "return messages  #"}), "in a loop"),
+    "split": (wrong(FRAMING, "self.buffer += data", "self.buffer = data"), "buffer kept between feeds"),
+    "server stream": (wrong_in_places(FRAMING, {"        messages = []\n": "", "self.buffer = b\"\"": (
+        "self.buffer = b\"\"\n        self.messages = []"), "messages.append": "self.messages.append",
+        "        return messages": "        return list(self.messages)"}), "this chunk completed"),
+    "truncated": (wrong(FRAMING, "{len(self.buffer)} bytes of it are left over", "some bytes are left over"),
+                  "how many"),
+    "clean end": (wrong(FRAMING, "        if self.buffer:\n            raise", "        if True:\n            raise"),
+                  "only when bytes are left"),
+    "ok": (wrong(FRAMING, STATUS, 'if fields["grpc-status"] == "0":\n        return 0, "OK"\n    ' + STATUS),
+           "its grpc-message is empty"),
+    "error": (wrong(FRAMING, 'int(fields["grpc-status"])', "int(trailers[0][1])"), "by its name"),
+    "percent": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))', 'fields.get("grpc-message", "")'),
+                "unquote"),
+    "no message": (wrong(FRAMING, 'fields.get("grpc-message", "")', 'fields["grpc-message"]'), "may be missing"),
+    "no status": (wrong_in_places(FRAMING, {NO_STATUS: "", 'int(fields["grpc-status"])':
+                                            'int(fields.get("grpc-status", 0))'}), "UNKNOWN (2)"),
+}
+
+
+def check(source: str, folder):
+    result = check_framing(str(write_cell(source, folder)))
+    assert "Traceback" not in repr(result)
+    return result
+
+
+def test_every_rule_has_a_wrong_answer():
+    assert set(WRONG) == set(RULES)
+
+
+@pytest.mark.parametrize("rule", WRONG)
+def test_wrong_answer_fails_only_the_rule_it_breaks(rule, tmp_path):
+    source, hint = WRONG[rule]
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES[rule]}, repr(result)
+    assert hint in result[RULES[rule]].hint, repr(result)
+
+
+def test_skeleton_is_reported_as_not_done_on_every_case(tmp_path):
+    result = check(skeleton(FRAMING), tmp_path)
+    assert result.passed == 0 and len(result.cases) == len(RULES), repr(result)
+    assert all(case.got.startswith("not done yet") for case in result.cases), repr(result)
+
+
+def test_answer_passes_every_case(tmp_path):
+    result = check(answer(FRAMING), tmp_path)
+    assert result.all_passed, repr(result)
+
+
+def test_answer_passes_as_a_module_object(tmp_path):
+    import importlib.util
+
+    path = write_cell(answer(FRAMING), tmp_path)
+    spec = importlib.util.spec_from_file_location("framing_answer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert check_framing(module).all_passed
+
+
+def test_a_length_in_little_endian_is_told_what_grpcio_answered(tmp_path):
+    result = check(WRONG["grpcio reads it"][0], tmp_path)
+    assert result[RULES["grpcio reads it"]].got.startswith("grpcio answered grpc-status "), repr(result)
+
+
+def test_finish_that_never_raises_is_told_it_said_nothing(tmp_path):
+    result = check(wrong(FRAMING, "        if self.buffer:\n            raise", "        if False:\n            raise"),
+                   tmp_path)
+    assert failed(result) == {RULES["truncated"]}
+    assert result[RULES["truncated"]].got == "the stream ended inside a message, and finish() said nothing"
+
+
+def test_finish_may_name_the_bytes_still_missing_instead(tmp_path):
+    missing = wrong(FRAMING, "{len(self.buffer)} bytes of it are left over",
+                    "{PREFIX.unpack_from(self.buffer)[1] + PREFIX.size - len(self.buffer)} more bytes were expected")
+    assert check(missing, tmp_path).all_passed
+
+
+def test_unquote_plus_turns_plus_into_a_space_and_fails_the_percent_rule(tmp_path):
+    source = wrong_in_places(FRAMING, {"from urllib.parse import unquote": "from urllib.parse import unquote_plus",
+                                       "unquote(fields": "unquote_plus(fields"})
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES["percent"]}, repr(result)
+
+
+def test_a_module_that_does_not_run_is_reported_on_every_case(tmp_path):
+    result = check("%%writefile my_framing.py\ndef encode(:\n", tmp_path)
+    assert result.passed == 0
+    assert all(case.got.startswith("your module does not load: SyntaxError") for case in result.cases)
+
+
+def test_a_file_not_written_yet_is_reported_without_its_folder(tmp_path):
+    result = check_framing(str(tmp_path / "my_framing.py"))
+    assert result.passed == 0 and str(tmp_path) not in repr(result)

@@ -1,0 +1,146 @@
+"""Checker for Exercise 9.1 (notebook 09): GetUsersByType as a grpc.aio method, over a slow directory.
+
+A grpc.aio server runs every call on one event loop. The learner's method must await what waits
+(`context.abort`, and the directory's lookup through `asyncio.to_thread`), or the loop stops for
+everyone. The cases judge what a client sees: the refusal, the users and their order, and whether
+the server still answers a health check (served on the same loop) while a lookup takes a second.
+Each runs on a fresh copy of the learner's module over the checker's own users (users_cases).
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from workshop.checkers import support, users_cases
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2
+
+NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
+NOT_A_TYPE = 99
+SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
+HEALTH_WAIT = 0.4  # seconds a health check may take while a lookup is slow: far less than the lookup
+STARTED = 0.2  # seconds between health checks, from the stream's start to its end
+
+# id order tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
+STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
+          (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL), (20, "gus", GUEST)]
+SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
+        for user_id, name, kind in STORED]
+IN_ID_ORDER = ["tess", "bo", "nora", "ada"]
+NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b", NOT_A_TYPE: r"\b99\b"}
+
+AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
+                    "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
+                    "coroutine was never awaited), and the method goes on")
+SAYS_WHY_HINT = "abort with the words users.problem_with_user_type(request.user_type) gives: they say what is wrong"
+ORDER_HINT = ("yield one users_pb2.UserResponse(user=user) per user of the list that the directory's of_type gives, "
+              "in its order (id order)")
+EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
+BLOCKING_HINT = ("self.directory.of_type blocks until it has the list, and in an `async def` that stops the event "
+                 "loop, so no other call is answered meanwhile: `await asyncio.to_thread(self.directory.of_type, "
+                 "request.user_type)` runs it in a thread while the loop goes on")
+
+
+def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
+    """The users the stream sent, and the error it ended with (None if OK)."""
+    users, error = [], None
+    with users_cases.users_stub(target) as stub:
+        try:
+            for reply in stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=timeout):
+                if not reply.HasField("user"):
+                    raise Fail("a message came with no user in it",
+                               "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse")
+                users.append(reply.user)
+        except grpc.RpcError as raised:
+            if raised.code() in support.INFRASTRUCTURE_CODES:
+                raise
+            error = raised
+    return users, error
+
+
+def _ended(users, error) -> str:
+    names = ", ".join(user.nickname for user in users) or "no users"
+    return f"{names}, then " + (support.describe_rpc_error(error) if error else "the stream ended OK")
+
+
+def refuses_a_type_that_is_none(target) -> None:
+    for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE):
+        known = user_type in users_pb2.UserType.values()
+        what = users_pb2.UserType.Name(user_type) if known else f"user_type {user_type}"
+        users, error = _listing(target, user_type)
+        if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT or users:
+            raise Fail(f"{what} → {_ended(users, error)}; expected INVALID_ARGUMENT and no users", AWAIT_ABORT_HINT)
+        if not re.search(NAMES_THE_PROBLEM[user_type], error.details() or "", re.IGNORECASE):
+            raise Fail(f"{what} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not say what "
+                       "is wrong", SAYS_WHY_HINT)
+
+
+def streams_every_user_in_id_order(target) -> None:
+    stored = {user.id: user for user in SEED}
+    users, error = _listing(target, NORMAL)
+    if error is not None or [user.nickname for user in users] != IN_ID_ORDER:
+        raise Fail(f"NORMAL → {_ended(users, error)}; expected {', '.join(IN_ID_ORDER)}", ORDER_HINT)
+    changed = next((user for user in users if user != stored[user.id]), None)
+    if changed is not None:
+        raise Fail(f"{changed.nickname} came as {users_cases.one_line(changed)}", ORDER_HINT)
+
+
+def an_empty_type_is_an_empty_stream(target) -> None:
+    users, error = _listing(target, users_pb2.USER_TYPE_DISABLED)
+    if error is not None or users:
+        raise Fail(f"DISABLED → {_ended(users, error)}; nobody is DISABLED, so expected no users and OK", EMPTY_HINT)
+
+
+def answers_others_while_a_lookup_is_slow(target) -> None:
+    with users_cases.seeded(target, SEED, env={"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP)}) as (slow, _):
+        slow.ensure_running()
+        outcome: list = []
+
+        def read() -> None:
+            try:
+                outcome.append(_listing(slow, NORMAL))
+            except BaseException as error:  # reported below, as the case's own failure
+                outcome.append(error)
+
+        stream = threading.Thread(target=read, name="checker-9.1", daemon=True)
+        stream.start()
+        with slow.channel() as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + support.TIMEOUT
+            while time.monotonic() < deadline:  # a check every STARTED s, for as long as the stream runs
+                stream.join(STARTED)
+                if outcome:
+                    break
+                try:
+                    health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                        raise
+                    raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
+                               f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
+                               BLOCKING_HINT) from None
+        stream.join(support.TIMEOUT)
+        if outcome and isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        if not outcome:
+            raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, GetUsersByType did not end within {support.TIMEOUT:g} s",
+                       ORDER_HINT)
+
+
+RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test breaks only it
+    "UNSPECIFIED, or 99 → INVALID_ARGUMENT that says what is wrong, before any user (abort awaited)":
+        refuses_a_type_that_is_none,
+    "NORMAL → tess, bo, nora, ada: every user of the type, as stored, in id order": streams_every_user_in_id_order,
+    "DISABLED (nobody has it) → no users, and the stream ends OK": an_empty_type_is_an_empty_stream,
+    f"while a lookup takes {SLOW_LOOKUP:g} s, the server answers a health check at once (the loop never blocks)":
+        answers_others_while_a_lookup_is_slow,
+}
+
+
+def check_aio_users_by_type(server) -> support.CheckResult:
+    """Exercise 9.1: `server` is what server_runner.start("my_aio_users_by_type.py") returned."""
+    return users_cases.check_on_own_seed("Exercise 9.1 · GetUsersByType on grpc.aio", server, SEED, RULES)

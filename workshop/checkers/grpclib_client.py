@@ -1,0 +1,206 @@
+"""Checker for Exercise 9.2 (notebook 09): count_known(stub, ids), a grpclib client of CountAlreadyUsers.
+
+The learner writes an `async def` that streams ids on a grpclib stub and returns the server's
+count. The checker hands it stubs on channels of its own, in an event loop of its own on a
+thread (the notebook's loop is busy running the cell): to the kit's grpcio users server over 300
+users of its own, and to two grpclib servers it runs in that loop, one that refuses and one that
+never answers. Each rule below is one case; tests/test_checkers_grpclib_client.py breaks each alone.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import socket
+import tempfile
+import threading
+import time
+
+from workshop.checkers.support import CASE_DEADLINE, CheckResult, Fail, run_checks
+from workshop.checkers.users_cases import write_seed
+from workshop.protos import users_grpc, users_pb2
+
+RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks each on its own
+    "counts": "ids 1 to 300 and 404, to the kit's grpcio server holding users 1 to 300 → 300: every id sent, "
+              "the stream ended, the count returned",
+    "empty": "no ids → 0: the call is still made, and its stream ended",
+    "error": "an error the server sends rises as a GRPCError with its status, not as a count",
+    "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises)",
+}
+USERS = 300
+UNKNOWN_ID = 404
+REFUSAL = "the checker refuses every count"
+GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
+WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
+
+END_HINT = ("the server answers only once your side of the stream has ended: after the last send_message, "
+            "`await stream.end()`, then `reply = await stream.recv_message()`")
+OPEN_HINT = ("with no ids, no send_message opens the call: `await stream.send_request()` first (it sends the "
+             "call's headers), then the ids, then `await stream.end()`")
+
+
+def _seed(folder: str):
+    return write_seed([users_pb2.User(id=n, nickname=f"user{n}", mail_address=f"user{n}@example.com",
+                                      user_type=users_pb2.USER_TYPE_NORMAL) for n in range(1, USERS + 1)], folder)
+
+
+class _Refuses(users_grpc.UserManagerBase):
+    """Counts nothing: every CountAlreadyUsers ends at once with INVALID_ARGUMENT, as a server may."""
+
+    async def CountAlreadyUsers(self, stream) -> None:
+        from grpclib import GRPCError
+        from grpclib.const import Status
+
+        raise GRPCError(Status.INVALID_ARGUMENT, REFUSAL)
+
+    async def _unused(self, stream) -> None:
+        from grpclib import GRPCError
+        from grpclib.const import Status
+
+        raise GRPCError(Status.UNIMPLEMENTED)
+
+    GetUser = AddUser = GetUsersByType = GetUsersByIds = _unused
+
+
+class _Silent(_Refuses):
+    """Never answers CountAlreadyUsers (until the checker closes it)."""
+
+    async def CountAlreadyUsers(self, stream) -> None:
+        await asyncio.sleep(3600)
+
+
+@contextlib.asynccontextmanager
+async def _serving(servicer):
+    """A grpclib server for `servicer` on 127.0.0.1, in this loop, for as long as the block runs."""
+    from grpclib.server import Server
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = Server([servicer])
+    await server.start(sock=listener)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        server.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1)
+
+
+async def _count(function, port: int, ids: list[int], wait: float):
+    """`await function(stub, ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`."""
+    from grpclib.client import Channel
+
+    async with Channel("127.0.0.1", port) as channel:
+        try:
+            return await asyncio.wait_for(function(users_grpc.UserManagerStub(channel), ids), wait)
+        except NotImplementedError:
+            raise Fail("not done yet: count_known still raises NotImplementedError",
+                       "write count_known in the exercise cell, run that cell, then run the checker again") from None
+
+
+def _in_a_loop_of_its_own(coroutine_function):
+    """Run `coroutine_function()` to the end in a new event loop on a thread; its result, or what it raised."""
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append((True, asyncio.run(coroutine_function())))
+        except BaseException as error:  # a checker reports every failure
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=run, name="checker-9.2", daemon=True)
+    worker.start()
+    worker.join(CASE_DEADLINE - 1)
+    if not outcome:
+        raise Fail("count_known never returned", "pass timeout=1 to open(...): a call must not wait for ever")
+    done, value = outcome[0]
+    if not done:
+        raise value
+    return value
+
+
+def check_count_known(function) -> CheckResult:
+    """Exercise 9.2: `function` is the learner's `async def count_known(stub, ids)`."""
+    import server_runner
+
+    if not inspect.iscoroutinefunction(function):
+        return run_checks("Exercise 9.2 · a grpclib client", [(rule, lambda: _not_async(function))
+                                                               for rule in RULES.values()])
+    with tempfile.TemporaryDirectory(prefix="workshop-9.2-") as folder, \
+            server_runner.start("users", env={"USERS_SEED": str(_seed(folder))}) as users:
+
+        def counts():
+            ids = [*range(1, USERS + 1), UNKNOWN_ID]
+            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, users.port, ids, WAIT)),
+                            "ids 1 to 300", END_HINT)
+            if got != USERS:
+                raise Fail(f"count_known(stub, [1, ..., 300, 404]) gave {got}; expected {USERS}",
+                           "send every id of `ids`, each as users_pb2.UserRequest(id=...), before ending the stream")
+
+        def empty():
+            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, users.port, [], WAIT)),
+                            "no ids", END_HINT)
+            if got != 0:
+                raise Fail(f"count_known(stub, []) gave {got}; expected 0", OPEN_HINT)
+
+        def error():
+            async def refused():
+                async with _serving(_Refuses()) as port:
+                    return await _count(function, port, [1, 2], WAIT)
+            from grpclib import GRPCError
+
+            try:
+                got = _in_a_loop_of_its_own(refused)
+            except GRPCError as raised:
+                if raised.status.name == "INVALID_ARGUMENT":
+                    return
+                raise Fail(f"the server refused with INVALID_ARGUMENT, but GRPCError({raised.status.name}) rose",
+                           "let the GRPCError itself rise: do not catch it") from None
+            raise Fail(f"against a server that refuses with INVALID_ARGUMENT, count_known gave {got!r}",
+                       "let the GRPCError rise: a count of 0 (or None) would read as 'none of these are users'")
+
+        def deadline():
+            async def silent():
+                async with _serving(_Silent()) as port:
+                    return await _count(function, port, [1, 2], CASE_DEADLINE - 2)
+            started = time.monotonic()
+            try:
+                got = _in_a_loop_of_its_own(silent)
+            except (asyncio.TimeoutError, TimeoutError):
+                got = None
+            waited = time.monotonic() - started
+            hint = "open the stream with a timeout: stub.CountAlreadyUsers.open(timeout=1)"
+            if waited > GIVES_UP_BY:
+                raise Fail(f"it waited {waited:.0f} s for a server that did not answer; expected about 1 s", hint)
+            if waited < GIVES_UP_AFTER:
+                raise Fail(f"it gave up after {waited:.2f} s; expected about 1 s, time for a busy server", hint)
+            if got is not None:
+                raise Fail(f"against a server that did not answer, count_known gave {got!r}; expected the "
+                           "TimeoutError to rise", "let the TimeoutError rise: the caller must know there is no count")
+
+        return run_checks("Exercise 9.2 · a grpclib client", [
+            (RULES["counts"], counts), (RULES["empty"], empty), (RULES["error"], error), (RULES["deadline"], deadline),
+        ])
+
+
+def _not_async(function) -> None:
+    raise Fail(f"{getattr(function, '__name__', 'it')} is not an async def",
+               "grpclib's calls are coroutines: write `async def count_known(stub, ids):` and await them inside")
+
+
+def _answered(run, what: str, hint: str) -> int:
+    """The count the learner's coroutine gave for `what`, or a Fail that says what it did instead."""
+    from grpclib.exceptions import ProtocolError
+
+    try:
+        got = run()
+    except (asyncio.TimeoutError, TimeoutError):
+        raise Fail(f"with {what}, count_known got no answer from a server that answers at once", hint) from None
+    except ProtocolError as error:
+        raise Fail(f"with {what}, grpclib refused: {error}", OPEN_HINT) from None
+    if isinstance(got, users_pb2.UserCountResponse):
+        raise Fail(f"with {what}, count_known gave a UserCountResponse; expected its count",
+                   "return reply.count, the number inside the reply")
+    if isinstance(got, bool) or not isinstance(got, int):
+        raise Fail(f"with {what}, count_known gave {got!r}; expected a number", "return reply.count")
+    return got

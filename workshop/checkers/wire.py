@@ -1,0 +1,241 @@
+"""Checker for Exercise 10.1 (notebook 10): gRPC's message framing and the status in the trailers.
+
+The learner writes a module with `encode`, a `Decoder` (`feed`, `finish`) and `status_of`. The
+checker judges what they return: it sends `encode`'s bytes by hand (workshop.wire) to the kit's
+users server, feeds the Decoder bytes cut in every way HTTP/2 may cut them, and what that server
+really sent for a server stream, and hands `status_of` trailers as grpcio writes them. Its rules
+are below, one case each; tests/test_checkers_wire.py breaks each rule on its own.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import struct
+import uuid
+from pathlib import Path
+
+import server_runner
+from workshop import wire
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
+from workshop.protos import users_pb2
+
+RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks each on its own
+    "grpcio reads it": "encode(payload) → bytes grpcio reads: a GetUser sent by hand with them gets its user back",
+    "empty": "encode(b'') → 5 bytes: flag 0, length 0 (an empty message is still a message)",
+    "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed reads 1 as True, 0 as False",
+    "several": "one chunk holding several messages → feed returns them all, in order",
+    "split": "one message cut into many chunks, one byte at a time (prefix too) → it comes once, at its last byte",
+    "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once",
+    "truncated": "a stream that ends inside a message → finish() raises, saying how many bytes are left",
+    "clean end": "a stream that ends between messages (after an empty one too, or before any) → finish() is quiet",
+    "ok": "the trailers of an OK call → (0, '')",
+    "error": "a trailers-only error (grpc-status after :status and content-type) → (5, its message), an int",
+    "percent": "a percent-encoded grpc-message → its text: %20 is a space, %C3%A9 is é, + stays +",
+    "no message": "grpc-status without grpc-message → (that code, '')",
+    "no status": "no grpc-status at all → UNKNOWN (2), as the gRPC spec says: never OK",
+}
+CARS = users_pb2.UserRequest(id=3)  # carol: a user the notebook never asks for by hand
+NORMAL_USERS = ["bob", "carol", "erin"]  # data/users.json's users of USER_TYPE_NORMAL, in id order
+PAYLOAD = bytes(range(256)) * 2  # 512 bytes: a length that needs more than one byte
+OK_TRAILERS = [("grpc-status", "0"), ("grpc-message", "")]  # as grpcio sends them
+NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "5"),
+             ("grpc-message", "no user has id 999")]
+PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%20is%20100%25%20taken")]
+PERCENT_TEXT = "nickname élève+1 is 100% taken"
+UNKNOWN = 2
+TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
+
+
+def framed(payload: bytes, compressed: bool = False) -> bytes:
+    """The checker's own bytes for one message, to feed the learner's Decoder."""
+    return struct.pack(">BI", compressed, len(payload)) + payload
+
+
+def request_headers(address: str, method: str) -> list[tuple[str, str]]:
+    return [(":method", "POST"), (":scheme", "http"), (":path", f"/users.v1.UserManager/{method}"),
+            (":authority", address), ("content-type", "application/grpc+proto"), ("te", "trailers"),
+            ("grpc-timeout", "2S")]
+
+
+def load(module):
+    """The learner's module: a module object as it is, or a path such as "my_framing.py", read afresh."""
+    if not isinstance(module, (str, Path)):
+        return module
+    path = Path(module)
+    if not path.is_file():
+        raise FileNotFoundError(f"no file {path.name}: run the exercise cell first, it writes the file")
+    spec = importlib.util.spec_from_file_location(f"checked_{path.stem}_{uuid.uuid4().hex[:8]}", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def shown(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + " …"
+
+
+def attempt(what: str, function, *args, hint: str):
+    """`function(*args)`; NotImplementedError reads "not done yet", any other exception names `what`."""
+    if function is None:
+        raise Fail(f"your module has no {what.split('(')[0]}", "the exercise cell defines encode, Decoder and "
+                   "status_of: run it again, unchanged names")
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise Fail(f"not done yet: {what.split('(')[0]} still raises NotImplementedError",
+                   "write it in the exercise cell, run that cell, then run the checker again") from None
+    except Exception as error:
+        raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", hint) from None
+
+
+def check_framing(module) -> CheckResult:
+    """Exercise 10.1: `module` is the learner's module (or the path of its file, read afresh)."""
+    try:
+        framing = load(module)
+    except Exception as error:  # a file not written yet, or one that does not run: every case says so
+        problem = Fail(f"your module does not load: {type(error).__name__}: {str(error)[:100]}",
+                       "run the exercise cell; fix what the message names; run this cell again")
+
+        def broken():
+            raise problem
+        return run_checks("Exercise 10.1 · message framing and status", [(rule, broken) for rule in RULES.values()])
+    encode, status_of = getattr(framing, "encode", None), getattr(framing, "status_of", None)
+    decoder_class = getattr(framing, "Decoder", None)
+
+    def decoder():
+        return attempt("Decoder()", decoder_class, hint="Decoder() takes no arguments; set up its buffer in __init__")
+
+    def feed(chunks: list[bytes], hint: str, into=None) -> list[list]:
+        into = into or decoder()
+        return [attempt("feed(...)", into.feed, chunk, hint=hint) for chunk in chunks]
+
+    def status(trailers, hint: str):
+        return attempt(f"status_of({shown(trailers, 40)})", status_of, trailers, hint=hint)
+
+    with server_runner.start("users") as users:
+        def grpcio_reads_it():
+            hint = "the prefix is struct.pack('>BI', flag, len(payload)): '>' is big-endian, I is 4 bytes"
+            body = attempt("encode(...)", encode, CARS.SerializeToString(), hint=hint)
+            response = wire.call(users.address, request_headers(users.address, "GetUser"), body, timeout=TIMEOUT)
+            fields = dict(response.trailers)
+            if fields.get("grpc-status") != "0":
+                raise Fail(f"grpcio answered grpc-status {fields.get('grpc-status')}: "
+                           f"{fields.get('grpc-message', '')[:60]}", hint)
+            if b"carol" not in b"".join(response.data):
+                raise Fail("grpcio answered OK, but not with carol, the user asked for", hint)
+
+        def empty():
+            got = attempt("encode(b'')", encode, b"", hint="an empty payload still gets its prefix")
+            if got != b"\x00" * 5:
+                raise Fail(f"encode(b'') gave {shown(got)}; expected 5 zero bytes",
+                           "an empty message is still a message: its 5-byte prefix says length 0")
+
+        def flag():
+            hint = "the first byte is 1 when compressed is true, else 0; feed gives it back as a bool"
+            plain = attempt("encode(payload)", encode, PAYLOAD, hint=hint)
+            squeezed = attempt("encode(payload, compressed=True)", encode, PAYLOAD, True, hint=hint)
+            if squeezed[:1] != b"\x01" or squeezed[1:] != plain[1:]:
+                raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
+                           "then the same bytes as without it", hint)
+            got = feed([framed(b"abc", True)], hint) + feed([framed(b"abc")], hint)  # a fresh Decoder each
+            if got != [[(True, b"abc")], [(False, b"abc")]]:
+                raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
+                           "[[(True, b'abc')], [(False, b'abc')]]", hint)
+
+        def several():
+            hint = "keep taking messages from the buffer in a loop until too few bytes are left for the next one"
+            messages = [b"first", PAYLOAD, b"third"]
+            got = feed([b"".join(framed(message) for message in messages)], hint)[0]
+            if got != [(False, message) for message in messages]:
+                raise Fail(f"three messages in one chunk gave {len(got)} message(s): {shown(got)}", hint)
+
+        def split():
+            hint = ("add each chunk to a buffer kept between feeds: HTTP/2 may cut a message anywhere, "
+                    "even inside its 5-byte prefix")
+            whole = framed(PAYLOAD)
+            got = feed([whole[i:i + 1] for i in range(len(whole))], hint)
+            early = next((i for i, messages in enumerate(got[:-1]) if messages), None)
+            if early is not None:
+                raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}", hint)
+            if got[-1] != [(False, PAYLOAD)]:
+                raise Fail(f"fed one byte at a time, its last byte gave {shown(got[-1])}; expected the message", hint)
+
+        def server_stream():
+            hint = "feed returns the messages this chunk completed, not every message so far"
+            body = framed(users_pb2.UserTypeRequest(user_type=users_pb2.USER_TYPE_NORMAL).SerializeToString())
+            response = wire.call(users.address, request_headers(users.address, "GetUsersByType"), body)
+            got = feed(response.data, hint)
+            names = [[users_pb2.UserResponse.FromString(payload).user.nickname for _, payload in messages]
+                     for messages in got]
+            if names != [[name] for name in NORMAL_USERS]:
+                raise Fail(f"fed the server's {len(response.data)} DATA frames one by one, feed gave {names}; "
+                           f"expected {[[name] for name in NORMAL_USERS]}", hint)
+
+        def truncated():
+            hint = f"in finish(), raise an exception when bytes are left, and say how many (here {TRUNCATED_AT})"
+            reader = decoder()
+            got = feed([framed(b"whole") + framed(b"x" * 20)[:TRUNCATED_AT]], hint, into=reader)[0]
+            if got != [(False, b"whole")]:
+                raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]", hint)
+            finish = getattr(reader, "finish", None)
+            try:
+                finish()
+            except NotImplementedError:
+                raise Fail("not done yet: finish still raises NotImplementedError",
+                           "write it in the exercise cell, run that cell, then run the checker again") from None
+            except Exception as error:
+                if not re.search(rf"\b({TRUNCATED_AT}|{25 - TRUNCATED_AT})\b", str(error)):
+                    raise Fail(f"finish() raised {type(error).__name__}({shown(str(error))}), which does not say "
+                               "how many bytes are left", hint) from None
+                return
+            raise Fail("the stream ended inside a message, and finish() said nothing", hint)
+
+        def clean_end():
+            hint = "finish() raises only when bytes are left; an empty message is 5 bytes and is whole"
+            for chunks, expected in (([framed(b"whole")], [[(False, b"whole")]]), ([framed(b"")], [[(False, b"")]]),
+                                     ([], [])):
+                reader = decoder()
+                got = feed(chunks, hint, into=reader)
+                if got != expected:
+                    raise Fail(f"feed gave {shown(got)}; expected {shown(expected)}", hint)
+                attempt("finish()", getattr(reader, "finish", None), hint=hint)
+
+        def ok():
+            got = status(OK_TRAILERS, "take grpc-status and grpc-message from the trailers as they are")
+            if got != (0, ""):
+                raise Fail(f"status_of(OK trailers) gave {shown(got)}; expected (0, '')",
+                           "OK is code 0, and its grpc-message is empty: return '' as it is")
+
+        def error():
+            hint = ("find grpc-status by its name (dict(trailers)), and return int(...): in a trailers-only response "
+                    "it comes after :status and content-type")
+            got = status(NOT_FOUND, hint)
+            if got != (5, "no user has id 999"):
+                raise Fail(f"status_of(trailers-only NOT_FOUND) gave {shown(got)}; expected (5, 'no user has id 999')",
+                           hint)
+
+        def percent():
+            hint = "urllib.parse.unquote(message): %XX are UTF-8 bytes; '+' is not a space here (not unquote_plus)"
+            got = status(PERCENT, hint)
+            if got != (3, PERCENT_TEXT):
+                raise Fail(f"status_of gave {shown(got, 70)}; expected (3, {PERCENT_TEXT!r})", hint)
+
+        def no_message():
+            hint = "grpc-message may be missing: dict(trailers).get('grpc-message', '')"
+            got = status([("grpc-status", "14")], hint)
+            if got != (14, ""):
+                raise Fail(f"status_of([('grpc-status', '14')]) gave {shown(got)}; expected (14, '')", hint)
+
+        def no_status():
+            hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
+                    "never 0, which would call it a success")
+            got = status([("content-type", "application/grpc")], hint)
+            if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)):
+                raise Fail(f"status_of(trailers without grpc-status) gave {shown(got)}; expected (2, '...')", hint)
+
+        cases = {"grpcio reads it": grpcio_reads_it, "empty": empty, "flag": flag, "several": several,
+                 "split": split, "server stream": server_stream, "truncated": truncated, "clean end": clean_end,
+                 "ok": ok, "error": error, "percent": percent, "no message": no_message, "no status": no_status}
+        return run_checks("Exercise 10.1 · message framing and status",
+                          [(RULES[name], case) for name, case in cases.items()])
