@@ -50,8 +50,9 @@ BAD_ID_HINT = ("refuse what users.problem_with_id(request.id) finds a problem wi
 BAD_ID_SAYS_WHY_HINT = ("the client sent several ids: the message must say which one, and what is wrong with it, "
                         "as users.problem_with_id(request.id) does; abort with that problem as the message")
 NO_IDS_HINT = "when the client sends no ids, the loop runs zero times: just let the stream end"
-ENDED_EARLY_HINT = ("the stream ended while the client still had ids to answer: keep looping over request_iterator "
-                    "until it ends; a `return` or `break` inside the loop ends the stream for every id after it")
+ENDED_EARLY_HINT = ("the stream ended before every id had its answer: answer every id, a repeated one too, and keep "
+                    "looping over request_iterator until it ends (a `return` or `break` inside the loop ends the "
+                    "stream for every id after it)")
 WENT_ON_HINT = ("an id sent after the one that ends the stream was answered: answer the ids in the order they "
                 "arrive, and let context.abort end the call (it raises an exception: no try/except around it, "
                 "no `continue` after it)")

@@ -86,6 +86,15 @@ def _replay(room: Room):
     if [note.message for note in got] != ["history 2", "history 3"]:
         raise Fail(f"a subscriber asking for replay=2 got {_texts(got)} first; expected 'history 2', 'history 3'",
                    hint)
+    listener = room.listen("no replay", replay=0)
+    if not listener.joined.wait(CALL_TIMEOUT) or listener.call.done():
+        return  # no join header: nothing tells when it joined (the header's case says so)
+    room.post("after you joined")
+    first = listener.next_note(waiting_for="'after you joined'")
+    if first.message != "after you joined":
+        raise Fail(f"a subscriber asking for replay=0 got {first.message!r} first, from before it joined; "
+                   "expected 'after you joined'", "replay=0 asks for no old notes: history.last(request.replay) "
+                   "gives none for 0, so replay exactly what the request asks for")
 
 
 INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must hold one)
@@ -152,7 +161,7 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "the join header comes at once, with nobody posting": (_join_header, False),
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
-    "a newcomer asking replay=2 first gets the last 2 notes, oldest first": (_replay, False),
+    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none": (_replay, False),
     "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number": (_rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
     "4 clients posting at once: every subscriber gets each note once, in order": (posting_at_once, False),
