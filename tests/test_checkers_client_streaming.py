@@ -77,6 +77,16 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
             reader.join(0.15)  # the mistake: a quiet client is taken for a client that is done
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
+    "stops reading on a timer": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            started, found = time.monotonic(), set()
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    found.add(request.id)
+                if time.monotonic() - started > 0.2:  # "long enough": a paused client is taken for done
+                    break
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "until request_iterator ends"),
     "keeps the set at module level, shared by every call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             for request in request_iterator:

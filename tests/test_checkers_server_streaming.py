@@ -188,6 +188,14 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "a refusal that does not say what is wrong":
         (VAGUE_REFUSAL, REFUSES, ["USER_TYPE_UNSPECIFIED → INVALID_ARGUMENT said 'invalid', which does not say what is "
                                   "wrong", "users.problem_with_user_type(request.user_type) does"]),
+    "a refusal that says nobody has the type":
+        (with_method("""
+    def GetUsersByType(self, request, context):
+        if users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no users have user_type {request.user_type}")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+"""), REFUSES, ["as if nobody had a type that is not one"]),
     "refusing only after the users were sent":
         (REFUSED_AFTER_STREAMING, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none",
                                             "before the first yield"]),

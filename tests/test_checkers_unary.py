@@ -357,6 +357,37 @@ def test_add_user_taken_with_a_message_that_names_nothing_fails_the_taken_case(t
     assert "str(error)" in result[ADD_USER_RULES["taken"]].hint
 
 
+def test_add_user_taken_called_invalid_fails_the_taken_case(tmp_path):
+    calls_it_invalid = wrong(ADD_USER, "ALREADY_EXISTS, str(taken)", 'ALREADY_EXISTS, f"invalid user: {taken}"')
+    result = check(check_add_user, calls_it_invalid, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
+    assert "calls the user invalid" in result[ADD_USER_RULES["taken"]].got
+
+
+def test_add_user_with_one_except_around_everything_is_told_it_catches_the_abort(tmp_path):
+    source = answer(ADD_USER)
+    checks_then_stores = source[source.index("        mistake ="):source.index("        return")]
+    broad = wrong(ADD_USER, checks_then_stores, """        try:
+            mistake = users.problem_with_new_user(request)
+            if mistake:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, mistake)
+            stored = self.directory.add(request)
+        except Exception as error:  # meant for AlreadyExists: it catches the abort's exception too
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error))
+""")
+    result = check(check_add_user, broad, tmp_path)
+    invalid_rules = [rule for rule, *_ in INVALID_FIELDS]
+    assert set(invalid_rules) <= failed(result), repr(result)
+    assert all("catch only users.AlreadyExists" in result[rule].hint for rule in invalid_rules), repr(result)
+
+
+def test_get_user_not_found_that_calls_the_id_invalid_fails_the_unknown_case(tmp_path):
+    says_invalid = wrong(GET_USER, "users.no_user_with(request.id)", 'f"id {request.id} is invalid: must be positive"')
+    result = check(check_get_user, says_invalid, tmp_path)
+    assert failed(result) == {GET_USER_RULES["unknown"]}, repr(result)
+    assert "says the id is wrong" in result[GET_USER_RULES["unknown"]].got
+
+
 def test_add_user_storing_before_checking_fails_only_the_no_trace_case(tmp_path):
     stores_first = wrong(ADD_USER, CHECK_FIELDS, "").replace(REPLY, CHECK_FIELDS + REPLY)
     result = check(check_add_user, stores_first, tmp_path)

@@ -125,6 +125,9 @@ def refuses_a_type_that_is_not_one(target) -> None:
             if users:
                 raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", LATE_ABORT_HINT)
             said = error.details() or ""
+            if re.search(r"no users?\b.*\b(has|have|of)|nobody|not found", said, re.IGNORECASE):
+                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, as if nobody had a type that is not one",
+                           SAYS_WHY_HINT)
             if not re.search(NAMES_THE_PROBLEM[user_type], said, re.IGNORECASE):
                 raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what is wrong",
                            SAYS_WHY_HINT)

@@ -53,6 +53,7 @@ INVALID_IDS = (0, -7, -2)  # -2 is planted nowhere: a refusal that does not end 
 WRONG_ID_WORDS = (r"positive|at least (1|one)|greater than (0|zero)|above (0|zero)|below (1|one)|less than (1|one)|"
                   r"(1|one) or (more|above|greater)|>= ?1|> ?0|negative|zero")
 NOBODY_WORDS = r"no user|not found|no such|does not exist|doesn't exist|unknown user"
+INVALID_WORDS = r"invalid|must be|positive|wrong|bad id"  # what NOT_FOUND's and ALREADY_EXISTS's words must not say
 INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
                 "even when the directory holds a user with it")
 ENDS_THE_CALL_HINT = ("end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem): set_code "
@@ -82,6 +83,10 @@ def check_get_user(server) -> CheckResult:
                 if not names_number(user_id, details):
                     raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} does not name {user_id}",
                                "build the message from request.id: users.no_user_with(request.id)")
+                if re.search(INVALID_WORDS, details, re.IGNORECASE):
+                    raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} says the id is wrong; "
+                               "it is a good id that nobody has", "build the message from request.id: "
+                               "users.no_user_with(request.id)")
 
         def invalid():
             for user_id in INVALID_IDS:
@@ -136,6 +141,8 @@ INVALID_FIELDS = [
      {r"\b99\b": "name the 99"},
      "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
 ]
+CAUGHT_ABORT_HINT = ("an except around the checks caught the exception that context.abort raises, and answered "
+                     "ALREADY_EXISTS: catch only users.AlreadyExists, around self.directory.add alone")
 TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
               "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
 NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
@@ -248,15 +255,27 @@ def check_add_user(server) -> CheckResult:
                                       (new_user("x", nickname=first.nickname), lambda text: first.nickname in text,
                                        f"the nickname {first.nickname!r}")):
                 details = expect_status(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
+                if re.search(INVALID_WORDS, details, re.IGNORECASE):
+                    raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} calls the user invalid; it is valid, "
+                               f"and {what} is taken", TAKEN_HINT)
                 if not named(details):
                     raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} does not say that {what} is taken",
                                TAKEN_HINT)
+
+        def refused(user, hint: str) -> str:
+            """The details of AddUser(user)'s INVALID_ARGUMENT; an ALREADY_EXISTS instead names the except."""
+            try:
+                return expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
+            except Fail as failure:
+                if "ALREADY_EXISTS" in failure.got:
+                    raise Fail(failure.got, CAUGHT_ABORT_HINT) from None
+                raise
 
         def invalid(number, values, needs, hint):
             def case():
                 for k, fields in enumerate(values):
                     user = new_user(f"bad{number}{k}", **fields)
-                    details = expect_status(lambda user=user: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                    details = refused(user, hint)
                     for words, lacking in needs.items():
                         if not re.search(words, details):
                             raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",
