@@ -24,6 +24,13 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
     "several": (wrong_in_places(FRAMING, {LOOP: LOOP.replace("while", "if"),
                                           "break  # the rest": "return messages  #"}), "in a loop"),
     "split": (wrong(FRAMING, "self.buffer += data", "self.buffer = data"), "buffer kept between feeds"),
+    "across": (wrong(FRAMING, "            self.buffer = self.buffer[end:]",
+                     "            self.buffer = self.buffer[end:]\n"
+                     "            if len(self.buffer) < PREFIX.size:\n"
+                     "                self.buffer = b\"\"  # 'too short to be a message'"), "even a few bytes"),
+    "large": (wrong_in_places(FRAMING, {'struct.Struct(">BI")': 'struct.Struct(">BxxH")',
+                                        "int(compressed), len(payload)": "int(compressed), len(payload) & 0xFFFF"}),
+              "all 4 bytes"),
     "server stream": (wrong_in_places(FRAMING, {"        messages = []\n": "", "self.buffer = b\"\"": (
         "self.buffer = b\"\"\n        self.messages = []"), "messages.append": "self.messages.append",
         "        return messages": "        return list(self.messages)"}), "this chunk completed"),
@@ -42,6 +49,28 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
 }
 
 
+MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
+    "unquoted twice": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))',
+                             'unquote(unquote(fields.get("grpc-message", "")))'), "percent", "unquote(message), once"),
+    "message lowered": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))',
+                              'unquote(fields.get("grpc-message", "")).lower()'), "percent", "change nothing else"),
+    "no status, no words": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
+                                  'return UNKNOWN, ""'), "no status", "a message that says so"),
+    "the flag as a number": (wrong(FRAMING, "(flag == 1, self.buffer", "(flag, self.buffer"), "flag", "as a bool"),
+    "quiet inside a prefix": (wrong(FRAMING, "        if self.buffer:\n            raise",
+                                    "        if len(self.buffer) >= PREFIX.size:\n            raise"), "truncated",
+                              "even fewer than a prefix"),
+}
+
+
+@pytest.mark.parametrize("mistake", MORE_WRONG)
+def test_more_wrong_answers_fail_only_the_rule_they_break(mistake, tmp_path):
+    source, rule, hint = MORE_WRONG[mistake]
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES[rule]}, repr(result)
+    assert hint in result[RULES[rule]].hint, repr(result)
+
+
 def check(source: str, folder):
     result = check_framing(str(write_cell(source, folder)))
     assert "Traceback" not in repr(result)
@@ -52,11 +81,17 @@ def test_every_rule_has_a_wrong_answer():
     assert set(WRONG) == set(RULES)
 
 
+# Mistakes that break a second rule as well, by their nature: a little-endian length is wrong at any size; a
+# buffer that does not keep its bytes, or feed that returns old messages, also garbles a prefix cut across
+# chunks; dropping a prefix's first bytes also hides them from finish().
+ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across"}, "server stream": {"across"}, "across": {"truncated"}}
+
+
 @pytest.mark.parametrize("rule", WRONG)
 def test_wrong_answer_fails_only_the_rule_it_breaks(rule, tmp_path):
     source, hint = WRONG[rule]
     result = check(source, tmp_path)
-    assert failed(result) == {RULES[rule]}, repr(result)
+    assert failed(result) == {RULES[name] for name in {rule, *ALSO_BROKEN.get(rule, ())}}, repr(result)
     assert hint in result[RULES[rule]].hint, repr(result)
 
 

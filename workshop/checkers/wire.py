@@ -25,14 +25,18 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed reads 1 as True, 0 as False",
     "several": "one chunk holding several messages → feed returns them all, in order",
     "split": "one message cut into many chunks, one byte at a time (prefix too) → it comes once, at its last byte",
+    "across": "a chunk that ends one message and starts the next one's prefix → the first now, the second later",
+    "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole",
     "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once",
-    "truncated": "a stream that ends inside a message → finish() raises, saying how many bytes are left",
+    "truncated": "a stream that ends inside a message, or inside its prefix → finish() raises, saying how many "
+                 "bytes are left",
     "clean end": "a stream that ends between messages (after an empty one too, or before any) → finish() is quiet",
     "ok": "the trailers of an OK call → (0, '')",
     "error": "a trailers-only error (grpc-status after :status and content-type) → (5, its message), an int",
-    "percent": "a percent-encoded grpc-message → its text: %20 is a space, %C3%A9 is é, + stays +",
+    "percent": "a percent-encoded grpc-message → its text, as sent: %20 is a space, %C3%A9 is é, %25 is %, "
+               "+ stays +, capitals stay",
     "no message": "grpc-status without grpc-message → (that code, '')",
-    "no status": "no grpc-status at all → UNKNOWN (2), as the gRPC spec says: never OK",
+    "no status": "no grpc-status at all → UNKNOWN (2) and a message that says so, as the gRPC spec says",
 }
 CARS = users_pb2.UserRequest(id=3)  # carol: a user the notebook never asks for by hand
 NORMAL_USERS = ["bob", "carol", "erin"]  # data/users.json's users of USER_TYPE_NORMAL, in id order
@@ -42,6 +46,9 @@ NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-st
              ("grpc-message", "no user has id 999")]
 PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%20is%20100%25%20taken")]
 PERCENT_TEXT = "nickname élève+1 is 100% taken"
+PERCENT_TWICE = [("grpc-status", "3"), ("grpc-message", "Code%2041%20Is%20Not%2050%2541")]  # a second unquote breaks it
+PERCENT_TWICE_TEXT = "Code 41 Is Not 50%41"
+LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
 
@@ -139,7 +146,8 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
             got = feed([framed(b"abc", True)], hint) + feed([framed(b"abc")], hint)  # a fresh Decoder each
-            if got != [[(True, b"abc")], [(False, b"abc")]]:
+            flags = [type(message[0]) for messages in got for message in messages if isinstance(message, tuple)]
+            if got != [[(True, b"abc")], [(False, b"abc")]] or any(kind is not bool for kind in flags):
                 raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
                            "[[(True, b'abc')], [(False, b'abc')]]", hint)
 
@@ -160,6 +168,25 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}", hint)
             if got[-1] != [(False, PAYLOAD)]:
                 raise Fail(f"fed one byte at a time, its last byte gave {shown(got[-1])}; expected the message", hint)
+
+        def across():
+            hint = ("after taking a message, keep what is left in the buffer, even a few bytes of the next prefix: "
+                    "they are the start of the next message")
+            first, second = framed(b"first"), framed(PAYLOAD)
+            got = feed([first + second[:3], second[3:]], hint)
+            if got != [[(False, b"first")], [(False, PAYLOAD)]]:
+                raise Fail(f"a chunk holding a message and 3 bytes of the next prefix, then the rest, gave "
+                           f"{shown(got)}; expected the first message, then the second", hint)
+
+        def large():
+            hint = "the length takes all 4 bytes, big-endian: struct's 'I' (not 'H', which holds at most 65,535)"
+            got = attempt("encode(70,000 bytes)", encode, LARGE, hint=hint)
+            if got[:5] != b"\x00\x00\x01\x11\x70" or got[5:] != LARGE:
+                raise Fail(f"encode of 70,000 bytes starts {got[:5].hex(' ')}; expected 00 00 01 11 70", hint)
+            back = feed([framed(LARGE)], hint)[0]
+            if back != [(False, LARGE)]:
+                raise Fail(f"feed of a 70,000-byte message gave {len(back)} message(s) of "
+                           f"{[len(message[1]) for message in back if isinstance(message, tuple)]} bytes", hint)
 
         def server_stream():
             hint = "feed returns the messages this chunk completed, not every message so far"
@@ -191,6 +218,26 @@ def check_framing(module) -> CheckResult:
                 return
             raise Fail("the stream ended inside a message, and finish() said nothing", hint)
 
+        def truncated_prefix():
+            hint = "in finish(), raise whenever bytes are left, even fewer than a prefix (here 3)"
+            reader = decoder()
+            feed([framed(b"whole") + framed(b"next")[:3]], hint, into=reader)
+            try:
+                reader.finish()
+            except NotImplementedError:
+                raise Fail("not done yet: finish still raises NotImplementedError",
+                           "write it in the exercise cell, run that cell, then run the checker again") from None
+            except Exception as error:
+                if not re.search(r"\b3\b", str(error)):
+                    raise Fail(f"the stream ended 3 bytes into a prefix; finish() raised {shown(str(error))}, which "
+                               "does not say 3 bytes are left", hint) from None
+                return
+            raise Fail("the stream ended 3 bytes into the next message's prefix, and finish() said nothing", hint)
+
+        def truncated_anywhere():
+            truncated()
+            truncated_prefix()
+
         def clean_end():
             hint = "finish() raises only when bytes are left; an empty message is 5 bytes and is whole"
             for chunks, expected in (([framed(b"whole")], [[(False, b"whole")]]), ([framed(b"")], [[(False, b"")]]),
@@ -216,10 +263,12 @@ def check_framing(module) -> CheckResult:
                            hint)
 
         def percent():
-            hint = "urllib.parse.unquote(message): %XX are UTF-8 bytes; '+' is not a space here (not unquote_plus)"
-            got = status(PERCENT, hint)
-            if got != (3, PERCENT_TEXT):
-                raise Fail(f"status_of gave {shown(got, 70)}; expected (3, {PERCENT_TEXT!r})", hint)
+            hint = ("urllib.parse.unquote(message), once, and change nothing else: %XX are UTF-8 bytes; '+' is not "
+                    "a space here (not unquote_plus)")
+            for trailers, text in ((PERCENT, PERCENT_TEXT), (PERCENT_TWICE, PERCENT_TWICE_TEXT)):
+                got = status(trailers, hint)
+                if got != (3, text):
+                    raise Fail(f"status_of gave {shown(got, 70)}; expected (3, {text!r})", hint)
 
         def no_message():
             hint = "grpc-message may be missing: dict(trailers).get('grpc-message', '')"
@@ -231,11 +280,13 @@ def check_framing(module) -> CheckResult:
             hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
                     "never 0, which would call it a success")
             got = status([("content-type", "application/grpc")], hint)
-            if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)):
+            if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
+                    and got[1].strip()):
                 raise Fail(f"status_of(trailers without grpc-status) gave {shown(got)}; expected (2, '...')", hint)
 
         cases = {"grpcio reads it": grpcio_reads_it, "empty": empty, "flag": flag, "several": several,
-                 "split": split, "server stream": server_stream, "truncated": truncated, "clean end": clean_end,
+                 "split": split, "across": across, "large": large, "server stream": server_stream,
+                 "truncated": truncated_anywhere, "clean end": clean_end,
                  "ok": ok, "error": error, "percent": percent, "no message": no_message, "no status": no_status}
         return run_checks("Exercise 10.1 · message framing and status",
                           [(RULES[name], case) for name, case in cases.items()])
