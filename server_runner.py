@@ -18,8 +18,9 @@ Terminal:
 
 A target is a reference server name (see REFERENCE_SERVERS) or the path of a module that defines
 `add_to_server(server)` (and `ASYNCIO = True` if its servicers are `async def`, `GRPCLIB = True` if
-they are grpclib's, `MAX_WORKERS` for the size of a thread pool). The runner builds the server, binds the port, adds the standard health
-and reflection services, and reports the bound port. The code lives in `workshop/runner/`.
+they are grpclib's, `MAX_WORKERS` for the size of a thread pool). The runner builds the server, binds
+the port, adds the standard health and reflection services, and reports the bound port. The code
+lives in `workshop/runner/`.
 """
 import sys
 from pathlib import Path

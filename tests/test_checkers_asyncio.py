@@ -1,6 +1,8 @@
 """Notebook 09's checkers: 9.1 (a grpc.aio GetUsersByType over a slow directory) and 9.2 (count_known, a
 grpclib client). ✗ "not done yet" on the skeletons, ✓ on the answers, and each wrong answer breaks the rule
 it is written for, with a hint that names its cause."""
+import asyncio
+
 import pytest
 from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, wrong
 
@@ -13,7 +15,8 @@ from workshop.protos import users_pb2
 AIO = "09_1_aio_users_by_type.py"
 CLIENT = "09_2_count_known.py"
 REFUSES, IN_ORDER, EMPTY, NEVER_BLOCKS = AIO_RULES
-COUNTS, NO_IDS, ERROR, DEADLINE = (CLIENT_RULES[rule] for rule in ("counts", "empty", "error", "deadline"))
+COUNTS, NO_IDS, ERROR, ONE_CALL, DEADLINE = (CLIENT_RULES[rule] for rule in ("counts", "empty", "error", "one call",
+                                                                               "deadline"))
 
 
 def check_aio(source, tmp_path):
@@ -22,7 +25,7 @@ def check_aio(source, tmp_path):
 
 def client(source: str):
     """The learner's count_known, as the exercise cell defines it (users_pb2 comes from the first cell)."""
-    namespace = {"users_pb2": users_pb2}
+    namespace = {"users_pb2": users_pb2, "asyncio": asyncio}
     exec(source, namespace)
     return namespace["count_known"]
 
@@ -53,6 +56,10 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
 """), EMPTY, ["DISABLED → no users, then NOT_FOUND", "not an error"]),
     "the directory called in the event loop": (wrong(AIO, LOOKUP, "self.directory.of_type(request.user_type)"),
                                                NEVER_BLOCKS, ["a health check got no answer", "asyncio.to_thread"]),
+    "a thread lock held across the await": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        with LOCK:  # "one lookup at a time": held across the await, it stops the loop for the next call
+            found = {LOOKUP}""").replace("ASYNCIO = True", "ASYNCIO = True\nLOCK = threading.Lock()").replace(
+        "import asyncio\n", "import asyncio\nimport threading\n"), NEVER_BLOCKS, ["threading.Lock"]),
     "time.sleep for a moment in async def": (wrong(AIO, "        for user in found:\n", """\
         time.sleep(1)  # "give the database a moment": the whole loop sleeps
         for user in found:
@@ -90,10 +97,24 @@ def test_client_answer_passes_every_rule():
 
 END = '        await stream.end()  # "that was all": only now does the server count\n'
 SEND_REQUEST = "        await stream.send_request()  # the call's headers: the call is made even when no id follows\n"
+STREAMED = answer(CLIENT)[answer(CLIENT).index(SEND_REQUEST):]
+ONE_CALL_PER_ID = wrong(CLIENT, STREAMED, """        await stream.send_request()
+        await stream.end()
+        total = (await stream.recv_message()).count
+    for user_id in ids:  # a call of its own for each id
+        async with stub.CountAlreadyUsers.open(timeout=1) as stream:
+            await stream.send_message(users_pb2.UserRequest(id=user_id), end=True)
+            total += (await stream.recv_message()).count
+    return total
+""")
+NO_CALL_FOR_NO_IDS = "    if not ids:\n        return 0\n    async with stub"
+CLIENT_SIDE_DEADLINE = wrong(CLIENT, ".open(timeout=1)", ".open()").replace(
+    "    async with stub", "    return await asyncio.wait_for(counted(stub, ids), 1)\n\n\n"
+    "async def counted(stub, ids):\n    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
-    "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS],
+    "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ONE_CALL],
                                           ["got no answer from a server that answers at once", "await stream.end()"]),
-    "opens no call when there are no ids": (wrong(CLIENT, SEND_REQUEST, ""), [NO_IDS],
+    "opens no call when there are no ids": (wrong(CLIENT, SEND_REQUEST, ""), [NO_IDS, ONE_CALL],
                                             ["grpclib refused: Request was not sent", "stream.send_request()"]),
     "sends only the first hundred ids": (wrong(CLIENT, "for user_id in ids:", "for user_id in ids[:100]:"), [COUNTS],
                                          ["gave 100; expected 300", "send every id"]),
@@ -104,6 +125,11 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                                                                      "    except GRPCError:\n        return 0\n"
                                                                      "    return reply.count"), [ERROR],
                               ["count_known gave 0", "let the GRPCError rise"]),
+    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [1, 2, 3]", "not one call per id"]),
+    "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],
+                           ["made no call at all", "send_request"]),
+    "a deadline kept by the client alone": (CLIENT_SIDE_DEADLINE, [DEADLINE],
+                                            ["carried no deadline", "not asyncio.wait_for"]),
     "no timeout": (wrong(CLIENT, ".open(timeout=1)", ".open()"), [DEADLINE],
                    ["waited 8 s for a server that did not answer", "open(timeout=1)"]),
     "a timeout far too short": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.1)"), [DEADLINE],

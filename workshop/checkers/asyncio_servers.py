@@ -22,7 +22,9 @@ from workshop.protos import users_pb2
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
-HEALTH_WAIT = 0.4  # seconds a health check may take while a lookup is slow: far less than the lookup
+HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (a block shorter than this may pass)
+STREAMS = 2  # slow streams at once: their lookups must overlap
+TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
 
 # id order tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
@@ -36,13 +38,21 @@ NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|no
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
                     "coroutine was never awaited), and the method goes on")
+HELD_HINT = ("the two calls took turns: something one call holds across an `await` (a threading.Lock, say) makes "
+             "the other wait, and a thread lock waited for inside async def stops the whole loop. Hold nothing across "
+             "an await; the directory takes care of its own lock")
+WRONG_CODE_HINT = ("refuse with grpc.StatusCode.INVALID_ARGUMENT: the request is wrong, whatever the directory holds; "
+                   "and refuse before the first yield")
+NOT_A_TYPE_HINT = ("a number that UserType does not list is no type either: users.problem_with_user_type(request."
+                   "user_type) finds it too (it returns None only for a real type)")
 SAYS_WHY_HINT = "abort with the words users.problem_with_user_type(request.user_type) gives: they say what is wrong"
 ORDER_HINT = ("yield one users_pb2.UserResponse(user=user) per user of the list that the directory's of_type gives, "
               "in its order (id order)")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
-BLOCKING_HINT = ("self.directory.of_type blocks until it has the list, and in an `async def` that stops the event "
-                 "loop, so no other call is answered meanwhile: `await asyncio.to_thread(self.directory.of_type, "
-                 "request.user_type)` runs it in a thread while the loop goes on")
+BLOCKING_HINT = ("something in your async def stops the event loop, so no other call is answered meanwhile: a "
+                 "blocking call (self.directory.of_type blocks: `await asyncio.to_thread(self.directory.of_type, "
+                 "request.user_type)` runs it in a thread), a time.sleep, or a threading.Lock that another call holds "
+                 "across an await")
 
 
 def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
@@ -73,7 +83,13 @@ def refuses_a_type_that_is_none(target) -> None:
         what = users_pb2.UserType.Name(user_type) if known else f"user_type {user_type}"
         users, error = _listing(target, user_type)
         if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT or users:
-            raise Fail(f"{what} → {_ended(users, error)}; expected INVALID_ARGUMENT and no users", AWAIT_ABORT_HINT)
+            if error is not None:
+                hint = WRONG_CODE_HINT
+            elif user_type == NOT_A_TYPE:
+                hint = NOT_A_TYPE_HINT
+            else:
+                hint = AWAIT_ABORT_HINT
+            raise Fail(f"{what} → {_ended(users, error)}; expected INVALID_ARGUMENT and no users", hint)
         if not re.search(NAMES_THE_PROBLEM[user_type], error.details() or "", re.IGNORECASE):
             raise Fail(f"{what} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not say what "
                        "is wrong", SAYS_WHY_HINT)
@@ -106,14 +122,17 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
             except BaseException as error:  # reported below, as the case's own failure
                 outcome.append(error)
 
-        stream = threading.Thread(target=read, name="checker-9.1", daemon=True)
-        stream.start()
+        started = time.monotonic()
+        streams = [threading.Thread(target=read, name="checker-9.1", daemon=True) for _ in range(STREAMS)]
+        for each in streams:
+            each.start()
+        stream = streams[-1]
         with slow.channel() as channel:
             health = health_pb2_grpc.HealthStub(channel)
             deadline = time.monotonic() + support.TIMEOUT
-            while time.monotonic() < deadline:  # a check every STARTED s, for as long as the stream runs
+            while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
                 stream.join(STARTED)
-                if outcome:
+                if len(outcome) == STREAMS:
                     break
                 try:
                     health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
@@ -123,12 +142,18 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
                     raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
                                f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
                                BLOCKING_HINT) from None
-        stream.join(support.TIMEOUT)
-        if outcome and isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        if not outcome:
-            raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, GetUsersByType did not end within {support.TIMEOUT:g} s",
-                       ORDER_HINT)
+        for each in streams:
+            each.join(max(0.1, deadline - time.monotonic()))
+        took = time.monotonic() - started
+        failed = next((item for item in outcome if isinstance(item, BaseException)), None)
+        if failed is not None:
+            raise failed
+        if len(outcome) < STREAMS:
+            raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
+                       f"within {support.TIMEOUT:g} s", HELD_HINT)
+        if took > TOGETHER * SLOW_LOOKUP:
+            raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
+                       "waited for the other", HELD_HINT)
 
 
 RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test breaks only it
@@ -136,7 +161,8 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
         refuses_a_type_that_is_none,
     "NORMAL → tess, bo, nora, ada: every user of the type, as stored, in id order": streams_every_user_in_id_order,
     "DISABLED (nobody has it) → no users, and the stream ends OK": an_empty_type_is_an_empty_stream,
-    f"while a lookup takes {SLOW_LOOKUP:g} s, the server answers a health check at once (the loop never blocks)":
+    f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
+    "is answered at once meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,
 }
 

@@ -25,7 +25,9 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
     "error": "an error the server sends rises as a GRPCError with its status, not as a count",
-    "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises)",
+    "one call": "ids 1, 2, 3 → one call that carries all three; no ids → still one call (send_request)",
+    "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
+                "the server got that deadline with the call",
 }
 USERS = 300
 UNKNOWN_ID = 404
@@ -63,10 +65,26 @@ class _Refuses(users_grpc.UserManagerBase):
 
 
 class _Silent(_Refuses):
-    """Never answers CountAlreadyUsers (until the checker closes it)."""
+    """Never answers CountAlreadyUsers (until the checker closes it); notes the deadline each call carried."""
+
+    def __init__(self):
+        self.deadlines: list = []
 
     async def CountAlreadyUsers(self, stream) -> None:
+        self.deadlines.append(stream.deadline.time_remaining() if stream.deadline else None)
         await asyncio.sleep(3600)
+
+
+class _Counting(_Refuses):
+    """Counts like the kit's server (users 1 to 300), and notes the ids each call carried."""
+
+    def __init__(self):
+        self.calls: list[list[int]] = []
+
+    async def CountAlreadyUsers(self, stream) -> None:
+        ids = [request.id async for request in stream]
+        self.calls.append(ids)
+        await stream.send_message(users_pb2.UserCountResponse(count=len({i for i in ids if 1 <= i <= USERS})))
 
 
 @contextlib.asynccontextmanager
@@ -159,9 +177,25 @@ def check_count_known(function) -> CheckResult:
             raise Fail(f"against a server that refuses with INVALID_ARGUMENT, count_known gave {got!r}",
                        "let the GRPCError rise: a count of 0 (or None) would read as 'none of these are users'")
 
+        def one_call():
+            counting = _Counting()
+
+            async def twice():
+                async with _serving(counting) as port:
+                    return [await _count(function, port, ids, WAIT) for ids in ([1, 2, 3], [])]
+            _in_a_loop_of_its_own(twice)
+            if counting.calls[:1] != [[1, 2, 3]]:
+                raise Fail(f"for ids 1, 2, 3 the server got {len(counting.calls)} call(s) carrying "
+                           f"{counting.calls}; expected one call carrying [1, 2, 3]",
+                           "open one call, send every id on its stream, then end it: not one call per id")
+            if len(counting.calls) != 2:
+                raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
+
         def deadline():
+            silent_server = _Silent()
+
             async def silent():
-                async with _serving(_Silent()) as port:
+                async with _serving(silent_server) as port:
                     return await _count(function, port, [1, 2], CASE_DEADLINE - 2)
             started = time.monotonic()
             try:
@@ -177,9 +211,14 @@ def check_count_known(function) -> CheckResult:
             if got is not None:
                 raise Fail(f"against a server that did not answer, count_known gave {got!r}; expected the "
                            "TimeoutError to rise", "let the TimeoutError rise: the caller must know there is no count")
+            if not silent_server.deadlines or silent_server.deadlines[0] is None:
+                raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
+                           "for a caller that is gone", "give the deadline to the call itself, open(timeout=1), "
+                           "not asyncio.wait_for around it: then it travels with the call (grpc-timeout)")
 
         return run_checks("Exercise 9.2 · a grpclib client", [
-            (RULES["counts"], counts), (RULES["empty"], empty), (RULES["error"], error), (RULES["deadline"], deadline),
+            (RULES["counts"], counts), (RULES["empty"], empty), (RULES["error"], error),
+            (RULES["one call"], one_call), (RULES["deadline"], deadline),
         ])
 
 
