@@ -17,15 +17,6 @@ if os.environ.get("PYTEST_XDIST_WORKER") or "WORKSHOP_STATE_DIR" not in os.envir
 import server_runner
 
 
-def pytest_collection_modifyitems(items):
-    """With `--dist loadgroup`, a notebook's cells stay together on one worker (nbval runs them in one
-    kernel, in order); every other test goes to whichever worker is free, so one long file (the chat
-    checker's) no longer keeps one worker busy while the other waits."""
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-
-
 @pytest.fixture(scope="session")
 def users_server():
     with server_runner.start("users") as server:

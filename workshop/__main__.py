@@ -98,8 +98,8 @@ TEST_WORKERS = 2  # most tests wait on servers and kernels, not the CPU; more th
 
 def run_tests(args) -> int:
     # pyproject.toml holds the options: unit tests, nbval over notebooks/, the solved run, the browser test.
-    # Two pytest-xdist workers, tests dealt out one by one; a notebook's cells kept together (tests/conftest.py).
-    parallel = ["-n", str(TEST_WORKERS), "--dist", "loadgroup"] if (os.cpu_count() or 1) >= TEST_WORKERS else []
+    # Two pytest-xdist workers, each test file (a notebook's cells too) kept together on one of them.
+    parallel = ["-n", str(TEST_WORKERS), "--dist", "loadfile"] if (os.cpu_count() or 1) >= TEST_WORKERS else []
     return run([sys.executable, "-m", "pytest", *parallel, *args])
 
 
