@@ -199,40 +199,33 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"fed the server's {len(response.data)} DATA frames one by one, feed gave {names}; "
                            f"expected {[[name] for name in NORMAL_USERS]}", hint)
 
-        def truncated():
-            hint = f"in finish(), raise an exception when bytes are left, and say how many (here {TRUNCATED_AT})"
-            reader = decoder()
-            got = feed([framed(b"whole") + framed(b"x" * 20)[:TRUNCATED_AT]], hint, into=reader)[0]
-            if got != [(False, b"whole")]:
-                raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]", hint)
-            finish = getattr(reader, "finish", None)
-            try:
-                finish()
-            except NotImplementedError:
-                raise Fail("not done yet: finish still raises NotImplementedError",
-                           "write it in the exercise cell, run that cell, then run the checker again") from None
-            except Exception as error:
-                if not re.search(rf"\b({TRUNCATED_AT}|{25 - TRUNCATED_AT})\b", str(error)):
-                    raise Fail(f"finish() raised {type(error).__name__}({shown(str(error))}), which does not say "
-                               "how many bytes are left", hint) from None
-                return
-            raise Fail("the stream ended inside a message, and finish() said nothing", hint)
-
-        def truncated_prefix():
-            hint = "in finish(), raise whenever bytes are left, even fewer than a prefix (here 3)"
-            reader = decoder()
-            feed([framed(b"whole") + framed(b"next")[:3]], hint, into=reader)
+        def finish_raises(reader, counts: str, where: str, hint: str) -> None:
+            """`reader.finish()` must raise, and its words must hold one of the numbers in `counts`."""
             try:
                 reader.finish()
             except NotImplementedError:
                 raise Fail("not done yet: finish still raises NotImplementedError",
                            "write it in the exercise cell, run that cell, then run the checker again") from None
             except Exception as error:
-                if not re.search(r"\b3\b", str(error)):
-                    raise Fail(f"the stream ended 3 bytes into a prefix; finish() raised {shown(str(error))}, which "
-                               "does not say 3 bytes are left", hint) from None
+                if not re.search(rf"\b({counts})\b", str(error)):
+                    raise Fail(f"the stream ended {where}; finish() raised {type(error).__name__}"
+                               f"({shown(str(error))}), which does not say how many bytes are left", hint) from None
                 return
-            raise Fail("the stream ended 3 bytes into the next message's prefix, and finish() said nothing", hint)
+            raise Fail(f"the stream ended {where}, and finish() said nothing", hint)
+
+        def truncated():
+            hint = f"in finish(), raise an exception when bytes are left, and say how many (here {TRUNCATED_AT})"
+            reader = decoder()
+            got = feed([framed(b"whole") + framed(b"x" * 20)[:TRUNCATED_AT]], hint, into=reader)[0]
+            if got != [(False, b"whole")]:
+                raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]", hint)
+            finish_raises(reader, f"{TRUNCATED_AT}|{25 - TRUNCATED_AT}", "inside a message", hint)
+
+        def truncated_prefix():
+            hint = "in finish(), raise whenever bytes are left, even fewer than a prefix (here 3)"
+            reader = decoder()
+            feed([framed(b"whole") + framed(b"next")[:3]], hint, into=reader)
+            finish_raises(reader, "3", "3 bytes into the next message's prefix", hint)
 
         def truncated_anywhere():
             truncated()
