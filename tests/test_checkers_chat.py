@@ -197,7 +197,10 @@ def test_a_post_that_answers_no_sequence_fails_only_the_numbering_rule(check):
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
-    assert failed(result) == {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}, repr(result)
+    # The replay case has two at once (the newcomer is still there when 'no replay' joins), so it
+    # fails too whenever the one inbox that hears is the newcomer's: the set's order decides.
+    must = {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}
+    assert must <= failed(result) <= must | {REPLAY}, repr(result)
     assert all("every subscriber's inbox" in result[label].hint for label in failed(result))
 
 
