@@ -18,7 +18,8 @@ Terminal:
 
 A target is a reference server name (see REFERENCE_SERVERS) or the path of a module that defines
 `add_to_server(server)` (and `ASYNCIO = True` if its servicers are `async def`, `GRPCLIB = True` if
-they are grpclib's, `MAX_WORKERS` for the size of a thread pool). The runner builds the server, binds
+they are grpclib's, `MAX_WORKERS` for the size of a thread pool, `INTERCEPTORS` and `OPTIONS` for a
+grpcio server's interceptors and channel arguments). The runner builds the server, binds
 the port, adds the standard health and reflection services, and reports the bound port. The code
 lives in `workshop/runner/`.
 """

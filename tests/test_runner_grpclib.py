@@ -71,3 +71,13 @@ def test_stop_ends_a_grpclib_server_whose_event_loop_is_frozen(tmp_path):
         assert gone_within(server.pid, 1), "stop() returned but the frozen grpclib server still runs"
     finally:
         kill_if_alive(server.pid)
+
+
+@pytest.mark.parametrize("setting", ["INTERCEPTORS = []", "OPTIONS = []"])
+def test_grpcio_only_settings_on_a_grpclib_module_are_refused_with_what_grpclib_has(tmp_path, setting):
+    module = write_module(tmp_path, "grpclib_with_settings.py", f"""
+        from workshop.servers.users_grpclib import GRPCLIB, add_to_server  # noqa: F401
+        {setting}
+    """)
+    with pytest.raises(server_runner.ServerStartError, match="grpclib has no server interceptors"):
+        server_runner.start(str(module))

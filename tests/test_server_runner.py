@@ -1,6 +1,7 @@
 """server_runner: start, readiness, address, logs, stop, failures, orphans and the CLI."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -343,4 +344,79 @@ def test_a_max_concurrent_rpcs_that_is_not_a_whole_number_is_refused_with_its_na
         MAX_CONCURRENT_RPCS = "ten"
     """)
     with pytest.raises(server_runner.ServerStartError, match="MAX_CONCURRENT_RPCS must be a whole number"):
+        server_runner.start(str(module))
+
+
+@pytest.mark.parametrize("asyncio", [False, True], ids=["threads", "grpc.aio"])
+def test_a_module_s_interceptors_see_every_call_and_may_refuse_it(tmp_path, asyncio):
+    base = "grpc.aio.ServerInterceptor" if asyncio else "grpc.ServerInterceptor"
+    intercept = ("    async def intercept_service(self, continuation, details):\n"
+                 "        handler = await continuation(details)\n" if asyncio else
+                 "    def intercept_service(self, continuation, details):\n"
+                 "        handler = continuation(details)\n")
+    module = write_module(tmp_path, "intercepted.py", (
+        "import grpc\nimport grpc.aio\n\nfrom workshop.servers.users import add_to_server\n\n"
+        f"ASYNCIO = {asyncio}\n\n\n"
+        f"class NoAddUser({base}):\n" + intercept +
+        "        if details.method.endswith('/AddUser'):\n" + (
+            "            async def refuse(request, context):\n"
+            "                await context.abort(grpc.StatusCode.PERMISSION_DENIED, 'no AddUser here')\n"
+            if asyncio else
+            "            def refuse(request, context):\n"
+            "                context.abort(grpc.StatusCode.PERMISSION_DENIED, 'no AddUser here')\n") +
+        "            return grpc.unary_unary_rpc_method_handler(refuse)\n"
+        "        return handler\n\n\nINTERCEPTORS = [NoAddUser()]\n"))
+    with server_runner.start(str(module)) as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        assert stub.GetUser(users_pb2.UserRequest(id=1), timeout=5).user.nickname == "alice"
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.AddUser(users_pb2.User(id=77, nickname="x", mail_address="x@example.com", user_type=1), timeout=5)
+    assert (refused.value.code(), refused.value.details()) == (grpc.StatusCode.PERMISSION_DENIED, "no AddUser here")
+
+
+def test_an_interceptor_that_refuses_health_checks_fails_the_start_at_once_and_says_why(tmp_path):
+    module = write_module(tmp_path, "refuses_all.py", """
+        import grpc
+        from workshop.servers.users import add_to_server
+
+        class RefusesAll(grpc.ServerInterceptor):
+            def intercept_service(self, continuation, details):
+                def refuse(request, context):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "x-request-id is missing")
+                return grpc.unary_unary_rpc_method_handler(refuse)
+
+        INTERCEPTORS = [RefusesAll()]
+    """)
+    started = time.monotonic()
+    with pytest.raises(server_runner.ServerStartError, match="refused its health check: INVALID_ARGUMENT") as failed:
+        server_runner.start(str(module), timeout=20)
+    assert time.monotonic() - started < 10, "it waited for the whole start timeout"
+    assert "grpc.health.v1.Health" in str(failed.value)
+
+
+def test_a_module_s_options_reach_its_server(tmp_path):
+    module = write_module(tmp_path, "small_messages.py", """
+        from workshop.servers.users import add_to_server
+        OPTIONS = [("grpc.max_receive_message_length", 100)]
+    """)
+    with server_runner.start(str(module)) as server, server.channel() as channel:
+        stub = users_pb2_grpc.UserManagerStub(channel)
+        assert stub.GetUser(users_pb2.UserRequest(id=1), timeout=5).user.nickname == "alice"
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.AddUser(users_pb2.User(id=78, nickname="n" * 200, mail_address="n@example.com", user_type=1),
+                         timeout=5)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("setting, value, words", [
+    ("INTERCEPTORS", "[print]", "INTERCEPTORS must be a list of grpc.ServerInterceptor"),
+    ("OPTIONS", '["grpc.max_receive_message_length"]', "OPTIONS must be a list of (name, value) pairs"),
+    ("OPTIONS", '[("grpc.so_reuseport", 1)]', "may not set grpc.so_reuseport"),
+])
+def test_a_wrong_interceptors_or_options_setting_is_refused_with_its_name(tmp_path, setting, value, words):
+    module = write_module(tmp_path, "bad_setting.py", f"""
+        from workshop.servers.users import add_to_server
+        {setting} = {value}
+    """)
+    with pytest.raises(server_runner.ServerStartError, match=re.escape(words)):
         server_runner.start(str(module))

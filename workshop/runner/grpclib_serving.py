@@ -55,6 +55,12 @@ class GrpclibServer:
     workers = None
 
     def __init__(self, module, host: str, port: int):
+        from workshop.runner.serving import ServerModuleError
+
+        for setting in ("INTERCEPTORS", "OPTIONS"):
+            if hasattr(module, setting):
+                raise ServerModuleError(f"{setting} is for grpcio servers; grpclib has no server interceptors or "
+                                        "channel arguments (its middleware are event listeners: grpclib.events)")
         self.module, self.host, self.port = module, host, port
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="grpclib-server", daemon=True).start()

@@ -213,6 +213,9 @@ def start(target: str, *, host: str = addresses.DEFAULT_HOST, port: int = 0, tim
     return server
 
 
+STARTING_UP = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)  # a health check's codes while it starts
+
+
 def _wait_until_serving(server: RunningServer, deadline: float, timeout: float) -> str:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -233,6 +236,12 @@ def _wait_until_serving(server: RunningServer, deadline: float, timeout: float) 
                         return server.entry.address
                     last_error = f"health says {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
                 except grpc.RpcError as error:
+                    if error.code() not in STARTING_UP:  # it answers, and refuses: waiting will not help
+                        raise ServerStartError(
+                            f"the {server.name!r} server refused its health check: {error.code().name} "
+                            f"({(error.details() or '')[:120]!r}). An interceptor must let calls to "
+                            "grpc.health.v1.Health through: health checks carry no metadata of yours.",
+                            server.logs(20)) from None
                     last_error = f"health check failed: {error.code().name}"
         time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
     raise ServerStartError(f"the {server.name!r} server was not SERVING after {timeout:g} s ({last_error}).",

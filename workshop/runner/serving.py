@@ -143,6 +143,31 @@ def concurrency_of(module) -> int | None:
     return _whole_number(module, "MAX_CONCURRENT_RPCS", None)
 
 
+def interceptors_of(module, kind: type) -> list:
+    """INTERCEPTORS: server interceptors (instances of `kind`), applied to every call in the order listed,
+    the runner's health checks included."""
+    interceptors = getattr(module, "INTERCEPTORS", [])
+    if not isinstance(interceptors, (list, tuple)) or not all(isinstance(i, kind) for i in interceptors):
+        wanted = f"{kind.__module__}.{kind.__qualname__}"
+        raise ServerModuleError(f"INTERCEPTORS must be a list of {wanted} instances, e.g. INTERCEPTORS = "
+                                f"[RequestIds()] (it is {interceptors!r:.60})")
+    return list(interceptors)
+
+
+def options_of(module) -> list[tuple[str, object]]:
+    """OPTIONS: channel arguments for the server, e.g. [("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    after the runner's own; SO_REUSEPORT stays off."""
+    options = getattr(module, "OPTIONS", [])
+    if not isinstance(options, (list, tuple)) or not all(
+            isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) for o in options):
+        raise ServerModuleError(f'OPTIONS must be a list of (name, value) pairs, e.g. [("grpc.max_receive_message_'
+                                f'length", 8388608)] (it is {options!r:.60})')
+    if any(name == "grpc.so_reuseport" for name, _ in options):
+        raise ServerModuleError("OPTIONS may not set grpc.so_reuseport: the runner keeps it off, so that no "
+                                "second server can share the port and take its calls")
+    return [*SERVER_OPTIONS, *options]
+
+
 class ThreadedServer:
     """A classic grpc.server: one worker thread per call in flight, streams included."""
 
@@ -152,7 +177,8 @@ class ThreadedServer:
         from grpc_health.v1 import health
 
         self.workers = workers_of(module)
-        self.server = _GRPC_SERVER(futures.ThreadPoolExecutor(max_workers=self.workers), options=SERVER_OPTIONS,
+        self.server = _GRPC_SERVER(futures.ThreadPoolExecutor(max_workers=self.workers), options=options_of(module),
+                                   interceptors=interceptors_of(module, grpc.ServerInterceptor),
                                    maximum_concurrent_rpcs=concurrency_of(module))
         recorder = ServiceRecorder(self.server, rules)
         module.add_to_server(recorder)
@@ -191,7 +217,8 @@ class AsyncioServer:
     async def _start(self) -> int:
         from grpc_health.v1 import health, health_pb2
 
-        self.server = _AIO_SERVER(options=SERVER_OPTIONS, maximum_concurrent_rpcs=concurrency_of(self.module))
+        self.server = _AIO_SERVER(options=options_of(self.module), maximum_concurrent_rpcs=concurrency_of(self.module),
+                                  interceptors=interceptors_of(self.module, grpc.aio.ServerInterceptor))
         recorder = ServiceRecorder(self.server, self.rules)
         result = self.module.add_to_server(recorder)
         if hasattr(result, "__await__"):
