@@ -23,6 +23,13 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
     "flag": (wrong(FRAMING, ENCODE, ENCODE.replace("int(compressed)", "0")), "compressed"),
     "several": (wrong_in_places(FRAMING, {LOOP: LOOP.replace("while", "if"),
                                           "break  # the rest": "return messages  #"}), "in a loop"),
+    "own buffer": (wrong_in_places(FRAMING, {
+        '    def __init__(self):\n        self.buffer = b""\n': "    buffer = bytearray()  # one for all\n",
+        "self.buffer[PREFIX.size:end])": "bytes(self.buffer[PREFIX.size:end]))",
+        "            self.buffer = self.buffer[end:]": "            del self.buffer[:end]",
+        '        if self.buffer:\n            raise ValueError(f"the stream ended inside a message: {len(self.buffer)}':
+        '        left = len(self.buffer)\n        self.buffer.clear()\n        if left:\n'
+        '            raise ValueError(f"the stream ended inside a message: {left}'}), "every Decoder shares"),
     "split": (wrong(FRAMING, "self.buffer += data", "self.buffer = data"), "buffer kept between feeds"),
     "across": (wrong(FRAMING, "            self.buffer = self.buffer[end:]",
                      "            self.buffer = self.buffer[end:]\n"
@@ -57,6 +64,14 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "no status, no words": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
                                   'return UNKNOWN, ""'), "no status", "a message that says so"),
     "the flag as a number": (wrong(FRAMING, "(flag == 1, self.buffer", "(flag, self.buffer"), "flag", "as a bool"),
+    "payload as a memoryview": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
+                                      "(flag == 1, memoryview(self.buffer)[PREFIX.size:end])"), "flag", "as bytes"),
+    "empty message left in the buffer": (wrong(FRAMING, LOOP, LOOP.replace(">=", ">")), "clean end",
+                                         "an empty message is a whole message"),
+    "messages last first": (wrong(FRAMING, "messages.append(", "messages.insert(0, "), "several", "in the order"),
+    "finish counts without the prefix": (wrong(FRAMING, "{len(self.buffer)} bytes of it",
+                                               "{len(self.buffer) - 5} bytes of it"),
+                                         "truncated", "how many"),
     "quiet inside a prefix": (wrong(FRAMING, "        if self.buffer:\n            raise",
                                     "        if len(self.buffer) >= PREFIX.size:\n            raise"), "truncated",
                               "even fewer than a prefix"),
@@ -82,9 +97,10 @@ def test_every_rule_has_a_wrong_answer():
 
 
 # Mistakes that break a second rule as well, by their nature: a little-endian length is wrong at any size; a
-# buffer that does not keep its bytes, or feed that returns old messages, also garbles a prefix cut across
-# chunks; dropping a prefix's first bytes also hides them from finish().
-ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across"}, "server stream": {"across"}, "across": {"truncated"}}
+# buffer that does not keep its bytes (so two Decoders' halves are lost too), or feed that returns old messages,
+# also garbles a prefix cut across chunks; dropping a prefix's first bytes also hides them from finish().
+ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across", "own buffer"}, "server stream": {"across"},
+               "across": {"truncated"}}
 
 
 @pytest.mark.parametrize("rule", WRONG)
@@ -150,3 +166,20 @@ def test_a_module_that_does_not_run_is_reported_on_every_case(tmp_path):
 def test_a_file_not_written_yet_is_reported_without_its_folder(tmp_path):
     result = check_framing(str(tmp_path / "my_framing.py"))
     assert result.passed == 0 and str(tmp_path) not in repr(result)
+
+
+def test_a_message_taken_before_it_is_whole_is_told_to_wait_for_all_of_it(tmp_path):
+    result = check(wrong(FRAMING, "            if len(self.buffer) < end:\n                break", ""), tmp_path)
+    assert "only when the buffer holds all of it" in result[RULES["split"]].hint, repr(result)
+
+
+def test_feed_that_gives_bare_payloads_is_told_the_shape_of_its_answer(tmp_path):
+    result = check(wrong(FRAMING, "messages.append((flag == 1, self.buffer[PREFIX.size:end]))",
+                         "messages.append(self.buffer[PREFIX.size:end])"), tmp_path)
+    feeding = [RULES[rule] for rule in ("several", "split", "across", "own buffer", "server stream")]
+    assert all("(compressed, payload) pair" in result[label].hint for label in feeding), repr(result)
+
+
+def test_finish_that_names_the_wrong_count_is_told_the_right_one(tmp_path):
+    result = check(MORE_WRONG["finish counts without the prefix"][0], tmp_path)
+    assert "which says 7, but 12 bytes are left" in result[RULES["truncated"]].got, repr(result)

@@ -22,8 +22,10 @@ from workshop.protos import users_pb2
 RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks each on its own
     "grpcio reads it": "encode(payload) → bytes grpcio reads: a GetUser sent by hand with them gets its user back",
     "empty": "encode(b'') → 5 bytes: flag 0, length 0 (an empty message is still a message)",
-    "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed reads 1 as True, 0 as False",
+    "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed gives (compressed, payload) "
+            "pairs, the flag a bool (1 is True, 0 False), the payload bytes",
     "several": "one chunk holding several messages → feed returns them all, in order",
+    "own buffer": "two Decoders fed in turn → each gives its own stream's messages (each keeps its own buffer)",
     "split": "one message cut into many chunks, one byte at a time (prefix too) → it comes once, at its last byte",
     "across": "a chunk that ends one message and starts the next one's prefix → the first now, the second later",
     "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole",
@@ -51,6 +53,16 @@ PERCENT_TWICE_TEXT = "Code 41 Is Not 50%41"
 LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
+
+
+SHAPE_HINT = ("feed returns a list with one (compressed, payload) pair per message this chunk completed, "
+              "e.g. [(False, b'...')], and [] when it completed none")
+EMPTY_MESSAGE_HINT = ("an empty message is a whole message: a prefix that says length 0 and a payload of b''; take "
+                      "messages while the buffer holds at least 5 bytes, and give the empty one as (False, b'')")
+WHOLE_ONLY_HINT = ("take a message out only when the buffer holds all of it, its 5-byte prefix and `length` bytes; "
+                   "leave a message that is not whole in the buffer for the next chunk")
+OWN_BUFFER_HINT = ("set the buffer up in __init__ (self.buffer = b\"\"): a buffer kept on the class, or in the module, "
+                   "is one buffer that every Decoder shares, and two streams' bytes get mixed")
 
 
 def framed(payload: bytes, compressed: bool = False) -> bytes:
@@ -115,7 +127,11 @@ def check_framing(module) -> CheckResult:
 
     def feed(chunks: list[bytes], hint: str, into=None) -> list[list]:
         into = into or decoder()
-        return [attempt("feed(...)", into.feed, chunk, hint=hint) for chunk in chunks]
+        got = [attempt("feed(...)", into.feed, chunk, hint=hint) for chunk in chunks]
+        for messages in got:
+            if not isinstance(messages, list) or not all(isinstance(m, tuple) and len(m) == 2 for m in messages):
+                raise Fail(f"feed gave {shown(messages)}; expected a list of (compressed, payload) pairs", SHAPE_HINT)
+        return got
 
     def status(trailers, hint: str):
         return attempt(f"status_of({shown(trailers, 40)})", status_of, trailers, hint=hint)
@@ -146,7 +162,13 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
             got = feed([framed(b"abc", True)], hint) + feed([framed(b"abc")], hint)  # a fresh Decoder each
-            flags = [type(message[0]) for messages in got for message in messages if isinstance(message, tuple)]
+            flags = [type(message[0]) for messages in got for message in messages]
+            payloads = [type(message[1]) for messages in got for message in messages]
+            right = got == [[(True, b"abc")], [(False, b"abc")]]
+            if right and any(kind is not bytes for kind in payloads):
+                raise Fail(f"feed gave payloads of type {payloads[0].__name__}; expected bytes",
+                           "give the payload as bytes: bytes(...) of what you cut from the buffer (a bytearray or "
+                           "memoryview changes under the caller when the buffer does)")
             if got != [[(True, b"abc")], [(False, b"abc")]] or any(kind is not bool for kind in flags):
                 raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
                            "[[(True, b'abc')], [(False, b'abc')]]", hint)
@@ -155,8 +177,27 @@ def check_framing(module) -> CheckResult:
             hint = "keep taking messages from the buffer in a loop until too few bytes are left for the next one"
             messages = [b"first", PAYLOAD, b"third"]
             got = feed([b"".join(framed(message) for message in messages)], hint)[0]
+            if got == [(False, message) for message in reversed(messages)]:
+                raise Fail(f"three messages in one chunk came out last first: {shown(got)}",
+                           "give the messages in the order they came: append each to the list as you take it out")
             if got != [(False, message) for message in messages]:
                 raise Fail(f"three messages in one chunk gave {len(got)} message(s): {shown(got)}", hint)
+
+        def own_buffer():
+            ours, theirs = framed(b"for the first"), framed(b"for the second")
+            first, second = decoder(), decoder()
+            feed([ours[:8]], OWN_BUFFER_HINT, into=first)
+            feed([theirs[:8]], OWN_BUFFER_HINT, into=second)
+            got = [feed([ours[8:]], OWN_BUFFER_HINT, into=first)[0],
+                   feed([theirs[8:]], OWN_BUFFER_HINT, into=second)[0]]
+            for each in (first, second):  # a buffer they share must not carry this case's bytes into the next
+                try:
+                    each.finish()
+                except Exception:
+                    pass
+            if got != [[(False, b"for the first")], [(False, b"for the second")]]:
+                raise Fail(f"two Decoders, each fed the first 8 bytes of its own message and then the rest, gave "
+                           f"{shown(got, 90)}", OWN_BUFFER_HINT)
 
         def split():
             hint = ("add each chunk to a buffer kept between feeds: HTTP/2 may cut a message anywhere, "
@@ -165,7 +206,8 @@ def check_framing(module) -> CheckResult:
             got = feed([whole[i:i + 1] for i in range(len(whole))], hint)
             early = next((i for i, messages in enumerate(got[:-1]) if messages), None)
             if early is not None:
-                raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}", hint)
+                raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}",
+                           WHOLE_ONLY_HINT)
             if got[-1] != [(False, PAYLOAD)]:
                 raise Fail(f"fed one byte at a time, its last byte gave {shown(got[-1])}; expected the message", hint)
 
@@ -208,8 +250,11 @@ def check_framing(module) -> CheckResult:
                            "write it in the exercise cell, run that cell, then run the checker again") from None
             except Exception as error:
                 if not re.search(rf"\b({counts})\b", str(error)):
+                    said = re.findall(r"\b\d+\b", str(error))
+                    what = (f"which says {said[0]}, but {counts.split('|')[0]} bytes are left" if said else
+                            "which does not say how many bytes are left")
                     raise Fail(f"the stream ended {where}; finish() raised {type(error).__name__}"
-                               f"({shown(str(error))}), which does not say how many bytes are left", hint) from None
+                               f"({shown(str(error))}), {what}", hint) from None
                 return
             raise Fail(f"the stream ended {where}, and finish() said nothing", hint)
 
@@ -218,7 +263,8 @@ def check_framing(module) -> CheckResult:
             reader = decoder()
             got = feed([framed(b"whole") + framed(b"x" * 20)[:TRUNCATED_AT]], hint, into=reader)[0]
             if got != [(False, b"whole")]:
-                raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]", hint)
+                raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]",
+                           WHOLE_ONLY_HINT if len(got) > 1 and got[0] == (False, b"whole") else hint)
             finish_raises(reader, f"{TRUNCATED_AT}|{25 - TRUNCATED_AT}", "inside a message", hint)
 
         def truncated_prefix():
@@ -238,7 +284,8 @@ def check_framing(module) -> CheckResult:
                 reader = decoder()
                 got = feed(chunks, hint, into=reader)
                 if got != expected:
-                    raise Fail(f"feed gave {shown(got)}; expected {shown(expected)}", hint)
+                    raise Fail(f"feed gave {shown(got)}; expected {shown(expected)}",
+                               EMPTY_MESSAGE_HINT if expected == [[(False, b"")]] else hint)
                 attempt("finish()", getattr(reader, "finish", None), hint=hint)
 
         def ok():
@@ -278,6 +325,7 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"status_of(trailers without grpc-status) gave {shown(got)}; expected (2, '...')", hint)
 
         cases = {"grpcio reads it": grpcio_reads_it, "empty": empty, "flag": flag, "several": several,
+                 "own buffer": own_buffer,
                  "split": split, "across": across, "large": large, "server stream": server_stream,
                  "truncated": truncated_anywhere, "clean end": clean_end,
                  "ok": ok, "error": error, "percent": percent, "no message": no_message, "no status": no_status}
