@@ -2,6 +2,7 @@
 grpclib client). ✗ "not done yet" on the skeletons, ✓ on the answers, and each wrong answer breaks the rule
 it is written for, with a hint that names its cause."""
 import asyncio
+import time
 
 import pytest
 from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, wrong
@@ -14,9 +15,9 @@ from workshop.protos import users_pb2
 
 AIO = "09_1_aio_users_by_type.py"
 CLIENT = "09_2_count_known.py"
-REFUSES, IN_ORDER, EMPTY, NEVER_BLOCKS = AIO_RULES
-COUNTS, NO_IDS, ERROR, ONE_CALL, DEADLINE = (CLIENT_RULES[rule] for rule in ("counts", "empty", "error", "one call",
-                                                                               "deadline"))
+REFUSES, IN_ORDER, EMPTY, NEVER_BLOCKS, ASYNC_DEF = AIO_RULES
+COUNTS, NO_IDS, ERROR, ONE_CALL, DEADLINE, LOOP_FREE = (
+    CLIENT_RULES[rule] for rule in ("counts", "empty", "error", "one call", "deadline", "loop free"))
 
 
 def check_aio(source, tmp_path):
@@ -25,7 +26,7 @@ def check_aio(source, tmp_path):
 
 def client(source: str):
     """The learner's count_known, as the exercise cell defines it (users_pb2 comes from the first cell)."""
-    namespace = {"users_pb2": users_pb2, "asyncio": asyncio}
+    namespace = {"users_pb2": users_pb2, "asyncio": asyncio, "time": time}
     exec(source, namespace)
     return namespace["count_known"]
 
@@ -64,6 +65,10 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         time.sleep(1)  # "give the database a moment": the whole loop sleeps
         for user in found:
 """).replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS, ["the event loop was stopped"]),
+    "a plain def, served in a thread": (wrong(AIO, "await asyncio.to_thread(self.directory.of_type, request.user_type)",
+                                              "self.directory.of_type(request.user_type)").replace(
+        "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),
+        ASYNC_DEF, ["is a plain def", "async def GetUsersByType"]),
 }
 
 
@@ -78,7 +83,7 @@ def test_the_reference_grpclib_server_is_no_answer_to_9_1_but_the_checker_still_
     result = check_aio("from workshop.servers.users_grpclib import GRPCLIB, add_to_server  # noqa: F401\n",
                        tmp_path)
     assert "Traceback" not in repr(result)
-    assert failed(result) <= {NEVER_BLOCKS}, repr(result)  # it refuses, orders and streams like the answer
+    assert failed(result) <= {NEVER_BLOCKS, ASYNC_DEF}, repr(result)  # it refuses, orders and streams like the answer
 
 
 # ---------------------------------------------------------------- 9.2
@@ -125,7 +130,14 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                                                                      "    except GRPCError:\n        return 0\n"
                                                                      "    return reply.count"), [ERROR],
                               ["count_known gave 0", "let the GRPCError rise"]),
-    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [1, 2, 3]", "not one call per id"]),
+    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [1, 2, 2, 3]",
+                                                      "not one call per id"]),
+    "each id once": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(set(ids)):"), [ONE_CALL],
+                     ["carrying [[1, 2, 3]]", "a repeated one too"]),
+    "send_message not awaited": (wrong(CLIENT, "await stream.send_message(", "stream.send_message("),
+                                 [COUNTS, ONE_CALL], ["gave 0; expected 300", "send every id"]),
+    "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),
+                                        [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],
                            ["made no call at all", "send_request"]),
     "a deadline kept by the client alone": (CLIENT_SIDE_DEADLINE, [DEADLINE],
@@ -150,3 +162,13 @@ def test_client_wrong_answer_breaks_only_its_rules(mistake):
 def test_a_client_that_is_not_async_is_told_to_be():
     result = check_count_known(lambda stub, ids: 0)
     assert result.passed == 0 and "is not an async def" in result.cases[0].got, repr(result)
+
+
+def test_an_unawaited_send_message_is_told_to_await_it():
+    result = check_count_known(client(CLIENT_WRONG["send_message not awaited"][0]))
+    assert "await each send_message" in result[ONE_CALL].hint, repr(result)
+
+
+def test_a_lookup_not_awaited_is_told_to_await_it(tmp_path):
+    result = check_aio(wrong(AIO, "await asyncio.to_thread(", "asyncio.to_thread("), tmp_path)
+    assert "without `await`" in result[IN_ORDER].hint, repr(result)

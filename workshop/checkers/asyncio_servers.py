@@ -8,6 +8,7 @@ Each runs on a fresh copy of the learner's module over the checker's own users (
 """
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
-from workshop.protos import users_pb2
+from workshop.protos import users_pb2, users_pb2_grpc
 
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99
@@ -156,6 +157,25 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
                        "waited for the other", HELD_HINT)
 
 
+def is_an_async_generator(target) -> None:
+    """A plain `def` works on grpc.aio too (grpc runs it in a thread): it answers right, but it is not asyncio."""
+    _listing(target, NORMAL)  # a method that still answers UNIMPLEMENTED is "not done yet", whatever its shape
+    if target.module is None:
+        return  # a server the kit does not run from a module: nothing to look at but its answers
+    module = support.load_module(target.module)
+    servicers = [value for value in vars(module).values() if isinstance(value, type)
+                 and issubclass(value, users_pb2_grpc.UserManagerServicer) and "GetUsersByType" in vars(value)]
+    if not servicers:
+        raise Fail("no class of your module defines GetUsersByType on a users_pb2_grpc.UserManagerServicer",
+                   "write GetUsersByType in the exercise cell's class UserManager(users_pb2_grpc.UserManagerServicer)")
+    method = servicers[0].GetUsersByType
+    if not inspect.isasyncgenfunction(method):
+        kind = "a coroutine that returns" if inspect.iscoroutinefunction(method) else "a plain def"
+        raise Fail(f"GetUsersByType is {kind}, not an async def that yields",
+                   "write `async def GetUsersByType(self, request, context):` and `yield` each response: grpc.aio "
+                   "runs a plain def in a thread of its own, which is what asyncio saves")
+
+
 RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test breaks only it
     "UNSPECIFIED, or 99 → INVALID_ARGUMENT that says what is wrong, before any user (abort awaited)":
         refuses_a_type_that_is_none,
@@ -164,6 +184,8 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
     f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
     "is answered at once meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,
+    "GetUsersByType is an async def that yields: its calls run on the event loop, not in threads":
+        is_an_async_generator,
 }
 
 

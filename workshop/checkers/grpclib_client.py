@@ -25,15 +25,22 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
     "error": "an error the server sends rises as a GRPCError with its status, not as a count",
-    "one call": "ids 1, 2, 3 → one call that carries all three; no ids → still one call (send_request)",
+    "one call": "ids 1, 2, 2, 3 → one call that carries each, as given (the repeat too); no ids → still one call "
+                "(send_request)",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
+    "loop free": "while it waits for the server, the event loop goes on: nothing in it blocks (no time.sleep, no "
+                 "blocking call)",
 }
 USERS = 300
 UNKNOWN_ID = 404
 REFUSAL = "the checker refuses every count"
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
+ONE_CALL_IDS = [1, 2, 2, 3]
+TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
+STALL = 0.25  # seconds without a tick: the loop was blocked (a busy laptop stays well under it)
+ANSWER_DELAY = 0.3  # seconds the counting server of "loop free" takes to answer: time to block in
 
 END_HINT = ("the server answers only once your side of the stream has ended: after the last send_message, "
             "`await stream.end()`, then `reply = await stream.recv_message()`")
@@ -78,12 +85,14 @@ class _Silent(_Refuses):
 class _Counting(_Refuses):
     """Counts like the kit's server (users 1 to 300), and notes the ids each call carried."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.calls: list[list[int]] = []
+        self.delay = delay
 
     async def CountAlreadyUsers(self, stream) -> None:
         ids = [request.id async for request in stream]
         self.calls.append(ids)
+        await asyncio.sleep(self.delay)
         await stream.send_message(users_pb2.UserCountResponse(count=len({i for i in ids if 1 <= i <= USERS})))
 
 
@@ -182,14 +191,54 @@ def check_count_known(function) -> CheckResult:
 
             async def twice():
                 async with _serving(counting) as port:
-                    return [await _count(function, port, ids, WAIT) for ids in ([1, 2, 3], [])]
-            _in_a_loop_of_its_own(twice)
-            if counting.calls[:1] != [[1, 2, 3]]:
-                raise Fail(f"for ids 1, 2, 3 the server got {len(counting.calls)} call(s) carrying "
-                           f"{counting.calls}; expected one call carrying [1, 2, 3]",
-                           "open one call, send every id on its stream, then end it: not one call per id")
+                    await _count(function, port, ONE_CALL_IDS, WAIT)
+                    calls = list(counting.calls)
+                    await _count(function, port, [], WAIT)
+                    return calls
+            first = _in_a_loop_of_its_own(twice)
+            if first != [ONE_CALL_IDS]:
+                if len(first) > 1:
+                    hint = "open one call, send every id on its stream, then end it: not one call per id"
+                elif first and set(first[0]) == set(ONE_CALL_IDS):
+                    hint = "send each id as given, a repeated one too: the server decides what counts once"
+                else:
+                    hint = ("await each send_message: without `await`, nothing is sent (Python only warns that a "
+                            "coroutine was never awaited)")
+                raise Fail(f"for ids {ONE_CALL_IDS} the server got {len(first)} call(s) carrying {first}; expected "
+                           f"one call carrying {ONE_CALL_IDS}", hint)
             if len(counting.calls) != 2:
                 raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
+
+        def loop_free():
+            counting = _Counting(delay=ANSWER_DELAY)
+
+            async def beside_a_ticker():
+                longest = 0.0
+
+                async def tick():
+                    nonlocal longest
+                    last = time.monotonic()
+                    while True:
+                        await asyncio.sleep(TICK)
+                        now = time.monotonic()
+                        longest, last = max(longest, now - last - TICK), now
+                async with _serving(counting) as port:
+                    ticker = asyncio.ensure_future(tick())
+                    await asyncio.sleep(TICK * 2)
+                    try:
+                        await _count(function, port, [1, 2, 3], WAIT)
+                    except Fail:
+                        raise
+                    except Exception:  # an answer or an error: the other cases judge those, this one the loop
+                        pass
+                    finally:
+                        ticker.cancel()
+                return longest
+            stalled = _in_a_loop_of_its_own(beside_a_ticker)
+            if stalled > STALL:
+                raise Fail(f"while count_known ran, the event loop stood still for {stalled:.1f} s: nothing else "
+                           "in the program could run", "something in count_known blocks: time.sleep, or a blocking "
+                           "call, inside async def. Await what waits (await asyncio.sleep, await stream....)")
 
         def deadline():
             silent_server = _Silent()
@@ -218,7 +267,7 @@ def check_count_known(function) -> CheckResult:
 
         return run_checks("Exercise 9.2 · a grpclib client", [
             (RULES["counts"], counts), (RULES["empty"], empty), (RULES["error"], error),
-            (RULES["one call"], one_call), (RULES["deadline"], deadline),
+            (RULES["one call"], one_call), (RULES["deadline"], deadline), (RULES["loop free"], loop_free),
         ])
 
 

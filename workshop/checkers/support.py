@@ -262,8 +262,23 @@ class Target:
             yield Target(server.address, server)
 
 
+def load_module(path: str | Path):
+    """The module at `path`, imported afresh under a name of its own (the learner may have changed it)."""
+    import importlib.util
+    import uuid
+
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(f"checked_{path.stem}_{uuid.uuid4().hex[:8]}", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
 def _fix(raised: str) -> str:
     """The hint for an exception the learner's server raised."""
+    if "'coroutine' object is not" in raised:  # e.g. iterating asyncio.to_thread(...) without await
+        return ("a coroutine was used without `await`: `found = await asyncio.to_thread(...)` gives the result; "
+                "without `await` you get the coroutine itself, and nothing has run")
     if "object is not an iterator" in raised:  # grpcio calls next() on what a streaming method returned
         return ("a streaming method hands out its responses one by one: write it as a generator, with `yield` "
                 "for each response, not `return` of a list")

@@ -8,15 +8,13 @@ are below, one case each; tests/test_checkers_wire.py breaks each rule on its ow
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 import struct
-import uuid
 from pathlib import Path
 
 import server_runner
 from workshop import wire
-from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, load_module, run_checks
 from workshop.protos import users_pb2
 
 RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks each on its own
@@ -83,10 +81,7 @@ def load(module):
     path = Path(module)
     if not path.is_file():
         raise FileNotFoundError(f"no file {path.name}: run the exercise cell first, it writes the file")
-    spec = importlib.util.spec_from_file_location(f"checked_{path.stem}_{uuid.uuid4().hex[:8]}", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+    return load_module(path)
 
 
 def shown(value, width: int = 60) -> str:
