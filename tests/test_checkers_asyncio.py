@@ -65,6 +65,10 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         time.sleep(1)  # "give the database a moment": the whole loop sleeps
         for user in found:
 """).replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS, ["the event loop was stopped"]),
+    "a short time.sleep before the lookup": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        time.sleep(0.15)  # "let the database breathe": shorter than a health check's wait, still a block
+        found = {LOOKUP}""").replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
+        ["held the event loop for 0.1", "time.sleep"]),
     "a plain def, served in a thread": (wrong(AIO, "await asyncio.to_thread(self.directory.of_type, request.user_type)",
                                               "self.directory.of_type(request.user_type)").replace(
         "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),

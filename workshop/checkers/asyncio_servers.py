@@ -23,10 +23,14 @@ from workshop.protos import users_pb2, users_pb2_grpc
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
-HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (a block shorter than this may pass)
+HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (shorter blocks: STALL_LINE)
 STREAMS = 2  # slow streams at once: their lookups must overlap
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
+# asyncio's debug mode logs every step of a task that holds the loop 0.1 s or more: shorter blocks than a
+# health check can show. Only the learner's method's steps count.
+STALL_LINE = re.compile(r"Executing <Task [^\n]*GetUsersByType[^\n]* took (\d+\.\d+) seconds")
+STALL_LOG_LINES = 2000
 
 # id order tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
 STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
@@ -112,49 +116,69 @@ def an_empty_type_is_an_empty_stream(target) -> None:
         raise Fail(f"DISABLED → {_ended(users, error)}; nobody is DISABLED, so expected no users and OK", EMPTY_HINT)
 
 
-def answers_others_while_a_lookup_is_slow(target) -> None:
-    with users_cases.seeded(target, SEED, env={"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP)}) as (slow, _):
-        slow.ensure_running()
-        outcome: list = []
+def _two_slow_streams(slow) -> None:
+    """Two GetUsersByType streams at once on the slow copy, with health checks meanwhile; a Fail if the loop
+    stopped long enough for a check to go unanswered, or if the streams took turns."""
+    outcome: list = []
 
-        def read() -> None:
+    def read() -> None:
+        try:
+            outcome.append(_listing(slow, NORMAL))
+        except BaseException as error:  # reported below, as the case's own failure
+            outcome.append(error)
+
+    started = time.monotonic()
+    streams = [threading.Thread(target=read, name="checker-9.1", daemon=True) for _ in range(STREAMS)]
+    for each in streams:
+        each.start()
+    stream = streams[-1]
+    with slow.channel() as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        deadline = time.monotonic() + support.TIMEOUT
+        while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
+            stream.join(STARTED)
+            if len(outcome) == STREAMS:
+                break
             try:
-                outcome.append(_listing(slow, NORMAL))
-            except BaseException as error:  # reported below, as the case's own failure
-                outcome.append(error)
+                health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+                raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
+                           f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
+                           BLOCKING_HINT) from None
+    for each in streams:
+        each.join(max(0.1, deadline - time.monotonic()))
+    took = time.monotonic() - started
+    failed = next((item for item in outcome if isinstance(item, BaseException)), None)
+    if failed is not None:
+        raise failed
+    if len(outcome) < STREAMS:
+        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
+                   f"within {support.TIMEOUT:g} s", HELD_HINT)
+    if took > TOGETHER * SLOW_LOOKUP:
+        raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
+                   "waited for the other", HELD_HINT)
 
-        started = time.monotonic()
-        streams = [threading.Thread(target=read, name="checker-9.1", daemon=True) for _ in range(STREAMS)]
-        for each in streams:
-            each.start()
-        stream = streams[-1]
-        with slow.channel() as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + support.TIMEOUT
-            while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
-                stream.join(STARTED)
-                if len(outcome) == STREAMS:
-                    break
-                try:
-                    health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
-                except grpc.RpcError as error:
-                    if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                        raise
-                    raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
-                               f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
-                               BLOCKING_HINT) from None
-        for each in streams:
-            each.join(max(0.1, deadline - time.monotonic()))
-        took = time.monotonic() - started
-        failed = next((item for item in outcome if isinstance(item, BaseException)), None)
-        if failed is not None:
-            raise failed
-        if len(outcome) < STREAMS:
-            raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
-                       f"within {support.TIMEOUT:g} s", HELD_HINT)
-        if took > TOGETHER * SLOW_LOOKUP:
-            raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
-                       "waited for the other", HELD_HINT)
+
+def _stalls(slow) -> list[float]:
+    """The seconds each step of a GetUsersByType call held the loop, as asyncio's debug mode logged them."""
+    log = slow.handle.logs(STALL_LOG_LINES) if slow.handle else ""
+    return [float(seconds) for seconds in STALL_LINE.findall(log)]
+
+
+def answers_others_while_a_lookup_is_slow(target) -> None:
+    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), "PYTHONASYNCIODEBUG": "1"}  # debug: logs each slow step
+    with users_cases.seeded(target, SEED, env=env) as (slow, _):
+        slow.ensure_running()
+        _two_slow_streams(slow)
+        seen = _stalls(slow)
+        if seen:  # once may be a busy machine; a blocking call does it again
+            _two_slow_streams(slow)
+            again = _stalls(slow)[len(seen):]
+            if again:
+                raise Fail(f"a step of GetUsersByType held the event loop for {max(again):.2f} s, so no other call "
+                           "moved meanwhile (asyncio's debug mode measured it, twice)", BLOCKING_HINT)
 
 
 def is_an_async_generator(target) -> None:
