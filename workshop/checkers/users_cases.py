@@ -45,6 +45,11 @@ def users_stub(server) -> Iterator[users_pb2_grpc.UserManagerStub]:
         yield users_pb2_grpc.UserManagerStub(channel)
 
 
+HEALTH_HINT = ("health checks carry no metadata of yours: the runner (like a load balancer) asks "
+               "/grpc.health.v1.Health/Check before anything else, so let calls whose method starts with "
+               "/grpc.health. through unchanged")
+
+
 class _NotStarting(support.Target):
     """A module that does not start now: every case reads why, instead of a traceback."""
 
@@ -53,6 +58,10 @@ class _NotStarting(support.Target):
         self.error = error
 
     def ensure_running(self) -> None:
+        summary = getattr(self.error, "summary", "")
+        if "refused its health check" in summary:  # it runs, and an interceptor of its turns the probe away
+            raise support.Fail(f"your module does not start as it is now: {summary.split('. An interceptor')[0]}",
+                               HEALTH_HINT)
         last = str(self.error).strip().splitlines()[-1:] or [""]
         raise support.Fail(f"your module does not start as it is now ({last[0][:120]})",
                            "fix the cell, run it again, then start your server again and read server.logs()")

@@ -1,0 +1,90 @@
+"""check_request_ids (11.1): ✗ on the skeleton, ✓ on the answer, and each wrong answer below breaks one
+rule of workshop.checkers.interceptors.RULES, with a hint that names its cause."""
+import pytest
+from exercises import answer, check_server_cell, failed, skeleton, write_cell, wrong, wrong_in_places
+
+import server_runner
+from workshop.checkers.interceptors import RULES, check_request_ids
+
+SOLUTION = "11_1_request_ids.py"
+REFUSE = '''            return refusing(handler, grpc.StatusCode.INVALID_ARGUMENT,
+                            f"every call needs {HEADER} metadata of 1 to {LONGEST} characters")'''
+CHECK = "if not request_id or len(request_id) > LONGEST:"
+LOG = 'print(f"{handler_call_details.method} {HEADER}={request_id}", flush=True)'
+HEALTH = '''        if handler_call_details.method.startswith("/grpc.health."):
+            return handler  # health checks (the runner's, a load balancer's) carry no id of ours
+'''
+UNARY_TERMINATOR = '''            def refuse(request, context):  # as in grpc's example: a unary handler for all
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{HEADER} is missing")
+            return grpc.unary_unary_rpc_method_handler(refuse)'''
+RUNS_THEN_REFUSES = '''            behaviour = (handler.unary_unary or handler.unary_stream or handler.stream_unary
+                         or handler.stream_stream)
+
+            def run_then_refuse(request, context):  # "let it run, but tell the caller no"
+                behaviour(request, context)
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{HEADER} is missing")
+            return wrapped(handler, lambda _: run_then_refuse)'''
+COLLECTS = f'''        {LOG}
+        if handler.request_streaming:  # "count the requests for the log"
+            return wrapped(handler, lambda run: lambda requests, context: run(iter(list(requests)), context))'''
+
+MESSAGE = 'f"every call needs {HEADER} metadata of 1 to {LONGEST} characters"'
+IMPORT = "from workshop.interceptors import refusing"
+WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of the hint of the first)
+    "a unary refusal for every mode": (wrong(SOLUTION, REFUSE, UNARY_TERMINATOR), {"refused"},
+                                       "of the method's own kind"),
+    "refused as PERMISSION_DENIED": (wrong(SOLUTION, "StatusCode.INVALID_ARGUMENT", "StatusCode.PERMISSION_DENIED"),
+                                     {"refused", "bad ids"}, "INVALID_ARGUMENT"),
+    "a refusal that names nothing": (wrong(SOLUTION, MESSAGE, '"not allowed"'), {"refused", "bad ids"},
+                                     "name x-request-id"),
+    "the servicer runs, then the refusal": (
+        wrong_in_places(SOLUTION, {REFUSE: RUNS_THEN_REFUSES, IMPORT: IMPORT.replace("refusing", "wrapped")}),
+        {"never runs"}, "must not be called"),
+    "any id at all": (wrong(SOLUTION, CHECK, "if not request_id:"), {"bad ids"}, "as good as none"),
+    "the refusal repeats the id": (wrong(SOLUTION, MESSAGE, 'f"{HEADER} {request_id!r} is not 1 to {LONGEST} long"'),
+                                   {"bad ids"}, "never put what the caller sent"),
+    "collects a request stream before serving it": (
+        wrong_in_places(SOLUTION, {f"        {LOG}": COLLECTS, IMPORT: IMPORT + ", wrapped"}),
+        {"passes on"}, "must not read the request stream"),
+    "logs nothing": (wrong(SOLUTION, LOG, "pass"), {"logs"}, "print one line"),
+    "logs without the method": (wrong(SOLUTION, LOG, 'print(f"call {HEADER}={request_id}", flush=True)'), {"logs"},
+                                "handler_call_details.method"),
+}
+
+
+def check(source, folder):
+    return check_server_cell(check_request_ids, source, folder)
+
+
+@pytest.mark.parametrize("mistake", WRONG)
+def test_a_wrong_answer_fails_only_the_rules_it_breaks_with_a_hint_that_names_it(mistake, tmp_path):
+    source, broken, words = WRONG[mistake]
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES[name] for name in broken}, repr(result)
+    assert words in result[RULES[sorted(broken, key=list(RULES).index)[0]]].hint, repr(result)
+
+
+def test_every_rule_but_health_has_a_wrong_answer_that_breaks_it():
+    # An interceptor that refuses health checks never starts (the next test): no case of its own can show it.
+    assert {name for _, broken, _ in WRONG.values() for name in broken} == set(RULES) - {"health"}
+
+
+def test_an_interceptor_that_refuses_health_checks_is_told_so_before_any_case(tmp_path):
+    module = write_cell(wrong(SOLUTION, HEALTH, ""), tmp_path)
+    with pytest.raises(server_runner.ServerStartError, match="refused its health check: INVALID_ARGUMENT"):
+        server_runner.start(str(module))
+    with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
+        (tmp_path / "my_request_ids.py").write_text(wrong(SOLUTION, HEALTH, "").partition("\n")[2])
+        result = check_request_ids(server)  # its fresh copy runs the module as it is now
+    assert result.passed == 0, repr(result)
+    assert all("refused its health check" in case.got and "/grpc.health." in case.hint for case in result.cases)
+
+
+def test_the_skeleton_fails_every_refusal_and_passes_calls_on(tmp_path):
+    result = check(skeleton(SOLUTION), tmp_path)
+    assert failed(result) == {RULES["refused"], RULES["never runs"], RULES["bad ids"], RULES["logs"]}, repr(result)
+    assert "nothing refused it" in result[RULES["refused"]].got, repr(result)
+
+
+def test_the_answer_passes_every_rule(tmp_path):
+    assert check(answer(SOLUTION), tmp_path).all_passed

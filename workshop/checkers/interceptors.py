@@ -1,0 +1,251 @@
+"""Checker for Exercise 11.1 (notebook 11): a server interceptor that wants a request id on every call.
+
+The learner's module serves the kit's users service behind `RequestIds`, listed in INTERCEPTORS.
+The checker judges a fresh copy over users of its own (users_cases.seeded) by what a client sees
+in each of the four modes, and by the copy's log. Its rules are below, one case each;
+tests/test_checkers_interceptors.py breaks each on its own.
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import re
+import threading
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from workshop.checkers import support, users_cases
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2
+
+HEADER = "x-request-id"
+LONGEST = 64
+RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks each on its own
+    "refused": f"a call without {HEADER} → INVALID_ARGUMENT, whose message names {HEADER}, in all four modes "
+               "(a stream that sends nothing too)",
+    "never runs": "a refused call never reaches the servicer: an AddUser without an id adds no one",
+    "bad ids": f"an empty id, or one longer than {LONGEST} characters, is refused too, and the refusal does not "
+               "repeat it",
+    "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
+                 "still answers each id before the next is sent",
+    "logs": "each call passed on is logged once: one line with its method and its id",
+    "health": "a health check, which carries no id, is answered SERVING",
+}
+NORMAL = users_pb2.USER_TYPE_NORMAL
+SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
+        for user_id, name, kind in [(1, "ana", NORMAL), (2, "ben", NORMAL), (5, "cy", users_pb2.USER_TYPE_GUEST)]]
+GUEST = users_pb2.USER_TYPE_GUEST  # the users the cases add: never in the NORMAL stream another case reads
+NEWCOMER = users_pb2.User(id=40, nickname="dee", mail_address="dee@example.com", user_type=GUEST)
+WELCOME = users_pb2.User(id=41, nickname="eve", mail_address="eve@example.com", user_type=GUEST)
+ANSWER_WAIT = 2.0  # seconds ping-pong waits for one answer before it calls the stream collected
+LOG_WAIT = 2.0  # seconds for a logged line to reach the server's log
+
+LOOK_UP_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata "
+                "(pairs: dict(...).get(HEADER, \"\")) and, when it is missing, return refusing(handler, "
+                "grpc.StatusCode.INVALID_ARGUMENT, \"...\") instead of the handler")
+KIND_HINT = ("a refusal must be a handler of the method's own kind: a unary one, given a stream with no messages, "
+             "answers UNIMPLEMENTED (\"requires exactly one request message\"). refusing(handler, code, message) "
+             "builds one of the right kind")
+CODE_HINT = "the request is what is wrong: refuse with grpc.StatusCode.INVALID_ARGUMENT"
+NAMES_HINT = f"say what is missing: the message must name {HEADER}, so the caller knows what to add"
+RAN_HINT = ("return the refusing handler instead of the servicer's: the servicer's behaviour must not be called "
+            "for a call you refuse (refusing(...) never calls it)")
+BAD_ID_HINT = f"an id that is empty or longer than {LONGEST} characters is as good as none: refuse it the same way"
+ECHO_HINT = ("never put what the caller sent into the refusal: an id of any length would come back (and metadata "
+             f"past 8 KB fails the call); say what is allowed instead (1 to {LONGEST} characters)")
+PASS_ON_HINT = ("for a call with an id, return the handler that continuation(handler_call_details) gave, unchanged: "
+                "do not read, collect or replace its requests or responses")
+PING_PONG_HINT = ("the stream was collected before the first answer: an interceptor must not read the request "
+                  "stream (list(request_iterator)); return the handler as continuation gave it")
+LOG_HINT = (f"print one line for each call you pass on, with handler_call_details.method and its {HEADER}: "
+            "print(f\"{handler_call_details.method} {HEADER}={request_id}\") lands in the server's log")
+ONCE_HINT = "log each call once, in intercept_service, not once per message or response"
+
+
+_numbers = itertools.count(1)  # the ids the checker sends: check-1, check-2, ... (restarted by each check)
+
+
+def _with_id(request_id: str | None = None) -> tuple:
+    return ((HEADER, request_id if request_id is not None else f"check-{next(_numbers)}"),)
+
+
+class _Calls:
+    """One call of each mode, on a channel to `target`, with `metadata`."""
+
+    def __init__(self, stub):
+        self.stub = stub
+
+    def unary(self, metadata, user_id: int = 1):
+        return self.stub.GetUser(users_pb2.UserRequest(id=user_id), metadata=metadata, timeout=support.TIMEOUT)
+
+    def server_stream(self, metadata):
+        return [reply.user.nickname for reply in self.stub.GetUsersByType(
+            users_pb2.UserTypeRequest(user_type=NORMAL), metadata=metadata, timeout=support.TIMEOUT)]
+
+    def client_stream(self, metadata, ids=()):
+        return self.stub.CountAlreadyUsers(iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata,
+                                           timeout=support.TIMEOUT).count
+
+    def bidirectional(self, metadata, ids=()):
+        return [reply.user.nickname for reply in self.stub.GetUsersByIds(
+            iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata, timeout=support.TIMEOUT)]
+
+    def each_mode(self, metadata) -> dict:
+        """The four modes, each a call that sends nothing a handler of another kind could take for one request."""
+        return {"GetUser (unary)": lambda: self.unary(metadata),
+                "GetUsersByType (server stream)": lambda: self.server_stream(metadata),
+                "CountAlreadyUsers (client stream, no ids)": lambda: self.client_stream(metadata),
+                "GetUsersByIds (bidirectional, no ids)": lambda: self.bidirectional(metadata)}
+
+
+def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, code=grpc.StatusCode.INVALID_ARGUMENT) -> str:
+    """The details of the refusal (`code`; None: any) that `call` must end with; a Fail naming `what` otherwise."""
+    expected = code
+    try:
+        reply = call()
+    except grpc.RpcError as error:
+        code, details = error.code(), error.details() or ""
+        if code == expected or (expected is None and code not in support.INFRASTRUCTURE_CODES):
+            return details
+        if code == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" in details:
+            raise Fail(f"{what} got UNIMPLEMENTED ({details[:60]!r}) instead of a refusal", KIND_HINT) from None
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise
+        raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", CODE_HINT) from None
+    raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
+
+
+def _conversation(stub, metadata) -> list[str]:
+    """Ping-pong: id 1, wait for its answer, then id 2. The names answered; a Fail if an answer never came."""
+    outbox: queue.Queue = queue.Queue()
+    call = stub.GetUsersByIds(iter(outbox.get, None), metadata=metadata, timeout=support.TIMEOUT)
+    answers: queue.Queue = queue.Queue()
+
+    def read():
+        try:
+            for reply in call:
+                answers.put(reply.user.nickname)
+        except grpc.RpcError as error:
+            answers.put(error)
+        answers.put(None)
+
+    threading.Thread(target=read, name="checker-11.1", daemon=True).start()
+    names = []
+    for user_id in (1, 2):
+        outbox.put(users_pb2.UserRequest(id=user_id))
+        try:
+            got = answers.get(timeout=ANSWER_WAIT)
+        except queue.Empty:
+            outbox.put(None)
+            call.cancel()
+            raise Fail(f"GetUsersByIds with an id: no answer to id {user_id} within {ANSWER_WAIT:g} s, while the "
+                       "client waited for it before sending the next", PING_PONG_HINT) from None
+        if isinstance(got, grpc.RpcError) or got is None:
+            outbox.put(None)
+            raise Fail(f"GetUsersByIds with an id ended with "
+                       f"{support.describe_rpc_error(got) if got is not None else 'no answer'}", PASS_ON_HINT)
+        names.append(got)
+    outbox.put(None)
+    return names
+
+
+def check_request_ids(server) -> support.CheckResult:
+    """Exercise 11.1: `server` is the learner's running server (server_runner.start("my_request_ids.py"))."""
+    global _numbers
+    _numbers = itertools.count(1)  # the same ids in every run: a notebook's stored output does not change
+    with users_cases.seeded(server, SEED) as (target, _):
+        def refused():
+            with users_cases.users_stub(target) as stub:
+                for what, call in _Calls(stub).each_mode(None).items():
+                    details = _refusal(call, f"{what} without {HEADER}")
+                    if HEADER not in details.lower():
+                        raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not "
+                                   f"name {HEADER}", NAMES_HINT)
+
+        def never_runs():
+            with users_cases.users_stub(target) as stub:
+                _refusal(lambda: stub.AddUser(NEWCOMER, timeout=support.TIMEOUT), f"AddUser without {HEADER}",
+                         code=None)  # whatever the code (the refused case judges it): did the servicer run?
+                try:
+                    stub.GetUser(users_pb2.UserRequest(id=NEWCOMER.id), metadata=_with_id(), timeout=support.TIMEOUT)
+                except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.NOT_FOUND:
+                        return
+                    raise
+                raise Fail(f"AddUser without {HEADER} was refused, but {NEWCOMER.nickname} was added all the same: "
+                           "the servicer ran", RAN_HINT)
+
+        def bad_ids():
+            with users_cases.users_stub(target) as stub:
+                long_id = "r" * (LONGEST + 1)
+                for what, request_id in (("an empty id", ""), (f"an id of {LONGEST + 1} characters", long_id)):
+                    details = _refusal(lambda request_id=request_id: _Calls(stub).unary(_with_id(request_id)),
+                                       f"GetUser with {what}", BAD_ID_HINT)
+                    if what != "an empty id" and long_id[:20] in details:
+                        raise Fail(f"GetUser with {what} was refused with a message that repeats it", ECHO_HINT)
+                    if HEADER not in details.lower():
+                        raise Fail(f"GetUser with {what} was refused with {details[:60]!r}, which does not name "
+                                   f"{HEADER}", NAMES_HINT)
+
+        def passes_on():
+            with users_cases.users_stub(target) as stub:
+                modes = _Calls(stub)
+                got = {"GetUser": modes.unary(_with_id()).user.nickname,
+                       "GetUsersByType": modes.server_stream(_with_id()),
+                       "CountAlreadyUsers": modes.client_stream(_with_id(), [1, 2, 99]),
+                       "AddUser": stub.AddUser(WELCOME, metadata=_with_id(), timeout=support.TIMEOUT).user.nickname}
+                expected = {"GetUser": "ana", "GetUsersByType": ["ana", "ben"], "CountAlreadyUsers": 2,
+                            "AddUser": WELCOME.nickname}
+                wrong = {method: answer for method, answer in got.items() if answer != expected[method]}
+                if wrong:
+                    method = next(iter(wrong))
+                    raise Fail(f"with an id, {method} answered {wrong[method]!r}; expected {expected[method]!r}",
+                               PASS_ON_HINT)
+                support.expect_status(lambda: modes.unary(_with_id(), user_id=99), grpc.StatusCode.NOT_FOUND,
+                                      "a call with an id must reach the servicer, and its errors the caller: "
+                                      "return the handler unchanged")
+                names = _conversation(stub, _with_id())
+                if names != ["ana", "ben"]:
+                    raise Fail(f"GetUsersByIds with an id answered {names}; expected ['ana', 'ben']", PASS_ON_HINT)
+
+        def logs():
+            with users_cases.users_stub(target) as stub:
+                modes = _Calls(stub)
+                sent = {}
+                for method, call in (("GetUser", modes.unary), ("GetUsersByType", modes.server_stream),
+                                     ("CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
+                                     ("GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2]))):
+                    metadata = _with_id()
+                    call(metadata)
+                    sent[method] = metadata[0][1]
+            deadline = time.monotonic() + LOG_WAIT
+            while True:
+                log = target.handle.logs(lines=400).splitlines() if target.handle else []
+                lines = {method: [line for line in log if re.search(rf"{re.escape(request_id)}(?![\w-])", line)]
+                         for method, request_id in sent.items()}
+                if all(lines.values()) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            for method, found in lines.items():
+                if not found:
+                    raise Fail(f"the {method} call with {HEADER}={sent[method]} left no line with its id in the "
+                               "server's log", LOG_HINT)
+                if len(found) > 1:
+                    raise Fail(f"the {method} call with {HEADER}={sent[method]} was logged {len(found)} times",
+                               ONCE_HINT)
+                if method not in found[0]:
+                    raise Fail(f"the {method} call was logged as {found[0][:80]!r}, without its method", LOG_HINT)
+
+        def health():
+            with target.channel() as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                                    timeout=support.TIMEOUT)
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
+
+        cases = {"refused": refused, "never runs": never_runs, "bad ids": bad_ids, "passes on": passes_on,
+                 "logs": logs, "health": health}
+        return support.run_checks("Exercise 11.1 · request ids", [(RULES[name], case) for name, case in cases.items()],
+                                  target=target)
