@@ -63,6 +63,8 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                               'unquote(fields.get("grpc-message", "")).lower()'), "percent", "change nothing else"),
     "no status, no words": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
                                   'return UNKNOWN, ""'), "no status", "a message that says so"),
+    "no status, a word that says nothing": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
+                                                  'return UNKNOWN, "Unknown"'), "no status", "a message that says so"),
     "the flag as a number": (wrong(FRAMING, "(flag == 1, self.buffer", "(flag, self.buffer"), "flag", "as a bool"),
     "payload as a memoryview": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
                                       "(flag == 1, memoryview(self.buffer)[PREFIX.size:end])"), "flag", "as bytes"),
