@@ -12,6 +12,7 @@ FRAMING = "10_1_framing.py"
 ENCODE = "return PREFIX.pack(int(compressed), len(payload)) + payload"
 LOOP = "while len(self.buffer) >= PREFIX.size:"
 STATUS = 'return int(fields["grpc-status"]), unquote(fields.get("grpc-message", ""))'
+MESSAGE = 'unquote(fields.get("grpc-message", ""))'
 NO_STATUS = '''    if "grpc-status" not in fields:
         return UNKNOWN, "the trailers carry no grpc-status"
 '''
@@ -65,6 +66,13 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                   'return UNKNOWN, ""'), "no status", "a message that says so"),
     "no status, a word that says nothing": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
                                                   'return UNKNOWN, "Unknown"'), "no status", "a message that says so"),
+    "a 3-byte length": (wrong(FRAMING, "flag, length = PREFIX.unpack_from(self.buffer)",
+                              'flag, length = self.buffer[0], int.from_bytes(self.buffer[2:5], "big")'),
+                        "large", "all 4 bytes"),
+    "the message stripped": (wrong(FRAMING, MESSAGE, MESSAGE + ".strip()"), "percent", "change nothing else"),
+    "OK made up when grpc-message is missing": (
+        wrong(FRAMING, MESSAGE, 'unquote(fields.get("grpc-message", "OK" if fields["grpc-status"] == "0" else ""))'),
+        "no message", "may be missing"),
     "the flag as a number": (wrong(FRAMING, "(flag == 1, self.buffer", "(flag, self.buffer"), "flag", "as a bool"),
     "payload as a memoryview": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
                                       "(flag == 1, memoryview(self.buffer)[PREFIX.size:end])"), "flag", "as bytes"),
@@ -100,9 +108,10 @@ def test_every_rule_has_a_wrong_answer():
 
 # Mistakes that break a second rule as well, by their nature: a little-endian length is wrong at any size; a
 # buffer that does not keep its bytes (so two Decoders' halves are lost too), or feed that returns old messages,
-# also garbles a prefix cut across chunks; dropping a prefix's first bytes also hides them from finish().
+# also garbles a prefix cut across chunks; dropping a prefix's first bytes also hides them from finish(); an
+# "OK" made up for code 0 is wrong with or without a grpc-message.
 ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across", "own buffer"}, "server stream": {"across"},
-               "across": {"truncated"}}
+               "across": {"truncated"}, "ok": {"no message"}}
 
 
 @pytest.mark.parametrize("rule", WRONG)
@@ -185,3 +194,9 @@ def test_feed_that_gives_bare_payloads_is_told_the_shape_of_its_answer(tmp_path)
 def test_finish_that_names_the_wrong_count_is_told_the_right_one(tmp_path):
     result = check(MORE_WRONG["finish counts without the prefix"][0], tmp_path)
     assert "which says 7, but 12 bytes are left" in result[RULES["truncated"]].got, repr(result)
+
+
+def test_a_feed_that_never_drops_what_it_took_is_stopped_inside_its_loop(tmp_path):
+    result = check(wrong(FRAMING, "            self.buffer = self.buffer[end:]\n", ""), tmp_path)
+    assert "never returned" in result[RULES["several"]].got, repr(result)
+    assert "drop its bytes from the buffer" in result[RULES["several"]].hint, repr(result)

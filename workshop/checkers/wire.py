@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 from pathlib import Path
 
 import server_runner
@@ -48,8 +49,15 @@ PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%
 PERCENT_TEXT = "nickname élève+1 is 100% taken"
 PERCENT_TWICE = [("grpc-status", "3"), ("grpc-message", "Code%2041%20Is%20Not%2050%2541")]  # a second unquote breaks it
 PERCENT_TWICE_TEXT = "Code 41 Is Not 50%41"
+PERCENT_SPACES = [("grpc-status", "3"), ("grpc-message", "%20padded%20")]  # spaces at the ends are the message's
+PERCENT_SPACES_TEXT = " padded "
+HUGE_PREFIX = b"\x00\x01\x00\x00\x00"  # a length of 16,777,216: its first length byte is not 0
 LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
+STEPS = 100_000  # lines one call of the learner's code may run: the answer needs a few dozen
+RUNAWAY_HINT = ("a loop that never ends: after taking a message out, drop its bytes from the buffer "
+                "(self.buffer = self.buffer[end:]), and leave the loop when fewer bytes are left than the next "
+                "message needs")
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
 
 
@@ -89,13 +97,44 @@ def shown(value, width: int = 60) -> str:
     return text if len(text) <= width else text[:width] + " …"
 
 
+class _Runaway(Exception):
+    """The learner's code ran more lines in one call than any answer needs: a loop that never ends."""
+
+
+def bounded(function, *args):
+    """`function(*args)`, stopped with _Runaway after STEPS lines of this thread's Python code.
+
+    A case that times out leaves its thread running, so an endless loop would go on in the learner's
+    kernel for good (one that appends as it loops fills the memory): this stops it inside the loop.
+    """
+    steps = 0
+
+    def count(frame, event, _arg):
+        nonlocal steps
+        if event == "line":
+            steps += 1
+            if steps > STEPS:
+                raise _Runaway
+        return count
+
+    previous = sys.gettrace()
+    sys.settrace(count)
+    try:
+        return function(*args)
+    finally:
+        sys.settrace(previous)
+
+
 def attempt(what: str, function, *args, hint: str):
     """`function(*args)`; NotImplementedError reads "not done yet", any other exception names `what`."""
     if function is None:
         raise Fail(f"your module has no {what.split('(')[0]}", "the exercise cell defines encode, Decoder and "
                    "status_of: run it again, unchanged names")
     try:
-        return function(*args)
+        return bounded(function, *args)
+    except _Runaway:
+        raise Fail(f"{what} never returned: it ran more than {STEPS:,} lines in one call, and the checker stopped it",
+                   RUNAWAY_HINT) from None
     except NotImplementedError:
         raise Fail(f"not done yet: {what.split('(')[0]} still raises NotImplementedError",
                    "write it in the exercise cell, run that cell, then run the checker again") from None
@@ -224,6 +263,15 @@ def check_framing(module) -> CheckResult:
             if back != [(False, LARGE)]:
                 raise Fail(f"feed of a 70,000-byte message gave {len(back)} message(s) of "
                            f"{[len(message[1]) for message in back if isinstance(message, tuple)]} bytes", hint)
+            reader = decoder()
+            early = feed([HUGE_PREFIX + b"abc"], hint, into=reader)[0]
+            try:
+                reader.finish()  # it must raise; and a buffer shared by mistake must not keep these bytes
+            except Exception:
+                pass
+            if early:
+                raise Fail(f"the prefix {HUGE_PREFIX.hex(' ')} says 16,777,216 bytes follow, but 3 bytes gave "
+                           f"{shown(early)}", hint)
 
         def server_stream():
             hint = "feed returns the messages this chunk completed, not every message so far"
@@ -300,16 +348,18 @@ def check_framing(module) -> CheckResult:
         def percent():
             hint = ("urllib.parse.unquote(message), once, and change nothing else: %XX are UTF-8 bytes; '+' is not "
                     "a space here (not unquote_plus)")
-            for trailers, text in ((PERCENT, PERCENT_TEXT), (PERCENT_TWICE, PERCENT_TWICE_TEXT)):
+            for trailers, text in ((PERCENT, PERCENT_TEXT), (PERCENT_TWICE, PERCENT_TWICE_TEXT),
+                                   (PERCENT_SPACES, PERCENT_SPACES_TEXT)):
                 got = status(trailers, hint)
                 if got != (3, text):
                     raise Fail(f"status_of gave {shown(got, 70)}; expected (3, {text!r})", hint)
 
         def no_message():
             hint = "grpc-message may be missing: dict(trailers).get('grpc-message', '')"
-            got = status([("grpc-status", "14")], hint)
-            if got != (14, ""):
-                raise Fail(f"status_of([('grpc-status', '14')]) gave {shown(got)}; expected (14, '')", hint)
+            for code in (14, 0):
+                got = status([("grpc-status", str(code))], hint)
+                if got != (code, ""):
+                    raise Fail(f"status_of([('grpc-status', '{code}')]) gave {shown(got)}; expected ({code}, '')", hint)
 
         def no_status():
             hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
