@@ -120,6 +120,11 @@ NO_CALL_FOR_NO_IDS = "    if not ids:\n        return 0\n    async with stub"
 CLIENT_SIDE_DEADLINE = wrong(CLIENT, ".open(timeout=1)", ".open()").replace(
     "    async with stub", "    return await asyncio.wait_for(counted(stub, ids), 1)\n\n\n"
     "async def counted(stub, ids):\n    async with stub")
+RETURN = "    return reply.count"
+GUARDED = "    from grpclib import GRPCError\n\n    try:\n      async with stub"  # the call, in a try
+SECOND_TRY = ("    from grpclib import GRPCError\n\n    try:\n        return await once(stub, ids)\n"
+              "    except GRPCError:\n        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n"
+              "    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
     "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ONE_CALL],
                                           ["got no answer from a server that answers at once", "await stream.end()"]),
@@ -140,6 +145,13 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                      ["carrying [[1, 2, 3]]", "a repeated one too"]),
     "send_message not awaited": (wrong(CLIENT, "await stream.send_message(", "stream.send_message("),
                                  [COUNTS, ONE_CALL], ["gave 0; expected 300", "send every id"]),
+    "a blocking sleep after the call": (wrong(CLIENT, RETURN, '    time.sleep(0.5)  # "rate-limit"\n' + RETURN),
+                                        [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
+    "a blocking back-off on errors": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError:\n        time.sleep(0.5)\n        raise\n" + RETURN),
+        [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
+    "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
+                                                [ONE_CALL], ["made 2 calls", "let its GRPCError rise"]),
     "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),
                                         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],

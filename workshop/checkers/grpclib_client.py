@@ -26,11 +26,11 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
     "empty": "no ids → 0: the call is still made, and its stream ended",
     "error": "an error the server sends rises as a GRPCError with its status, not as a count",
     "one call": "ids 1, 2, 2, 3 → one call that carries each, as given (the repeat too); no ids → still one call "
-                "(send_request)",
+                "(send_request); a refused call is not made again",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
-    "loop free": "while it waits for the server, the event loop goes on: nothing in it blocks (no time.sleep, no "
-                 "blocking call)",
+    "loop free": "the event loop goes on all the while, in every case above and with a slow server: nothing in "
+                 "it blocks (no time.sleep, no blocking call)",
 }
 USERS = 300
 UNKNOWN_ID = 404
@@ -56,8 +56,12 @@ def _seed(folder: str):
 class _Refuses(users_grpc.UserManagerBase):
     """Counts nothing: every CountAlreadyUsers ends at once with INVALID_ARGUMENT, as a server may."""
 
+    refused = 0  # calls refused so far, on this servicer
+
     async def CountAlreadyUsers(self, stream) -> None:
         from grpclib import GRPCError
+
+        self.refused += 1
         from grpclib.const import Status
 
         raise GRPCError(Status.INVALID_ARGUMENT, REFUSAL)
@@ -113,13 +117,33 @@ async def _serving(servicer):
             await asyncio.wait_for(server.wait_closed(), 1)
 
 
-async def _count(function, port: int, ids: list[int], wait: float):
-    """`await function(stub, ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`."""
+async def _ticking(awaitable, stalls: list[float]):
+    """`await awaitable`, with a coroutine beside it that ticks every TICK s; the longest gap between two
+    ticks (beyond TICK) goes into `stalls`: how long the loop stood still."""
+    longest, last = 0.0, time.monotonic()
+
+    async def tick():
+        nonlocal longest, last
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            longest, last = max(longest, now - last - TICK), now
+    ticker = asyncio.ensure_future(tick())
+    try:
+        return await awaitable
+    finally:
+        ticker.cancel()
+        stalls.append(max(longest, time.monotonic() - last - TICK))  # a block at the very end counts too
+
+
+async def _count(function, stalls: list[float], port: int, ids: list[int], wait: float):
+    """`await function(stub, ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`; how
+    long it stopped the loop goes into `stalls`."""
     from grpclib.client import Channel
 
     async with Channel("127.0.0.1", port) as channel:
         try:
-            return await asyncio.wait_for(function(users_grpc.UserManagerStub(channel), ids), wait)
+            return await _ticking(asyncio.wait_for(function(users_grpc.UserManagerStub(channel), ids), wait), stalls)
         except NotImplementedError:
             raise Fail("not done yet: count_known still raises NotImplementedError",
                        "write count_known in the exercise cell, run that cell, then run the checker again") from None
@@ -155,25 +179,27 @@ def check_count_known(function) -> CheckResult:
                                                                for rule in RULES.values()])
     with tempfile.TemporaryDirectory(prefix="workshop-9.2-") as folder, \
             server_runner.start("users", env={"USERS_SEED": str(_seed(folder))}) as users:
+        stalls: list[float] = []  # how long each call of the learner's coroutine stopped the loop
+        refusing = _Refuses()
 
         def counts():
             ids = [*range(1, USERS + 1), UNKNOWN_ID]
-            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, users.port, ids, WAIT)),
+            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, stalls, users.port, ids, WAIT)),
                             "ids 1 to 300", END_HINT)
             if got != USERS:
                 raise Fail(f"count_known(stub, [1, ..., 300, 404]) gave {got}; expected {USERS}",
                            "send every id of `ids`, each as users_pb2.UserRequest(id=...), before ending the stream")
 
         def empty():
-            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, users.port, [], WAIT)),
+            got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, stalls, users.port, [], WAIT)),
                             "no ids", END_HINT)
             if got != 0:
                 raise Fail(f"count_known(stub, []) gave {got}; expected 0", OPEN_HINT)
 
         def error():
             async def refused():
-                async with _serving(_Refuses()) as port:
-                    return await _count(function, port, [1, 2], WAIT)
+                async with _serving(refusing) as port:
+                    return await _count(function, stalls, port, [1, 2], WAIT)
             from grpclib import GRPCError
 
             try:
@@ -191,9 +217,9 @@ def check_count_known(function) -> CheckResult:
 
             async def twice():
                 async with _serving(counting) as port:
-                    await _count(function, port, ONE_CALL_IDS, WAIT)
+                    await _count(function, stalls, port, ONE_CALL_IDS, WAIT)
                     calls = list(counting.calls)
-                    await _count(function, port, [], WAIT)
+                    await _count(function, stalls, port, [], WAIT)
                     return calls
             first = _in_a_loop_of_its_own(twice)
             if first != [ONE_CALL_IDS]:
@@ -208,33 +234,24 @@ def check_count_known(function) -> CheckResult:
                            f"one call carrying {ONE_CALL_IDS}", hint)
             if len(counting.calls) != 2:
                 raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
+            if refusing.refused > 1:
+                raise Fail(f"against a server that refused, count_known made {refusing.refused} calls",
+                           "make one call, and let its GRPCError rise: whether to try again is the caller's choice "
+                           "(a retry that is not safe would count twice elsewhere)")
 
         def loop_free():
             counting = _Counting(delay=ANSWER_DELAY)
 
-            async def beside_a_ticker():
-                longest = 0.0
-
-                async def tick():
-                    nonlocal longest
-                    last = time.monotonic()
-                    while True:
-                        await asyncio.sleep(TICK)
-                        now = time.monotonic()
-                        longest, last = max(longest, now - last - TICK), now
+            async def slow_answer():
                 async with _serving(counting) as port:
-                    ticker = asyncio.ensure_future(tick())
-                    await asyncio.sleep(TICK * 2)
                     try:
-                        await _count(function, port, [1, 2, 3], WAIT)
+                        await _count(function, stalls, port, [1, 2, 3], WAIT)
                     except Fail:
                         raise
                     except Exception:  # an answer or an error: the other cases judge those, this one the loop
                         pass
-                    finally:
-                        ticker.cancel()
-                return longest
-            stalled = _in_a_loop_of_its_own(beside_a_ticker)
+            _in_a_loop_of_its_own(slow_answer)
+            stalled = max(stalls)  # every case's calls were timed: a block on any path counts
             if stalled > STALL:
                 raise Fail(f"while count_known ran, the event loop stood still for {stalled:.1f} s: nothing else "
                            "in the program could run", "something in count_known blocks: time.sleep, or a blocking "
@@ -245,7 +262,7 @@ def check_count_known(function) -> CheckResult:
 
             async def silent():
                 async with _serving(silent_server) as port:
-                    return await _count(function, port, [1, 2], CASE_DEADLINE - 2)
+                    return await _count(function, stalls, port, [1, 2], CASE_DEADLINE - 2)
             started = time.monotonic()
             try:
                 got = _in_a_loop_of_its_own(silent)
