@@ -69,6 +69,11 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         time.sleep(0.15)  # "let the database breathe": shorter than a health check's wait, still a block
         found = {LOOKUP}""").replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
         ["held the event loop for 0.1", "time.sleep"]),
+    "a pause of 0.08 s after the last user": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n",
+                                                     "            yield users_pb2.UserResponse(user=user)\n"
+                                                     "        time.sleep(0.08)  # \"let the client catch up\"\n"
+                                                     ).replace("import asyncio\n", "import asyncio\nimport time\n"),
+                                               NEVER_BLOCKS, ["held the event loop for 0.0", "time.sleep"]),
     "a plain def, served in a thread": (wrong(AIO, "await asyncio.to_thread(self.directory.of_type, request.user_type)",
                                               "self.directory.of_type(request.user_type)").replace(
         "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),

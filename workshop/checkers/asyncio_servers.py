@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.runner.serving import SLOW_STEP_SETTING
 
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99
@@ -27,8 +28,9 @@ HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (sh
 STREAMS = 2  # slow streams at once: their lookups must overlap
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
-# asyncio's debug mode logs every step of a task that holds the loop 0.1 s or more: shorter blocks than a
-# health check can show. Only the learner's method's steps count.
+# The slow copy runs its loop in asyncio's debug mode, which logs every step of a task that holds the loop
+# SLOW_STEP s or more: far shorter blocks than a health check can show. Only the learner's method's steps count.
+SLOW_STEP = 0.05
 STALL_LINE = re.compile(r"Executing <Task [^\n]*GetUsersByType[^\n]* took (\d+\.\d+) seconds")
 STALL_LOG_LINES = 2000
 
@@ -168,7 +170,7 @@ def _stalls(slow) -> list[float]:
 
 
 def answers_others_while_a_lookup_is_slow(target) -> None:
-    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), "PYTHONASYNCIODEBUG": "1"}  # debug: logs each slow step
+    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(SLOW_STEP)}  # logs each slow step
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
         _two_slow_streams(slow)
