@@ -30,6 +30,13 @@ COLLECTS = f'''        {LOG}
 
 MESSAGE = 'f"every call needs {HEADER} metadata of 1 to {LONGEST} characters"'
 IMPORT = "from workshop.interceptors import refusing"
+LOGGED_AFTER = f'''        def logged(behaviour):  # "log once the call has been served"
+            def run(request, context):
+                answer = behaviour(request, context)
+                {LOG}
+                return answer
+            return run
+        return wrapped(handler, logged)'''
 WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of the hint of the first)
     "a unary refusal for every mode": (wrong(SOLUTION, REFUSE, UNARY_TERMINATOR), {"refused"},
                                        "of the method's own kind"),
@@ -49,6 +56,15 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
     "logs nothing": (wrong(SOLUTION, LOG, "pass"), {"logs"}, "print one line"),
     "logs without the method": (wrong(SOLUTION, LOG, 'print(f"call {HEADER}={request_id}", flush=True)'), {"logs"},
                                 "handler_call_details.method"),
+    "an id of exactly 64 refused": (wrong(SOLUTION, CHECK, CHECK.replace("> LONGEST", ">= LONGEST")), {"bad ids"},
+                                    "includes 64"),
+    "every /grpc. service let through": (wrong(SOLUTION, '"/grpc.health."', '"/grpc."'), {"refused"},
+                                         "not every /grpc. service"),
+    "the refusal repeats ten characters": (wrong(SOLUTION, MESSAGE, 'f"bad {HEADER} {request_id[:10]}"'),
+                                           {"bad ids"}, "never put what the caller sent"),
+    "logged after the servicer answered": (wrong_in_places(SOLUTION, {
+        f"        {LOG}\n        return handler": LOGGED_AFTER, IMPORT: IMPORT + ", wrapped"}), {"logs"},
+        "before you return the handler"),
 }
 
 
@@ -88,3 +104,13 @@ def test_the_skeleton_fails_every_refusal_and_passes_calls_on(tmp_path):
 
 def test_the_answer_passes_every_rule(tmp_path):
     assert check(answer(SOLUTION), tmp_path).all_passed
+
+
+def test_a_key_read_with_capitals_is_told_that_metadata_keys_are_lowercase(tmp_path):
+    result = check(wrong(SOLUTION, ".get(HEADER,", ".get(HEADER.title(),"), tmp_path)
+    assert "keys arrive in lowercase" in result[RULES["passes on"]].hint, repr(result)
+
+
+def test_an_interceptor_that_raises_is_told_its_line(tmp_path):
+    result = check(wrong(SOLUTION, "return refusing(handler,", "return refusing(continuation,"), tmp_path)
+    assert "my_request_ids.py, line" in result[RULES["refused"]].got, repr(result)

@@ -420,3 +420,20 @@ def test_a_wrong_interceptors_or_options_setting_is_refused_with_its_name(tmp_pa
     """)
     with pytest.raises(server_runner.ServerStartError, match=re.escape(words)):
         server_runner.start(str(module))
+
+
+def test_an_async_intercept_service_on_a_thread_pool_server_is_refused_with_what_to_write(tmp_path):
+    module = write_module(tmp_path, "async_interceptor.py", """
+        import grpc
+        from workshop.servers.users import add_to_server
+
+        class Waits(grpc.ServerInterceptor):
+            async def intercept_service(self, continuation, details):
+                return continuation(details)
+
+        INTERCEPTORS = [Waits()]
+    """)
+    started = time.monotonic()
+    with pytest.raises(server_runner.ServerStartError, match="Waits.intercept_service is an async def"):
+        server_runner.start(str(module))
+    assert time.monotonic() - started < 10, "it waited for the whole start timeout"

@@ -15,6 +15,7 @@ import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
@@ -24,13 +25,14 @@ HEADER = "x-request-id"
 LONGEST = 64
 RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks each on its own
     "refused": f"a call without {HEADER} → INVALID_ARGUMENT, whose message names {HEADER}, in all four modes "
-               "(a stream that sends nothing too)",
+               "(a stream that sends nothing too), on every service but health (reflection too)",
     "never runs": "a refused call never reaches the servicer: an AddUser without an id adds no one",
-    "bad ids": f"an empty id, or one longer than {LONGEST} characters, is refused too, and the refusal does not "
-               "repeat it",
+    "bad ids": f"an empty id, or one longer than {LONGEST} characters, is refused too, and the refusal repeats no "
+               f"part of it; an id of exactly {LONGEST} is served",
     "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
                  "still answers each id before the next is sent",
-    "logs": "each call passed on is logged once: one line with its method and its id",
+    "logs": "each call passed on is logged once: one line with its method and its id (one that ends in an "
+            "error too)",
     "health": "a health check, which carries no id, is answered SERVING",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
@@ -61,7 +63,15 @@ PING_PONG_HINT = ("the stream was collected before the first answer: an intercep
                   "stream (list(request_iterator)); return the handler as continuation gave it")
 LOG_HINT = (f"print one line for each call you pass on, with handler_call_details.method and its {HEADER}: "
             "print(f\"{handler_call_details.method} {HEADER}={request_id}\") lands in the server's log")
+AFTER_HINT = ("log in intercept_service itself, before you return the handler: a line printed after the servicer "
+              "has answered is never printed when it ends the call with an error")
 ONCE_HINT = "log each call once, in intercept_service, not once per message or response"
+CARRIED_HINT = (f"the call did carry {HEADER}: metadata keys arrive in lowercase, as pairs; look for the key among "
+                "all of them: dict(handler_call_details.invocation_metadata).get(HEADER, \"\")")
+BOUNDARY_HINT = f"1 to {LONGEST} characters includes {LONGEST}: refuse only len(request_id) > LONGEST"
+HEALTH_ONLY_HINT = ("only the health service goes through without an id: let through methods that start with "
+                    "/grpc.health., not every /grpc. service (reflection needs an id like every other)")
+ECHO_RUN = 8  # characters of the refused id that may not appear in the refusal
 
 
 _numbers = itertools.count(1)  # the ids the checker sends: check-1, check-2, ... (restarted by each check)
@@ -71,6 +81,18 @@ def _with_id(request_id: str | None = None) -> tuple:
     return ((HEADER, request_id if request_id is not None else f"check-{next(_numbers)}"),)
 
 
+def _served(call, metadata):
+    """`call()`, whose metadata holds a good id; a refusal of it is a Fail that says it carried one."""
+    try:
+        return call()
+    except grpc.RpcError as error:
+        request_id = dict(metadata or ()).get(HEADER, "")
+        if error.code() == grpc.StatusCode.INVALID_ARGUMENT and 1 <= len(request_id) <= LONGEST:
+            raise Fail(f"a call that carried {HEADER}={request_id} was refused: {(error.details() or '')[:60]!r}",
+                       BOUNDARY_HINT if len(request_id) == LONGEST else CARRIED_HINT) from None
+        raise
+
+
 class _Calls:
     """One call of each mode, on a channel to `target`, with `metadata`."""
 
@@ -78,19 +100,20 @@ class _Calls:
         self.stub = stub
 
     def unary(self, metadata, user_id: int = 1):
-        return self.stub.GetUser(users_pb2.UserRequest(id=user_id), metadata=metadata, timeout=support.TIMEOUT)
+        return _served(lambda: self.stub.GetUser(users_pb2.UserRequest(id=user_id), metadata=metadata,
+                                                 timeout=support.TIMEOUT), metadata)
 
     def server_stream(self, metadata):
-        return [reply.user.nickname for reply in self.stub.GetUsersByType(
-            users_pb2.UserTypeRequest(user_type=NORMAL), metadata=metadata, timeout=support.TIMEOUT)]
+        return _served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByType(
+            users_pb2.UserTypeRequest(user_type=NORMAL), metadata=metadata, timeout=support.TIMEOUT)], metadata)
 
     def client_stream(self, metadata, ids=()):
-        return self.stub.CountAlreadyUsers(iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata,
-                                           timeout=support.TIMEOUT).count
+        return _served(lambda: self.stub.CountAlreadyUsers(iter([users_pb2.UserRequest(id=i) for i in ids]),
+                                                           metadata=metadata, timeout=support.TIMEOUT).count, metadata)
 
     def bidirectional(self, metadata, ids=()):
-        return [reply.user.nickname for reply in self.stub.GetUsersByIds(
-            iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata, timeout=support.TIMEOUT)]
+        return _served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByIds(
+            iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata, timeout=support.TIMEOUT)], metadata)
 
     def each_mode(self, metadata) -> dict:
         """The four modes, each a call that sends nothing a handler of another kind could take for one request."""
@@ -111,8 +134,8 @@ def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, code=grpc.Statu
             return details
         if code == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" in details:
             raise Fail(f"{what} got UNIMPLEMENTED ({details[:60]!r}) instead of a refusal", KIND_HINT) from None
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise
+        if code in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.UNIMPLEMENTED}:
+            raise  # UNKNOWN: the interceptor raised; the target's guard names its line
         raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", CODE_HINT) from None
     raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
 
@@ -163,13 +186,18 @@ def check_request_ids(server) -> support.CheckResult:
                     if HEADER not in details.lower():
                         raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not "
                                    f"name {HEADER}", NAMES_HINT)
+            with target.channel() as channel:
+                reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+                listing = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+                _refusal(lambda: list(reflection.ServerReflectionInfo(listing, timeout=support.TIMEOUT)),
+                         f"server reflection without {HEADER}", HEALTH_ONLY_HINT)
 
         def never_runs():
             with users_cases.users_stub(target) as stub:
                 _refusal(lambda: stub.AddUser(NEWCOMER, timeout=support.TIMEOUT), f"AddUser without {HEADER}",
                          code=None)  # whatever the code (the refused case judges it): did the servicer run?
                 try:
-                    stub.GetUser(users_pb2.UserRequest(id=NEWCOMER.id), metadata=_with_id(), timeout=support.TIMEOUT)
+                    _Calls(stub).unary(_with_id(), user_id=NEWCOMER.id)
                 except grpc.RpcError as error:
                     if error.code() == grpc.StatusCode.NOT_FOUND:
                         return
@@ -179,11 +207,12 @@ def check_request_ids(server) -> support.CheckResult:
 
         def bad_ids():
             with users_cases.users_stub(target) as stub:
+                _Calls(stub).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
                 long_id = "r" * (LONGEST + 1)
                 for what, request_id in (("an empty id", ""), (f"an id of {LONGEST + 1} characters", long_id)):
                     details = _refusal(lambda request_id=request_id: _Calls(stub).unary(_with_id(request_id)),
                                        f"GetUser with {what}", BAD_ID_HINT)
-                    if what != "an empty id" and long_id[:20] in details:
+                    if what != "an empty id" and long_id[:ECHO_RUN] in details:
                         raise Fail(f"GetUser with {what} was refused with a message that repeats it", ECHO_HINT)
                     if HEADER not in details.lower():
                         raise Fail(f"GetUser with {what} was refused with {details[:60]!r}, which does not name "
@@ -192,10 +221,12 @@ def check_request_ids(server) -> support.CheckResult:
         def passes_on():
             with users_cases.users_stub(target) as stub:
                 modes = _Calls(stub)
+                welcome = _with_id()
                 got = {"GetUser": modes.unary(_with_id()).user.nickname,
                        "GetUsersByType": modes.server_stream(_with_id()),
                        "CountAlreadyUsers": modes.client_stream(_with_id(), [1, 2, 99]),
-                       "AddUser": stub.AddUser(WELCOME, metadata=_with_id(), timeout=support.TIMEOUT).user.nickname}
+                       "AddUser": _served(lambda: stub.AddUser(WELCOME, metadata=welcome, timeout=support.TIMEOUT),
+                                          welcome).user.nickname}
                 expected = {"GetUser": "ana", "GetUsersByType": ["ana", "ben"], "CountAlreadyUsers": 2,
                             "AddUser": WELCOME.nickname}
                 wrong = {method: answer for method, answer in got.items() if answer != expected[method]}
@@ -213,30 +244,40 @@ def check_request_ids(server) -> support.CheckResult:
         def logs():
             with users_cases.users_stub(target) as stub:
                 modes = _Calls(stub)
-                sent = {}
-                for method, call in (("GetUser", modes.unary), ("GetUsersByType", modes.server_stream),
-                                     ("CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
-                                     ("GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2]))):
+                sent = {}  # what was called: (its method, the id it carried)
+
+                def not_found(metadata):
+                    try:
+                        modes.unary(metadata, user_id=99)
+                    except grpc.RpcError as error:
+                        if error.code() != grpc.StatusCode.NOT_FOUND:
+                            raise
+                for what, method, call in (
+                        ("GetUser", "GetUser", modes.unary), ("GetUsersByType", "GetUsersByType", modes.server_stream),
+                        ("CountAlreadyUsers", "CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
+                        ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2])),
+                        ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found)):
                     metadata = _with_id()
                     call(metadata)
-                    sent[method] = metadata[0][1]
+                    sent[what] = (method, metadata[0][1])
             deadline = time.monotonic() + LOG_WAIT
             while True:
                 log = target.handle.logs(lines=400).splitlines() if target.handle else []
-                lines = {method: [line for line in log if re.search(rf"{re.escape(request_id)}(?![\w-])", line)]
-                         for method, request_id in sent.items()}
+                lines = {what: [line for line in log if re.search(rf"{re.escape(request_id)}(?![\w-])", line)]
+                         for what, (_, request_id) in sent.items()}
                 if all(lines.values()) or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            for method, found in lines.items():
+            for what, found in lines.items():
+                method, request_id = sent[what]
                 if not found:
-                    raise Fail(f"the {method} call with {HEADER}={sent[method]} left no line with its id in the "
-                               "server's log", LOG_HINT)
+                    others_logged = sum(1 for lines_of_one in lines.values() if lines_of_one) == len(lines) - 1
+                    raise Fail(f"the {what} call with {HEADER}={request_id} left no line with its id in the "
+                               "server's log", AFTER_HINT if "NOT_FOUND" in what and others_logged else LOG_HINT)
                 if len(found) > 1:
-                    raise Fail(f"the {method} call with {HEADER}={sent[method]} was logged {len(found)} times",
-                               ONCE_HINT)
+                    raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} times", ONCE_HINT)
                 if method not in found[0]:
-                    raise Fail(f"the {method} call was logged as {found[0][:80]!r}, without its method", LOG_HINT)
+                    raise Fail(f"the {what} call was logged as {found[0][:80]!r}, without its method", LOG_HINT)
 
         def health():
             with target.channel() as channel:

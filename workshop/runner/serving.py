@@ -9,6 +9,7 @@ ServerModuleError, whose message says what to change.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import threading
 import traceback
@@ -155,6 +156,14 @@ def interceptors_of(module, kind: type) -> list:
         wanted = f"{kind.__module__}.{kind.__qualname__}"
         raise ServerModuleError(f"INTERCEPTORS must be a list of {wanted} instances, e.g. INTERCEPTORS = "
                                 f"[RequestIds()] (it is {interceptors!r:.60})")
+    aio = kind is grpc.aio.ServerInterceptor
+    for interceptor in interceptors:
+        if inspect.iscoroutinefunction(interceptor.intercept_service) != aio:
+            raise ServerModuleError(
+                f"{type(interceptor).__name__}.intercept_service is {'a plain def' if aio else 'an async def'}: "
+                + ("on grpc.aio (ASYNCIO = True) it is `async def` and awaits continuation(...)" if aio else
+                   "on a thread-pool server it is a plain `def` (async def is for grpc.aio.ServerInterceptor, "
+                   "with ASYNCIO = True)"))
     return list(interceptors)
 
 
