@@ -123,9 +123,8 @@ class _Calls:
                 "GetUsersByIds (bidirectional, no ids)": lambda: self.bidirectional(metadata)}
 
 
-def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, code=grpc.StatusCode.INVALID_ARGUMENT) -> str:
-    """The details of the refusal (`code`; None: any) that `call` must end with; a Fail naming `what` otherwise."""
-    expected = code
+def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, expected=grpc.StatusCode.INVALID_ARGUMENT) -> str:
+    """The details of the refusal (`expected`; None: any) that `call` must end with; a Fail naming `what` otherwise."""
     try:
         reply = call()
     except grpc.RpcError as error:
@@ -195,7 +194,7 @@ def check_request_ids(server) -> support.CheckResult:
         def never_runs():
             with users_cases.users_stub(target) as stub:
                 _refusal(lambda: stub.AddUser(NEWCOMER, timeout=support.TIMEOUT), f"AddUser without {HEADER}",
-                         code=None)  # whatever the code (the refused case judges it): did the servicer run?
+                         expected=None)  # whatever the code (the refused case judges it): did the servicer run?
                 try:
                     _Calls(stub).unary(_with_id(), user_id=NEWCOMER.id)
                 except grpc.RpcError as error:
