@@ -12,9 +12,7 @@ reports it after a short wait instead of hanging.
 """
 from __future__ import annotations
 
-import queue
 import re
-import threading
 
 import grpc
 
@@ -22,9 +20,7 @@ from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2
 
-ANSWER_WAIT = 2.0  # seconds the conversation waits for one answer before it gives up
 UNKNOWN_ID = 4242  # nobody has it
-_END = object()  # the stream ended OK
 
 SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
 
@@ -91,44 +87,14 @@ def _explained(error: grpc.RpcError) -> BaseException:
     return error
 
 
-class _Conversation:
-    """One GetUsersByIds call whose requests the checker sends one at a time, when it chooses."""
-
-    def __init__(self, stub):
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue = queue.SimpleQueue()
-        self.call = stub.GetUsersByIds(iter(self._requests.get, None), timeout=support.CASE_DEADLINE)
-        threading.Thread(target=self._read, name="checker-conversation", daemon=True).start()
-
-    def _read(self):
-        try:
-            for reply in self.call:
-                self._answers.put(reply)
-            self._answers.put(_END)
-        except grpc.RpcError as error:
-            self._answers.put(error)
-
-    def send(self, user_id: int) -> None:
-        self._requests.put(users_pb2.UserRequest(id=user_id))
-
-    def finish(self) -> None:
-        """Half-close: tell the server no more ids will come."""
-        self._requests.put(None)
+class _Conversation(users_cases.Conversation):
+    """The shared conversation, whose errors read as this checker explains them."""
 
     def next_answer(self):
-        """The next reply, _END when the stream ended OK, or None if nothing came within ANSWER_WAIT.
-        A stream that ended with an error raises that error."""
         try:
-            item = self._answers.get(timeout=ANSWER_WAIT)
-        except queue.Empty:
-            return None
-        if isinstance(item, grpc.RpcError):
-            raise _explained(item)
-        return item
-
-    def close(self):
-        self.call.cancel()
-        self._requests.put(None)  # releases gRPC's thread, which may be waiting for a next request
+            return super().next_answer()
+        except grpc.RpcError as error:
+            raise _explained(error) from None
 
 
 def _all_at_once(target, ids):
@@ -166,9 +132,9 @@ def answers_each_id_before_the_next_comes(target) -> None:
                 conversation.send(user_id)
                 reply = conversation.next_answer()
                 if reply is None:
-                    raise Fail(f"no answer to id {user_id} within {ANSWER_WAIT:g} s, while the client waited for "
-                               "it before sending the next id", PING_PONG_HINT)
-                if reply is _END:
+                    raise Fail(f"no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the client "
+                               "waited for it before sending the next id", PING_PONG_HINT)
+                if reply is users_cases.END:
                     raise Fail(f"the stream ended after id {user_id} with no answer", ENDED_EARLY_HINT)
                 _wrapped([reply])
                 if reply.user.nickname != NAMES[user_id]:
@@ -178,7 +144,7 @@ def answers_each_id_before_the_next_comes(target) -> None:
             if end is None:
                 raise Fail("the client finished sending, but the stream did not end",
                            "return when request_iterator ends (the loop ends by itself)")
-            if end is not _END:
+            if end is not users_cases.END:
                 raise Fail(f"after the last id, the server sent one more answer ({_names([end])})", ORDER_HINT)
         finally:
             conversation.close()

@@ -8,9 +8,7 @@ tests/test_checkers_interceptors.py breaks each on its own.
 from __future__ import annotations
 
 import itertools
-import queue
 import re
-import threading
 import time
 
 import grpc
@@ -41,7 +39,6 @@ SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.
 GUEST = users_pb2.USER_TYPE_GUEST  # the users the cases add: never in the NORMAL stream another case reads
 NEWCOMER = users_pb2.User(id=40, nickname="dee", mail_address="dee@example.com", user_type=GUEST)
 WELCOME = users_pb2.User(id=41, nickname="eve", mail_address="eve@example.com", user_type=GUEST)
-ANSWER_WAIT = 2.0  # seconds ping-pong waits for one answer before it calls the stream collected
 LOG_WAIT = 2.0  # seconds for a logged line to reach the server's log
 
 LOOK_UP_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata "
@@ -141,35 +138,25 @@ def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, expected=grpc.S
 
 def _conversation(stub, metadata) -> list[str]:
     """Ping-pong: id 1, wait for its answer, then id 2. The names answered; a Fail if an answer never came."""
-    outbox: queue.Queue = queue.Queue()
-    call = stub.GetUsersByIds(iter(outbox.get, None), metadata=metadata, timeout=support.TIMEOUT)
-    answers: queue.Queue = queue.Queue()
-
-    def read():
-        try:
-            for reply in call:
-                answers.put(reply.user.nickname)
-        except grpc.RpcError as error:
-            answers.put(error)
-        answers.put(None)
-
-    threading.Thread(target=read, name="checker-11.1", daemon=True).start()
+    conversation = users_cases.Conversation(stub, metadata)
     names = []
-    for user_id in (1, 2):
-        outbox.put(users_pb2.UserRequest(id=user_id))
-        try:
-            got = answers.get(timeout=ANSWER_WAIT)
-        except queue.Empty:
-            outbox.put(None)
-            call.cancel()
-            raise Fail(f"GetUsersByIds with an id: no answer to id {user_id} within {ANSWER_WAIT:g} s, while the "
-                       "client waited for it before sending the next", PING_PONG_HINT) from None
-        if isinstance(got, grpc.RpcError) or got is None:
-            outbox.put(None)
-            raise Fail(f"GetUsersByIds with an id ended with "
-                       f"{support.describe_rpc_error(got) if got is not None else 'no answer'}", PASS_ON_HINT)
-        names.append(got)
-    outbox.put(None)
+    try:
+        for user_id in (1, 2):
+            conversation.send(user_id)
+            try:
+                got = conversation.next_answer()
+            except grpc.RpcError as error:
+                raise Fail(f"GetUsersByIds with an id ended with {support.describe_rpc_error(error)}",
+                           PASS_ON_HINT) from None
+            if got is None:
+                raise Fail(f"GetUsersByIds with an id: no answer to id {user_id} within "
+                           f"{users_cases.ANSWER_WAIT:g} s, while the client waited for it before sending the next",
+                           PING_PONG_HINT)
+            if got is users_cases.END:
+                raise Fail("GetUsersByIds with an id ended with no answer", PASS_ON_HINT)
+            names.append(got.user.nickname)
+    finally:
+        conversation.close()
     return names
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import grpc
 from google.protobuf import json_format, text_format
 
 from workshop.checkers import support
@@ -114,3 +117,48 @@ def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules:
 def _not_restartable(target) -> None:
     raise support.Fail("the checker could not start its own copy of your module",
                        "start your module with server_runner.start(\"my_....py\") and pass the server it returns")
+
+
+ANSWER_WAIT = 2.0  # seconds a conversation waits for one answer before it gives up
+END = object()  # what a conversation's next_answer gives when the stream ended OK
+
+
+class Conversation:
+    """One GetUsersByIds call whose requests a checker sends one at a time, when it chooses (ping-pong)."""
+
+    def __init__(self, stub, metadata=None):
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self.call = stub.GetUsersByIds(iter(self._requests.get, None), metadata=metadata,
+                                       timeout=support.CASE_DEADLINE)
+        threading.Thread(target=self._read, name="checker-conversation", daemon=True).start()
+
+    def _read(self):
+        try:
+            for reply in self.call:
+                self._answers.put(reply)
+            self._answers.put(END)
+        except grpc.RpcError as error:
+            self._answers.put(error)
+
+    def send(self, user_id: int) -> None:
+        self._requests.put(users_pb2.UserRequest(id=user_id))
+
+    def finish(self) -> None:
+        """Half-close: tell the server no more ids will come."""
+        self._requests.put(None)
+
+    def next_answer(self):
+        """The next reply, END when the stream ended OK, or None if nothing came within ANSWER_WAIT.
+        A stream that ended with an error raises that error."""
+        try:
+            item = self._answers.get(timeout=ANSWER_WAIT)
+        except queue.Empty:
+            return None
+        if isinstance(item, grpc.RpcError):
+            raise item
+        return item
+
+    def close(self):
+        self.call.cancel()
+        self._requests.put(None)  # releases gRPC's thread, which may be waiting for a next request
