@@ -82,6 +82,9 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "finish counts without the prefix": (wrong(FRAMING, "{len(self.buffer)} bytes of it",
                                                "{len(self.buffer) - 5} bytes of it"),
                                          "truncated", "how many"),
+    "the first message's flag for all": (wrong(FRAMING, "messages.append((flag == 1,",
+                                              "messages.append((bool(self.buffer[:1] == b'\\x01') if not messages "
+                                              "else messages[0][0],"), "flag", "each message's own prefix"),
     "quiet inside a prefix": (wrong(FRAMING, "        if self.buffer:\n            raise",
                                     "        if len(self.buffer) >= PREFIX.size:\n            raise"), "truncated",
                               "even fewer than a prefix"),
@@ -200,3 +203,20 @@ def test_a_feed_that_never_drops_what_it_took_is_stopped_inside_its_loop(tmp_pat
     result = check(wrong(FRAMING, "            self.buffer = self.buffer[end:]\n", ""), tmp_path)
     assert "never returned" in result[RULES["several"]].got, repr(result)
     assert "drop its bytes from the buffer" in result[RULES["several"]].hint, repr(result)
+
+
+def test_a_prefix_kept_aside_is_still_left_over_at_finish(tmp_path):
+    pending = wrong_in_places(FRAMING, {
+        '        self.buffer = b""\n': '        self.buffer = b""\n        self.pending = None  # a prefix, read\n',
+        "        while len(self.buffer) >= PREFIX.size:\n            flag, length = PREFIX.unpack_from(self.buffer)\n"
+        "            end = PREFIX.size + length\n            if len(self.buffer) < end:":
+        "        while len(self.buffer) >= PREFIX.size or self.pending:\n"
+        "            if self.pending is None:\n"
+        "                self.pending, self.buffer = PREFIX.unpack_from(self.buffer), self.buffer[PREFIX.size:]\n"
+        "            flag, length = self.pending\n            end = length\n            if len(self.buffer) < end:",
+        "messages.append((flag == 1, self.buffer[PREFIX.size:end]))":
+        "messages.append((flag == 1, self.buffer[:end]))\n            self.pending = None",
+        "{len(self.buffer)} bytes of it": "{len(self.buffer) + (5 if self.pending else 0)} bytes of it"})
+    result = check(pending, tmp_path)
+    assert failed(result) == {RULES["truncated"]}, repr(result)
+    assert "a prefix whose payload never came" in result[RULES["truncated"]].hint, repr(result)

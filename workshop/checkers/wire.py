@@ -206,6 +206,14 @@ def check_framing(module) -> CheckResult:
             if got != [[(True, b"abc")], [(False, b"abc")]] or any(kind is not bool for kind in flags):
                 raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
                            "[[(True, b'abc')], [(False, b'abc')]]", hint)
+            mixed = [framed(b"zip", True) + framed(b"plain"), framed(b"zip2", True), framed(b"plain2")]
+            expected = [[(True, b"zip"), (False, b"plain")], [(True, b"zip2")], [(False, b"plain2")]]
+            got = feed(mixed, hint)  # one Decoder: each message's own flag, whatever came before
+            if any(compressed != payload.startswith(b"zip") for messages in got for compressed, payload in messages):
+                raise Fail(f"one Decoder fed a compressed and a plain message in one chunk, then one of each, gave "
+                           f"{shown(got, 90)}; expected {shown(expected, 90)}",
+                           "read the flag from each message's own prefix, inside the loop: every message says for "
+                           "itself whether it is compressed")
 
         def several():
             hint = "keep taking messages from the buffer in a loop until too few bytes are left for the next one"
@@ -315,6 +323,11 @@ def check_framing(module) -> CheckResult:
             reader = decoder()
             feed([framed(b"whole") + framed(b"next")[:3]], hint, into=reader)
             finish_raises(reader, "3", "3 bytes into the next message's prefix", hint)
+            reader = decoder()
+            feed([framed(b"abcdef")[:5]], hint, into=reader)
+            finish_raises(reader, "5|6", "right after a whole prefix (5 bytes, its 6-byte payload missing)",
+                          "in finish(), raise when any part of a message is left, a prefix whose payload never "
+                          "came too (here 5 bytes, wherever you keep them)")
 
         def truncated_anywhere():
             truncated()
