@@ -65,6 +65,18 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
     "logged after the servicer answered": (wrong_in_places(SOLUTION, {
         f"        {LOG}\n        return handler": LOGGED_AFTER, IMPORT: IMPORT + ", wrapped"}), {"logs"},
         "before you return the handler"),
+    "only Check let through, not Watch": (wrong(SOLUTION, 'handler_call_details.method.startswith("/grpc.health.")',
+                                                'handler_call_details.method == "/grpc.health.v1.Health/Check"'),
+                                          {"health"}, "Check and Watch"),
+    "the refusal repeats seven characters": (wrong(SOLUTION, MESSAGE, 'f"bad {HEADER}: {request_id[:7]}..."'),
+                                             {"bad ids"}, "nothing of the id"),
+    "the refusal repeats the id in capitals": (wrong(SOLUTION, MESSAGE, 'f"bad {HEADER}: {request_id.upper()}"'),
+                                               {"bad ids"}, "nothing of the id"),
+    "logs without a newline": (wrong(SOLUTION, LOG, 'sys.stdout.write(f"{handler_call_details.method} '
+                                                    '{HEADER}={request_id} "); sys.stdout.flush()').replace(
+        "import grpc\n", "import sys\n\nimport grpc\n"), {"logs"}, "a newline"),
+    "logs part of the id": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id[:16]}")), {"logs"},
+                            "print one line"),
 }
 
 
@@ -80,9 +92,9 @@ def test_a_wrong_answer_fails_only_the_rules_it_breaks_with_a_hint_that_names_it
     assert words in result[RULES[sorted(broken, key=list(RULES).index)[0]]].hint, repr(result)
 
 
-def test_every_rule_but_health_has_a_wrong_answer_that_breaks_it():
-    # An interceptor that refuses health checks never starts (the next test): no case of its own can show it.
-    assert {name for _, broken, _ in WRONG.values() for name in broken} == set(RULES) - {"health"}
+def test_every_rule_has_a_wrong_answer_that_breaks_it():
+    # (One that refuses every health check never starts: the next test.)
+    assert {name for _, broken, _ in WRONG.values() for name in broken} == set(RULES)
 
 
 def test_an_interceptor_that_refuses_health_checks_is_told_so_before_any_case(tmp_path):
@@ -114,3 +126,17 @@ def test_a_key_read_with_capitals_is_told_that_metadata_keys_are_lowercase(tmp_p
 def test_an_interceptor_that_raises_is_told_its_line(tmp_path):
     result = check(wrong(SOLUTION, "return refusing(handler,", "return refusing(continuation,"), tmp_path)
     assert "my_request_ids.py, line" in result[RULES["refused"]].got, repr(result)
+
+
+def test_a_reader_of_the_last_pair_only_is_told_the_call_carried_an_id(tmp_path):
+    last_only = wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
+                      '(lambda pairs: pairs[-1][1] if pairs and pairs[-1][0] == HEADER else "")('
+                      'handler_call_details.invocation_metadata)')
+    result = check(last_only, tmp_path)
+    assert "keys arrive in lowercase, as pairs" in result[RULES["passes on"]].hint, repr(result)
+    assert "includes 64" not in result[RULES["bad ids"]].hint, repr(result)
+
+
+def test_an_interceptor_that_returns_nothing_for_a_good_call_is_told_to_return_the_handler(tmp_path):
+    result = check(wrong(SOLUTION, "        return handler\n\n\nINTERCEPTORS", "\n\nINTERCEPTORS"), tmp_path)
+    assert "returned None" in result[RULES["passes on"]].hint, repr(result)

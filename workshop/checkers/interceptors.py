@@ -29,9 +29,9 @@ RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks ea
                f"part of it; an id of exactly {LONGEST} is served",
     "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
                  "still answers each id before the next is sent",
-    "logs": "each call passed on is logged once: one line with its method and its id (one that ends in an "
-            "error too)",
-    "health": "a health check, which carries no id, is answered SERVING",
+    "logs": "each call passed on is logged once: a line of its own with its method and its whole id (one that "
+            "ends in an error too)",
+    "health": "health checks, which carry no id, are answered SERVING: Check, and Watch",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
@@ -68,14 +68,33 @@ CARRIED_HINT = (f"the call did carry {HEADER}: metadata keys arrive in lowercase
 BOUNDARY_HINT = f"1 to {LONGEST} characters includes {LONGEST}: refuse only len(request_id) > LONGEST"
 HEALTH_ONLY_HINT = ("only the health service goes through without an id: let through methods that start with "
                     "/grpc.health., not every /grpc. service (reflection needs an id like every other)")
-ECHO_RUN = 8  # characters of the refused id that may not appear in the refusal
+ECHO_HINT_SAME = ("the refusal changed with the id sent: say what is wrong and what is allowed, in words of your "
+                  "own, and nothing of the id (not part of it, not changed): an id may be of any length")
+NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service returned None, which tells grpc there "
+             "is no such method. Return the handler that continuation(handler_call_details) gave")
+NO_HANDLER_HINT = ("UNIMPLEMENTED: returning None, or refusing(None, ...), tells grpc there is no such method; "
+                   "refuse with refusing(handler, grpc.StatusCode.INVALID_ARGUMENT, \"...\"), the handler from "
+                   "continuation(handler_call_details)")
+ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
+WATCH_HINT = ("every method of the health service goes through: Check and Watch (client-side health checking, and "
+              "load balancers, use Watch); let through whatever starts with /grpc.health.")
+REFUSED_IDS = ("a" * (LONGEST + 1), "b" * 500)  # too long, both: their refusals must not differ
+# Around the id the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
+BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
 
 
-_numbers = itertools.count(1)  # the ids the checker sends: check-1, check-2, ... (restarted by each check)
+_numbers = itertools.count(1)  # the ids the checker sends: check-1-…, check-2-…, (restarted by each check)
 
 
 def _with_id(request_id: str | None = None) -> tuple:
-    return ((HEADER, request_id if request_id is not None else f"check-{next(_numbers)}"),)
+    """Metadata that holds `request_id`, or the next of the checker's ids (40 characters: a log must keep it whole)."""
+    if request_id is None:
+        request_id = f"check-{next(_numbers)}-".ljust(40, "z")
+    return (BEFORE, (HEADER, request_id), AFTER)
+
+
+def _id_of(metadata) -> str:
+    return dict(metadata or ()).get(HEADER, "")
 
 
 def _served(call, metadata):
@@ -83,7 +102,9 @@ def _served(call, metadata):
     try:
         return call()
     except grpc.RpcError as error:
-        request_id = dict(metadata or ()).get(HEADER, "")
+        request_id = _id_of(metadata)
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED and request_id:
+            raise Fail(f"a call that carried {HEADER}={request_id} answered UNIMPLEMENTED", NONE_HINT) from None
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and 1 <= len(request_id) <= LONGEST:
             raise Fail(f"a call that carried {HEADER}={request_id} was refused: {(error.details() or '')[:60]!r}",
                        BOUNDARY_HINT if len(request_id) == LONGEST else CARRIED_HINT) from None
@@ -130,6 +151,8 @@ def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, expected=grpc.S
             return details
         if code == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" in details:
             raise Fail(f"{what} got UNIMPLEMENTED ({details[:60]!r}) instead of a refusal", KIND_HINT) from None
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            raise Fail(f"{what} got UNIMPLEMENTED instead of a refusal", NO_HANDLER_HINT) from None
         if code in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.UNIMPLEMENTED}:
             raise  # UNKNOWN: the interceptor raised; the target's guard names its line
         raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", CODE_HINT) from None
@@ -193,16 +216,22 @@ def check_request_ids(server) -> support.CheckResult:
 
         def bad_ids():
             with users_cases.users_stub(target) as stub:
+                _Calls(stub).unary(_with_id())  # an id as any other: a misread one is named as such
                 _Calls(stub).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
-                long_id = "r" * (LONGEST + 1)
-                for what, request_id in (("an empty id", ""), (f"an id of {LONGEST + 1} characters", long_id)):
+                refusals = []
+                for what, request_id in (("an empty id", ""), *((f"an id of {len(each)} characters", each)
+                                                               for each in REFUSED_IDS)):
                     details = _refusal(lambda request_id=request_id: _Calls(stub).unary(_with_id(request_id)),
                                        f"GetUser with {what}", BAD_ID_HINT)
-                    if what != "an empty id" and long_id[:ECHO_RUN] in details:
+                    if request_id and request_id[:8] in details:
                         raise Fail(f"GetUser with {what} was refused with a message that repeats it", ECHO_HINT)
                     if HEADER not in details.lower():
                         raise Fail(f"GetUser with {what} was refused with {details[:60]!r}, which does not name "
                                    f"{HEADER}", NAMES_HINT)
+                    refusals.append(re.sub(r"\d+", "N", details))  # a length said in numbers is no echo
+                if refusals[1] != refusals[2]:
+                    raise Fail(f"ids of {LONGEST + 1} a's and of 500 b's were refused with different words: "
+                               f"{refusals[1][:40]!r} and {refusals[2][:40]!r}", ECHO_HINT_SAME)
 
         def passes_on():
             with users_cases.users_stub(target) as stub:
@@ -245,7 +274,7 @@ def check_request_ids(server) -> support.CheckResult:
                         ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found)):
                     metadata = _with_id()
                     call(metadata)
-                    sent[what] = (method, metadata[0][1])
+                    sent[what] = (method, _id_of(metadata))
             deadline = time.monotonic() + LOG_WAIT
             while True:
                 log = target.handle.logs(lines=400).splitlines() if target.handle else []
@@ -264,13 +293,25 @@ def check_request_ids(server) -> support.CheckResult:
                     raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} times", ONCE_HINT)
                 if method not in found[0]:
                     raise Fail(f"the {what} call was logged as {found[0][:80]!r}, without its method", LOG_HINT)
+                if any(other in found[0] for _, other in sent.values() if other != request_id):
+                    raise Fail("the calls were logged on one line together", ONE_LINE_HINT)
 
         def health():
             with target.channel() as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
-                                                                    timeout=support.TIMEOUT)
-            if reply.status != health_pb2.HealthCheckResponse.SERVING:
-                raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
+                stub = health_pb2_grpc.HealthStub(channel)
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
+                if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                    raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
+                watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
+                try:
+                    first = next(watch)
+                except grpc.RpcError as error:
+                    raise Fail(f"a health Watch without an id got {support.describe_rpc_error(error)}",
+                               WATCH_HINT) from None
+                finally:
+                    watch.cancel()
+                if first.status != health_pb2.HealthCheckResponse.SERVING:
+                    raise Fail(f"a health Watch answered {first.status}", WATCH_HINT)
 
         cases = {"refused": refused, "never runs": never_runs, "bad ids": bad_ids, "passes on": passes_on,
                  "logs": logs, "health": health}
