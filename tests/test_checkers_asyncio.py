@@ -131,7 +131,8 @@ SECOND_TRY = ("    from grpclib import GRPCError\n\n    try:\n        return awa
               "    except GRPCError:\n        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n"
               "    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
-    "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ONE_CALL],
+    # the refusing server answers once the ids are in: never ending the stream hides its refusal too
+    "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ERROR, ONE_CALL],
                                           ["got no answer from a server that answers at once", "await stream.end()"]),
     "opens no call when there are no ids": (wrong(CLIENT, SEND_REQUEST, ""), [NO_IDS, ONE_CALL],
                                             ["grpclib refused: Request was not sent", "stream.send_request()"]),
@@ -165,6 +166,11 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                                             ["carried no deadline", "not asyncio.wait_for"]),
     "no timeout": (wrong(CLIENT, ".open(timeout=1)", ".open()"), [DEADLINE],
                    ["waited 8 s for a server that did not answer", "open(timeout=1)"]),
+    "a timeout of 2 s": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=2)"), [DEADLINE],
+                         ["carried a deadline of 2.0 s", "open(timeout=1)"]),
+    "a timeout caught, None returned": (wrong(CLIENT, "    async with stub", "    try:\n      async with stub").replace(
+        RETURN, "    except asyncio.TimeoutError:\n        return None\n" + RETURN), [DEADLINE],
+        ["count_known gave None", "let the TimeoutError rise"]),
     "a timeout far too short": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.1)"), [DEADLINE],
                                 ["it gave up after 0.1", "open(timeout=1)"]),
 }
@@ -193,3 +199,9 @@ def test_an_unawaited_send_message_is_told_to_await_it():
 def test_a_lookup_not_awaited_is_told_to_await_it(tmp_path):
     result = check_aio(wrong(AIO, "await asyncio.to_thread(", "asyncio.to_thread("), tmp_path)
     assert "without `await`" in result[IN_ORDER].hint, repr(result)
+
+
+def test_a_producer_that_awaits_between_ids_passes_even_against_a_refusal():
+    send = "await stream.send_message(users_pb2.UserRequest(id=user_id))"
+    awaits = wrong(CLIENT, send, send + "\n            await asyncio.sleep(0.001)  # a real producer awaits")
+    assert check_count_known(client(awaits)).all_passed

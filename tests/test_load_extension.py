@@ -47,3 +47,13 @@ def test_loading_the_extension_quiets_grpcs_info_lines_before_grpc_is_imported()
     chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "GRPC_VERBOSITY": "DEBUG"}, check=True)
     assert chosen.stdout.split() == ["DEBUG", "False"], chosen
+
+
+def test_catch_up_of_a_function_answer_defines_it_and_says_so(ipython, capsys):
+    from workshop import catch_up
+
+    ipython.user_ns.pop("count_known", None)
+    ipython.run_cell("from workshop.protos import users_pb2")
+    catch_up("09_2_count_known.py")
+    assert callable(ipython.user_ns["count_known"])
+    assert "caught up: solutions/09_2_count_known.py ran" in capsys.readouterr().out

@@ -48,4 +48,7 @@ def catch_up(solution: str) -> None:
     """
     from IPython import get_ipython
 
-    get_ipython().run_cell((SOLUTIONS / solution).read_text())
+    source = (SOLUTIONS / solution).read_text()
+    result = get_ipython().run_cell(source)
+    if result.success and not source.startswith("%%writefile"):  # a %%writefile says so itself
+        print(f"caught up: solutions/{solution} ran, and what it defines is in place")

@@ -35,11 +35,12 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
 USERS = 300
 UNKNOWN_ID = 404
 REFUSAL = "the checker refuses every count"
-GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
+GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
+CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
 ONE_CALL_IDS = [1, 2, 2, 3]
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
-STALL = 0.25  # seconds without a tick: the loop was blocked (a busy laptop stays well under it)
+STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
 ANSWER_DELAY = 0.3  # seconds the counting server of "loop free" takes to answer: time to block in
 
 END_HINT = ("the server answers only once your side of the stream has ended: after the last send_message, "
@@ -54,16 +55,21 @@ def _seed(folder: str):
 
 
 class _Refuses(users_grpc.UserManagerBase):
-    """Counts nothing: every CountAlreadyUsers ends at once with INVALID_ARGUMENT, as a server may."""
+    """Counts nothing: every CountAlreadyUsers ends with INVALID_ARGUMENT once the client has sent its ids.
+
+    (Refused before that, a client still sending would meet grpclib's StreamClosedError instead of the
+    GRPCError, whatever it does right.)
+    """
 
     refused = 0  # calls refused so far, on this servicer
 
     async def CountAlreadyUsers(self, stream) -> None:
         from grpclib import GRPCError
-
-        self.refused += 1
         from grpclib.const import Status
 
+        self.refused += 1
+        async for _ in stream:
+            pass
         raise GRPCError(Status.INVALID_ARGUMENT, REFUSAL)
 
     async def _unused(self, stream) -> None:
@@ -263,24 +269,27 @@ def check_count_known(function) -> CheckResult:
             async def silent():
                 async with _serving(silent_server) as port:
                     return await _count(function, stalls, port, [1, 2], CASE_DEADLINE - 2)
-            started = time.monotonic()
+            started, rose = time.monotonic(), False
             try:
                 got = _in_a_loop_of_its_own(silent)
             except (asyncio.TimeoutError, TimeoutError):
-                got = None
+                got, rose = None, True
             waited = time.monotonic() - started
             hint = "open the stream with a timeout: stub.CountAlreadyUsers.open(timeout=1)"
             if waited > GIVES_UP_BY:
                 raise Fail(f"it waited {waited:.0f} s for a server that did not answer; expected about 1 s", hint)
             if waited < GIVES_UP_AFTER:
                 raise Fail(f"it gave up after {waited:.2f} s; expected about 1 s, time for a busy server", hint)
-            if got is not None:
+            if not rose:
                 raise Fail(f"against a server that did not answer, count_known gave {got!r}; expected the "
                            "TimeoutError to rise", "let the TimeoutError rise: the caller must know there is no count")
             if not silent_server.deadlines or silent_server.deadlines[0] is None:
                 raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
                            "for a caller that is gone", "give the deadline to the call itself, open(timeout=1), "
                            "not asyncio.wait_for around it: then it travels with the call (grpc-timeout)")
+            if silent_server.deadlines[0] > CARRIED_AT_MOST:
+                raise Fail(f"the call carried a deadline of {silent_server.deadlines[0]:.1f} s; the exercise asks for "
+                           "1 s", hint)
 
         return run_checks("Exercise 9.2 · a grpclib client", [
             (RULES["counts"], counts), (RULES["empty"], empty), (RULES["error"], error),
