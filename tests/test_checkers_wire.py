@@ -73,6 +73,11 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "OK made up when grpc-message is missing": (
         wrong(FRAMING, MESSAGE, 'unquote(fields.get("grpc-message", "OK" if fields["grpc-status"] == "0" else ""))'),
         "no message", "may be missing"),
+    "encode gives a bytearray": (wrong(FRAMING, ENCODE, "return bytearray(PREFIX.pack(int(compressed), len(payload)))"
+                                                        " + payload"), "empty", "return bytes"),
+    "no status, the message kept": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
+                                          f'return UNKNOWN, {MESSAGE} or "no grpc-status"'),
+                                    "no status", "a message that says so"),
     "the flag as a number": (wrong(FRAMING, "(flag == 1, self.buffer", "(flag, self.buffer"), "flag", "as a bool"),
     "payload as a memoryview": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
                                       "(flag == 1, memoryview(self.buffer)[PREFIX.size:end])"), "flag", "as bytes"),

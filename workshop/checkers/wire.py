@@ -187,6 +187,10 @@ def check_framing(module) -> CheckResult:
             if got != b"\x00" * 5:
                 raise Fail(f"encode(b'') gave {shown(got)}; expected 5 zero bytes",
                            "an empty message is still a message: its 5-byte prefix says length 0")
+            if type(got) is not bytes:
+                raise Fail(f"encode gave a {type(got).__name__}; expected bytes",
+                           "return bytes: struct.pack(...) + payload is bytes already (a bytearray can be changed "
+                           "later, by whoever holds it)")
 
         def flag():
             hint = "the first byte is 1 when compressed is true, else 0; feed gives it back as a bool"
@@ -377,10 +381,12 @@ def check_framing(module) -> CheckResult:
         def no_status():
             hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
                     "never 0, which would call it a success")
-            got = status([("content-type", "application/grpc")], hint)
-            if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
-                    and re.search(r"status|missing|lost|absent|\bno\b", got[1], re.IGNORECASE)):
-                raise Fail(f"status_of(trailers without grpc-status) gave {shown(got)}; expected (2, '...')", hint)
+            for trailers in ([("content-type", "application/grpc")], [("grpc-message", "Deadline Exceeded")]):
+                got = status(trailers, hint)
+                if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
+                        and re.search(r"status|missing|lost|absent|\bno\b", got[1], re.IGNORECASE)):
+                    raise Fail(f"status_of({shown(trailers, 50)}), with no grpc-status, gave {shown(got)}; expected "
+                               "(2, '...') with a message that says the status is missing", hint)
 
         cases = {"grpcio reads it": grpcio_reads_it, "empty": empty, "flag": flag, "several": several,
                  "own buffer": own_buffer,
