@@ -37,6 +37,12 @@ LOGGED_AFTER = f'''        def logged(behaviour):  # "log once the call has been
                 return answer
             return run
         return wrapped(handler, logged)'''
+LOGGED_BY_THE_SERVICER = f'''        def logged(behaviour):  # "log as the call is served"
+            def run(request, context):
+                {LOG}
+                return behaviour(request, context)
+            return run
+        return wrapped(handler, logged)'''
 WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of the hint of the first)
     "a unary refusal for every mode": (wrong(SOLUTION, REFUSE, UNARY_TERMINATOR), {"refused"},
                                        "of the method's own kind"),
@@ -75,6 +81,9 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
     "logs without a newline": (wrong(SOLUTION, LOG, 'sys.stdout.write(f"{handler_call_details.method} '
                                                     '{HEADER}={request_id} "); sys.stdout.flush()').replace(
         "import grpc\n", "import sys\n\nimport grpc\n"), {"logs"}, "a newline"),
+    "logged by the servicer's behaviour": (wrong_in_places(SOLUTION, {
+        f"        {LOG}\n        return handler": LOGGED_BY_THE_SERVICER, IMPORT: IMPORT + ", wrapped"}), {"logs"},
+        "fails before it runs"),
     "logs part of the id": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id[:16]}")), {"logs"},
                             "print one line"),
 }

@@ -60,8 +60,8 @@ PING_PONG_HINT = ("the stream was collected before the first answer: an intercep
                   "stream (list(request_iterator)); return the handler as continuation gave it")
 LOG_HINT = (f"print one line for each call you pass on, with handler_call_details.method and its {HEADER}: "
             "print(f\"{handler_call_details.method} {HEADER}={request_id}\") lands in the server's log")
-AFTER_HINT = ("log in intercept_service itself, before you return the handler: a line printed after the servicer "
-              "has answered is never printed when it ends the call with an error")
+AFTER_HINT = ("log in intercept_service itself, before you return the handler: a line printed by the servicer, or "
+              "after it answered, is never printed for a call that ends in an error, or fails before it runs")
 ONCE_HINT = "log each call once, in intercept_service, not once per message or response"
 CARRIED_HINT = (f"the call did carry {HEADER}: metadata keys arrive in lowercase, as pairs; look for the key among "
                 "all of them: dict(handler_call_details.invocation_metadata).get(HEADER, \"\")")
@@ -257,7 +257,7 @@ def check_request_ids(server) -> support.CheckResult:
                     raise Fail(f"GetUsersByIds with an id answered {names}; expected ['ana', 'ben']", PASS_ON_HINT)
 
         def logs():
-            with users_cases.users_stub(target) as stub:
+            with users_cases.users_stub(target) as stub, target.channel() as stub_channel:
                 modes = _Calls(stub)
                 sent = {}  # what was called: (its method, the id it carried)
 
@@ -267,11 +267,19 @@ def check_request_ids(server) -> support.CheckResult:
                     except grpc.RpcError as error:
                         if error.code() != grpc.StatusCode.NOT_FOUND:
                             raise
+                def undecodable(metadata):
+                    raw = stub_channel.unary_unary("/users.v1.UserManager/GetUser")
+                    try:
+                        raw(b"\xff\xff\xff", metadata=metadata, timeout=support.TIMEOUT)
+                    except grpc.RpcError as error:
+                        if error.code() != grpc.StatusCode.INTERNAL:
+                            raise
                 for what, method, call in (
                         ("GetUser", "GetUser", modes.unary), ("GetUsersByType", "GetUsersByType", modes.server_stream),
                         ("CountAlreadyUsers", "CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
                         ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2])),
-                        ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found)):
+                        ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found),
+                        ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable)):
                     metadata = _with_id()
                     call(metadata)
                     sent[what] = (method, _id_of(metadata))
@@ -286,9 +294,10 @@ def check_request_ids(server) -> support.CheckResult:
             for what, found in lines.items():
                 method, request_id = sent[what]
                 if not found:
-                    others_logged = sum(1 for lines_of_one in lines.values() if lines_of_one) == len(lines) - 1
+                    # only calls that ended in an error went unlogged: the line is printed too late
+                    too_late = all(found_of_one for label, found_of_one in lines.items() if "(" not in label)
                     raise Fail(f"the {what} call with {HEADER}={request_id} left no line with its id in the "
-                               "server's log", AFTER_HINT if "NOT_FOUND" in what and others_logged else LOG_HINT)
+                               "server's log", AFTER_HINT if "(" in what and too_late else LOG_HINT)
                 if len(found) > 1:
                     raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} times", ONCE_HINT)
                 if method not in found[0]:
