@@ -74,6 +74,10 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
                                                      "        time.sleep(0.08)  # \"let the client catch up\"\n"
                                                      ).replace("import asyncio\n", "import asyncio\nimport time\n"),
                                                NEVER_BLOCKS, ["held the event loop for 0.0", "time.sleep"]),
+    "a blocking pause before the refusal": (wrong(AIO, "await context.abort(",
+                                                 "time.sleep(0.3)\n            await context.abort(").replace(
+        "import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
+        ["held the event loop for 0.3", "time.sleep"]),
     "a plain def, served in a thread": (wrong(AIO, "await asyncio.to_thread(self.directory.of_type, request.user_type)",
                                               "self.directory.of_type(request.user_type)").replace(
         "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),
@@ -145,7 +149,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                                                                      "    except GRPCError:\n        return 0\n"
                                                                      "    return reply.count"), [ERROR],
                               ["count_known gave 0", "let the GRPCError rise"]),
-    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [1, 2, 2, 3]",
+    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [3, 1, 2, 2]",
                                                       "not one call per id"]),
     "each id once": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(set(ids)):"), [ONE_CALL],
                      ["carrying [[1, 2, 3]]", "a repeated one too"]),
@@ -157,7 +161,12 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         RETURN, "    except GRPCError:\n        time.sleep(0.5)\n        raise\n" + RETURN),
         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
-                                                [ONE_CALL], ["made 2 calls", "let its GRPCError rise"]),
+                                                [ONE_CALL], ["made 4 calls where 2", "let its GRPCError rise"]),
+    "NOT_FOUND turned into 0": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError as error:\n        if error.status.name == 'NOT_FOUND':\n            return 0\n"
+        "        raise\n" + RETURN), [ERROR], ["refuses with NOT_FOUND, count_known gave 0", "whatever its status"]),
+    "ids sorted": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(ids):"), [ONE_CALL],
+                   ["expected one call carrying [3, 1, 2, 2]", "as given"]),
     "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),
                                         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],

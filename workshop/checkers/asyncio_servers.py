@@ -118,9 +118,10 @@ def an_empty_type_is_an_empty_stream(target) -> None:
         raise Fail(f"DISABLED → {_ended(users, error)}; nobody is DISABLED, so expected no users and OK", EMPTY_HINT)
 
 
-def _two_slow_streams(slow) -> None:
-    """Two GetUsersByType streams at once on the slow copy, with health checks meanwhile; a Fail if the loop
-    stopped long enough for a check to go unanswered, or if the streams took turns."""
+def _a_slow_round(slow) -> None:
+    """Two GetUsersByType streams at once on the slow copy, with health checks meanwhile, then a refusal (its
+    path may block too); a Fail if the loop stopped long enough for a check to go unanswered, or if the
+    streams took turns."""
     outcome: list = []
 
     def read() -> None:
@@ -161,6 +162,7 @@ def _two_slow_streams(slow) -> None:
     if took > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
                    "waited for the other", HELD_HINT)
+    _listing(slow, users_pb2.USER_TYPE_UNSPECIFIED)  # judged by the refusal's case; here only its steps count
 
 
 def _stalls(slow) -> list[float]:
@@ -173,10 +175,10 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
     env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(SLOW_STEP)}  # logs each slow step
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
-        _two_slow_streams(slow)
+        _a_slow_round(slow)
         seen = _stalls(slow)
         if seen:  # once may be a busy machine; a blocking call does it again
-            _two_slow_streams(slow)
+            _a_slow_round(slow)
             again = _stalls(slow)[len(seen):]
             if again:
                 raise Fail(f"a step of GetUsersByType held the event loop for {max(again):.2f} s, so no other call "

@@ -25,7 +25,7 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
     "error": "an error the server sends rises as a GRPCError with its status, not as a count",
-    "one call": "ids 1, 2, 2, 3 → one call that carries each, as given (the repeat too); no ids → still one call "
+    "one call": "ids 3, 1, 2, 2 → one call that carries each, as given (the repeat too); no ids → still one call "
                 "(send_request); a refused call is not made again",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
@@ -38,7 +38,7 @@ REFUSAL = "the checker refuses every count"
 GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
-ONE_CALL_IDS = [1, 2, 2, 3]
+ONE_CALL_IDS = [3, 1, 2, 2]  # not in order, one repeated: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
 STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
 ANSWER_DELAY = 0.3  # seconds the counting server of "loop free" takes to answer: time to block in
@@ -55,13 +55,16 @@ def _seed(folder: str):
 
 
 class _Refuses(users_grpc.UserManagerBase):
-    """Counts nothing: every CountAlreadyUsers ends with INVALID_ARGUMENT once the client has sent its ids.
+    """Counts nothing: every CountAlreadyUsers ends with `status` once the client has sent its ids.
 
     (Refused before that, a client still sending would meet grpclib's StreamClosedError instead of the
     GRPCError, whatever it does right.)
     """
 
     refused = 0  # calls refused so far, on this servicer
+
+    def __init__(self, status: str = "INVALID_ARGUMENT"):
+        self.status = status
 
     async def CountAlreadyUsers(self, stream) -> None:
         from grpclib import GRPCError
@@ -70,7 +73,7 @@ class _Refuses(users_grpc.UserManagerBase):
         self.refused += 1
         async for _ in stream:
             pass
-        raise GRPCError(Status.INVALID_ARGUMENT, REFUSAL)
+        raise GRPCError(Status[self.status], REFUSAL)
 
     async def _unused(self, stream) -> None:
         from grpclib import GRPCError
@@ -186,7 +189,7 @@ def check_count_known(function) -> CheckResult:
     with tempfile.TemporaryDirectory(prefix="workshop-9.2-") as folder, \
             server_runner.start("users", env={"USERS_SEED": str(_seed(folder))}) as users:
         stalls: list[float] = []  # how long each call of the learner's coroutine stopped the loop
-        refusing = _Refuses()
+        refusing = {status: _Refuses(status) for status in ("INVALID_ARGUMENT", "NOT_FOUND")}
 
         def counts():
             ids = [*range(1, USERS + 1), UNKNOWN_ID]
@@ -203,20 +206,22 @@ def check_count_known(function) -> CheckResult:
                 raise Fail(f"count_known(stub, []) gave {got}; expected 0", OPEN_HINT)
 
         def error():
-            async def refused():
-                async with _serving(refusing) as port:
-                    return await _count(function, stalls, port, [1, 2], WAIT)
             from grpclib import GRPCError
 
-            try:
-                got = _in_a_loop_of_its_own(refused)
-            except GRPCError as raised:
-                if raised.status.name == "INVALID_ARGUMENT":
-                    return
-                raise Fail(f"the server refused with INVALID_ARGUMENT, but GRPCError({raised.status.name}) rose",
-                           "let the GRPCError itself rise: do not catch it") from None
-            raise Fail(f"against a server that refuses with INVALID_ARGUMENT, count_known gave {got!r}",
-                       "let the GRPCError rise: a count of 0 (or None) would read as 'none of these are users'")
+            for status, servicer in refusing.items():
+                async def refused(servicer=servicer):
+                    async with _serving(servicer) as port:
+                        return await _count(function, stalls, port, [1, 2], WAIT)
+                try:
+                    got = _in_a_loop_of_its_own(refused)
+                except GRPCError as raised:
+                    if raised.status.name == status:
+                        continue
+                    raise Fail(f"the server refused with {status}, but GRPCError({raised.status.name}) rose",
+                               "let the GRPCError itself rise: do not catch it") from None
+                raise Fail(f"against a server that refuses with {status}, count_known gave {got!r}",
+                           "let the GRPCError rise, whatever its status: a count of 0 (or None) would read as "
+                           "'none of these are users'")
 
         def one_call():
             counting = _Counting()
@@ -240,8 +245,10 @@ def check_count_known(function) -> CheckResult:
                            f"one call carrying {ONE_CALL_IDS}", hint)
             if len(counting.calls) != 2:
                 raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
-            if refusing.refused > 1:
-                raise Fail(f"against a server that refused, count_known made {refusing.refused} calls",
+            made = sum(servicer.refused for servicer in refusing.values())
+            if made > len(refusing):  # the error case: one call to each refusing server
+                raise Fail(f"against servers that refused, count_known made {made} calls where {len(refusing)} "
+                           "were due",
                            "make one call, and let its GRPCError rise: whether to try again is the caller's choice "
                            "(a retry that is not safe would count twice elsewhere)")
 
