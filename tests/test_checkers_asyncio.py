@@ -134,6 +134,8 @@ GUARDED = "    from grpclib import GRPCError\n\n    try:\n      async with stub"
 SECOND_TRY = ("    from grpclib import GRPCError\n\n    try:\n        return await once(stub, ids)\n"
               "    except GRPCError:\n        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n"
               "    async with stub")
+AGAIN_AFTER_A_TIMEOUT = ("    try:\n        return await once(stub, ids)\n    except asyncio.TimeoutError:\n"
+                         "        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
     # the refusing server answers once the ids are in: never ending the stream hides its refusal too
     "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ERROR, ONE_CALL],
@@ -162,6 +164,8 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
                                                 [ONE_CALL], ["made 4 calls where 2", "let its GRPCError rise"]),
+    "a second call after a timeout": (wrong(CLIENT, "    async with stub", AGAIN_AFTER_A_TIMEOUT),
+                                      [DEADLINE], ["made 2 calls", "let the TimeoutError of the first call rise"]),
     "NOT_FOUND turned into 0": (wrong(CLIENT, "    async with stub", GUARDED).replace(
         RETURN, "    except GRPCError as error:\n        if error.status.name == 'NOT_FOUND':\n            return 0\n"
         "        raise\n" + RETURN), [ERROR], ["refuses with NOT_FOUND, count_known gave 0", "whatever its status"]),
