@@ -1,0 +1,94 @@
+"""check_retry_policy (11.2): ✗ on the skeleton, ✓ on the answer, and each wrong answer below breaks one
+rule of workshop.checkers.retries.RULES, with a hint that names its cause."""
+import copy
+import json
+
+import pytest
+from exercises import answer, failed, skeleton
+
+from workshop.checkers.retries import RULES, SERVICE, check_retry_policy
+
+SOLUTION = "11_2_retry_policy.py"
+
+
+def config_of(source: str):
+    """The USERS_SERVICE_CONFIG that a cell's code defines."""
+    names: dict = {}
+    exec(source, names)
+    return names["USERS_SERVICE_CONFIG"]
+
+
+def changed(change) -> dict:
+    """The answer's config, with `change(config, retry_policy)` made to a copy of it: one mistake."""
+    config = copy.deepcopy(config_of(answer(SOLUTION)))
+    change(config, config["methodConfig"][0]["retryPolicy"])
+    return config
+
+
+def set_in(mapping: dict, key: str, value):
+    mapping[key] = value
+
+
+def each_method_but(config, _, method: str):
+    config["methodConfig"][0]["name"] = [{"service": SERVICE}]
+    if method:
+        config["methodConfig"].append({"name": [{"service": SERVICE, "method": method}]})
+
+
+ALL = set(RULES)
+WRONG = {  # name: (the config with one mistake, the rules it breaks, words of the hint shown first)
+    "a retryPolicy without maxBackoff": (changed(lambda _, policy: policy.pop("maxBackoff")), ALL,
+                                         "retryPolicy.maxBackoff error:field not present"),
+    "a backoff without its unit": (changed(lambda _, policy: set_in(policy, "initialBackoff", "0.1")), ALL,
+                                   "initialBackoff"),
+    "not JSON (a set of codes)": (changed(lambda _, policy: set_in(policy, "retryableStatusCodes", {"UNAVAILABLE"})),
+                                  ALL, "a service config is JSON"),
+    "four attempts": (changed(lambda _, policy: set_in(policy, "maxAttempts", 4)), {"three"},
+                      "counts the first attempt too"),
+    "two attempts": (changed(lambda _, policy: set_in(policy, "maxAttempts", 2)), {"reads", "three"},
+                     "counts the first attempt too"),
+    "INTERNAL retried too": (changed(lambda _, policy: policy["retryableStatusCodes"].append("INTERNAL")),
+                             {"only unavailable"}, "UNAVAILABLE\"] only"),
+    "DEADLINE_EXCEEDED retried too": (
+        changed(lambda _, policy: policy["retryableStatusCodes"].insert(0, "DEADLINE_EXCEEDED")),
+        {"only unavailable"}, "the service may have acted"),
+    "the whole service retried": (changed(lambda config, policy: each_method_but(config, policy, "")), {"writes"},
+                                  "covers every method, AddUser too"),
+    "no retryThrottling": (changed(lambda config, _: config.pop("retryThrottling")), {"throttled"},
+                           "retryThrottling"),
+    "throttling that waits for 50 failures": (
+        changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 100)), {"throttled"},
+        "below half the tokens"),
+    "the service without its package": (
+        changed(lambda config, _: [name.update(service="UserManager") for name in config["methodConfig"][0]["name"]]),
+        {"reads", "three"}, "package"),
+    "the method in lowercase": (
+        changed(lambda config, _: [name.update(method=name["method"].lower())
+                                   for name in config["methodConfig"][0]["name"]]),
+        {"reads", "three"}, "as the .proto spells it"),
+    "retryableStatusCodes missing UNAVAILABLE": (
+        changed(lambda _, policy: set_in(policy, "retryableStatusCodes", ["RESOURCE_EXHAUSTED"])),
+        {"reads", "three", "only unavailable"}, "list \"UNAVAILABLE\""),
+}
+
+
+def test_skeleton_fails_the_retry_rules():
+    result = check_retry_policy(config_of(skeleton(SOLUTION)))
+    assert failed(result) == {RULES["reads"], RULES["three"]}, repr(result)
+    assert "give a methodConfig entry a \"retryPolicy\"" in repr(result)
+
+
+@pytest.mark.parametrize("config", [config_of(answer(SOLUTION)), json.dumps(config_of(answer(SOLUTION))),
+                                    changed(lambda config, policy: each_method_but(config, policy, "AddUser"))],
+                         ids=["the answer", "the answer as JSON text", "the whole service, but AddUser"])
+def test_answers_pass(config):
+    result = check_retry_policy(config)
+    assert result.all_passed, repr(result)
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_each_wrong_answer_breaks_its_rule(name):
+    config, broken, hint = WRONG[name]
+    result = check_retry_policy(config)
+    assert failed(result) == {RULES[label] for label in broken}, repr(result)
+    assert hint in repr(result), repr(result)

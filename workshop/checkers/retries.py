@@ -1,0 +1,183 @@
+"""Checker for Exercise 11.2 (notebook 11): a service config that retries the users service's reads.
+
+The learner's answer is a service config (a dict, or its JSON text) for the clients of
+users.v1.UserManager. The checker puts it on channels to a server that fails on request
+(workshop/checkers/flaky_users.py) and judges it by what that server sees: how many attempts each
+call made. Its rules are below, one case each; tests/test_checkers_retries.py breaks each on its own.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import grpc
+
+from workshop.checkers import flaky_users, support
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2, users_pb2_grpc
+
+SERVICE = "users.v1.UserManager"
+ATTEMPTS = 3  # in all: the first and two retries
+STORM_CALLS, STORM_MOST = 20, 30  # failing calls in a row, and the most attempts the server may see for them
+NOT_RETRIED = ["INTERNAL", "UNKNOWN", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED"]
+RULES = {  # Exercise 11.2: each rule is one case; a wrong-answer test breaks each on its own
+    "accepted": "grpc accepts the config: a dict (or JSON text) whose every field grpc can read",
+    "reads": "a GetUser that meets UNAVAILABLE twice succeeds: the client retried it, with no code of yours",
+    "three": f"a GetUser that keeps meeting UNAVAILABLE is tried {ATTEMPTS} times in all, then ends UNAVAILABLE",
+    "only unavailable": "a GetUser that meets any other code (" + ", ".join(NOT_RETRIED) + ") is tried once",
+    "writes": "an AddUser that meets UNAVAILABLE is tried once: a write is never repeated",
+    "throttled": f"when the server fails every call, retries stop: {STORM_CALLS} failing GetUsers in a row make at "
+                 f"most {STORM_MOST} attempts in all, not {STORM_CALLS * ATTEMPTS}",
+}
+
+REFUSED_HINT = ("grpc's own words are above: fix that field. A retryPolicy needs all five of maxAttempts, "
+                "initialBackoff and maxBackoff (durations such as \"0.1s\"), backoffMultiplier, retryableStatusCodes")
+NOT_JSON_HINT = "a service config is JSON: a dict of dicts, lists, strings and numbers, or that dict as JSON text"
+COUNT_HINT = f"maxAttempts counts the first attempt too: {ATTEMPTS} in all is \"maxAttempts\": {ATTEMPTS}"
+CODES_HINT = ("retryableStatusCodes: [\"UNAVAILABLE\"] only. UNAVAILABLE says the call never reached the service, "
+              "so a retry is safe; after any other code the service may have acted, or will answer the same again")
+WRITES_HINT = ("a methodConfig entry whose name is {\"service\": \"" + SERVICE + "\"} alone covers every method, "
+               "AddUser too: name the reads one by one ({\"service\": ..., \"method\": \"GetUser\"}), or give AddUser "
+               "an entry of its own with no retryPolicy (the entry that names the method wins)")
+THROTTLE_HINT = ("add \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1} beside methodConfig: each failure "
+                 "takes a token, each success gives back 0.1, and below half the tokens the client stops retrying")
+REFUSED_ABOVE = "grpc refused the config (the first ✗ says why): fix that first"
+
+
+def _config_text(config) -> str:
+    if isinstance(config, str):
+        json.loads(config)  # text that is not JSON is the learner's mistake, named by the caller
+        return config
+    return json.dumps(config)
+
+
+def _why_refused(text: str) -> str:
+    """grpc's reasons for refusing a service config: it logs them, and tells the call only that it refused."""
+    probe = ("import grpc, sys\n"
+             "channel = grpc.insecure_channel('127.0.0.1:9', options=[('grpc.service_config', sys.argv[1])])\n"
+             "try:\n    channel.unary_unary('/probe/Probe')(b'', timeout=2)\nexcept grpc.RpcError:\n    pass\n")
+    printed = subprocess.run([sys.executable, "-c", probe, text], capture_output=True, text=True, timeout=30,
+                             env={"GRPC_VERBOSITY": "ERROR", "PATH": ""}).stderr
+    found = re.search(r"errors validating service config: \[(.*)\]", printed)
+    return found.group(1) if found else "grpc gave no reason"
+
+
+def _entries(config) -> list[dict]:
+    try:
+        entries = json.loads(_config_text(config)).get("methodConfig", [])
+        return [entry for entry in entries if isinstance(entry, dict)]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+def _retried_names(config) -> list[dict]:
+    return [name for entry in _entries(config) if "retryPolicy" in entry for name in entry.get("name", [])
+            if isinstance(name, dict)]
+
+
+def _reads_hint(config) -> str:
+    """Why no retry happened, as far as the config's text shows it."""
+    names = _retried_names(config)
+    if not names:
+        return ("give a methodConfig entry a \"retryPolicy\" (maxAttempts, initialBackoff, maxBackoff, "
+                "backoffMultiplier, retryableStatusCodes) and a \"name\" list that holds the reads")
+    if not any(name.get("service") == SERVICE for name in names):
+        return f"name the service as the .proto's package and service make it: \"{SERVICE}\""
+    if not any(name.get("service") == SERVICE and name.get("method") in (None, "GetUser") for name in names):
+        return "name the method as the .proto spells it: \"GetUser\""
+    return "list \"UNAVAILABLE\" in retryableStatusCodes, and allow at least 3 attempts (maxAttempts)"
+
+
+class _Client:
+    """Calls to a fresh FlakyUsers server, on a channel that carries the learner's config."""
+
+    def __init__(self, config_text: str, address: str, servicer: flaky_users.FlakyUsers):
+        self.channel = grpc.insecure_channel(address, options=[("grpc.service_config", config_text)])
+        self.stub = users_pb2_grpc.UserManagerStub(self.channel)
+        self.servicer = servicer
+        self.calls = 0
+
+    def attempts(self, method: str, fail: str = "UNAVAILABLE", times: int = flaky_users.ALWAYS) -> tuple[str, int]:
+        """One call of `method` whose first `times` attempts fail with `fail`: (the code it ended with, attempts)."""
+        self.calls += 1
+        name = f"{method}-{self.calls}"
+        metadata = (("x-call", name), ("x-fail", fail), ("x-fail-times", str(times)))
+        request = users_pb2.UserRequest(id=1) if method == "GetUser" else users_pb2.User(id=1, nickname="ana")
+        try:
+            getattr(self.stub, method)(request, metadata=metadata, timeout=support.TIMEOUT)
+            code = "OK"
+        except grpc.RpcError as error:
+            if "service config" in (error.details() or ""):
+                raise Fail(REFUSED_ABOVE) from None
+            code = error.code().name
+        return code, self.servicer.attempts[name]
+
+
+def _with_client(config, case):
+    def run():
+        try:
+            text = _config_text(config)
+        except (TypeError, ValueError):
+            raise Fail(REFUSED_ABOVE) from None
+        with flaky_users.serving() as (address, servicer):
+            client = _Client(text, address, servicer)
+            try:
+                case(client)
+            finally:
+                client.channel.close()
+    return run
+
+
+def check_retry_policy(config) -> support.CheckResult:
+    """Exercise 11.2: `config` is the learner's USERS_SERVICE_CONFIG."""
+    def accepted():
+        try:
+            text = _config_text(config)
+        except (TypeError, ValueError) as error:
+            raise Fail(f"the config is not JSON: {error}", NOT_JSON_HINT) from None
+        with flaky_users.serving() as (address, _):
+            with grpc.insecure_channel(address, options=[("grpc.service_config", text)]) as channel:
+                try:
+                    users_pb2_grpc.UserManagerStub(channel).GetUser(users_pb2.UserRequest(id=1),
+                                                                    timeout=support.TIMEOUT)
+                except grpc.RpcError as error:
+                    if "service config" not in (error.details() or ""):
+                        raise
+                    raise Fail(f"grpc refused the config: {_why_refused(text)}", REFUSED_HINT) from None
+
+    def reads(client):
+        code, attempts = client.attempts("GetUser", times=2)
+        if code != "OK":
+            raise Fail(f"a GetUser that met UNAVAILABLE twice ended {code} after {attempts} attempt(s)",
+                       _reads_hint(config) if attempts == 1 else COUNT_HINT)
+
+    def three(client):
+        code, attempts = client.attempts("GetUser")
+        if attempts != ATTEMPTS:
+            raise Fail(f"a GetUser that kept meeting UNAVAILABLE was tried {attempts} time(s), not {ATTEMPTS}",
+                       COUNT_HINT if attempts > 1 else _reads_hint(config))
+
+    def only_unavailable(client):
+        for fail in NOT_RETRIED:
+            code, attempts = client.attempts("GetUser", fail=fail, times=1)
+            if attempts != 1:
+                raise Fail(f"a GetUser that met {fail} was tried {attempts} times", CODES_HINT)
+
+    def writes(client):
+        code, attempts = client.attempts("AddUser", times=1)
+        if attempts != 1:
+            raise Fail(f"an AddUser that met UNAVAILABLE once was tried {attempts} times (and ended {code})",
+                       WRITES_HINT)
+
+    def throttled(client):
+        made = sum(client.attempts("GetUser")[1] for _ in range(STORM_CALLS))
+        if made > STORM_MOST:
+            raise Fail(f"{STORM_CALLS} failing GetUsers in a row made {made} attempts", THROTTLE_HINT)
+
+    cases = [("accepted", accepted)] + [(label, _with_client(config, case)) for label, case in [
+        ("reads", reads), ("three", three), ("only unavailable", only_unavailable), ("writes", writes),
+        ("throttled", throttled)]]
+    return support.run_checks("Exercise 11.2 · a retry policy for the users service",
+                              [(RULES[label], case) for label, case in cases])
