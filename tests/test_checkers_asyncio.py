@@ -47,14 +47,38 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
     "abort not awaited": (wrong(AIO, "await context.abort(", "context.abort("), REFUSES,
                           ["untyped, then the stream ended OK", "context.abort is a coroutine"]),
     "a message that names nothing": (wrong(AIO, "INVALID_ARGUMENT, problem)", 'INVALID_ARGUMENT, "bad request")'),
-                                     REFUSES, ["'bad request', which does not say what is wrong"]),
+                                     REFUSES, ["'bad request', not users.problem_with_user_type's"]),
+    "words of its own": (wrong(AIO, "INVALID_ARGUMENT, problem)",
+                               'INVALID_ARGUMENT, f"bad user_type {request.user_type}")'),
+                         REFUSES, ["'bad user_type 0', not", "as they are"]),
+    "UNSPECIFIED counted as a listed type": (
+        wrong(AIO, "if problem := users.problem_with_user_type(request.user_type):",
+              "if request.user_type not in users_pb2.UserType.values():\n"
+              "            problem = users.problem_with_user_type(request.user_type)"),
+        REFUSES, ["USER_TYPE_UNSPECIFIED → untyped", "means 'not set'"]),
+    "a range of its own that lets -1 through": (
+        wrong(AIO, "if problem := users.problem_with_user_type(request.user_type):",
+              "if request.user_type == 0 or request.user_type > users_pb2.USER_TYPE_DISABLED:\n"
+              "            problem = users.problem_with_user_type(request.user_type)"),
+        REFUSES, ["user_type -1 → no users, then the stream ended OK", "no range of your own"]),
+    "a range of its own that lets 5 through": (
+        wrong(AIO, "if problem := users.problem_with_user_type(request.user_type):",
+              "if request.user_type <= 0 or request.user_type > 5:\n"
+              "            problem = users.problem_with_user_type(request.user_type)"),
+        REFUSES, ["user_type 5 → no users", "no range of your own"]),
+    "GUEST refused as if it were no type": (
+        wrong(AIO, "if problem := users.problem_with_user_type(request.user_type):",
+              "if request.user_type not in (users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR,\n"
+              "                                     users_pb2.USER_TYPE_DISABLED):\n"
+              "            problem = users.problem_with_user_type(request.user_type) or \"not a type\""),
+        EMPTY, ["USER_TYPE_GUEST → no users, then INVALID_ARGUMENT", "is never refused"]),
     "sorted by nickname": (wrong(AIO, "for user in found:", "for user in sorted(found, key=lambda u: u.nickname):"),
                            IN_ORDER, ["ada, bo, nora, tess, then the stream ended OK", "id order"]),
     "NOT_FOUND for a type nobody has": (wrong(AIO, "        for user in found:\n", """\
         if not found:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no user has this type")
         for user in found:
-"""), EMPTY, ["DISABLED → no users, then NOT_FOUND", "not an error"]),
+"""), EMPTY, ["USER_TYPE_DISABLED → no users, then NOT_FOUND", "not an error"]),
     "the directory called in the event loop": (wrong(AIO, LOOKUP, "self.directory.of_type(request.user_type)"),
                                                NEVER_BLOCKS, ["a health check got no answer", "asyncio.to_thread"]),
     "a thread lock held across the await": (wrong(AIO, f"        found = {LOOKUP}", f"""\
@@ -151,10 +175,10 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                                                                      "    except GRPCError:\n        return 0\n"
                                                                      "    return reply.count"), [ERROR],
                               ["count_known gave 0", "let the GRPCError rise"]),
-    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [3, 1, 2, 2]",
+    "one call per id": (ONE_CALL_PER_ID, [ONE_CALL], ["expected one call carrying [3, 0, 1, -4, 2, 2]",
                                                       "not one call per id"]),
     "each id once": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(set(ids)):"), [ONE_CALL],
-                     ["carrying [[1, 2, 3]]", "a repeated one too"]),
+                     ["carrying [[-4, 0, 1, 2, 3]]", "a repeated one too"]),
     "send_message not awaited": (wrong(CLIENT, "await stream.send_message(", "stream.send_message("),
                                  [COUNTS, ONE_CALL], ["gave 0; expected 300", "send every id"]),
     "a blocking sleep after the call": (wrong(CLIENT, RETURN, '    time.sleep(0.5)  # "rate-limit"\n' + RETURN),
@@ -163,14 +187,22 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         RETURN, "    except GRPCError:\n        time.sleep(0.5)\n        raise\n" + RETURN),
         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
-                                                [ONE_CALL], ["made 4 calls where 2", "let its GRPCError rise"]),
+                                                [ONE_CALL], ["made 10 calls where 5", "let its GRPCError rise"]),
     "a second call after a timeout": (wrong(CLIENT, "    async with stub", AGAIN_AFTER_A_TIMEOUT),
                                       [DEADLINE], ["made 2 calls", "let the TimeoutError of the first call rise"]),
     "NOT_FOUND turned into 0": (wrong(CLIENT, "    async with stub", GUARDED).replace(
         RETURN, "    except GRPCError as error:\n        if error.status.name == 'NOT_FOUND':\n            return 0\n"
         "        raise\n" + RETURN), [ERROR], ["refuses with NOT_FOUND, count_known gave 0", "whatever its status"]),
+    "ids no user can have left out": (wrong(CLIENT, "for user_id in ids:", "for user_id in [i for i in ids if i > 0]:"),
+                                      [ONE_CALL], ["carrying [[3, 1, 2, 2]]", "0, a negative one"]),
+    "UNAVAILABLE turned into 0": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError as error:\n        if error.status.name == 'UNAVAILABLE':\n            return 0\n"
+        "        raise\n" + RETURN), [ERROR], ["refuses with UNAVAILABLE, count_known gave 0", "whatever its status"]),
+    "a second call after UNAVAILABLE": (wrong(CLIENT, "    async with stub", SECOND_TRY.replace(
+        "    except GRPCError:\n", "    except GRPCError as error:\n        if error.status.name != 'UNAVAILABLE':\n"
+        "            raise\n")), [ONE_CALL], ["made 6 calls where 5", "let its GRPCError rise"]),
     "ids sorted": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(ids):"), [ONE_CALL],
-                   ["expected one call carrying [3, 1, 2, 2]", "as given"]),
+                   ["expected one call carrying [3, 0, 1, -4, 2, 2]", "as given"]),
     "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),
                                         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],

@@ -20,9 +20,11 @@ from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2, users_pb2_grpc
 from workshop.runner.serving import SLOW_STEP_SETTING
+from workshop.servers import users as users_server
 
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99
+NOT_TYPES = (users_pb2.USER_TYPE_UNSPECIFIED, -1, max(users_pb2.UserType.values()) + 1, NOT_A_TYPE)  # and edges
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
 HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (shorter blocks: STALL_LINE)
 STREAMS = 2  # slow streams at once: their lookups must overlap
@@ -40,7 +42,7 @@ STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_T
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
         for user_id, name, kind in STORED]
 IN_ID_ORDER = ["tess", "bo", "nora", "ada"]
-NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b", NOT_A_TYPE: r"\b99\b"}
+REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"], GUEST: ["gus"], users_pb2.USER_TYPE_DISABLED: []}
 
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
@@ -51,8 +53,13 @@ HELD_HINT = ("the two calls took turns: something one call holds across an `awai
 WRONG_CODE_HINT = ("refuse with grpc.StatusCode.INVALID_ARGUMENT: the request is wrong, whatever the directory holds; "
                    "and refuse before the first yield")
 NOT_A_TYPE_HINT = ("a number that UserType does not list is no type either: users.problem_with_user_type(request."
-                   "user_type) finds it too (it returns None only for a real type)")
-SAYS_WHY_HINT = "abort with the words users.problem_with_user_type(request.user_type) gives: they say what is wrong"
+                   "user_type) finds every one (it returns None only for a real type): no range of your own")
+UNSET_HINT = ("UNSPECIFIED (0) is listed in UserType, but it means 'not set': no type. users.problem_with_user_type"
+              "(request.user_type) refuses it")
+REAL_TYPE_HINT = ("a type that UserType lists (all but UNSPECIFIED) is never refused: ask users.problem_with_user_type"
+                  "(request.user_type), which returns None for each of them, rather than a list of your own")
+SAYS_WHY_HINT = ("abort with the words users.problem_with_user_type(request.user_type) gives, as they are: they say "
+                 "what is wrong and list the types to choose from")
 ORDER_HINT = ("yield one users_pb2.UserResponse(user=user) per user of the list that the directory's of_type gives, "
               "in its order (id order)")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
@@ -85,21 +92,29 @@ def _ended(users, error) -> str:
 
 
 def refuses_a_type_that_is_none(target) -> None:
-    for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE):
-        known = user_type in users_pb2.UserType.values()
-        what = users_pb2.UserType.Name(user_type) if known else f"user_type {user_type}"
-        users, error = _listing(target, user_type)
-        if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT or users:
-            if error is not None:
-                hint = WRONG_CODE_HINT
-            elif user_type == NOT_A_TYPE:
-                hint = NOT_A_TYPE_HINT
-            else:
-                hint = AWAIT_ABORT_HINT
-            raise Fail(f"{what} → {_ended(users, error)}; expected INVALID_ARGUMENT and no users", hint)
-        if not re.search(NAMES_THE_PROBLEM[user_type], error.details() or "", re.IGNORECASE):
-            raise Fail(f"{what} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not say what "
-                       "is wrong", SAYS_WHY_HINT)
+    outcomes = {user_type: _listing(target, user_type) for user_type in NOT_TYPES}
+    through = [user_type for user_type, (users, error) in outcomes.items()
+               if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT or users]
+    for user_type in through:
+        users, error = outcomes[user_type]
+        if error is not None:
+            hint = WRONG_CODE_HINT
+        elif len(through) == len(NOT_TYPES):
+            hint = AWAIT_ABORT_HINT
+        elif user_type == users_pb2.USER_TYPE_UNSPECIFIED:
+            hint = UNSET_HINT
+        else:
+            hint = NOT_A_TYPE_HINT
+        raise Fail(f"{_type_name(user_type)} → {_ended(users, error)}; expected INVALID_ARGUMENT and no users", hint)
+    for user_type, (_, error) in outcomes.items():
+        expected = users_server.problem_with_user_type(user_type)
+        if (error.details() or "") != expected:
+            raise Fail(f"{_type_name(user_type)} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, not "
+                       f"users.problem_with_user_type's {expected[:40]!r}…", SAYS_WHY_HINT)
+
+
+def _type_name(user_type: int) -> str:
+    return users_pb2.UserType.Name(user_type) if user_type in users_pb2.UserType.values() else f"user_type {user_type}"
 
 
 def streams_every_user_in_id_order(target) -> None:
@@ -113,9 +128,15 @@ def streams_every_user_in_id_order(target) -> None:
 
 
 def an_empty_type_is_an_empty_stream(target) -> None:
-    users, error = _listing(target, users_pb2.USER_TYPE_DISABLED)
-    if error is not None or users:
-        raise Fail(f"DISABLED → {_ended(users, error)}; nobody is DISABLED, so expected no users and OK", EMPTY_HINT)
+    for user_type, expected in REAL_TYPES.items():
+        users, error = _listing(target, user_type)
+        if error is not None or [user.nickname for user in users] != expected:
+            name = _type_name(user_type)
+            if expected:
+                raise Fail(f"{name} → {_ended(users, error)}; expected {', '.join(expected)}", REAL_TYPE_HINT)
+            raise Fail(f"{name} → {_ended(users, error)}; nobody is {name}, so expected no users and OK",
+                       REAL_TYPE_HINT if error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+                       else EMPTY_HINT)
 
 
 def _a_slow_round(slow) -> None:
@@ -205,10 +226,11 @@ def is_an_async_generator(target) -> None:
 
 
 RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test breaks only it
-    "UNSPECIFIED, or 99 → INVALID_ARGUMENT that says what is wrong, before any user (abort awaited)":
-        refuses_a_type_that_is_none,
+    "UNSPECIFIED, -1, 5 or 99 → INVALID_ARGUMENT with users.problem_with_user_type's words, before any user "
+    "(abort awaited)": refuses_a_type_that_is_none,
     "NORMAL → tess, bo, nora, ada: every user of the type, as stored, in id order": streams_every_user_in_id_order,
-    "DISABLED (nobody has it) → no users, and the stream ends OK": an_empty_type_is_an_empty_stream,
+    "every other type is served: ADMINISTRATOR → root, GUEST → gus, DISABLED (nobody has it) → no users, and "
+    "each stream ends OK": an_empty_type_is_an_empty_stream,
     f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
     "is answered at once meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,

@@ -24,9 +24,10 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
     "counts": "ids 1 to 300 and 404, to the kit's grpcio server holding users 1 to 300 → 300: every id sent, "
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
-    "error": "an error the server sends rises as a GRPCError with its status, not as a count",
-    "one call": "ids 3, 1, 2, 2 → one call that carries each, as given (the repeat too); no ids → still one call "
-                "(send_request); a refused call is not made again",
+    "error": "an error the server sends rises as a GRPCError with its status, whatever the status "
+             "(INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, PERMISSION_DENIED, INTERNAL), not as a count",
+    "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too); no ids → "
+                "still one call (send_request); a refused call is not made again, whatever its status",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
     "loop free": "the event loop goes on all the while, in every case above and with a slow server: nothing in "
@@ -35,10 +36,11 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
 USERS = 300
 UNKNOWN_ID = 404
 REFUSAL = "the checker refuses every count"
+REFUSED_WITH = ("INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE", "PERMISSION_DENIED", "INTERNAL")
 GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
-ONE_CALL_IDS = [3, 1, 2, 2]  # not in order, one repeated: sent as given
+ONE_CALL_IDS = [3, 0, 1, -4, 2, 2]  # not in order, one repeated, two no user can have: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
 STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
 ANSWER_DELAY = 0.3  # seconds the counting server of "loop free" takes to answer: time to block in
@@ -189,7 +191,7 @@ def check_count_known(function) -> CheckResult:
     with tempfile.TemporaryDirectory(prefix="workshop-9.2-") as folder, \
             server_runner.start("users", env={"USERS_SEED": str(_seed(folder))}) as users:
         stalls: list[float] = []  # how long each call of the learner's coroutine stopped the loop
-        refusing = {status: _Refuses(status) for status in ("INVALID_ARGUMENT", "NOT_FOUND")}
+        refusing = {status: _Refuses(status) for status in REFUSED_WITH}
 
         def counts():
             ids = [*range(1, USERS + 1), UNKNOWN_ID]
@@ -236,8 +238,9 @@ def check_count_known(function) -> CheckResult:
             if first != [ONE_CALL_IDS]:
                 if len(first) > 1:
                     hint = "open one call, send every id on its stream, then end it: not one call per id"
-                elif first and set(first[0]) == set(ONE_CALL_IDS):
-                    hint = "send each id as given, a repeated one too: the server decides what counts once"
+                elif first and first[0] and set(first[0]) <= set(ONE_CALL_IDS):
+                    hint = ("send each id as given, 0, a negative one and a repeated one too: the server decides "
+                            "what counts, and counts a repeat once")
                 else:
                     hint = ("await each send_message: without `await`, nothing is sent (Python only warns that a "
                             "coroutine was never awaited)")
@@ -327,5 +330,6 @@ def _answered(run, what: str, hint: str) -> int:
         raise Fail(f"with {what}, count_known gave a UserCountResponse; expected its count",
                    "return reply.count, the number inside the reply")
     if isinstance(got, bool) or not isinstance(got, int):
-        raise Fail(f"with {what}, count_known gave {got!r}; expected a number", "return reply.count")
+        raise Fail(f"with {what}, count_known gave {got!r}; expected a whole number, an int",
+                   "return reply.count, as it is")
     return got
