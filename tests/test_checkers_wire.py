@@ -57,7 +57,21 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
 }
 
 
+FIELDS = "    fields = dict(trailers)\n"
 MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
+    "HTTP's 200 taken for OK": (wrong(FRAMING, NO_STATUS, '    if "grpc-status" not in fields and '
+                                      'fields.get(":status") == "200":\n        return 0, ""\n' + NO_STATUS),
+                                "no status", "UNKNOWN (2)"),
+    "grpc-status matched by its start": (wrong(FRAMING, FIELDS, FIELDS + "    for name, value in trailers:\n"
+                                               "        if name.startswith(\"grpc-status\"):\n"
+                                               "            fields[\"grpc-status\"] = value\n"),
+                                         "error", "only starts the same way"),
+    "None for an empty chunk": (wrong(FRAMING, "        self.buffer += data\n",
+                                      "        if not data:\n            return None\n        self.buffer += data\n"),
+                                "split", "feed(b'') returns []"),
+    "encode's keyword renamed": (wrong_in_places(FRAMING, {"compressed: bool = False": "compress: bool = False",
+                                                           "int(compressed)": "int(compress)"}),
+                                 "flag", "the keyword is compressed"),
     "unquoted twice": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))',
                              'unquote(unquote(fields.get("grpc-message", "")))'), "percent", "unquote(message), once"),
     "message lowered": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))',
@@ -231,3 +245,12 @@ def test_a_prefix_kept_aside_is_still_left_over_at_finish(tmp_path):
     result = check(pending, tmp_path)
     assert failed(result) == {RULES["truncated"]}, repr(result)
     assert "a prefix whose payload never came" in result[RULES["truncated"]].hint, repr(result)
+
+
+def test_any_trailer_named_status_breaks_the_error_and_no_status_rules(tmp_path):
+    """`"status" in name` takes HTTP's :status (200) and grpc-status-details-bin for grpc-status."""
+    source = wrong(FRAMING, FIELDS, FIELDS + "    for name, value in trailers:\n        if \"status\" in name:\n"
+                   "            fields[\"grpc-status\"] = value\n")
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES["error"], RULES["no status"]}, repr(result)
+    assert "exact name" in repr(result) and "gave (200, '')" in repr(result), repr(result)

@@ -25,7 +25,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
             "pairs, the flag a bool (1 is True, 0 False), the payload bytes",
     "several": "one chunk holding several messages → feed returns them all, in order",
     "own buffer": "two Decoders fed in turn → each gives its own stream's messages (each keeps its own buffer)",
-    "split": "one message cut into many chunks, one byte at a time (prefix too) → it comes once, at its last byte",
+    "split": "one message cut into many chunks, one byte at a time (prefix too; an empty chunk among them gives "
+             "[]) → it comes once, at its last byte",
     "across": "a chunk that ends one message and starts the next one's prefix → the first now, the second later",
     "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole",
     "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once",
@@ -33,11 +34,13 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
                  "bytes are left",
     "clean end": "a stream that ends between messages (after an empty one too, or before any) → finish() is quiet",
     "ok": "the trailers of an OK call → (0, '')",
-    "error": "a trailers-only error (grpc-status after :status and content-type) → (5, its message), an int",
+    "error": "a trailers-only error (grpc-status after :status and content-type, then trailing metadata and "
+             "grpc-status-details-bin, as grpcio writes them) → (5, its message), an int",
     "percent": "a percent-encoded grpc-message → its text, as sent: %20 is a space, %C3%A9 is é, %25 is %, "
                "+ stays +, capitals stay",
     "no message": "grpc-status without grpc-message → (that code, '')",
-    "no status": "no grpc-status at all → UNKNOWN (2) and a message that says so, as the gRPC spec says",
+    "no status": "no grpc-status at all (:status 200 alone too) → UNKNOWN (2) and a message that says so, as the "
+                 "gRPC spec says",
 }
 CARS = users_pb2.UserRequest(id=3)  # carol: a user the notebook never asks for by hand
 NORMAL_USERS = ["bob", "carol", "erin"]  # data/users.json's users of USER_TYPE_NORMAL, in id order
@@ -45,6 +48,10 @@ PAYLOAD = bytes(range(256)) * 2  # 512 bytes: a length that needs more than one 
 OK_TRAILERS = [("grpc-status", "0"), ("grpc-message", "")]  # as grpcio sends them
 NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "5"),
              ("grpc-message", "no user has id 999")]
+# grpcio's own order: its status, then the servicer's trailing metadata, then rich details (11's google.rpc.Status)
+NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ")]
+EXACT_NAME_HINT = ("find grpc-status by its exact name, dict(trailers)[\"grpc-status\"]: :status is HTTP's (200), and "
+                   "grpc-status-details-bin only starts the same way")
 PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%20is%20100%25%20taken")]
 PERCENT_TEXT = "nickname élève+1 is 100% taken"
 PERCENT_TWICE = [("grpc-status", "3"), ("grpc-message", "Code%2041%20Is%20Not%2050%2541")]  # a second unquote breaks it
@@ -62,6 +69,8 @@ RUNAWAY_HINT = ("a loop that never ends: after taking a message out, drop its by
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
 
 
+EMPTY_CHUNK_HINT = ("an empty chunk (an empty DATA frame, such as the one that ends a stream) completes no message: "
+                    "feed(b'') returns [], as every feed that completed none")
 SHAPE_HINT = ("feed returns a list with one (compressed, payload) pair per message this chunk completed, "
               "e.g. [(False, b'...')], and [] when it completed none")
 EMPTY_MESSAGE_HINT = ("an empty message is a whole message: a prefix that says length 0 and a payload of b''; take "
@@ -163,7 +172,9 @@ def check_framing(module) -> CheckResult:
     def feed(chunks: list[bytes], hint: str, into=None) -> list[list]:
         into = into or decoder()
         got = [attempt("feed(...)", into.feed, chunk, hint=hint) for chunk in chunks]
-        for messages in got:
+        for chunk, messages in zip(chunks, got, strict=True):
+            if not chunk and messages != []:
+                raise Fail(f"feed(b'') gave {shown(messages)}; expected []", EMPTY_CHUNK_HINT)
             if not isinstance(messages, list) or not all(isinstance(m, tuple) and len(m) == 2 for m in messages):
                 raise Fail(f"feed gave {shown(messages)}; expected a list of (compressed, payload) pairs", SHAPE_HINT)
         return got
@@ -196,7 +207,8 @@ def check_framing(module) -> CheckResult:
         def flag():
             hint = "the first byte is 1 when compressed is true, else 0; feed gives it back as a bool"
             plain = attempt("encode(payload)", encode, PAYLOAD, hint=hint)
-            squeezed = attempt("encode(payload, compressed=True)", encode, PAYLOAD, True, hint=hint)
+            squeezed = attempt("encode(payload, compressed=True)", lambda: encode(PAYLOAD, compressed=True),
+                               hint=hint + " (the keyword is compressed, as the exercise names it)")
             if squeezed[:1] != b"\x01" or squeezed[1:] != plain[1:]:
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
@@ -250,7 +262,10 @@ def check_framing(module) -> CheckResult:
             hint = ("add each chunk to a buffer kept between feeds: HTTP/2 may cut a message anywhere, "
                     "even inside its 5-byte prefix")
             whole = framed(PAYLOAD)
-            got = feed([whole[i:i + 1] for i in range(len(whole))], hint)
+            chunks = [whole[i:i + 1] for i in range(len(whole))]
+            chunks.insert(3, b"")  # an empty DATA frame: no message completed, so []
+            got = feed(chunks, hint)
+            del got[3]
             early = next((i for i, messages in enumerate(got[:-1]) if messages), None)
             if early is not None:
                 raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}",
@@ -367,6 +382,10 @@ def check_framing(module) -> CheckResult:
                            hint)
             if type(got[0]) is not int:  # 5.0 == 5, but a status code is a whole number
                 raise Fail(f"status_of gave the code as a {type(got[0]).__name__}, {got[0]!r}; expected an int", hint)
+            got = status(NOT_FOUND_IN_FULL, EXACT_NAME_HINT)
+            if got != (5, "no user has id 999"):
+                raise Fail(f"status_of(NOT_FOUND, with trailing metadata and grpc-status-details-bin after it) gave "
+                           f"{shown(got)}; expected (5, 'no user has id 999')", EXACT_NAME_HINT)
 
         def percent():
             hint = ("urllib.parse.unquote(message), once, and change nothing else: %XX are UTF-8 bytes; '+' is not "
@@ -387,7 +406,8 @@ def check_framing(module) -> CheckResult:
         def no_status():
             hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
                     "never 0, which would call it a success")
-            for trailers in ([("content-type", "application/grpc")], [("grpc-message", "Deadline Exceeded")]):
+            for trailers in ([("content-type", "application/grpc")], [("grpc-message", "Deadline Exceeded")],
+                             [(":status", "200"), ("content-type", "application/grpc")]):
                 got = status(trailers, hint)
                 if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
                         and re.search(SAYS_MISSING, got[1], re.IGNORECASE)):
