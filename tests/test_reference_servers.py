@@ -51,3 +51,24 @@ def test_servers_run_as_fresh_interpreters_not_forks(users_server):
     """fork() after grpc is imported can hang: the runner starts `sys.executable`, a new process image."""
     command = psutil.Process(users_server.pid).cmdline()
     assert command[0] == sys.executable and command[1].endswith("server_runner.py") and command[2] == "_child"
+
+
+@pytest.mark.parametrize("server_name", ["users_server", "chat_server"])
+def test_servers_answer_reflection_v1_as_well_as_v1alpha(server_name, request):
+    """grpcurl and newer clients ask grpc.reflection.v1 first: a grpcio server (users) and a grpc.aio one (chat)
+    answer it, asked with v1's own messages (grpclib ships them; grpcio-reflection only has v1alpha's)."""
+    from google.protobuf import descriptor_pb2
+    from grpclib.reflection.v1 import reflection_pb2 as v1
+
+    server = request.getfixturevalue(server_name)
+    service = {"users_server": "users.v1.UserManager", "chat_server": "chat.v1.ChatServer"}[server_name]
+    with server.channel() as channel:
+        ask = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                    request_serializer=v1.ServerReflectionRequest.SerializeToString,
+                                    response_deserializer=v1.ServerReflectionResponse.FromString)
+        listing, described = ask(iter([v1.ServerReflectionRequest(list_services=""),
+                                       v1.ServerReflectionRequest(file_containing_symbol=service)]), timeout=5)
+    names = {s.name for s in listing.list_services_response.service}
+    assert {service, "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    first = descriptor_pb2.FileDescriptorProto.FromString(described.file_descriptor_response.file_descriptor_proto[0])
+    assert service.rsplit(".", 1)[1] in [s.name for s in first.service]

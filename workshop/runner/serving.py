@@ -25,6 +25,7 @@ DEFAULT_WORKERS = 32
 SLOW_STEP_SETTING = "WORKSHOP_SLOW_STEP"
 # One server per port: without this, Linux lets a second server bind the same port and steal calls.
 SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 _GRPC_SERVER, _AIO_SERVER = grpc.server, grpc.aio.server  # the runner's own; the module gets refusals
 
 OWN_SERVER = (
@@ -111,11 +112,23 @@ class ServiceRecorder:
 
 
 def add_health_and_reflection(server, service_names, health_servicer) -> None:
+    """Health, and reflection in both versions: grpcurl and newer clients ask for v1 first, older ones for v1alpha.
+
+    grpcio-reflection serves only v1alpha. v1 is the same protocol under a new package name (its messages are
+    v1alpha's, field for field), so the library's servicer answers it too, on v1's method path.
+    """
     from grpc_health.v1 import health, health_pb2_grpc
-    from grpc_reflection.v1alpha import reflection
+    from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
+    kind = reflection.aio.ReflectionServicer if isinstance(server, grpc.aio.Server) else reflection.ReflectionServicer
+    servicer = kind(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo, request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)}),))
 
 
 def bind(server, host: str, port: int) -> int:
