@@ -115,8 +115,10 @@ def add_health_and_reflection(server, service_names, health_servicer) -> None:
     """Health, and reflection in both versions: grpcurl and newer clients ask for v1 first, older ones for v1alpha.
 
     grpcio-reflection serves only v1alpha. v1 is the same protocol under a new package name (its messages are
-    v1alpha's, field for field), so the library's servicer answers it too, on v1's method path.
+    v1alpha's, field for field), so the library's servicer answers it too, on v1's method path; grpclib ships
+    v1's descriptors, imported so that reflection can describe v1 as it describes every other service.
     """
+    import grpclib.reflection.v1.reflection_pb2  # noqa: F401 (it registers grpc/reflection/v1/reflection.proto)
     from grpc_health.v1 import health, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
