@@ -51,6 +51,7 @@ class Shutdown:
         self.reason, self.grace = "", DEFAULT_GRACE
         self.serving = False
         self.entry_path: Path | None = None
+        self.server = None  # once it serves: what `health SERVING|NOT_SERVING` lines change
 
     def request(self, reason: str, grace: float = DEFAULT_GRACE) -> None:
         with self._lock:
@@ -109,6 +110,8 @@ def watch_parent(parent_pid: int, shutdown: Shutdown) -> None:
             words = line.split()
             if words[:1] == [b"stop"]:
                 shutdown.request("stop() was called", _grace_from(words[1:]))
+            elif words[:1] == [b"health"] and words[1:] in ([b"SERVING"], [b"NOT_SERVING"]):
+                set_health(shutdown.server, words[1] == b"SERVING")
         shutdown.request(PARENT_GONE)  # EOF: every copy of the pipe's other end is closed
 
     threading.Thread(target=read_commands, name="parent-watch", daemon=True).start()
@@ -119,6 +122,15 @@ def watch_parent(parent_pid: int, shutdown: Shutdown) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
     if POSIX and os.getppid() != parent_pid:  # the parent died before the guards were in place
         shutdown.request(PARENT_GONE)
+
+
+def set_health(server, serving: bool) -> None:
+    """What the standard health service answers for every service of `server`, from now on."""
+    if server is None:
+        say("health: the server is not serving yet; nothing changed")
+        return
+    server.set_serving(serving)
+    print(f"health: {'SERVING' if serving else 'NOT_SERVING (maintenance)'}, for every service", flush=True)
 
 
 def module_path(reference: str) -> str:
@@ -176,7 +188,7 @@ def run(reference: str, name: str, host: str, port: int, *, parent_pid: int | No
         traceback.print_exc()
         return 1
     try:
-        shutdown.serving = True
+        shutdown.serving, shutdown.server = True, server
         print(f"serving {name} on {entry.address}: {', '.join(server.services)}", flush=True)
         if announce:
             announce(entry.address)

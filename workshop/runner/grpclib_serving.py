@@ -78,7 +78,11 @@ class GrpclibServer:
         if not collector.servicers:
             raise TypeError("add_to_server added no servicer: call server.add(YourServicer()) in it")
         self.services = [name for servicer in collector.servicers for name in _service_names(servicer)]
-        health = Health({servicer: [] for servicer in collector.servicers})  # no checks: SERVING while it runs
+        from grpclib.health.check import ServiceStatus
+
+        self.status = ServiceStatus()  # one status for all its services: SERVING, until set_serving says not
+        self.status.set(True)
+        health = Health({servicer: [self.status] for servicer in collector.servicers})
         self.server = Server(ServerReflection.extend([*collector.servicers, health]))
         listener = listening_socket(self.host, self.port)
         bound = listener.getsockname()[1]
@@ -87,6 +91,9 @@ class GrpclibServer:
 
     def start(self) -> int:
         return self._run(self._start())
+
+    def set_serving(self, serving: bool) -> None:
+        self.loop.call_soon_threadsafe(self.status.set, serving)
 
     async def _stop(self, grace: float) -> None:
         self.server.close()

@@ -112,6 +112,25 @@ class RunningServer:
                 f"{self._process.returncode}). Start it again with server_runner.start({self.target!r}).",
                 self.logs(10)))
 
+    def set_serving(self, serving: bool, wait: float = 5.0) -> None:
+        """Make the server's health service answer SERVING, or NOT_SERVING (down for maintenance), for all its
+        services; returns once a health check says so. The server still answers calls all the while: health
+        only tells load balancers and probes whether to send it any."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        self.ensure_running()
+        wanted = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        self._process.stdin.write(f"health {health_pb2.HealthCheckResponse.ServingStatus.Name(wanted)}\n".encode())
+        self._process.stdin.flush()
+        deadline = time.monotonic() + wait
+        with grpc.insecure_channel(self.entry.probe) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while health.Check(health_pb2.HealthCheckRequest(), timeout=wait).status != wanted:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the {self.name!r} server's health did not change within {wait:g} s; "
+                                       f"see server.logs()")
+                time.sleep(0.02)
+
     def stop(self, grace: float = 1.0) -> None:
         """Stop the server: calls in flight get `grace` seconds; a server that is still there
         STOP_PATIENCE seconds later is killed, and its log says so."""

@@ -223,6 +223,14 @@ class ThreadedServer:
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         return self.port
 
+    def set_serving(self, serving: bool) -> None:
+        """Health says SERVING, or NOT_SERVING (maintenance: load balancers send calls elsewhere), for all."""
+        from grpc_health.v1 import health_pb2
+
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ["", *self.services]:
+            self.health.set(service, status)
+
     def stop(self, grace: float) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
@@ -269,6 +277,16 @@ class AsyncioServer:
     async def _stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+
+    async def _set_serving(self, serving: bool) -> None:
+        from grpc_health.v1 import health_pb2
+
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ["", *self.services]:
+            await self.health.set(service, status)
+
+    def set_serving(self, serving: bool) -> None:
+        self._run(self._set_serving(serving))
 
     def stop(self, grace: float) -> None:
         """Blocks for ever if a handler froze the loop; the child's watchdog bounds that."""
