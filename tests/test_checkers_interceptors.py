@@ -44,6 +44,10 @@ LOGGED_BY_THE_SERVICER = f'''        def logged(behaviour):  # "log as the call 
             return run
         return wrapped(handler, logged)'''
 WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of the hint of the first)
+    "the method's short name logged": (
+        wrong(SOLUTION, LOG, LOG.replace("{handler_call_details.method}",
+                                         "{handler_call_details.method.rsplit('/', 1)[-1]}")),
+        {"logs"}, "with handler_call_details.method"),
     "a unary refusal for every mode": (wrong(SOLUTION, REFUSE, UNARY_TERMINATOR), {"refused"},
                                        "of the method's own kind"),
     "refused as PERMISSION_DENIED": (wrong(SOLUTION, "StatusCode.INVALID_ARGUMENT", "StatusCode.PERMISSION_DENIED"),

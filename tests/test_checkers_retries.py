@@ -59,22 +59,36 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
     "throttling that waits for 50 failures": (
         changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 100)), {"throttled"},
         "below half the tokens"),
+    "throttling with 20 tokens": (changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 20)),
+                                  {"throttled"}, "maxTokens\": 10"),
+    "throttling that gives back 0.5 a success": (
+        changed(lambda config, _: set_in(config["retryThrottling"], "tokenRatio", 0.5)), {"throttled"},
+        "tokenRatio is what each success gives back"),
+    "throttling that gives back 0.05 a success": (
+        changed(lambda config, _: set_in(config["retryThrottling"], "tokenRatio", 0.05)), {"throttled"},
+        "tokenRatio is what each success gives back"),
+    "CANCELLED retried too": (changed(lambda _, policy: policy["retryableStatusCodes"].append("CANCELLED")),
+                              {"only unavailable"}, "UNAVAILABLE\"] only"),
+    "AddUser retried on ABORTED": (
+        changed(lambda config, policy: config["methodConfig"].append({
+            "name": [{"service": SERVICE, "method": "AddUser"}],
+            "retryPolicy": {**policy, "retryableStatusCodes": ["ABORTED"]}})), {"writes"}, "ABORTED too"),
     "the service without its package": (
         changed(lambda config, _: [name.update(service="UserManager") for name in config["methodConfig"][0]["name"]]),
-        {"reads", "three"}, "package"),
+        {"reads", "three", "throttled"}, "package"),
     "the method in lowercase": (
         changed(lambda config, _: [name.update(method=name["method"].lower())
                                    for name in config["methodConfig"][0]["name"]]),
-        {"reads", "three"}, "as the .proto spells it"),
+        {"reads", "three", "throttled"}, "as the .proto spells it"),
     "retryableStatusCodes missing UNAVAILABLE": (
         changed(lambda _, policy: set_in(policy, "retryableStatusCodes", ["RESOURCE_EXHAUSTED"])),
-        {"reads", "three", "only unavailable"}, "list \"UNAVAILABLE\""),
+        {"reads", "three", "only unavailable", "throttled"}, "list \"UNAVAILABLE\""),
 }
 
 
 def test_skeleton_fails_the_retry_rules():
     result = check_retry_policy(config_of(skeleton(SOLUTION)))
-    assert failed(result) == {RULES["reads"], RULES["three"]}, repr(result)
+    assert failed(result) == {RULES["reads"], RULES["three"], RULES["throttled"]}, repr(result)
     assert "give a methodConfig entry a \"retryPolicy\"" in repr(result)
 
 

@@ -29,8 +29,8 @@ RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks ea
                f"part of it; an id of exactly {LONGEST} is served",
     "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
                  "still answers each id before the next is sent",
-    "logs": "each call passed on is logged once: a line of its own with its method and its whole id (one that "
-            "ends in an error too)",
+    "logs": "each call passed on is logged once: a line of its own with its whole method (/users.v1.UserManager/"
+            "GetUser) and its whole id (one that ends in an error too)",
     "health": "health checks, which carry no id, are answered SERVING: Check, and Watch",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
@@ -300,8 +300,10 @@ def check_request_ids(server) -> support.CheckResult:
                                "server's log", AFTER_HINT if "(" in what and too_late else LOG_HINT)
                 if len(found) > 1:
                     raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} times", ONCE_HINT)
-                if method not in found[0]:
-                    raise Fail(f"the {what} call was logged as {found[0][:80]!r}, without its method", LOG_HINT)
+                if f"/users.v1.UserManager/{method}" not in found[0]:
+                    raise Fail(f"the {what} call was logged as {found[0][:80]!r}, without its whole method "
+                               f"(/users.v1.UserManager/{method}: the service tells one GetUser from another)",
+                               LOG_HINT)
                 if any(other in found[0] for _, other in sent.values() if other != request_id):
                     raise Fail("the calls were logged on one line together", ONE_LINE_HINT)
 

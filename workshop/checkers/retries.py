@@ -20,16 +20,23 @@ from workshop.protos import users_pb2, users_pb2_grpc
 
 SERVICE = "users.v1.UserManager"
 ATTEMPTS = 3  # in all: the first and two retries
-STORM_CALLS, STORM_MOST = 20, 30  # failing calls in a row, and the most attempts the server may see for them
-NOT_RETRIED = ["INTERNAL", "UNKNOWN", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "ABORTED", "DEADLINE_EXCEEDED"]
+# grpc's throttling, with 10 tokens and 0.1 back per success: each failed attempt takes a token (never below 0),
+# and a retry is allowed only while more than half are left. 20 failing calls in a row, 3 attempts allowed
+# each: 3 + 2 + 18 × 1 attempts.
+STORM_CALLS, TOKENS = 20, 10
+STILL_OFF, BACK = 50, 21  # successes after the storm: 50 bring 5.0 tokens (not more than half), 21 more 6.1
+FAILING = [code.name for code in grpc.StatusCode if code.name != "OK"]
+NOT_RETRIED = [name for name in FAILING if name != "UNAVAILABLE"]
 RULES = {  # Exercise 11.2: each rule is one case; a wrong-answer test breaks each on its own
     "accepted": "grpc accepts the config: a dict (or JSON text) whose every field grpc can read",
     "reads": "a GetUser that meets UNAVAILABLE twice succeeds: the client retried it, with no code of yours",
     "three": f"a GetUser that keeps meeting UNAVAILABLE is tried {ATTEMPTS} times in all, then ends UNAVAILABLE",
-    "only unavailable": "a GetUser that meets any other code (" + ", ".join(NOT_RETRIED) + ") is tried once",
-    "writes": "an AddUser that meets UNAVAILABLE is tried once: a write is never repeated",
-    "throttled": f"when the server fails every call, retries stop: {STORM_CALLS} failing GetUsers in a row make at "
-                 f"most {STORM_MOST} attempts in all, not {STORM_CALLS * ATTEMPTS}",
+    "only unavailable": "a GetUser that meets any other code (all 15 of them: INTERNAL, ABORTED, NOT_FOUND, …) is "
+                        "tried once",
+    "writes": "an AddUser that meets any code, UNAVAILABLE or another, is tried once: a write is never repeated",
+    "throttled": f"retryThrottling of 10 tokens, 0.1 back per success: {STORM_CALLS} failing GetUsers in a row make "
+                 f"{23} attempts, not {STORM_CALLS * ATTEMPTS}; then retries stay off after {STILL_OFF} "
+                 f"successes, and are back after {BACK} more",
 }
 
 REFUSED_HINT = ("grpc's own words are above: fix that field. A retryPolicy needs all five of maxAttempts, "
@@ -41,9 +48,30 @@ CODES_HINT = ("retryableStatusCodes: [\"UNAVAILABLE\"] only. UNAVAILABLE says th
 WRITES_HINT = ("a methodConfig entry whose name is {\"service\": \"" + SERVICE + "\"} alone covers every method, "
                "AddUser too: name the reads one by one ({\"service\": ..., \"method\": \"GetUser\"}), or give AddUser "
                "an entry of its own with no retryPolicy (the entry that names the method wins)")
+WRITES_ANY_HINT = ("give AddUser no retryPolicy at all: whatever the code (ABORTED too), its first attempt may have "
+                   "written, and a retry would write again")
 THROTTLE_HINT = ("add \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1} beside methodConfig: each failure "
                  "takes a token, each success gives back 0.1, and below half the tokens the client stops retrying")
+RECOVERY_HINT = ("tokenRatio is what each success gives back: 0.1, so that about 50 successes after a storm are "
+                 "needed before retries come back (\"tokenRatio\": 0.1)")
+BACKOFF_HINT = ("the retries waited past the call's 5 s deadline: keep the backoff short, as above (initialBackoff "
+                "\"0.1s\", maxBackoff \"1s\", backoffMultiplier 2)")
 REFUSED_ABOVE = "grpc refused the config (the first ✗ says why): fix that first"
+
+
+def storm_attempts(allowed: int, calls: int = STORM_CALLS, tokens: int = TOKENS) -> int:
+    """The attempts `calls` failing calls in a row make under grpc's throttling with `tokens` tokens, when
+    the retry policy allows `allowed` attempts a call (grpc counts in thousandths of a token, as here)."""
+    left, made = tokens * 1000, 0
+    for _ in range(calls):
+        attempts = 0
+        while True:
+            attempts += 1
+            left = max(0, left - 1000)
+            if attempts >= allowed or left <= tokens * 1000 // 2:
+                break
+        made += attempts
+    return made
 
 
 def _config_text(config) -> str:
@@ -149,6 +177,9 @@ def check_retry_policy(config) -> support.CheckResult:
 
     def reads(client):
         code, attempts = client.attempts("GetUser", times=2)
+        if code == "DEADLINE_EXCEEDED":
+            raise Fail(f"a GetUser that met UNAVAILABLE twice ran out of time after {attempts} attempt(s)",
+                       BACKOFF_HINT)
         if code != "OK":
             raise Fail(f"a GetUser that met UNAVAILABLE twice ended {code} after {attempts} attempt(s)",
                        _reads_hint(config) if attempts == 1 else COUNT_HINT)
@@ -166,15 +197,29 @@ def check_retry_policy(config) -> support.CheckResult:
                 raise Fail(f"a GetUser that met {fail} was tried {attempts} times", CODES_HINT)
 
     def writes(client):
-        code, attempts = client.attempts("AddUser", times=1)
-        if attempts != 1:
-            raise Fail(f"an AddUser that met UNAVAILABLE once was tried {attempts} times (and ended {code})",
-                       WRITES_HINT)
+        for fail in FAILING:
+            code, attempts = client.attempts("AddUser", fail=fail, times=1)
+            if attempts != 1:
+                raise Fail(f"an AddUser that met {fail} once was tried {attempts} times (and ended {code})",
+                           WRITES_HINT if fail == "UNAVAILABLE" else WRITES_ANY_HINT)
 
     def throttled(client):
-        made = sum(client.attempts("GetUser")[1] for _ in range(STORM_CALLS))
-        if made > STORM_MOST:
-            raise Fail(f"{STORM_CALLS} failing GetUsers in a row made {made} attempts", THROTTLE_HINT)
+        made = [client.attempts("GetUser")[1] for _ in range(STORM_CALLS)]
+        if made[0] == 1:
+            raise Fail("a failing GetUser was not retried at all, so there is nothing to throttle yet",
+                       "make GetUser retried first (the rules above); this rule then judges the throttling")
+        if sum(made) != storm_attempts(made[0]):
+            raise Fail(f"{STORM_CALLS} failing GetUsers in a row made {sum(made)} attempts; with 10 tokens, "
+                       f"{storm_attempts(made[0])}", THROTTLE_HINT)
+        for _ in range(STILL_OFF):
+            client.attempts("GetUser", times=0)
+        if (attempts := client.attempts("GetUser")[1]) != 1:
+            raise Fail(f"after the storm, {STILL_OFF} successes brought retries back already ({attempts} attempts)",
+                       RECOVERY_HINT)
+        for _ in range(BACK):
+            client.attempts("GetUser", times=0)
+        if (attempts := client.attempts("GetUser")[1]) == 1:
+            raise Fail(f"after the storm, {STILL_OFF + BACK} successes did not bring retries back", RECOVERY_HINT)
 
     cases = [("accepted", accepted)] + [(label, _with_client(config, case)) for label, case in [
         ("reads", reads), ("three", three), ("only unavailable", only_unavailable), ("writes", writes),
