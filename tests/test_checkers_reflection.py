@@ -1,0 +1,60 @@
+"""check_method_table (12.1): ✗ on the skeleton, ✓ on the answer, and each wrong answer below breaks one
+rule of workshop.checkers.reflection.RULES, with a hint that names its cause."""
+import pytest
+from exercises import answer, failed, skeleton, wrong
+
+from workshop.checkers.reflection import RULES, check_method_table
+
+SOLUTION = "12_1_method_table.py"
+COMPREHENSION = "for method in explorer.service(service).methods]"
+FIRST_IN_FILE = ("for method in next(iter(explorer.pool.FindFileContainingSymbol(service)"
+                 ".services_by_name.values())).methods]")
+
+
+def function_of(source: str):
+    names: dict = {}
+    exec(source, names)
+    return names["method_table"]
+
+
+CATCHING = answer(SOLUTION).replace('    return [(method.name', '''    try:
+        found = explorer.service(service)
+    except KeyError:
+        return []  # "no such service: no methods"
+    return [(method.name''').replace(COMPREHENSION, "for method in found.methods]")
+WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
+    "lists, not tuples": (wrong(SOLUTION, "    return [(method.name", "    return [[method.name").replace(
+        "MODES[method.client_streaming, method.server_streaming])", "MODES[method.client_streaming, "
+        "method.server_streaming]]"), "rows", "one tuple per method"),
+    "sorted by name": (wrong(SOLUTION, COMPREHENSION, "for method in sorted(explorer.service(service).methods, "
+                             "key=lambda m: m.name)]"), "every method", "not sorted"),
+    "short type names": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
+                               "method.input_type.name, method.output_type.name"), "full names", ".full_name"),
+    "streaming flags swapped": (wrong(SOLUTION, "MODES[method.client_streaming, method.server_streaming]",
+                                      "MODES[method.server_streaming, method.client_streaming]"), "modes",
+                                "client_streaming and method.server_streaming"),
+    "bidi for bidirectional": (wrong(SOLUTION, '(True, True): "bidirectional"', '(True, True): "bidi"'), "modes",
+                               '"bidirectional"'),
+    "the file's first service": (wrong(SOLUTION, COMPREHENSION, FIRST_IN_FILE), "one service",
+                                 "the one ServiceDescriptor asked for"),
+    "an unknown service as an empty table": (CATCHING, "unknown", "let the pool's KeyError rise"),
+}
+
+
+def test_skeleton_is_reported_as_not_done():
+    result = check_method_table(function_of(skeleton(SOLUTION)))
+    assert result.passed == 0 and all("not done yet" in case.got for case in result.cases), repr(result)
+
+
+def test_answer_passes_every_rule():
+    result = check_method_table(function_of(answer(SOLUTION)))
+    assert result.all_passed, repr(result)
+    assert [case.label for case in result.cases] == list(RULES.values())
+
+
+@pytest.mark.parametrize("mistake", WRONG)
+def test_each_wrong_answer_breaks_only_its_rule(mistake):
+    source, rule, hint = WRONG[mistake]
+    result = check_method_table(function_of(source))
+    assert failed(result) == {RULES[rule]}, repr(result)
+    assert hint in repr(result), repr(result)

@@ -1,0 +1,144 @@
+"""Checker for Exercise 12.1 (notebook 12): method_table(explorer, service), a piece of an explorer.
+
+The learner's function lists a service's methods from what reflection alone tells: each method's
+name, its request and response types by full name, and its mode. The checker asks it about the
+kit's users service and about a server no notebook shows (workshop/checkers/unseen: two services
+in one file, nested messages, google.protobuf.Empty, all four modes), on an Explorer of its own.
+Its rules are below, one case each; tests/test_checkers_reflection.py breaks each on its own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from workshop.checkers import support
+from workshop.checkers.support import Fail
+
+UNSEEN = str(Path(__file__).parent / "unseen" / "stockroom_server.py")
+MODES = ("unary", "server streaming", "client streaming", "bidirectional")
+USERS = [("GetUser", "users.v1.UserRequest", "users.v1.UserResponse", "unary"),
+         ("AddUser", "users.v1.User", "users.v1.UserResponse", "unary"),
+         ("CountAlreadyUsers", "users.v1.UserRequest", "users.v1.UserCountResponse", "client streaming"),
+         ("GetUsersByType", "users.v1.UserTypeRequest", "users.v1.UserResponse", "server streaming"),
+         ("GetUsersByIds", "users.v1.UserRequest", "users.v1.UserResponse", "bidirectional")]
+STOCKROOM = [("Find", "stockroom.v2.Item", "stockroom.v2.Shelf.Slot", "unary"),
+             ("Restock", "stockroom.v2.Item", "stockroom.v2.Receipt", "client streaming"),
+             ("Shelves", "google.protobuf.Empty", "stockroom.v2.Shelf", "server streaming"),
+             ("Sort", "stockroom.v2.Item", "stockroom.v2.Item", "bidirectional"),
+             ("Count", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary"),
+             ("Audit", "stockroom.v2.Item", "stockroom.v2.Item", "server streaming")]
+LEDGER = [("Find", "stockroom.v2.Receipt", "stockroom.v2.Item", "unary"),
+          ("Close", "google.protobuf.Empty", "google.protobuf.Empty", "unary")]
+NOWHERE = "stockroom.v2.Nowhere"
+RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks each on its own
+    "rows": "a list with one (method, request, response, mode) tuple of four strings per method",
+    "every method": "every method of the service, each once, in the order its contract declares them",
+    "full names": "request and response types by their full names: package included (users.v1.UserRequest), "
+                  "a nested message with its parent (stockroom.v2.Shelf.Slot), another package's type "
+                  "(google.protobuf.Empty)",
+    "modes": "each method's mode, from whether its request and its response stream: " + ", ".join(MODES),
+    "one service": "only the service asked for: two services in one file, each with a Find, keep theirs apart",
+    "unknown": f"a service the server does not serve ({NOWHERE}) → an error (KeyError) that names it, not an "
+               "empty table",
+}
+
+ROWS_HINT = ("return a list, one tuple per method: (method.name, method.input_type.full_name, "
+             "method.output_type.full_name, mode), each a str")
+EVERY_HINT = ("go through explorer.service(name).methods, the ServiceDescriptor's methods in the contract's "
+              "order: one row each, none left out, none added, not sorted")
+FULL_NAME_HINT = ("a Descriptor's .name is its short name; .full_name has the package and any parent message: "
+                  "method.input_type.full_name")
+MODES_HINT = ("the mode comes from method.client_streaming and method.server_streaming: neither → \"unary\", only "
+              "the response → \"server streaming\", only the request → \"client streaming\", both → "
+              "\"bidirectional\"")
+ONE_SERVICE_HINT = ("take the methods of the one ServiceDescriptor asked for, explorer.service(service).methods, "
+                    "not every method the pool (or the file) knows")
+UNKNOWN_HINT = ("let the pool's KeyError rise: a table with no rows would say the service exists and has no "
+                "methods")
+
+
+def _table(method_table, explorer, service: str, strict: bool = False) -> list:
+    """The learner's rows for `service`. Strict, they must be a list of 4-string tuples (the rows case);
+    otherwise any sequence of 4-part rows is read as one, so the other cases judge the content alone."""
+    try:
+        table = method_table(explorer, service)
+    except NotImplementedError:
+        raise Fail("not done yet: method_table still raises NotImplementedError",
+                   "write method_table in the exercise cell, run that cell, then run the checker again") from None
+    except KeyError as error:
+        raise Fail(f"method_table(explorer, {service!r}) raised KeyError {error}, for a service the server "
+                   "serves", EVERY_HINT) from None
+    if strict and not isinstance(table, list):
+        raise Fail(f"method_table gave a {type(table).__name__}; expected a list of tuples", ROWS_HINT)
+    try:
+        rows = [tuple(row) for row in table]
+    except TypeError:
+        raise Fail(f"method_table gave {str(table)[:80]}; expected a list of tuples", ROWS_HINT) from None
+    for row, given in zip(rows, table, strict=True):
+        if len(row) != 4 or not all(isinstance(part, str) for part in row) or (strict and type(given) is not tuple):
+            raise Fail(f"a row was {str(given)[:80]}; expected a tuple of four strings", ROWS_HINT)
+    return rows
+
+
+def check_method_table(method_table) -> support.CheckResult:
+    """Exercise 12.1: `method_table` is the learner's function (explorer, service name) → rows."""
+    import server_runner
+    from workshop.explorer import Explorer
+
+    with server_runner.start("users") as users, server_runner.start(UNSEEN) as unseen, \
+            grpc.insecure_channel(users.address) as users_channel, \
+            grpc.insecure_channel(unseen.address) as unseen_channel:
+        on_users, on_unseen = Explorer(users_channel), Explorer(unseen_channel)
+
+        def rows():
+            _table(method_table, on_users, "users.v1.UserManager", strict=True)
+
+        def every_method():
+            for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
+                                                (on_unseen, "stockroom.v2.Stockroom", STOCKROOM)):
+                got, names = _table(method_table, explorer, service), [row[0] for row in expected]
+                if [row[0] for row in got] != names:
+                    raise Fail(f"for {service}: methods {[row[0] for row in got]}; expected {names}",
+                               ONE_SERVICE_HINT if len(got) > len(names) else EVERY_HINT)
+
+        def full_names():
+            for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
+                                                (on_unseen, "stockroom.v2.Stockroom", STOCKROOM)):
+                got = _table(method_table, explorer, service)
+                for mine, right in zip(got, expected, strict=False):
+                    if mine[0] == right[0] and mine[1:3] != right[1:3]:
+                        raise Fail(f"{service}.{right[0]}: {mine[1]} → {mine[2]}; expected {right[1]} → "
+                                   f"{right[2]}", FULL_NAME_HINT)
+
+        def modes():
+            for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
+                                                (on_unseen, "stockroom.v2.Stockroom", STOCKROOM)):
+                got = _table(method_table, explorer, service)
+                for mine, right in zip(got, expected, strict=False):
+                    if mine[0] == right[0] and mine[3] != right[3]:
+                        raise Fail(f"{service}.{right[0]}: mode {mine[3]!r}; expected {right[3]!r}", MODES_HINT)
+
+        def one_service():
+            got = sorted(row[0] for row in _table(method_table, on_unseen, "stockroom.v2.Ledger"))
+            if got != sorted(row[0] for row in LEDGER):  # which methods: the other cases judge order and types
+                raise Fail(f"for stockroom.v2.Ledger: methods {got}; expected Find and Close", ONE_SERVICE_HINT)
+
+        def unknown():
+            try:
+                got = method_table(on_unseen, NOWHERE)
+            except NotImplementedError:
+                raise Fail("not done yet: method_table still raises NotImplementedError") from None
+            except KeyError as error:
+                if NOWHERE not in str(error):
+                    raise Fail(f"the KeyError said {str(error)[:80]}, which does not name {NOWHERE}",
+                               UNKNOWN_HINT) from None
+                return
+            except Exception as error:
+                raise Fail(f"method_table(explorer, {NOWHERE!r}) raised {type(error).__name__}: "
+                           f"{str(error)[:60]}; expected the pool's KeyError", UNKNOWN_HINT) from None
+            raise Fail(f"method_table(explorer, {NOWHERE!r}) gave {str(got)[:60]}", UNKNOWN_HINT)
+
+        return support.run_checks("Exercise 12.1 · a method table, from reflection alone", [
+            (RULES["rows"], rows), (RULES["every method"], every_method), (RULES["full names"], full_names),
+            (RULES["modes"], modes), (RULES["one service"], one_service), (RULES["unknown"], unknown)])
