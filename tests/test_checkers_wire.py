@@ -59,6 +59,16 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
 
 FIELDS = "    fields = dict(trailers)\n"
 MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
+    "a 3-byte length in encode": (wrong(FRAMING, ENCODE, 'return bytes([int(compressed), 0]) + '
+                                        'len(payload).to_bytes(3, "big") + payload'), "large", "all 4 bytes"),
+    "OK's message dropped": (wrong(FRAMING, STATUS, 'if fields["grpc-status"] == "0":\n        return 0, ""\n    '
+                                   + STATUS), "ok", "whatever the code"),
+    "grpc-status matched by its end": (wrong(FRAMING, FIELDS, FIELDS + "    for name, value in trailers:\n"
+                                             "        if name.endswith(\"grpc-status\"):\n"
+                                             "            fields[\"grpc-status\"] = value\n"),
+                                       "error", "exact name"),
+    "the flag for True alone": (wrong(FRAMING, "int(compressed)", "(1 if compressed is True else 0)"), "flag",
+                                "any true value"),
     "HTTP's 200 taken for OK": (wrong(FRAMING, NO_STATUS, '    if "grpc-status" not in fields and '
                                       'fields.get(":status") == "200":\n        return 0, ""\n' + NO_STATUS),
                                 "no status", "UNKNOWN (2)"),
@@ -254,3 +264,12 @@ def test_any_trailer_named_status_breaks_the_error_and_no_status_rules(tmp_path)
     result = check(source, tmp_path)
     assert failed(result) == {RULES["error"], RULES["no status"]}, repr(result)
     assert "exact name" in repr(result) and "gave (200, '')" in repr(result), repr(result)
+
+
+@pytest.mark.parametrize("words", ["the trailers did not include grpc-status", "lacking grpc-status",
+                                   "the stream ended before a status arrived", "didn't get a status",
+                                   "grpc-status missing from the trailers"])
+def test_a_missing_status_said_in_other_words_passes(words, tmp_path):
+    source = wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"', f"return UNKNOWN, {words!r}")
+    result = check(source, tmp_path)
+    assert result.all_passed, repr(result)

@@ -28,12 +28,13 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "split": "one message cut into many chunks, one byte at a time (prefix too; an empty chunk among them gives "
              "[]) → it comes once, at its last byte",
     "across": "a chunk that ends one message and starts the next one's prefix → the first now, the second later",
-    "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole",
+    "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole; one of 16 MiB "
+             "→ 01 00 00 00",
     "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once",
     "truncated": "a stream that ends inside a message, or inside its prefix → finish() raises, saying how many "
                  "bytes are left",
     "clean end": "a stream that ends between messages (after an empty one too, or before any) → finish() is quiet",
-    "ok": "the trailers of an OK call → (0, '')",
+    "ok": "the trailers of an OK call → (0, ''), or (0, its message) when it carries one",
     "error": "a trailers-only error (grpc-status after :status and content-type, then trailing metadata and "
              "grpc-status-details-bin, as grpcio writes them) → (5, its message), an int",
     "percent": "a percent-encoded grpc-message → its text, as sent: %20 is a space, %C3%A9 is é, %25 is %, "
@@ -49,7 +50,10 @@ OK_TRAILERS = [("grpc-status", "0"), ("grpc-message", "")]  # as grpcio sends th
 NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "5"),
              ("grpc-message", "no user has id 999")]
 # grpcio's own order: its status, then the servicer's trailing metadata, then rich details (11's google.rpc.Status)
-NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ")]
+NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("x-upstream-grpc-status", "14"),
+                     ("x-error-message", "upstream%20said%20no"),
+                     ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ")]
+OK_WITH_MESSAGE = [("grpc-status", "0"), ("grpc-message", "served from cache")]  # set_details on an OK call
 EXACT_NAME_HINT = ("find grpc-status by its exact name, dict(trailers)[\"grpc-status\"]: :status is HTTP's (200), and "
                    "grpc-status-details-bin only starts the same way")
 PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%20is%20100%25%20taken")]
@@ -58,7 +62,8 @@ PERCENT_TWICE = [("grpc-status", "3"), ("grpc-message", "Code%2041%20Is%20Not%20
 PERCENT_TWICE_TEXT = "Code 41 Is Not 50%41"
 PERCENT_SPACES = [("grpc-status", "3"), ("grpc-message", "%20padded%20")]  # spaces at the ends are the message's
 PERCENT_SPACES_TEXT = " padded "
-SAYS_MISSING = r"missing|lost|absent|without|never|\bno\b[^.]*status|not (sent|received|given|found|there|present)"
+SAYS_MISSING = (r"missing|lost|absent|without|never|lack|\bno\b[^.]*status|not (sent|received|given|found|there|"
+                r"present)|did ?n[o']?t (include|get|receive|carry|arrive|come|send)|before [^.]*(status|trailer)")
 HUGE_PREFIX = b"\x00\x01\x00\x00\x00"  # a length of 16,777,216: its first length byte is not 0
 LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
@@ -209,6 +214,10 @@ def check_framing(module) -> CheckResult:
             plain = attempt("encode(payload)", encode, PAYLOAD, hint=hint)
             squeezed = attempt("encode(payload, compressed=True)", lambda: encode(PAYLOAD, compressed=True),
                                hint=hint + " (the keyword is compressed, as the exercise names it)")
+            truthy = attempt("encode(payload, compressed=1)", lambda: encode(PAYLOAD, compressed=1), hint=hint)
+            if truthy[:1] != b"\x01":
+                raise Fail(f"encode(payload, compressed=1) starts {truthy[:1].hex()}; expected 01",
+                           "1 if compressed else 0: any true value means compressed, not only True itself")
             if squeezed[:1] != b"\x01" or squeezed[1:] != plain[1:]:
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
@@ -287,6 +296,10 @@ def check_framing(module) -> CheckResult:
             got = attempt("encode(70,000 bytes)", encode, LARGE, hint=hint)
             if got[:5] != b"\x00\x00\x01\x11\x70":
                 raise Fail(f"encode of 70,000 bytes starts {got[:5].hex(' ')}; expected 00 00 01 11 70", hint)
+            huge = attempt("encode(16 MiB)", encode, bytes(1 << 24), hint=hint)
+            if huge[:5] != b"\x00\x01\x00\x00\x00" or len(huge) != 5 + (1 << 24):
+                raise Fail(f"encode of 16 MiB starts {huge[:5].hex(' ')}; expected 00 01 00 00 00", hint)
+            del huge
             if got[5:] != LARGE:
                 raise Fail(f"encode of 70,000 bytes gave its prefix, then {len(got) - 5:,} bytes that are not the "
                            "payload", "after the 5-byte prefix comes the whole payload, unchanged: prefix + payload")
@@ -372,6 +385,11 @@ def check_framing(module) -> CheckResult:
             if got != (0, ""):
                 raise Fail(f"status_of(OK trailers) gave {shown(got)}; expected (0, '')",
                            "OK is code 0, and its grpc-message is empty: return '' as it is")
+            got = status(OK_WITH_MESSAGE, "take grpc-message whatever the code: an OK call may carry one too")
+            if got != (0, "served from cache"):
+                raise Fail(f"status_of(OK trailers that carry a message) gave {shown(got)}; expected "
+                           "(0, 'served from cache')", "take grpc-message whatever the code: an OK call may carry "
+                           "one too (context.set_details)")
 
         def error():
             hint = ("find grpc-status by its name (dict(trailers)), and return int(...): in a trailers-only response "
