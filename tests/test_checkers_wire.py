@@ -273,3 +273,11 @@ def test_a_missing_status_said_in_other_words_passes(words, tmp_path):
     source = wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"', f"return UNKNOWN, {words!r}")
     result = check(source, tmp_path)
     assert result.all_passed, repr(result)
+
+
+def test_a_feed_that_gets_even_one_message_wrong_is_told_to_fix_that_first(tmp_path):
+    """A little-endian read breaks every feed case; their first hint names feed's basics, not a finer point."""
+    result = check(wrong(FRAMING, "PREFIX.unpack_from(self.buffer)", "struct.unpack_from('<BI', self.buffer)"),
+                   tmp_path)
+    assert "first make one whole message, in one chunk, come back" in result[RULES["flag"]].hint, repr(result)
+    assert "it gave []" in result[RULES["flag"]].hint, repr(result)

@@ -82,6 +82,10 @@ EMPTY_MESSAGE_HINT = ("an empty message is a whole message: a prefix that says l
                       "messages while the buffer holds at least 5 bytes, and give the empty one as (False, b'')")
 WHOLE_ONLY_HINT = ("take a message out only when the buffer holds all of it, its 5-byte prefix and `length` bytes; "
                    "leave a message that is not whole in the buffer for the next chunk")
+BASIC_HINT = ("first make one whole message, in one chunk, come back: feed(encode(b'abc')) must give "
+              "[(False, b'abc')], and {}. In feed: add the chunk to self.buffer; while it holds at least 5 bytes, "
+              "read the prefix (flag, length = PREFIX.unpack_from(self.buffer), big-endian); once it holds all "
+              "5 + length bytes, take (flag == 1, the payload) out and keep the rest")
 OWN_BUFFER_HINT = ("set the buffer up in __init__ (self.buffer = b\"\"): a buffer kept on the class, or in the module, "
                    "is one buffer that every Decoder shares, and two streams' bytes get mixed")
 
@@ -432,6 +436,32 @@ def check_framing(module) -> CheckResult:
                     raise Fail(f"status_of({shown(trailers, 50)}), with no grpc-status, gave {shown(got)}; expected "
                                "(2, '...') with a message that says the status is missing", hint)
 
+        def one_whole_message() -> str | None:
+            """What is wrong with feed at its simplest (one plain message, in one chunk), or None."""
+            try:
+                got = feed([framed(b"abc")], SHAPE_HINT)[0]
+            except Fail as failure:
+                return failure.got
+            return None if got == [(False, b"abc")] else f"it gave {shown(got)}"
+
+        basic = one_whole_message()
+
+        def first_things_first(case):
+            """A case of feed's: while feed gets even one whole message wrong, its hint says to fix that first
+            (each case's own hint names a finer point, and would send the learner after the wrong cause)."""
+            def run():
+                try:
+                    case()
+                except Fail as failure:
+                    exact = failure.hint in (RUNAWAY_HINT, SHAPE_HINT, EMPTY_CHUNK_HINT)  # these name the fault
+                    if basic is not None and not exact and "not done yet" not in failure.got:
+                        raise Fail(failure.got, BASIC_HINT.format(basic)) from None
+                    raise
+            return run
+
+        flag, several, own_buffer, split, across, server_stream, truncated_anywhere, clean_end = map(
+            first_things_first, (flag, several, own_buffer, split, across, server_stream, truncated_anywhere,
+                                 clean_end))
         cases = {"grpcio reads it": grpcio_reads_it, "empty": empty, "flag": flag, "several": several,
                  "own buffer": own_buffer,
                  "split": split, "across": across, "large": large, "server stream": server_stream,
