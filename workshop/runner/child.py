@@ -212,7 +212,8 @@ def _entry(server, reference, name, host, bound, parent_pid, log, server_id) -> 
         id=server_id or f"{name}-{uuid.uuid4().hex[:12]}", name=name, target=reference,
         address=addresses.reachable_address(host, bound), probe=addresses.probe_address(host, bound),
         pid=os.getpid(), create_time=psutil.Process().create_time(), parent_pid=parent_pid, log=log,
-        started=time.time(), workers=server.workers, asyncio=server.asyncio)
+        started=time.time(), workers=server.workers, asyncio=server.asyncio,
+        root_certificates=server.root_certificates)
 
 
 def exit_now(code: int) -> None:

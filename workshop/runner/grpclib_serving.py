@@ -61,7 +61,11 @@ class GrpclibServer:
             if hasattr(module, setting):
                 raise ServerModuleError(f"{setting} is for grpcio servers; grpclib has no server interceptors or "
                                         "channel arguments (its middleware are event listeners: grpclib.events)")
+        if hasattr(module, "SERVER_CREDENTIALS") or hasattr(module, "ROOT_CERTIFICATES"):
+            raise ServerModuleError("SERVER_CREDENTIALS and ROOT_CERTIFICATES are for grpcio servers; the runner "
+                                    "serves grpclib modules without TLS")
         self.module, self.host, self.port = module, host, port
+        self.root_certificates = ""
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="grpclib-server", daemon=True).start()
 

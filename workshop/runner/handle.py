@@ -33,6 +33,15 @@ def _with_log(summary: str, log: str) -> str:
     return f"{summary}\nIts log ends with:\n{log}" if log.strip() else f"{summary}\nIts log is empty."
 
 
+def channel_to(entry: registry.ServerEntry, target: str, **options) -> grpc.Channel:
+    """A channel to `target` (the entry's address or probe): over TLS, trusting the entry's authority, when the
+    server serves TLS; plain otherwise."""
+    if entry.root_certificates:
+        credentials = grpc.ssl_channel_credentials(entry.root_certificates.encode())
+        return grpc.secure_channel(target, credentials, **options)
+    return grpc.insecure_channel(target, **options)
+
+
 class ServerStartError(RuntimeError):
     """The server did not reach SERVING. `summary` says what happened, `log_tail` how its log ends."""
 
@@ -100,10 +109,10 @@ class RunningServer:
         return registry.tail(self.log_path, lines)
 
     def channel(self, **options):
-        """A new insecure channel to this server. Calls made on it once the server has stopped
-        raise ServerNotRunningError, which names the server and says how to start it again."""
+        """A new channel to this server (over TLS when it serves TLS). Calls made on it once the server has
+        stopped raise ServerNotRunningError, which names the server and says how to start it again."""
         self.ensure_running()
-        return grpc.intercept_channel(grpc.insecure_channel(self.address, **options), _RefuseWhenStopped(self))
+        return grpc.intercept_channel(channel_to(self.entry, self.address, **options), _RefuseWhenStopped(self))
 
     def ensure_running(self) -> None:
         if not self.running:
@@ -123,7 +132,7 @@ class RunningServer:
         self._process.stdin.write(f"health {health_pb2.HealthCheckResponse.ServingStatus.Name(wanted)}\n".encode())
         self._process.stdin.flush()
         deadline = time.monotonic() + wait
-        with grpc.insecure_channel(self.entry.probe) as channel:
+        with channel_to(self.entry, self.entry.probe) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while health.Check(health_pb2.HealthCheckRequest(), timeout=wait).status != wanted:
                 if time.monotonic() > deadline:
@@ -247,7 +256,7 @@ def _wait_until_serving(server: RunningServer, deadline: float, timeout: float) 
         if server.entry is None:
             server.entry = registry.read_entry(entry_path) if entry_path.exists() else None
         if server.entry is not None:
-            with grpc.insecure_channel(server.entry.probe) as channel:
+            with channel_to(server.entry, server.entry.probe) as channel:
                 try:
                     reply = health_pb2_grpc.HealthStub(channel).Check(
                         health_pb2.HealthCheckRequest(service=""), timeout=min(1.0, remaining))

@@ -54,6 +54,7 @@ class ServerEntry:
     started: float
     workers: int | None  # the thread pool's size; None for a grpc.aio server
     asyncio: bool
+    root_certificates: str = ""  # PEM of the authority its TLS certificate comes from; "" for a plain server
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -66,6 +67,8 @@ class ServerEntry:
             raise ValueError("a registry entry is a JSON object")
         values = {}
         for field in dataclasses.fields(cls):
+            if field.name not in data and field.default is not dataclasses.MISSING:
+                continue  # written before the field existed
             if field.name not in data:
                 raise ValueError(f"a registry entry needs {field.name!r}")
             values[field.name] = _checked(field.name, data[field.name])

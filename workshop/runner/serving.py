@@ -133,9 +133,28 @@ def add_health_and_reflection(server, service_names, health_servicer) -> None:
             response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)}),))
 
 
-def bind(server, host: str, port: int) -> int:
+def tls_of(module) -> tuple[grpc.ServerCredentials, str] | None:
+    """SERVER_CREDENTIALS and ROOT_CERTIFICATES: a module that sets them is served over TLS only.
+
+    ROOT_CERTIFICATES (the PEM of the authority that signed the server's certificate) is what the
+    runner's health checks and server.channel() trust; the certificate must name 127.0.0.1.
+    """
+    credentials, roots = getattr(module, "SERVER_CREDENTIALS", None), getattr(module, "ROOT_CERTIFICATES", None)
+    if credentials is None and roots is None:
+        return None
+    if not isinstance(credentials, grpc.ServerCredentials) or not isinstance(roots, (bytes, str)) or not roots:
+        raise ServerModuleError("a module served over TLS sets both SERVER_CREDENTIALS = grpc.ssl_server_"
+                                "credentials([(key, certificate)]) and ROOT_CERTIFICATES = the PEM of the authority "
+                                "that signed the certificate (the runner's health checks and server.channel() "
+                                "trust it)")
+    return credentials, roots.decode() if isinstance(roots, bytes) else roots
+
+
+def bind(server, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
     try:
-        bound = server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        bound = (server.add_secure_port(address, credentials) if credentials is not None
+                 else server.add_insecure_port(address))
     except RuntimeError:  # newer grpcio raises where older ones returned 0
         bound = 0
     if bound == 0:
@@ -213,7 +232,9 @@ class ThreadedServer:
         self.services = recorder.names
         self.health = health.HealthServicer()
         add_health_and_reflection(self.server, self.services, self.health)
-        self.port = bind(self.server, host, port)
+        tls = tls_of(module)
+        self.root_certificates = tls[1] if tls else ""
+        self.port = bind(self.server, host, port, tls[0] if tls else None)
 
     def start(self) -> int:
         from grpc_health.v1 import health_pb2
@@ -265,7 +286,9 @@ class AsyncioServer:
         self.services = recorder.names
         self.health = health.aio.HealthServicer()
         add_health_and_reflection(self.server, self.services, self.health)
-        port = bind(self.server, self.host, self.port)
+        tls = tls_of(self.module)
+        self.root_certificates = tls[1] if tls else ""
+        port = bind(self.server, self.host, self.port, tls[0] if tls else None)
         await self.server.start()
         for service in ["", *self.services]:
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
