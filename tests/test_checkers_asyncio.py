@@ -66,19 +66,24 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
               "if request.user_type <= 0 or request.user_type > 5:\n"
               "            problem = users.problem_with_user_type(request.user_type)"),
         REFUSES, ["user_type 5 → no users", "no range of your own"]),
-    "GUEST refused as if it were no type": (
+    "DISABLED refused as if it were no type": (
         wrong(AIO, "if problem := users.problem_with_user_type(request.user_type):",
               "if request.user_type not in (users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR,\n"
-              "                                     users_pb2.USER_TYPE_DISABLED):\n"
+              "                                     users_pb2.USER_TYPE_GUEST):\n"
               "            problem = users.problem_with_user_type(request.user_type) or \"not a type\""),
-        EMPTY, ["USER_TYPE_GUEST → no users, then INVALID_ARGUMENT", "is never refused"]),
+        EMPTY, ["USER_TYPE_DISABLED → no users, then INVALID_ARGUMENT", "is never refused"]),
+    "DISABLED never listed": (wrong(AIO, "        for user in found:\n", """\
+        if request.user_type == users_pb2.USER_TYPE_DISABLED:  # "they may no longer sign in"
+            return
+        for user in found:
+"""), EMPTY, ["USER_TYPE_DISABLED → no users, then the stream ended OK; expected dex", "whatever the type"]),
     "sorted by nickname": (wrong(AIO, "for user in found:", "for user in sorted(found, key=lambda u: u.nickname):"),
                            IN_ORDER, ["ada, bo, nora, tess, then the stream ended OK", "id order"]),
     "NOT_FOUND for a type nobody has": (wrong(AIO, "        for user in found:\n", """\
         if not found:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no user has this type")
         for user in found:
-"""), EMPTY, ["USER_TYPE_DISABLED → no users, then NOT_FOUND", "not an error"]),
+"""), EMPTY, ["USER_TYPE_GUEST → no users, then NOT_FOUND", "not an error"]),
     "the directory called in the event loop": (wrong(AIO, LOOKUP, "self.directory.of_type(request.user_type)"),
                                                NEVER_BLOCKS, ["a health check got no answer", "asyncio.to_thread"]),
     "a thread lock held across the await": (wrong(AIO, f"        found = {LOOKUP}", f"""\
@@ -187,7 +192,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         RETURN, "    except GRPCError:\n        time.sleep(0.5)\n        raise\n" + RETURN),
         [LOOP_FREE], ["stood still for 0.5 s", "time.sleep"]),
     "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
-                                                [ONE_CALL], ["made 10 calls where 5", "let its GRPCError rise"]),
+                                                [ONE_CALL], ["made 32 calls where 16", "let its GRPCError rise"]),
     "a second call after a timeout": (wrong(CLIENT, "    async with stub", AGAIN_AFTER_A_TIMEOUT),
                                       [DEADLINE], ["made 2 calls", "let the TimeoutError of the first call rise"]),
     "NOT_FOUND turned into 0": (wrong(CLIENT, "    async with stub", GUARDED).replace(
@@ -200,7 +205,18 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         "        raise\n" + RETURN), [ERROR], ["refuses with UNAVAILABLE, count_known gave 0", "whatever its status"]),
     "a second call after UNAVAILABLE": (wrong(CLIENT, "    async with stub", SECOND_TRY.replace(
         "    except GRPCError:\n", "    except GRPCError as error:\n        if error.status.name != 'UNAVAILABLE':\n"
-        "            raise\n")), [ONE_CALL], ["made 6 calls where 5", "let its GRPCError rise"]),
+        "            raise\n")), [ONE_CALL], ["made 17 calls where 16", "let its GRPCError rise"]),
+    "the server's words replaced": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError as error:\n        raise GRPCError(error.status, 'counting failed')\n" + RETURN),
+        [ERROR], ["said 'counting failed'", "its message is the server's words"]),
+    "a refused connection turned into 0": (wrong(CLIENT, "    async with stub",
+                                                 "    try:\n      async with stub").replace(
+        RETURN, "    except ConnectionError:\n        return 0\n" + RETURN), [ERROR],
+        ["a server that is not there, count_known gave 0", "a refused connection too"]),
+    "asked again when the count is 0": (wrong(CLIENT, "    async with stub", SECOND_TRY.replace(
+        "    try:\n        return await once(stub, ids)\n    except GRPCError:\n        return await once(stub, ids)",
+        "    count = await once(stub, ids)\n    if count == 0 and ids:\n        count = await once(stub, ids)\n"
+        "    return count")), [ONE_CALL], ["which no user has, the server got 2 calls", "a count of 0 is an answer"]),
     "ids sorted": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(ids):"), [ONE_CALL],
                    ["expected one call carrying [3, 0, 1, -4, 2, 2]", "as given"]),
     "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),

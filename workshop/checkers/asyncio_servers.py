@@ -38,11 +38,12 @@ STALL_LOG_LINES = 2000
 
 # id order tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
 STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
-          (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL), (20, "gus", GUEST)]
+          (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL),
+          (20, "dex", users_pb2.USER_TYPE_DISABLED)]
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
         for user_id, name, kind in STORED]
 IN_ID_ORDER = ["tess", "bo", "nora", "ada"]
-REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"], GUEST: ["gus"], users_pb2.USER_TYPE_DISABLED: []}
+REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"], users_pb2.USER_TYPE_DISABLED: ["dex"], GUEST: []}
 
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
@@ -56,6 +57,8 @@ NOT_A_TYPE_HINT = ("a number that UserType does not list is no type either: user
                    "user_type) finds every one (it returns None only for a real type): no range of your own")
 UNSET_HINT = ("UNSPECIFIED (0) is listed in UserType, but it means 'not set': no type. users.problem_with_user_type"
               "(request.user_type) refuses it")
+EVERY_TYPE_HINT = ("yield every user of the list of_type gives, whatever the type: no type of user is left out (the "
+                   "DISABLED are users too; whether they may sign in is another service's business)")
 REAL_TYPE_HINT = ("a type that UserType lists (all but UNSPECIFIED) is never refused: ask users.problem_with_user_type"
                   "(request.user_type), which returns None for each of them, rather than a list of your own")
 SAYS_WHY_HINT = ("abort with the words users.problem_with_user_type(request.user_type) gives, as they are: they say "
@@ -132,8 +135,10 @@ def an_empty_type_is_an_empty_stream(target) -> None:
         users, error = _listing(target, user_type)
         if error is not None or [user.nickname for user in users] != expected:
             name = _type_name(user_type)
+            refused = error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
             if expected:
-                raise Fail(f"{name} → {_ended(users, error)}; expected {', '.join(expected)}", REAL_TYPE_HINT)
+                raise Fail(f"{name} → {_ended(users, error)}; expected {', '.join(expected)}",
+                           REAL_TYPE_HINT if refused else EVERY_TYPE_HINT)
             raise Fail(f"{name} → {_ended(users, error)}; nobody is {name}, so expected no users and OK",
                        REAL_TYPE_HINT if error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
                        else EMPTY_HINT)
@@ -229,7 +234,7 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
     "UNSPECIFIED, -1, 5 or 99 → INVALID_ARGUMENT with users.problem_with_user_type's words, before any user "
     "(abort awaited)": refuses_a_type_that_is_none,
     "NORMAL → tess, bo, nora, ada: every user of the type, as stored, in id order": streams_every_user_in_id_order,
-    "every other type is served: ADMINISTRATOR → root, GUEST → gus, DISABLED (nobody has it) → no users, and "
+    "every other type is served: ADMINISTRATOR → root, DISABLED → dex, GUEST (nobody has it) → no users, and "
     "each stream ends OK": an_empty_type_is_an_empty_stream,
     f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
     "is answered at once meanwhile (the loop never blocks)":

@@ -24,10 +24,11 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
     "counts": "ids 1 to 300 and 404, to the kit's grpcio server holding users 1 to 300 → 300: every id sent, "
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
-    "error": "an error the server sends rises as a GRPCError with its status, whatever the status "
-             "(INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, PERMISSION_DENIED, INTERNAL), not as a count",
+    "error": "an error the server sends rises as the GRPCError it sent (its status, whichever of the 16, and its "
+             "message), not as a count; so does the error of a server that is not there",
     "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too); no ids → "
-                "still one call (send_request); a refused call is not made again, whatever its status",
+                "still one call (send_request); a count of 0 is not asked again; a refused call is not made again, "
+                "whatever its status",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
     "loop free": "the event loop goes on all the while, in every case above and with a slow server: nothing in "
@@ -36,7 +37,10 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
 USERS = 300
 UNKNOWN_ID = 404
 REFUSAL = "the checker refuses every count"
-REFUSED_WITH = ("INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE", "PERMISSION_DENIED", "INTERNAL")
+REFUSED_WITH = ("INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE", "PERMISSION_DENIED", "INTERNAL", "ABORTED",
+                "RESOURCE_EXHAUSTED", "UNKNOWN", "DEADLINE_EXCEEDED", "UNAUTHENTICATED", "FAILED_PRECONDITION",
+                "UNIMPLEMENTED", "CANCELLED", "ALREADY_EXISTS", "OUT_OF_RANGE", "DATA_LOSS")  # every code but OK
+NOBODY = [404, 405]  # ids no user has: the count is 0, and still one call
 GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
@@ -217,13 +221,29 @@ def check_count_known(function) -> CheckResult:
                 try:
                     got = _in_a_loop_of_its_own(refused)
                 except GRPCError as raised:
-                    if raised.status.name == status:
+                    if raised.status.name == status and raised.message == REFUSAL:
                         continue
+                    if raised.status.name == status:
+                        raise Fail(f"the server refused with {status} and {REFUSAL!r}, but the GRPCError that rose "
+                                   f"said {str(raised.message)[:60]!r}",
+                                   "let the GRPCError itself rise, as it came: its message is the server's words, "
+                                   "which the caller needs") from None
                     raise Fail(f"the server refused with {status}, but GRPCError({raised.status.name}) rose",
                                "let the GRPCError itself rise: do not catch it") from None
                 raise Fail(f"against a server that refuses with {status}, count_known gave {got!r}",
                            "let the GRPCError rise, whatever its status: a count of 0 (or None) would read as "
                            "'none of these are users'")
+            with socket.socket() as probe:  # a port with no server behind it
+                probe.bind(("127.0.0.1", 0))
+                nowhere = probe.getsockname()[1]
+            try:
+                got = _in_a_loop_of_its_own(lambda: _count(function, stalls, nowhere, [1, 2], WAIT))
+            except Fail:
+                raise
+            except Exception:  # ConnectionRefusedError, or what grpclib makes of it: the caller's to handle
+                return
+            raise Fail(f"against a server that is not there, count_known gave {got!r}",
+                       "let every error rise, a refused connection too: a count would say the server answered")
 
         def one_call():
             counting = _Counting()
@@ -233,6 +253,7 @@ def check_count_known(function) -> CheckResult:
                     await _count(function, stalls, port, ONE_CALL_IDS, WAIT)
                     calls = list(counting.calls)
                     await _count(function, stalls, port, [], WAIT)
+                    await _count(function, stalls, port, NOBODY, WAIT)
                     return calls
             first = _in_a_loop_of_its_own(twice)
             if first != [ONE_CALL_IDS]:
@@ -246,8 +267,12 @@ def check_count_known(function) -> CheckResult:
                             "coroutine was never awaited)")
                 raise Fail(f"for ids {ONE_CALL_IDS} the server got {len(first)} call(s) carrying {first}; expected "
                            f"one call carrying {ONE_CALL_IDS}", hint)
-            if len(counting.calls) != 2:
+            if len(counting.calls) < 2 or counting.calls[1] != []:
                 raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
+            if counting.calls[2:] != [NOBODY]:
+                raise Fail(f"for ids {NOBODY}, which no user has, the server got {len(counting.calls[2:])} calls "
+                           f"carrying {counting.calls[2:]}; expected one",
+                           "a count of 0 is an answer: return it (asking again gives the same 0, at twice the cost)")
             made = sum(servicer.refused for servicer in refusing.values())
             if made > len(refusing):  # the error case: one call to each refusing server
                 raise Fail(f"against servers that refused, count_known made {made} calls where {len(refusing)} "
