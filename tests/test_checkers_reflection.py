@@ -38,6 +38,13 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
     "the file's first service": (wrong(SOLUTION, COMPREHENSION, FIRST_IN_FILE), "one service",
                                  "the one ServiceDescriptor asked for"),
     "an unknown service as an empty table": (CATCHING, "unknown", "let the pool's KeyError rise"),
+    "package plus short name": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
+                                      "method.input_type.file.package + '.' + method.input_type.name, "
+                                      "method.output_type.full_name"), "full names", ".full_name"),
+    "methods of the file's services that start with the name": (
+        wrong(SOLUTION, COMPREHENSION, "for each in explorer.service(service).file.services_by_name.values() "
+                                       "for method in each.methods if method.full_name.startswith(service)]"),
+        "one service", "the one ServiceDescriptor asked for"),
 }
 
 
@@ -50,6 +57,17 @@ def test_answer_passes_every_rule():
     result = check_method_table(function_of(answer(SOLUTION)))
     assert result.all_passed, repr(result)
     assert [case.label for case in result.cases] == list(RULES.values())
+
+
+def test_named_tuples_and_a_generator_of_rows_pass():
+    source = answer(SOLUTION).replace("    return [(method.name", "    return [Row(method.name").replace(
+        "MODES = {", "import collections\nRow = collections.namedtuple('Row', 'method request response mode')\n"
+        "MODES = {")
+    assert check_method_table(function_of(source)).all_passed
+    generator = answer(SOLUTION).replace("    return [(method.name", "    return ((method.name").replace(
+        "for method in explorer.service(service).methods]", "for method in explorer.service(service).methods)")
+    result = check_method_table(function_of(generator))
+    assert failed(result) == {RULES["rows"]}, repr(result)  # a generator is no list; its rows are judged all the same
 
 
 @pytest.mark.parametrize("mistake", WRONG)

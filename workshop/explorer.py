@@ -52,13 +52,19 @@ class Explorer:
     def method(self, name: str) -> descriptor.MethodDescriptor:
         """A method by its full name: "users.v1.UserManager.GetUser" or "/users.v1.UserManager/GetUser"."""
         service, _, method = name.strip("/").replace("/", ".").rpartition(".")
-        return self.service(service).methods_by_name[method]
+        if not service:
+            raise KeyError(f"name the method with its service: 'package.Service.{method}' (one of "
+                           f"{', '.join(self.services())})")
+        methods = self.service(service).methods_by_name
+        if method not in methods:
+            raise KeyError(f"{service} has no method {method!r}; it has {', '.join(methods)}")
+        return methods[method]
 
     def message(self, name: str) -> descriptor.Descriptor:
         return self.pool.FindMessageTypeByName(name)
 
     def call(self, method: str, request: Request | Iterable[Request], timeout: float = 5.0, metadata=()):
-        """Call `method` with `request` (for a client stream: an iterable of requests), as grpcio would.
+        """Call `method` with `request` (for a client stream: a list of requests, each checked before the call).
 
         Returns the reply as a dict; for a server stream, an iterator of dicts, read as the replies come.
         """
@@ -70,8 +76,10 @@ class Explorer:
             (found.client_streaming, found.server_streaming)]
         callable_ = kind(path, request_serializer=lambda message: message.SerializeToString(),
                          response_deserializer=reply_class.FromString)
-        if found.client_streaming:
-            sent = (as_message(each, found.input_type) for each in request)
+        if found.client_streaming:  # converted before the call: grpc would hide a mistake in one of them
+            if isinstance(request, (dict, str)):
+                raise TypeError(f"{found.name} takes a stream of requests: give a list of them")
+            sent = iter([as_message(each, found.input_type) for each in request])
         else:
             sent = as_message(request, found.input_type)
         replies = callable_(sent, timeout=timeout, metadata=metadata)

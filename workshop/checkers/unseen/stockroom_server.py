@@ -26,6 +26,14 @@ class Stockroom(stockroom_pb2_grpc.StockroomServicer):
     def Audit(self, request, context):
         yield request
 
+    def Clear(self, request, context):
+        return empty_pb2.Empty()
+
+
+class StockroomAdmin(stockroom_pb2_grpc.StockroomAdminServicer):
+    def Reset(self, request, context):
+        return stockroom_pb2.Receipt(items=0)
+
 
 class Ledger(stockroom_pb2_grpc.LedgerServicer):
     def Find(self, request, context):
@@ -38,3 +46,4 @@ class Ledger(stockroom_pb2_grpc.LedgerServicer):
 def add_to_server(server):
     stockroom_pb2_grpc.add_StockroomServicer_to_server(Stockroom(), server)
     stockroom_pb2_grpc.add_LedgerServicer_to_server(Ledger(), server)
+    stockroom_pb2_grpc.add_StockroomAdminServicer_to_server(StockroomAdmin(), server)
