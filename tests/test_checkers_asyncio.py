@@ -107,6 +107,12 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
                                                  "time.sleep(0.3)\n            await context.abort(").replace(
         "import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
         ["held the event loop for 0.3", "time.sleep"]),
+    "a blocking pause when nobody has the type": (wrong(AIO, "        for user in found:\n", """\
+        if not found:
+            time.sleep(0.3)  # "nothing found: let the database settle"
+        for user in found:
+""").replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
+        ["held the event loop for 0.3", "time.sleep"]),
     "a plain def, served in a thread": (wrong(AIO, "await asyncio.to_thread(self.directory.of_type, request.user_type)",
                                               "self.directory.of_type(request.user_type)").replace(
         "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),

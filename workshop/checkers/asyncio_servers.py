@@ -189,6 +189,7 @@ def _a_slow_round(slow) -> None:
         raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
                    "waited for the other", HELD_HINT)
     _listing(slow, users_pb2.USER_TYPE_UNSPECIFIED)  # judged by the refusal's case; here only its steps count
+    _listing(slow, GUEST)  # the path of a type nobody has, and of one that is not NORMAL: its steps count too
 
 
 def _stalls(slow) -> list[float]:
