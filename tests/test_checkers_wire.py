@@ -58,6 +58,28 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
 
 
 FIELDS = "    fields = dict(trailers)\n"
+OFFSET_DECODER = '''class Decoder:
+    """Keeps every byte, and where the next message starts: "no copying of the buffer"."""
+
+    def __init__(self):
+        self.buffer, self.start = b"", 0
+
+    def feed(self, data):
+        self.buffer += data
+        messages = []
+        while len(self.buffer) - self.start >= PREFIX.size:
+            flag, length = PREFIX.unpack_from(self.buffer, self.start)
+            end = self.start + PREFIX.size + length
+            if len(self.buffer) < end:
+                break
+            messages.append((flag == 1, self.buffer[self.start + PREFIX.size:end]))
+            self.start = end
+        return messages
+
+    def finish(self):
+        if len(self.buffer) > self.start:
+            raise ValueError(f"{len(self.buffer) - self.start} bytes of it are left over")
+'''
 MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
     "a 3-byte length in encode": (wrong(FRAMING, ENCODE, 'return bytes([int(compressed), 0]) + '
                                         'len(payload).to_bytes(3, "big") + payload'), "large", "all 4 bytes"),
@@ -69,6 +91,9 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                        "error", "exact name"),
     "the flag for True alone": (wrong(FRAMING, "int(compressed)", "(1 if compressed is True else 0)"), "flag",
                                 "any true value"),
+    "a buffer that is never trimmed": (answer(FRAMING).split("class Decoder:")[0] + OFFSET_DECODER + "\n\ndef status_of"
+                                       + answer(FRAMING).split("def status_of")[1], "server stream",
+                                       "drop each message's bytes"),
     "HTTP's 200 taken for OK": (wrong(FRAMING, NO_STATUS, '    if "grpc-status" not in fields and '
                                       'fields.get(":status") == "200":\n        return 0, ""\n' + NO_STATUS),
                                 "no status", "UNKNOWN (2)"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import struct
 import sys
+import tracemalloc
 from pathlib import Path
 
 import server_runner
@@ -30,7 +31,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "across": "a chunk that ends one message and starts the next one's prefix → the first now, the second later",
     "large": "a message of 70,000 bytes → a 4-byte length (00 01 11 70), and it comes back whole; one of 16 MiB "
              "→ 01 00 00 00",
-    "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once",
+    "server stream": "what the users server sent for GetUsersByType, fed frame by frame → each frame's user, once; "
+                     "and a long stream (2,000 messages of 1 KB) leaves the Decoder holding none of what it gave",
     "truncated": "a stream that ends inside a message, or inside its prefix → finish() raises, saying how many "
                  "bytes are left",
     "clean end": "a stream that ends between messages (after an empty one too, or before any) → finish() is quiet",
@@ -67,6 +69,9 @@ SAYS_MISSING = (r"missing|lost|absent|without|never|lack|\bno\b[^.]*status|not (
 HUGE_PREFIX = b"\x00\x01\x00\x00\x00"  # a length of 16,777,216: its first length byte is not 0
 LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
+LONG_STREAM, LONG_STREAM_KEEPS = 2_000, 256 * 1024  # messages of 1 KB, and the bytes a Decoder may keep after them
+TRIM_HINT = ("drop each message's bytes from the buffer once you give it (self.buffer = self.buffer[end:]): a "
+             "stream may run for hours, and a buffer that only grows fills the memory")
 STEPS = 100_000  # lines one call of the learner's code may run: the answer needs a few dozen
 RUNAWAY_HINT = ("a loop that never ends: after taking a message out, drop its bytes from the buffer "
                 "(self.buffer = self.buffer[end:]), and leave the loop when fewer bytes are left than the next "
@@ -159,6 +164,19 @@ def attempt(what: str, function, *args, hint: str):
                    "write it in the exercise cell, run that cell, then run the checker again") from None
     except Exception as error:
         raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", hint) from None
+
+
+def _kept_after_a_long_stream(reader, hint: str) -> int:
+    """The bytes still allocated, and kept by `reader`, after it was fed a long stream, message by message."""
+    message = framed(bytes(1024))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(LONG_STREAM):
+            attempt("feed(...)", reader.feed, message, hint=hint)
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
 
 
 def check_framing(module) -> CheckResult:
@@ -331,6 +349,10 @@ def check_framing(module) -> CheckResult:
             if names != [[name] for name in NORMAL_USERS]:
                 raise Fail(f"fed the server's {len(response.data)} DATA frames one by one, feed gave {names}; "
                            f"expected {[[name] for name in NORMAL_USERS]}", hint)
+            kept = _kept_after_a_long_stream(decoder(), hint)
+            if kept > LONG_STREAM_KEEPS:
+                raise Fail(f"after a stream of {LONG_STREAM:,} messages of 1 KB, the Decoder still held {kept:,} "
+                           "bytes: every message it ever gave", TRIM_HINT)
 
         def finish_raises(reader, counts: str, where: str, hint: str) -> None:
             """`reader.finish()` must raise, and its words must hold one of the numbers in `counts`."""
