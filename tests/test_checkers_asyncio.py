@@ -223,6 +223,8 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         "    try:\n        return await once(stub, ids)\n    except GRPCError:\n        return await once(stub, ids)",
         "    count = await once(stub, ids)\n    if count == 0 and ids:\n        count = await once(stub, ids)\n"
         "    return count")), [ONE_CALL], ["which no user has, the server got 2 calls", "a count of 0 is an answer"]),
+    "ids made positive": (wrong(CLIENT, "users_pb2.UserRequest(id=user_id)", "users_pb2.UserRequest(id=abs(user_id))"),
+                          [ONE_CALL], ["carrying [[3, 0, 1, 4, 2, 2]]", "unchanged"]),
     "ids sorted": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(ids):"), [ONE_CALL],
                    ["expected one call carrying [3, 0, 1, -4, 2, 2]", "as given"]),
     "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),

@@ -259,6 +259,8 @@ def check_count_known(function) -> CheckResult:
             if first != [ONE_CALL_IDS]:
                 if len(first) > 1:
                     hint = "open one call, send every id on its stream, then end it: not one call per id"
+                elif first and len(first[0]) == len(ONE_CALL_IDS):
+                    hint = "send each id as given, unchanged: UserRequest(id=user_id), whatever the number"
                 elif first and first[0] and set(first[0]) <= set(ONE_CALL_IDS):
                     hint = ("send each id as given, 0, a negative one and a repeated one too: the server decides "
                             "what counts, and counts a repeat once")
