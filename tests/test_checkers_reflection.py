@@ -17,11 +17,10 @@ def function_of(source: str):
     return names["method_table"]
 
 
-CATCHING = answer(SOLUTION).replace('    return [(method.name', '''    try:
-        found = explorer.service(service)
-    except KeyError:
-        return []  # "no such service: no methods"
-    return [(method.name''').replace(COMPREHENSION, "for method in found.methods]")
+SERVED_CHECK = ('    if service not in explorer.services():  # its file may declare it, and still the server does not '
+                'serve it\n        raise KeyError(f"the server does not serve {service}")\n')
+CATCHING = wrong(SOLUTION, SERVED_CHECK, "    if service not in explorer.services():\n        return []\n")
+POOL_ALONE = wrong(SOLUTION, SERVED_CHECK, "")  # the pool's KeyError: but the pool knows every service of a file
 WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
     "lists, not tuples": (wrong(SOLUTION, "    return [(method.name", "    return [[method.name").replace(
         "MODES[method.client_streaming, method.server_streaming])", "MODES[method.client_streaming, "
@@ -37,7 +36,14 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                '"bidirectional"'),
     "the file's first service": (wrong(SOLUTION, COMPREHENSION, FIRST_IN_FILE), "one service",
                                  "the one ServiceDescriptor asked for"),
-    "an unknown service as an empty table": (CATCHING, "unknown", "let the pool's KeyError rise"),
+    "an unknown service as an empty table": (CATCHING, "unknown", "raise KeyError(service)"),
+    "the pool's KeyError alone": (POOL_ALONE, "unknown", "a file may declare services the server does not serve"),
+    "methods of the file's services whose name ends the asked one": (
+        wrong(SOLUTION, COMPREHENSION, "for each in explorer.service(service).file.services_by_name.values() "
+                                       "if service.endswith(each.name) for method in each.methods]"),
+        "one service", "the one ServiceDescriptor asked for"),
+    "the method's full name": (wrong(SOLUTION, "(method.name, method.input_type",
+                                     "(method.full_name, method.input_type"), "every method", "short name"),
     "package plus short name": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
                                       "method.input_type.file.package + '.' + method.input_type.name, "
                                       "method.output_type.full_name"), "full names", ".full_name"),

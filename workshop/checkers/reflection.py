@@ -28,11 +28,14 @@ STOCKROOM = [("Find", "stockroom.v2.Item", "stockroom.v2.Shelf.Slot", "unary"),
              ("Sort", "stockroom.v2.Item", "stockroom.v2.Item", "bidirectional"),
              ("Count", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary"),
              ("Audit", "stockroom.v2.Item", "stockroom.v2.Item", "server streaming"),
-             ("Clear", "stockroom.v2.Shelf.Slot", "google.protobuf.Empty", "unary")]
+             ("Clear", "stockroom.v2.Shelf.Slot", "google.protobuf.Empty", "unary"),
+             ("Peek", "stockroom.v2.Shelf.Slot", "stockroom.v2.Shelf.Slot.Bin", "unary")]
 LEDGER = [("Find", "stockroom.v2.Receipt", "stockroom.v2.Item", "unary"),
           ("Close", "google.protobuf.Empty", "google.protobuf.Empty", "unary")]
-ADMIN = [("Reset", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
+STOCKROOM_ADMIN = [("Reset", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
+ADMIN = [("Audit", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 NOWHERE = "stockroom.v2.Nowhere"
+NOT_SERVED = [NOWHERE, "stockroom.v2.Retired", "stockroom.v1.Stockroom", "stockroom.v2.stockroom"]
 RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks each on its own
     "rows": "a list with one (method, request, response, mode) tuple of four strings per method",
     "every method": "every method of the service, each once, in the order its contract declares them",
@@ -40,10 +43,10 @@ RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks ea
                   "a nested message with its parent (stockroom.v2.Shelf.Slot), another package's type "
                   "(google.protobuf.Empty)",
     "modes": "each method's mode, from whether its request and its response stream: " + ", ".join(MODES),
-    "one service": "only the service asked for: services in one file (each with a Find; one whose name starts with "
-                   "another's) keep their methods apart",
-    "unknown": f"a service the server does not serve ({NOWHERE}) → an error (KeyError) that names it, not an "
-               "empty table",
+    "one service": "only the service asked for: services in one file (each with a Find; names that start or end "
+                   "with another's) keep their methods apart",
+    "unknown": "a service the server does not serve (one reflection does not list, though its file may declare it; "
+               "a served name in another package or case) → a KeyError that names it, not an empty table",
 }
 
 ROWS_HINT = ("return a list, one tuple per method: (method.name, method.input_type.full_name, "
@@ -57,8 +60,10 @@ MODES_HINT = ("the mode comes from method.client_streaming and method.server_str
               "\"bidirectional\"")
 ONE_SERVICE_HINT = ("take the methods of the one ServiceDescriptor asked for, explorer.service(service).methods, "
                     "not every method the pool (or the file) knows")
-UNKNOWN_HINT = ("let the pool's KeyError rise: a table with no rows would say the service exists and has no "
-                "methods")
+UNKNOWN_HINT = ("compare the exact name with explorer.services() (what the server serves), and raise KeyError(service) "
+                "when it is not there: a file may declare services the server does not serve, and a table with no "
+                "rows would say the service exists and has no methods")
+SHORT_NAME_HINT = "method is the method's short name, method.name (GetUser), as grpcurl describe prints it"
 
 
 def _table(method_table, explorer, service: str, strict: bool = False) -> list:
@@ -107,7 +112,9 @@ def check_method_table(method_table) -> support.CheckResult:
                 got, names = _table(method_table, explorer, service), [row[0] for row in expected]
                 own = [row[0] for row in got if row[0] in names]  # another service's methods: "one service" judges
                 if own != names:
-                    raise Fail(f"for {service}: methods {[row[0] for row in got]}; expected {names}", EVERY_HINT)
+                    short = [row[0].replace("/", ".").rsplit(".", 1)[-1] for row in got]
+                    raise Fail(f"for {service}: methods {[row[0] for row in got]}; expected {names}",
+                               SHORT_NAME_HINT if short == names else EVERY_HINT)
 
         def full_names():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
@@ -127,27 +134,30 @@ def check_method_table(method_table) -> support.CheckResult:
                         raise Fail(f"{service}.{right[0]}: mode {mine[3]!r}; expected {right[3]!r}", MODES_HINT)
 
         def one_service():
-            for service, expected in (("stockroom.v2.Ledger", LEDGER), ("stockroom.v2.StockroomAdmin", ADMIN),
-                                      ("stockroom.v2.Stockroom", STOCKROOM)):
-                got = sorted(row[0] for row in _table(method_table, on_unseen, service))
+            for service, expected in (("stockroom.v2.Ledger", LEDGER), ("stockroom.v2.StockroomAdmin", STOCKROOM_ADMIN),
+                                      ("stockroom.v2.Admin", ADMIN), ("stockroom.v2.Stockroom", STOCKROOM)):
+                got = sorted(row[0].replace("/", ".").rsplit(".", 1)[-1]  # a full name: "every method" judges it
+                             for row in _table(method_table, on_unseen, service))
                 if got != sorted(row[0] for row in expected):  # which methods: other cases judge order and types
                     raise Fail(f"for {service}: methods {got}; expected {sorted(row[0] for row in expected)}",
                                ONE_SERVICE_HINT)
 
         def unknown():
-            try:
-                got = method_table(on_unseen, NOWHERE)
-            except NotImplementedError:
-                raise Fail("not done yet: method_table still raises NotImplementedError") from None
-            except KeyError as error:
-                if NOWHERE not in str(error):
-                    raise Fail(f"the KeyError said {str(error)[:80]}, which does not name {NOWHERE}",
-                               UNKNOWN_HINT) from None
-                return
-            except Exception as error:
-                raise Fail(f"method_table(explorer, {NOWHERE!r}) raised {type(error).__name__}: "
-                           f"{str(error)[:60]}; expected the pool's KeyError", UNKNOWN_HINT) from None
-            raise Fail(f"method_table(explorer, {NOWHERE!r}) gave {str(got)[:60]}", UNKNOWN_HINT)
+            for service in NOT_SERVED:
+                try:
+                    got = method_table(on_unseen, service)
+                except NotImplementedError:
+                    raise Fail("not done yet: method_table still raises NotImplementedError") from None
+                except KeyError as error:
+                    if service not in str(error):
+                        raise Fail(f"for {service}, the KeyError said {str(error)[:80]}, which does not name it",
+                                   UNKNOWN_HINT) from None
+                    continue
+                except Exception as error:
+                    raise Fail(f"method_table(explorer, {service!r}) raised {type(error).__name__}: "
+                               f"{str(error)[:60]}; expected a KeyError", UNKNOWN_HINT) from None
+                raise Fail(f"method_table(explorer, {service!r}), a service the server does not serve, gave "
+                           f"{str(got)[:60]}", UNKNOWN_HINT)
 
         return support.run_checks("Exercise 12.1 · a method table, from reflection alone", [
             (RULES["rows"], rows), (RULES["every method"], every_method), (RULES["full names"], full_names),
