@@ -63,10 +63,24 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
                                   {"throttled"}, "maxTokens\": 10"),
     "throttling that gives back 0.5 a success": (
         changed(lambda config, _: set_in(config["retryThrottling"], "tokenRatio", 0.5)), {"throttled"},
-        "tokenRatio is what each success gives back"),
+        "exactly 10 tokens and 0.1 back a success"),
     "throttling that gives back 0.05 a success": (
         changed(lambda config, _: set_in(config["retryThrottling"], "tokenRatio", 0.05)), {"throttled"},
-        "tokenRatio is what each success gives back"),
+        "exactly 10 tokens and 0.1 back a success"),
+    "throttling with 9 tokens": (changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 9)),
+                                 {"throttled"}, "exactly 10 tokens"),
+    "throttling that gives back 0.11 a success": (
+        changed(lambda config, _: set_in(config["retryThrottling"], "tokenRatio", 0.11)), {"throttled"},
+        "exactly 10 tokens"),
+    "a first backoff of 1 s": (changed(lambda _, policy: set_in(policy, "initialBackoff", "1s")), {"backoff"},
+                               "keep the backoff the notebook's RETRIES has"),
+    "no doubling": (changed(lambda _, policy: set_in(policy, "backoffMultiplier", 1)), {"backoff"},
+                    "backoffMultiplier\": 2"),
+    "a longest wait of 10 s": (changed(lambda _, policy: set_in(policy, "maxBackoff", "10s")), {"backoff"},
+                               "\"maxBackoff\": \"1s\""),
+    "a timeout in the config": (changed(lambda config, _: set_in(config["methodConfig"][0], "timeout", "0.5s")),
+                                {"accepted", "reads", "three", "only unavailable", "throttled"},
+                                "grpcio applies it about 1.7 s early"),
     "CANCELLED retried too": (changed(lambda _, policy: policy["retryableStatusCodes"].append("CANCELLED")),
                               {"only unavailable"}, "UNAVAILABLE\"] only"),
     "AddUser retried on ABORTED": (

@@ -24,7 +24,10 @@ ATTEMPTS = 3  # in all: the first and two retries
 # and a retry is allowed only while more than half are left. 20 failing calls in a row, 3 attempts allowed
 # each: 3 + 2 + 18 × 1 attempts.
 STORM_CALLS, TOKENS = 20, 10
-STILL_OFF, BACK = 50, 21  # successes after the storm: 50 bring 5.0 tokens (not more than half), 21 more 6.1
+# Successes after the storm (0 tokens): a failure then allows a retry only if more than 6 tokens were left. 58
+# bring 5.8 (with 9 tokens, or 0.11 back a success, there would be a retry); the probe takes one, 13 more bring 6.1.
+STILL_OFF, BACK = 58, 13
+BACKOFF = {"initialBackoff": 0.1, "maxBackoff": 1.0, "backoffMultiplier": 2.0}  # as the notebook's RETRIES
 FAILING = [code.name for code in grpc.StatusCode if code.name != "OK"]
 NOT_RETRIED = [name for name in FAILING if name != "UNAVAILABLE"]
 RULES = {  # Exercise 11.2: each rule is one case; a wrong-answer test breaks each on its own
@@ -34,13 +37,16 @@ RULES = {  # Exercise 11.2: each rule is one case; a wrong-answer test breaks ea
     "only unavailable": "a GetUser that meets any other code (all 15 of them: INTERNAL, ABORTED, NOT_FOUND, …) is "
                         "tried once",
     "writes": "an AddUser that meets any code, UNAVAILABLE or another, is tried once: a write is never repeated",
+    "backoff": "GetUser's retries wait as stated: initialBackoff 0.1 s, doubling (backoffMultiplier 2), up to "
+               "maxBackoff 1 s (read from the config: grpc draws each wait at random below these)",
     "throttled": f"retryThrottling of 10 tokens, 0.1 back per success: {STORM_CALLS} failing GetUsers in a row make "
                  f"{23} attempts, not {STORM_CALLS * ATTEMPTS}; then retries stay off after {STILL_OFF} "
                  f"successes, and are back after {BACK} more",
 }
 
-REFUSED_HINT = ("grpc's own words are above: fix that field. A retryPolicy needs all five of maxAttempts, "
-                "initialBackoff and maxBackoff (durations such as \"0.1s\"), backoffMultiplier, retryableStatusCodes")
+REFUSED_HINT = "grpc's own words are above: fix the field they name"
+POLICY_FIELDS_HINT = (" (a retryPolicy needs all five of maxAttempts, at least 2, initialBackoff and maxBackoff, "
+                      "durations such as \"0.1s\", backoffMultiplier, retryableStatusCodes)")
 NOT_JSON_HINT = "a service config is JSON: a dict of dicts, lists, strings and numbers, or that dict as JSON text"
 COUNT_HINT = f"maxAttempts counts the first attempt too: {ATTEMPTS} in all is \"maxAttempts\": {ATTEMPTS}"
 CODES_HINT = ("retryableStatusCodes: [\"UNAVAILABLE\"] only. UNAVAILABLE says the call never reached the service, "
@@ -52,10 +58,15 @@ WRITES_ANY_HINT = ("give AddUser no retryPolicy at all: whatever the code (ABORT
                    "written, and a retry would write again")
 THROTTLE_HINT = ("add \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1} beside methodConfig: each failure "
                  "takes a token, each success gives back 0.1, and below half the tokens the client stops retrying")
-RECOVERY_HINT = ("tokenRatio is what each success gives back: 0.1, so that about 50 successes after a storm are "
-                 "needed before retries come back (\"tokenRatio\": 0.1)")
-BACKOFF_HINT = ("the retries waited past the call's 5 s deadline: keep the backoff short, as above (initialBackoff "
-                "\"0.1s\", maxBackoff \"1s\", backoffMultiplier 2)")
+RECOVERY_HINT = ("exactly 10 tokens and 0.1 back a success (\"maxTokens\": 10, \"tokenRatio\": 0.1): then about 60 "
+                 "successes after a storm bring retries back, neither sooner nor later")
+BACKOFF_HINT = ("the call ran past its 5 s deadline: keep the backoff as above (initialBackoff \"0.1s\", maxBackoff "
+                "\"1s\", backoffMultiplier 2), and give no timeout in the config (grpcio applies it early)")
+EARLY_TIMEOUT_HINT = ("leave \"timeout\" out of the config: grpcio applies it about 1.7 s early (grpc/grpc#34547), and "
+                      "the checker's calls pass timeout= themselves")
+BACKOFF_VALUES_HINT = ("keep the backoff the notebook's RETRIES has: \"initialBackoff\": \"0.1s\", \"maxBackoff\": "
+                       "\"1s\", \"backoffMultiplier\": 2: short enough for a person waiting, long enough to let a "
+                       "restarting server come back")
 REFUSED_ABOVE = "grpc refused the config (the first ✗ says why): fix that first"
 
 
@@ -103,6 +114,25 @@ def _entries(config) -> list[dict]:
 def _retried_names(config) -> list[dict]:
     return [name for entry in _entries(config) if "retryPolicy" in entry for name in entry.get("name", [])
             if isinstance(name, dict)]
+
+
+def _seconds(duration) -> float | None:
+    """A service config's duration ("0.1s") in seconds; None if it is not one."""
+    if isinstance(duration, str) and duration.endswith("s"):
+        try:
+            return float(duration[:-1])
+        except ValueError:
+            return None
+    return None
+
+
+def _policy_of(config, method: str) -> dict | None:
+    """The retryPolicy grpc applies to `method` of the users service: the entry that names the method wins over
+    the one that names only the service."""
+    named = {(name.get("service"), name.get("method")): entry for entry in _entries(config)
+             for name in entry.get("name", []) if isinstance(name, dict)}
+    entry = named.get((SERVICE, method)) or named.get((SERVICE, None))
+    return entry.get("retryPolicy") if entry else None
 
 
 def _reads_hint(config) -> str:
@@ -171,9 +201,14 @@ def check_retry_policy(config) -> support.CheckResult:
                     users_pb2_grpc.UserManagerStub(channel).GetUser(users_pb2.UserRequest(id=1),
                                                                     timeout=support.TIMEOUT)
                 except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                        raise Fail("a GetUser that should succeed at once ended DEADLINE_EXCEEDED: the config's "
+                                   "timeout", EARLY_TIMEOUT_HINT) from None
                     if "service config" not in (error.details() or ""):
                         raise
-                    raise Fail(f"grpc refused the config: {_why_refused(text)}", REFUSED_HINT) from None
+                    why = _why_refused(text)
+                    raise Fail(f"grpc refused the config: {why}",
+                               REFUSED_HINT + (POLICY_FIELDS_HINT if "retryPolicy" in why else "")) from None
 
     def reads(client):
         code, attempts = client.attempts("GetUser", times=2)
@@ -203,6 +238,21 @@ def check_retry_policy(config) -> support.CheckResult:
                 raise Fail(f"an AddUser that met {fail} once was tried {attempts} times (and ended {code})",
                            WRITES_HINT if fail == "UNAVAILABLE" else WRITES_ANY_HINT)
 
+    def backoff():
+        try:
+            _config_text(config)
+        except (TypeError, ValueError):
+            raise Fail(REFUSED_ABOVE) from None
+        policy = _policy_of(config, "GetUser")
+        if not isinstance(policy, dict):
+            return  # no retries at all: "reads" says so
+        got = {"initialBackoff": _seconds(policy.get("initialBackoff")),
+               "maxBackoff": _seconds(policy.get("maxBackoff")), "backoffMultiplier": policy.get("backoffMultiplier")}
+        wrong = {field: value for field, value in got.items() if value != BACKOFF[field]}
+        if wrong:
+            shown = ", ".join(f"{field} {policy.get(field)!r}" for field in wrong)
+            raise Fail(f"GetUser's retries wait with {shown}", BACKOFF_VALUES_HINT)
+
     def throttled(client):
         made = [client.attempts("GetUser")[1] for _ in range(STORM_CALLS)]
         if made[0] == 1:
@@ -221,8 +271,8 @@ def check_retry_policy(config) -> support.CheckResult:
         if (attempts := client.attempts("GetUser")[1]) == 1:
             raise Fail(f"after the storm, {STILL_OFF + BACK} successes did not bring retries back", RECOVERY_HINT)
 
-    cases = [("accepted", accepted)] + [(label, _with_client(config, case)) for label, case in [
-        ("reads", reads), ("three", three), ("only unavailable", only_unavailable), ("writes", writes),
-        ("throttled", throttled)]]
+    cases = [("accepted", accepted), *[(label, _with_client(config, case)) for label, case in [
+        ("reads", reads), ("three", three), ("only unavailable", only_unavailable), ("writes", writes)]],
+        ("backoff", backoff), ("throttled", _with_client(config, throttled))]
     return support.run_checks("Exercise 11.2 · a retry policy for the users service",
                               [(RULES[label], case) for label, case in cases])
