@@ -150,7 +150,10 @@ def tls_of(module) -> tuple[grpc.ServerCredentials, str] | None:
     return credentials, roots.decode() if isinstance(roots, bytes) else roots
 
 
-def bind(server, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
+def bind(server, host: str, port: int, module) -> tuple[int, str]:
+    """Listen on host:port, over TLS if `module` asks for it: (the port bound, the PEM clients trust, or "")."""
+    tls = tls_of(module)
+    credentials, roots = tls if tls else (None, "")
     try:
         address = f"{host}:{port}"
         bound = (server.add_secure_port(address, credentials) if credentials is not None
@@ -159,7 +162,7 @@ def bind(server, host: str, port: int, credentials: grpc.ServerCredentials | Non
         bound = 0
     if bound == 0:
         raise OSError(f"could not listen on {host[:60]}:{port} (is the port taken, or the host not this machine's?)")
-    return bound
+    return bound, roots
 
 
 def _whole_number(module, setting: str, default: int | None) -> int | None:
@@ -232,9 +235,7 @@ class ThreadedServer:
         self.services = recorder.names
         self.health = health.HealthServicer()
         add_health_and_reflection(self.server, self.services, self.health)
-        tls = tls_of(module)
-        self.root_certificates = tls[1] if tls else ""
-        self.port = bind(self.server, host, port, tls[0] if tls else None)
+        self.port, self.root_certificates = bind(self.server, host, port, module)
 
     def start(self) -> int:
         from grpc_health.v1 import health_pb2
@@ -286,9 +287,7 @@ class AsyncioServer:
         self.services = recorder.names
         self.health = health.aio.HealthServicer()
         add_health_and_reflection(self.server, self.services, self.health)
-        tls = tls_of(self.module)
-        self.root_certificates = tls[1] if tls else ""
-        port = bind(self.server, self.host, self.port, tls[0] if tls else None)
+        port, self.root_certificates = bind(self.server, self.host, self.port, self.module)
         await self.server.start()
         for service in ["", *self.services]:
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
