@@ -237,7 +237,7 @@ def test_cli_serve_runs_in_the_foreground_until_ctrl_c():
 
 
 def test_listening_beyond_loopback_is_explicit_and_warned():
-    serving = subprocess.Popen([sys.executable, RUNNER, "room", "--port", "0"], stdout=subprocess.PIPE,
+    serving = subprocess.Popen([sys.executable, RUNNER, "room", "--open", "--port", "0"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         output = ""

@@ -13,10 +13,13 @@ delicate part, found the hard way in grpcio 1.85:
 """
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 
 import grpc
+
+from workshop import room
 
 WATCHER_GRACE = 1.0  # seconds: five of the watcher's wake-ups
 CHANNEL_OPTIONS = [  # reconnect soon after a server comes back (gRPC's default backoff grows to 2 minutes)
@@ -27,10 +30,12 @@ CHANNEL_OPTIONS = [  # reconnect soon after a server comes back (gRPC's default 
 
 
 class RoomChannel:
-    """An insecure channel to `address`, with a wait that close() ends at once."""
+    """A channel to `address`, insecure or with `credentials`, with a wait that close() ends at once."""
 
-    def __init__(self, address: str):
-        self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    def __init__(self, address: str, credentials: grpc.ChannelCredentials | None = None, options=()):
+        options = [*CHANNEL_OPTIONS, *options]
+        self.channel = (grpc.insecure_channel(address, options=options) if credentials is None
+                        else grpc.secure_channel(address, credentials, options=options))
         self._lock = threading.Lock()
         self._ready: grpc.Future | None = None  # the wait in progress
         self._watcher_gone_at = 0.0  # when gRPC's watcher has surely ended
@@ -80,6 +85,25 @@ class RoomChannel:
             self.channel.close()
         except Exception:  # on a timer's thread: nobody is left to tell
             pass
+
+
+def secure_room_channel(address: str, password: str | None, fingerprint: str) -> RoomChannel:
+    """A channel to the secure room at `address`: over TLS, trusting the certificate the server shows once its
+    fingerprint is the one given, with `password` on every call. NotTheRoom when the server is not that room;
+    OSError while it does not answer."""
+    try:
+        certificate = room.fetch_certificate(address)
+    except ssl.SSLError as error:
+        raise room.NotTheRoom(f"the server at {address} does not answer over TLS ({error.reason or error}): "
+                              "if the instructor's room is an open one, leave out password= and fingerprint=") from None
+    if not room.same_fingerprint(fingerprint, certificate):
+        raise room.NotTheRoom(f"the server at {address} shows the fingerprint {room.fingerprint(certificate)}, not "
+                              f"{fingerprint.strip()[:40]}: it is not the room you were given (check the address and "
+                              "the fingerprint on the instructor's screen)")
+    credentials = grpc.ssl_channel_credentials(certificate)
+    if password is not None:
+        credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(password))
+    return RoomChannel(address, credentials, [("grpc.ssl_target_name_override", room.ROOM_NAME)])
 
 
 def _cancel(ready: grpc.Future) -> None:

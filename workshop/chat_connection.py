@@ -29,13 +29,15 @@ from collections.abc import Callable
 
 import grpc
 
-from workshop.chat_channel import RoomChannel
+from workshop import room as secure_room
+from workshop.chat_channel import RoomChannel, secure_room_channel
 from workshop.chat_types import Message, Mode, State, Status, as_mode, check_name, describe
 from workshop.protos import chat_pb2, chat_pb2_grpc
 from workshop.servers.chat import HISTORY, problem_with_note  # the room's rules, written once
 
 KEPT = 1_000  # notes kept in .messages, and numbered notes remembered to drop a replay's repeats
 POST_TIMEOUT = 5.0
+FINAL_CODES = {grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 REACH_TIMEOUT = 3.0  # seconds between updates of the detail while no server answers
 FIRST_RETRY, LAST_RETRY = 0.5, 8.0  # seconds between attempts to rejoin, doubling
 MAX_DETAIL = 300  # a server's error text is shown, but never an unbounded one
@@ -50,14 +52,19 @@ class ChatConnection:
     """One name in one room, over one channel, read by one background thread."""
 
     def __init__(self, address, name: str, *, mode: Mode | str = Mode.SUBSCRIBE, replay: int = 20,
+                 password: str | None = None, fingerprint: str | None = None,
                  on_note: Callable[[Message], object] | None = None,
                  on_status: Callable[[Status], object] | None = None):
         """Join the room at `address` (or a RunningServer) as `name`, at once.
 
         `replay` asks a Subscribe's first join for that many recent notes (the Chat RPC has none).
-        The listeners are told from the connection's thread, starting with the first status.
+        A secure room (`server_runner.py room`) needs its `password` and `fingerprint`, as its
+        instructor's screen shows them. The listeners are told from the connection's thread,
+        starting with the first status.
         """
         self.mode, self.name = as_mode(mode), check_name(name)
+        check_secrets(password, fingerprint)
+        self._password, self._fingerprint = password, fingerprint
         self.address = getattr(address, "address", address)
         self.replay = replay
         self.messages: list[Message] = []
@@ -73,8 +80,11 @@ class ChatConnection:
         self._joined_before = False
         self._reached_room = False
         self._listening = True  # until the thread ends
-        self._room = RoomChannel(self.address)
-        self._stub = chat_pb2_grpc.ChatServerStub(self._room.channel)
+        self._room: RoomChannel | None = None  # a secure room's channel opens once its certificate is checked
+        self._stub: chat_pb2_grpc.ChatServerStub | None = None
+        self._asked_about_tls = False
+        if fingerprint is None:
+            self._use(RoomChannel(self.address))
         self.thread = threading.Thread(target=self._receive_forever, name=f"chat-{self.mode.value}", daemon=True)
         _open.add(self)
         self.thread.start()
@@ -123,6 +133,8 @@ class ChatConnection:
             if problem:  # the server would refuse it: say why before a round trip (and a Chat stream's end)
                 return f"not sent: {problem}"
             if self.mode is Mode.SUBSCRIBE:
+                if self._stub is None:
+                    return f"not sent: not connected to the room ({self.status})"
                 self._stub.Post(note, timeout=POST_TIMEOUT)
                 return None
             # A connection made a moment ago may still be opening its stream: give it the time a Post gets.
@@ -157,10 +169,13 @@ class ChatConnection:
             except grpc.RpcError as error:
                 if self._closed.is_set():
                     break
-                if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                if error.code() in FINAL_CODES:  # asking again will not change the answer
                     self._set(State.STOPPED, describe(error))
                     break
                 self._set(State.DISCONNECTED, f"{describe(error)}; retrying")
+            except secure_room.NotTheRoom as error:
+                self._set(State.STOPPED, str(error)[:MAX_DETAIL])
+                break
             except Exception as error:  # ValueError once the channel is closed, and any bug
                 if self._closed.is_set():
                     break
@@ -177,13 +192,44 @@ class ChatConnection:
             self._changed.notify_all()  # whoever waits: nothing will come now
 
     def _wait_until_reachable(self) -> bool:
-        """Block until a server answers at the address; False if closed meanwhile."""
+        """Block until a server answers at the address; False if closed meanwhile. NotTheRoom when the
+        server is not the room asked for (another fingerprint; secure, and asked without its secrets)."""
+        if self._room is None and not self._open_secure_room():
+            return False
         while (reached := self._room.wait_until_ready(REACH_TIMEOUT)) is False:
+            if self._fingerprint is None and not self._asked_about_tls:
+                self._asked_about_tls = True  # a secure room hangs up on a plain channel: say why, once
+                if _speaks_tls(self.address):
+                    raise secure_room.NotTheRoom(
+                        f"the room at {self.address} is a secure one: paste the whole line the instructor shows, "
+                        "with its password= and fingerprint=")
             if not self._joined_before:
                 self._set(State.CONNECTING, f"no answer from {self.address} yet")
             elif self._status.state is not State.DISCONNECTED:
                 self._set(State.DISCONNECTED, "waiting for the server to come back")
         return bool(reached)
+
+    def _open_secure_room(self) -> bool:
+        """Fetch and check the room's certificate, then open the channel; False if closed meanwhile."""
+        pause = FIRST_RETRY
+        while True:
+            try:
+                channel = secure_room_channel(self.address, self._password, self._fingerprint)
+            except OSError:  # no answer yet (an SSLError is a NotTheRoom)
+                self._set(State.CONNECTING, f"no answer from {self.address} yet")
+                if self._closed.wait(pause):
+                    return False
+                pause = min(pause * 2, LAST_RETRY)
+                continue
+            with self._changed:  # close() reads _room under this lock: it closes this channel, or none is kept
+                if self._closed.is_set():
+                    channel.close()
+                    return False
+                self._use(channel)
+            return True
+
+    def _use(self, channel: RoomChannel) -> None:
+        self._room, self._stub = channel, chat_pb2_grpc.ChatServerStub(channel.channel)
 
     def _open_stream(self):
         if self.mode is Mode.CHAT:
@@ -272,14 +318,15 @@ class ChatConnection:
             if self._closed.is_set():
                 return
             self._closed.set()
-            call, outbox = self._call, self._outbox
+            call, outbox, channel = self._call, self._outbox, self._room
         try:
             if call is not None:
                 call.cancel()  # wakes the thread, whether it waits for metadata or for a note
             if outbox is not None:
                 outbox.put(None)  # ends a Chat call's request stream
         finally:
-            self._room.close()  # ends a wait for the server at once; the channel closes a little later
+            if channel is not None:
+                channel.close()  # ends a wait for the server at once; the channel closes a little later
         if self.thread is not threading.current_thread():  # a listener may close its own connection
             self.thread.join(timeout)
         self._set(State.CLOSED)
@@ -290,6 +337,25 @@ class ChatConnection:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def check_secrets(password: str | None, fingerprint: str | None) -> None:
+    """ValueError, in words, when a secure room's password or fingerprint cannot be right."""
+    if password is not None and fingerprint is None:
+        raise ValueError("a password goes with the room's fingerprint (it proves the server is the room's, before "
+                         "the password is sent): paste the whole line, password= and fingerprint=")
+    if password is not None and (problem := secure_room.problem_with_password(password)):
+        raise ValueError(f"password: {problem}")
+    if fingerprint is not None and (problem := secure_room.problem_with_fingerprint(fingerprint)):
+        raise ValueError(f"fingerprint: {problem}")
+
+
+def _speaks_tls(address: str) -> bool:
+    try:
+        secure_room.fetch_certificate(address, timeout=1.0)
+        return True
+    except OSError:
+        return False
 
 
 @atexit.register

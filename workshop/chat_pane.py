@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from workshop.chat_connection import ChatConnection
+from workshop.chat_connection import ChatConnection, check_secrets
 from workshop.chat_types import Message, Mode, State, Status, as_mode, check_name
 
 __all__ = ["ChatPane", "Message", "close_all", "side_by_side"]
@@ -60,20 +60,24 @@ _WAITING = {State.CONNECTING, State.JOINING}  # drawn with an ellipsis: "joining
 class ChatPane:
     """One person in a chat room, drawn: their name, the notes so far, a text box, the status."""
 
-    def __init__(self, address, name: str, *, mode: Mode | str = "subscribe", replay: int = 20):
+    def __init__(self, address, name: str, *, mode: Mode | str = "subscribe", replay: int = 20,
+                 password: str | None = None, fingerprint: str | None = None):
         """Join the room at `address` (or a RunningServer) as `name`.
 
         mode "subscribe" listens with Subscribe and speaks with Post; mode "chat" does both on one
         bidirectional Chat stream. `replay` asks a subscribing pane's first join for that many
-        recent notes (the Chat RPC has no replay).
+        recent notes (the Chat RPC has no replay). A secure room needs the `password` and
+        `fingerprint` its instructor shows.
         """
         mode = as_mode(mode)  # bad arguments are refused before any widget exists
+        check_secrets(password, fingerprint)
         self.name, self.mode = check_name(name), mode.value
         self.notice = ""
         self._rendered: deque[str] = deque(maxlen=SHOWN)
         self._build_widget()
-        self.connection = ChatConnection(address, name, mode=mode, replay=replay,
-                                         on_note=self._show_note, on_status=self._show_status)
+        self.connection = ChatConnection(address, name, mode=mode, replay=replay, password=password,
+                                         fingerprint=fingerprint, on_note=self._show_note,
+                                         on_status=self._show_status)
         _open_panes.add(self)
 
     # ------------------------------------------------------------------ the connection's state, for tests and cells

@@ -21,7 +21,9 @@ class State(enum.Enum):
     JOINING       the stream is open, but the server has not said it took us in (its initial metadata)
     CONNECTED     in the room
     DISCONNECTED  the stream ended or the server went away: it waits for the server, then rejoins
-    STOPPED       the server has no chat service (UNIMPLEMENTED): waiting would not write one
+    STOPPED       asking again would get the same answer: the server has no chat service (UNIMPLEMENTED),
+                  refuses us (UNAUTHENTICATED: no or a wrong password), or is not the secure room we were
+                  given (another fingerprint; or secure, and we came without its password and fingerprint)
     CLOSED        close() was called
     """
 

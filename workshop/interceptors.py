@@ -48,6 +48,14 @@ def refusing(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCode, detai
     return wrapped(handler, lambda _behaviour: refuse)
 
 
+def refusing_async(handler: grpc.RpcMethodHandler | None, code: grpc.StatusCode, details: str):
+    """refusing() for a grpc.aio server: its handlers' behaviours are coroutines (streams too)."""
+    async def refuse(_request_or_iterator, context):
+        await context.abort(code, details)
+
+    return wrapped(handler, lambda _behaviour: refuse)
+
+
 class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials",
                                                            "wait_for_ready", "compression")),
                    grpc.ClientCallDetails):

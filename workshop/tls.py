@@ -43,16 +43,30 @@ class Authority:
     certificate: x509.Certificate
 
     @classmethod
-    def create(cls, name: str = "workshop throwaway CA", days: float = 1) -> Authority:
+    def create(cls, name: str = "workshop throwaway CA", days: float = 1, hosts: tuple[str, ...] = ()) -> Authority:
+        """A new authority. With `hosts`, its certificate also names them: a server can then use the
+        authority's own key and certificate, and a client trusts that one certificate (the secure room)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
-        certificate = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(name))
-                       .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                       .not_valid_before(now - datetime.timedelta(minutes=5))
-                       .not_valid_after(now + datetime.timedelta(days=days))
-                       .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                       .sign(key, hashes.SHA256()))
-        return cls(key, certificate)
+        builder = (x509.CertificateBuilder().subject_name(_name(name)).issuer_name(_name(name))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True))
+        if hosts:
+            builder = builder.add_extension(x509.SubjectAlternativeName([_alternative_name(h) for h in hosts]),
+                                            critical=False)
+        return cls(key, builder.sign(key, hashes.SHA256()))
+
+    @classmethod
+    def from_pem(cls, key_pem: bytes, certificate_pem: bytes) -> Authority:
+        """The authority whose key and certificate were saved as `key_pem` and `.pem`."""
+        return cls(serialization.load_pem_private_key(key_pem, password=None),
+                   x509.load_pem_x509_certificate(certificate_pem))
+
+    @property
+    def key_pem(self) -> bytes:
+        return _pem_of(self.key)
 
     @property
     def pem(self) -> bytes:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,14 +127,45 @@ def _serve(args) -> int:
 
 
 def _room(args) -> int:
-    """The instructor's chat server for the whole room: open to the network, on purpose, until Ctrl+C."""
-    def announce(address):
-        print(f"The room's chat server is ready. Attendees paste this address into notebook 08:\n\n"
-              f"    {address}\n\n"
-              f"    ChatPane(\"{address}\", \"your name\")\n\n"
-              "Ctrl+C closes the room (and the port).", flush=True)
+    """The instructor's chat server for the whole room, on the network on purpose, until Ctrl+C: over TLS
+    with a password (workshop/room.py), or with --open, as it was before, for anyone who can reach it."""
+    if args.open:
+        def announce_open(address):
+            print(f"The room's chat server is ready. Attendees paste this address into notebook 08:\n\n"
+                  f"    {address}\n\n"
+                  f"    ChatPane(\"{address}\", \"your name\")\n\n"
+                  "Ctrl+C closes the room (and the port).", flush=True)
 
-    child.exit_now(child.run(REFERENCE_SERVERS["chat"], "chat-room", args.host, args.port, announce=announce))
+        child.exit_now(child.run(REFERENCE_SERVERS["chat"], "chat-room", args.host, args.port,
+                                 announce=announce_open))
+    from workshop import room
+
+    password = args.password or room.new_password()
+    problem = room.problem_with_password(password)
+    if problem:
+        print(f"--password: {problem}", file=sys.stderr)
+        return 2
+    folder = Path(args.keys) if args.keys else Path(tempfile.mkdtemp(prefix="workshop-room-"))
+    keys = room.RoomKeys.kept_in(folder)
+    os.environ[room.KEYS_SETTING], os.environ[room.PASSWORD_SETTING] = str(folder), password  # for the module
+
+    def announce(address):
+        print(f"The room's chat server is ready, over TLS, with a password. Attendees paste this line into "
+              f"notebook 08:\n\n"
+              f"    ChatPane(\"{address}\", \"your name\", password=\"{password}\", "
+              f"fingerprint=\"{keys.fingerprint}\")\n\n"
+              "The fingerprint proves to each pane that it reached your server; the password proves to your "
+              "server that the pane's owner is in the room.\n"
+              + (f"Its key stays in {folder}: a restart keeps the fingerprint.\n" if args.keys else
+                 "A restart makes a new fingerprint (--keys DIR keeps one).\n")
+              + "Ctrl+C closes the room (and the port).", flush=True)
+
+    try:
+        code = child.run(room.SERVER_MODULE, "chat-room", args.host, args.port, announce=announce)
+    finally:
+        if not args.keys:
+            shutil.rmtree(folder, ignore_errors=True)  # a throwaway key leaves with its room
+    child.exit_now(code)
 
 
 def _child(args) -> int:
@@ -162,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     room.add_argument("--host", type=addresses.bracketed, default="0.0.0.0",
                       help="interface to listen on (default 0.0.0.0: every network)")
     room.add_argument("--port", type=_port, default=50051, help="port to listen on (default 50051)")
+    room.add_argument("--password", help="the room's password (default: a new one, shown when it is ready)")
+    room.add_argument("--keys", metavar="DIR", help="keep the room's key and certificate in DIR, so that a "
+                      "restarted room keeps its fingerprint (default: a temporary folder, removed at the end)")
+    room.add_argument("--open", action="store_true", help="no TLS and no password: anyone who can reach this "
+                      "machine can read and post")
     room.set_defaults(handler=_room)
     commands.add_parser("list", help="show the kit's running servers").set_defaults(handler=_list)
     logs = commands.add_parser("logs", help="show the end of a running server's log")
