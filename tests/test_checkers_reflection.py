@@ -51,6 +51,42 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
         wrong(SOLUTION, COMPREHENSION, "for each in explorer.service(service).file.services_by_name.values() "
                                        "for method in each.methods if method.full_name.startswith(service)]"),
         "one service", "the one ServiceDescriptor asked for"),
+    "the served check by substring": (wrong(SOLUTION, SERVED_CHECK, "    if not any(service in s for s in "
+                                        "explorer.services()):\n        raise KeyError(service)\n"),
+                                      "unknown", "compare the exact name"),
+    "the served check by prefix": (wrong(SOLUTION, SERVED_CHECK, "    if not any(s.startswith(service) for s in "
+                                   "explorer.services()):\n        raise KeyError(service)\n"), "unknown",
+                                   "compare the exact name"),
+    "the served check by suffix": (wrong(SOLUTION, SERVED_CHECK, "    if not any(s.endswith(service) for s in "
+                                   "explorer.services()):\n        raise KeyError(service)\n"), "unknown",
+                                   "compare the exact name"),
+    "the served check by short name": (wrong(SOLUTION, SERVED_CHECK, "    if service.rsplit('.', 1)[-1] not in "
+                                       "[s.rsplit('.', 1)[-1] for s in explorer.services()]:\n        raise "
+                                       "KeyError(service)\n"), "unknown", "compare the exact name"),
+    "the server's own services refused": (wrong(SOLUTION, SERVED_CHECK, SERVED_CHECK + "    if service.startswith("
+                                          "'grpc.'):\n        raise KeyError(service)\n"), "every method",
+                                          "the server's own services are served too"),
+    "a cache keyed on the name alone": (wrong(SOLUTION, "def method_table(explorer, service: str) -> list[tuple[str, "
+                                        "str, str, str]]:\n", "_kept = {}\n\n\ndef method_table(explorer, "
+                                        "service):\n    if service in _kept:\n        return _kept[service]\n"
+                                        "    _kept[service] = _table(explorer, service)\n    return _kept[service]"
+                                        "\n\n\ndef _table(explorer, service):\n"), "unknown",
+                                        "a table kept from one server"),
+    "twins dropped": (wrong(SOLUTION, COMPREHENSION, "for method in {(m.input_type, m.output_type, m.client_streaming, "
+                            "m.server_streaming): m for m in explorer.service(service).methods}.values()]"),
+                      "every method", "none left out"),
+    "request and response swapped": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
+                                           "method.output_type.full_name, method.input_type.full_name"),
+                                     "full names", "the request is method.input_type"),
+    "the request twice": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
+                                "method.input_type.full_name, method.input_type.full_name"), "full names",
+                          "the request is method.input_type"),
+    "grpcurl's stream words": (wrong(SOLUTION, "method.input_type.full_name, method.output_type.full_name",
+                                     "('stream ' if method.client_streaming else '') + method.input_type.full_name, "
+                                     "('stream ' if method.server_streaming else '') + method.output_type.full_name"),
+                               "full names", "type names alone"),
+    "method names in lowercase": (wrong(SOLUTION, "(method.name, method.input_type", "(method.name.lower(), "
+                                        "method.input_type"), "every method", "as the contract spells it"),
 }
 
 

@@ -29,24 +29,33 @@ STOCKROOM = [("Find", "stockroom.v2.Item", "stockroom.v2.Shelf.Slot", "unary"),
              ("Count", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary"),
              ("Audit", "stockroom.v2.Item", "stockroom.v2.Item", "server streaming"),
              ("Clear", "stockroom.v2.Shelf.Slot", "google.protobuf.Empty", "unary"),
-             ("Peek", "stockroom.v2.Shelf.Slot", "stockroom.v2.Shelf.Slot.Bin", "unary")]
+             ("Peek", "stockroom.v2.Shelf.Slot", "stockroom.v2.Shelf.Slot.Bin", "unary"),
+             ("Locate", "stockroom.v2.Item", "stockroom.v2.Shelf.Slot", "unary")]
+HEALTH = [("Check", "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse", "unary"),
+          ("List", "grpc.health.v1.HealthListRequest", "grpc.health.v1.HealthListResponse", "unary"),
+          ("Watch", "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse", "server streaming")]
 LEDGER = [("Find", "stockroom.v2.Receipt", "stockroom.v2.Item", "unary"),
           ("Close", "google.protobuf.Empty", "google.protobuf.Empty", "unary")]
 STOCKROOM_ADMIN = [("Reset", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 ADMIN = [("Audit", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 NOWHERE = "stockroom.v2.Nowhere"
-NOT_SERVED = [NOWHERE, "stockroom.v2.Retired", "stockroom.v1.Stockroom", "stockroom.v2.stockroom"]
+# Not served; all but the first are declared in files the explorer fetches: Retired beside Stockroom, Stock a
+# prefix of it, v2.Admin in another package, ending the served stockroom.v2.Admin, with its short name.
+NOT_SERVED = [NOWHERE, "stockroom.v2.Retired", "stockroom.v2.Stock", "v2.Admin", "stockroom.v1.Stockroom",
+              "stockroom.v2.stockroom"]
 RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks each on its own
     "rows": "a list with one (method, request, response, mode) tuple of four strings per method",
-    "every method": "every method of the service, each once, in the order its contract declares them",
+    "every method": "every method of the service, each once (two with the same types and mode too), in the order "
+                    "its contract declares them; the server's own services count (grpc.health.v1.Health)",
     "full names": "request and response types by their full names: package included (users.v1.UserRequest), "
                   "a nested message with its parent (stockroom.v2.Shelf.Slot), another package's type "
                   "(google.protobuf.Empty)",
     "modes": "each method's mode, from whether its request and its response stream: " + ", ".join(MODES),
     "one service": "only the service asked for: services in one file (each with a Find; names that start or end "
                    "with another's) keep their methods apart",
-    "unknown": "a service the server does not serve (one reflection does not list, though its file may declare it; "
-               "a served name in another package or case) → a KeyError that names it, not an empty table",
+    "unknown": "a service the server does not serve (one reflection does not list, though a file it fetched may "
+               "declare it; a served name in another package or case; part of a served name) → a KeyError that "
+               "names it, not an empty table; what one server serves says nothing of another's",
 }
 
 ROWS_HINT = ("return a list, one tuple per method: (method.name, method.input_type.full_name, "
@@ -64,6 +73,15 @@ UNKNOWN_HINT = ("compare the exact name with explorer.services() (what the serve
                 "when it is not there: a file may declare services the server does not serve, and a table with no "
                 "rows would say the service exists and has no methods")
 SHORT_NAME_HINT = "method is the method's short name, method.name (GetUser), as grpcurl describe prints it"
+SPELLING_HINT = "method.name as the contract spells it (GetUser): do not change its case or add underscores"
+SWAP_HINT = ("the request is method.input_type, the response method.output_type: each from its own side, in that "
+             "order")
+TYPES_ONLY_HINT = ("the request and response columns hold type names alone: whether they stream goes in the mode "
+                   "column, not as a \"stream\" word before the type")
+OWN_SERVICES_HINT = ("the server's own services are served too: grpc.health.v1.Health has a table like any other "
+                     "(leave them out when you display, not in method_table)")
+OTHER_SERVER_HINT = ("ask the explorer you were given, every time: a table kept from one server (a cache keyed by the "
+                     "service name alone) is not another server's answer")
 
 
 def _table(method_table, explorer, service: str, strict: bool = False) -> list:
@@ -77,7 +95,7 @@ def _table(method_table, explorer, service: str, strict: bool = False) -> list:
                    "write method_table in the exercise cell, run that cell, then run the checker again") from None
     except KeyError as error:
         raise Fail(f"method_table(explorer, {service!r}) raised KeyError {error}, for a service the server "
-                   "serves", EVERY_HINT) from None
+                   "serves", OWN_SERVICES_HINT if service.startswith("grpc.") else EVERY_HINT) from None
     except TypeError as error:
         if "not iterable" not in str(error):
             raise
@@ -91,6 +109,10 @@ def _table(method_table, explorer, service: str, strict: bool = False) -> list:
             raise Fail(f"a row was {str(row)[:80]}; expected a tuple of four strings", ROWS_HINT)
         rows.append(tuple(row))
     return rows
+
+
+def _spelled(names: list[str]) -> list[str]:
+    return [name.replace("_", "").lower() for name in names]
 
 
 def check_method_table(method_table) -> support.CheckResult:
@@ -108,13 +130,16 @@ def check_method_table(method_table) -> support.CheckResult:
 
         def every_method():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
-                                                (on_unseen, "stockroom.v2.Stockroom", STOCKROOM)):
+                                                (on_unseen, "stockroom.v2.Stockroom", STOCKROOM),
+                                                (on_users, "grpc.health.v1.Health", HEALTH)):
                 got, names = _table(method_table, explorer, service), [row[0] for row in expected]
                 own = [row[0] for row in got if row[0] in names]  # another service's methods: "one service" judges
                 if own != names:
                     short = [row[0].replace("/", ".").rsplit(".", 1)[-1] for row in got]
                     raise Fail(f"for {service}: methods {[row[0] for row in got]}; expected {names}",
-                               SHORT_NAME_HINT if short == names else EVERY_HINT)
+                               SHORT_NAME_HINT if short == names else
+                               SPELLING_HINT if _spelled(short) == _spelled(names) else
+                               OWN_SERVICES_HINT if service.startswith("grpc.") and not got else EVERY_HINT)
 
         def full_names():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
@@ -122,8 +147,12 @@ def check_method_table(method_table) -> support.CheckResult:
                 got = _table(method_table, explorer, service)
                 for mine, right in zip(got, expected, strict=False):
                     if mine[0] == right[0] and mine[1:3] != right[1:3]:
+                        swapped = (mine[1], mine[2]) == (right[2], right[1]) or right[1] != right[2] and (
+                            mine[2] == right[1] or mine[1] == right[2])
+                        streams = any("stream" in part.split() for part in mine[1:3])
                         raise Fail(f"{service}.{right[0]}: {mine[1]} → {mine[2]}; expected {right[1]} → "
-                                   f"{right[2]}", FULL_NAME_HINT)
+                                   f"{right[2]}", SWAP_HINT if swapped else TYPES_ONLY_HINT if streams else
+                                   FULL_NAME_HINT)
 
         def modes():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
@@ -136,11 +165,12 @@ def check_method_table(method_table) -> support.CheckResult:
         def one_service():
             for service, expected in (("stockroom.v2.Ledger", LEDGER), ("stockroom.v2.StockroomAdmin", STOCKROOM_ADMIN),
                                       ("stockroom.v2.Admin", ADMIN), ("stockroom.v2.Stockroom", STOCKROOM)):
-                got = sorted(row[0].replace("/", ".").rsplit(".", 1)[-1]  # a full name: "every method" judges it
-                             for row in _table(method_table, on_unseen, service))
-                if got != sorted(row[0] for row in expected):  # which methods: other cases judge order and types
-                    raise Fail(f"for {service}: methods {got}; expected {sorted(row[0] for row in expected)}",
-                               ONE_SERVICE_HINT)
+                got = [row[0].replace("/", ".").rsplit(".", 1)[-1]  # a full name: "every method" judges it
+                       for row in _table(method_table, on_unseen, service)]
+                names = [row[0] for row in expected]
+                foreign = [name for name in got if name.replace("_", "").lower() not in _spelled(names)]
+                if foreign:  # another service's methods (which are missing, in what order, spelled how: "every method")
+                    raise Fail(f"for {service}: methods {sorted(got)}; expected {sorted(names)}", ONE_SERVICE_HINT)
 
         def unknown():
             for service in NOT_SERVED:
@@ -158,6 +188,16 @@ def check_method_table(method_table) -> support.CheckResult:
                                f"{str(error)[:60]}; expected a KeyError", UNKNOWN_HINT) from None
                 raise Fail(f"method_table(explorer, {service!r}), a service the server does not serve, gave "
                            f"{str(got)[:60]}", UNKNOWN_HINT)
+            _table(method_table, on_unseen, "stockroom.v2.Stockroom")  # asked of one server; now of another:
+            try:
+                got = method_table(on_users, "stockroom.v2.Stockroom")
+            except KeyError:
+                return
+            except Exception as error:
+                raise Fail(f"method_table(users' explorer, 'stockroom.v2.Stockroom') raised {type(error).__name__}: "
+                           f"{str(error)[:60]}; expected a KeyError", UNKNOWN_HINT) from None
+            raise Fail(f"asked of the users server, which does not serve stockroom.v2.Stockroom, method_table gave "
+                       f"{str(got)[:60]}: the stockroom server's table", OTHER_SERVER_HINT)
 
         return support.run_checks("Exercise 12.1 · a method table, from reflection alone", [
             (RULES["rows"], rows), (RULES["every method"], every_method), (RULES["full names"], full_names),

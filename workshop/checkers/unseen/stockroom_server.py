@@ -1,6 +1,6 @@
-"""A server module for server_runner: the stockroom contract's services but Retired, answering with little.
+"""A server module for server_runner: the stockroom contract's services but Retired, Stock and v2.Admin.
 
-The explorer checker (12.1) only lists their methods; a call still gets a well-formed answer.
+The explorer checker (12.1) only lists their methods; a call still gets a well-formed answer, if a small one.
 """
 from google.protobuf import empty_pb2
 
@@ -32,6 +32,9 @@ class Stockroom(stockroom_pb2_grpc.StockroomServicer):
     def Peek(self, request, context):
         return stockroom_pb2.Shelf.Slot.Bin(label="empty")
 
+    def Locate(self, request, context):
+        return stockroom_pb2.Shelf.Slot(row=2, column=2)
+
 
 class StockroomAdmin(stockroom_pb2_grpc.StockroomAdminServicer):
     def Reset(self, request, context):
@@ -55,4 +58,4 @@ def add_to_server(server):
     stockroom_pb2_grpc.add_StockroomServicer_to_server(Stockroom(), server)
     stockroom_pb2_grpc.add_LedgerServicer_to_server(Ledger(), server)
     stockroom_pb2_grpc.add_StockroomAdminServicer_to_server(StockroomAdmin(), server)
-    stockroom_pb2_grpc.add_AdminServicer_to_server(Admin(), server)  # Retired is not served
+    stockroom_pb2_grpc.add_AdminServicer_to_server(Admin(), server)  # Retired, Stock and v2.Admin are not served
