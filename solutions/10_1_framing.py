@@ -9,7 +9,7 @@ UNKNOWN = 2  # the status a client must assume when the trailers carry no grpc-s
 
 def encode(payload: bytes, compressed: bool = False) -> bytes:
     """One message on the wire: the 5-byte prefix, then the payload."""
-    return PREFIX.pack(int(compressed), len(payload)) + payload
+    return PREFIX.pack(1 if compressed else 0, len(payload)) + payload
 
 
 class Decoder:

@@ -9,7 +9,7 @@ from exercises import answer, failed, skeleton, write_cell, wrong, wrong_in_plac
 from workshop.checkers.wire import RULES, check_framing
 
 FRAMING = "10_1_framing.py"
-ENCODE = "return PREFIX.pack(int(compressed), len(payload)) + payload"
+ENCODE = "return PREFIX.pack(1 if compressed else 0, len(payload)) + payload"
 LOOP = "while len(self.buffer) >= PREFIX.size:"
 STATUS = 'return int(fields["grpc-status"]), unquote(fields.get("grpc-message", ""))'
 MESSAGE = 'unquote(fields.get("grpc-message", ""))'
@@ -18,10 +18,10 @@ NO_STATUS = '''    if "grpc-status" not in fields:
 '''
 
 WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
-    "grpcio reads it": (wrong(FRAMING, ENCODE, 'return struct.pack("<BI", int(compressed), len(payload)) + payload'),
+    "grpcio reads it": (wrong(FRAMING, ENCODE, ENCODE.replace("PREFIX.pack(", 'struct.pack("<BI", ')),
                         "big-endian"),
     "empty": (wrong(FRAMING, ENCODE, f'if not payload:\n        return b""\n    {ENCODE}'), "empty"),
-    "flag": (wrong(FRAMING, ENCODE, ENCODE.replace("int(compressed)", "0")), "compressed"),
+    "flag": (wrong(FRAMING, ENCODE, ENCODE.replace("1 if compressed else 0", "0")), "compressed"),
     "several": (wrong_in_places(FRAMING, {LOOP: LOOP.replace("while", "if"),
                                           "break  # the rest": "return messages  #"}), "in a loop"),
     "own buffer": (wrong_in_places(FRAMING, {
@@ -37,7 +37,7 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
                      "            if len(self.buffer) < PREFIX.size:\n"
                      "                self.buffer = b\"\"  # 'too short to be a message'"), "even a few bytes"),
     "large": (wrong_in_places(FRAMING, {'struct.Struct(">BI")': 'struct.Struct(">BxxH")',
-                                        "int(compressed), len(payload)": "int(compressed), len(payload) & 0xFFFF"}),
+                                        "len(payload)) + payload": "len(payload) & 0xFFFF) + payload"}),
               "all 4 bytes"),
     "server stream": (wrong_in_places(FRAMING, {"        messages = []\n": "", "self.buffer = b\"\"": (
         "self.buffer = b\"\"\n        self.messages = []"), "messages.append": "self.messages.append",
@@ -81,7 +81,7 @@ OFFSET_DECODER = '''class Decoder:
             raise ValueError(f"{len(self.buffer) - self.start} bytes of it are left over")
 '''
 MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
-    "a 3-byte length in encode": (wrong(FRAMING, ENCODE, 'return bytes([int(compressed), 0]) + '
+    "a 3-byte length in encode": (wrong(FRAMING, ENCODE, 'return bytes([1 if compressed else 0, 0]) + '
                                         'len(payload).to_bytes(3, "big") + payload'), "large", "all 4 bytes"),
     "OK's message dropped": (wrong(FRAMING, STATUS, 'if fields["grpc-status"] == "0":\n        return 0, ""\n    '
                                    + STATUS), "ok", "whatever the code"),
@@ -89,7 +89,7 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                              "        if name.endswith(\"grpc-status\"):\n"
                                              "            fields[\"grpc-status\"] = value\n"),
                                        "error", "exact name"),
-    "the flag for True alone": (wrong(FRAMING, "int(compressed)", "(1 if compressed is True else 0)"), "flag",
+    "the flag for True alone": (wrong(FRAMING, "1 if compressed else 0", "1 if compressed is True else 0"), "flag",
                                 "any true value"),
     "a buffer that is never trimmed": (answer(FRAMING).split("class Decoder:")[0] + OFFSET_DECODER + "\n\ndef status_of"
                                        + answer(FRAMING).split("def status_of")[1], "server stream",
@@ -105,7 +105,7 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                       "        if not data:\n            return None\n        self.buffer += data\n"),
                                 "split", "feed(b'') returns []"),
     "encode's keyword renamed": (wrong_in_places(FRAMING, {"compressed: bool = False": "compress: bool = False",
-                                                           "int(compressed)": "int(compress)"}),
+                                                           "1 if compressed else 0": "1 if compress else 0"}),
                                  "flag", "the keyword is compressed"),
     "unquoted twice": (wrong(FRAMING, 'unquote(fields.get("grpc-message", ""))',
                              'unquote(unquote(fields.get("grpc-message", "")))'), "percent", "unquote(message), once"),
@@ -122,8 +122,10 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "OK made up when grpc-message is missing": (
         wrong(FRAMING, MESSAGE, 'unquote(fields.get("grpc-message", "OK" if fields["grpc-status"] == "0" else ""))'),
         "no message", "may be missing"),
-    "encode gives a bytearray": (wrong(FRAMING, ENCODE, "return bytearray(PREFIX.pack(int(compressed), len(payload)))"
-                                                        " + payload"), "empty", "return bytes"),
+    "encode gives a bytearray": (wrong(FRAMING, ENCODE, ENCODE.replace("return PREFIX.pack(", "return bytearray("
+                                                                        "PREFIX.pack(").replace(") + payload",
+                                                                                                ")) + payload")),
+                                 "empty", "return bytes"),
     "no status, the message kept": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
                                           f'return UNKNOWN, {MESSAGE} or "no grpc-status"'),
                                     "no status", "a message that says so"),
@@ -148,6 +150,33 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "quiet inside a prefix": (wrong(FRAMING, "        if self.buffer:\n            raise",
                                     "        if len(self.buffer) >= PREFIX.size:\n            raise"), "truncated",
                               "even fewer than a prefix"),
+    "no trailers taken for OK": (wrong(FRAMING, FIELDS, '    if not trailers:\n        return 0, ""\n' + FIELDS),
+                                 "no status", "never 0"),
+    "an empty message dropped inside a chunk": (
+        wrong(FRAMING, "            messages.append(", "            if length == 0 and len(self.buffer) > 5:\n"
+                                                      "                self.buffer = self.buffer[5:]\n"
+                                                      "                continue\n            messages.append("),
+        "several", "an empty message is a whole message"),
+    "an empty message ends the chunk": (
+        wrong(FRAMING, "            self.buffer = self.buffer[end:]\n",
+              "            self.buffer = self.buffer[end:]\n            if length == 0:\n                break\n"),
+        "several", "an empty message is a whole message"),
+    "at most four messages a chunk": (
+        wrong(FRAMING, LOOP, "for _ in range(4):\n            if len(self.buffer) < PREFIX.size:\n"
+                             "                break"), "several", "however many there are"),
+    "the flag as the value given": (wrong(FRAMING, "1 if compressed else 0", "int(compressed)"), "flag",
+                                    "never the value itself"),
+    "grpc-status matched by its start, first wins": (
+        wrong(FRAMING, FIELDS, "    fields = {}\n    for name, value in trailers:\n"
+                               "        if name.startswith('grpc-status') and 'grpc-status' not in fields:\n"
+                               "            fields['grpc-status'] = value\n"
+                               "        elif not name.startswith('grpc-status'):\n            fields[name] = value\n"),
+        "error", "exact name"),
+    "the code read as hexadecimal": (wrong(FRAMING, 'int(fields["grpc-status"])', 'int(fields["grpc-status"], 16)'),
+                                     "no message", "decimal"),
+    "compressed by encode": (wrong_in_places(FRAMING, {ENCODE: "import zlib\n    if compressed:\n        payload = "
+                                                                "zlib.compress(payload)\n    " + ENCODE}),
+                             "flag", "writes the payload it was given"),
 }
 
 
@@ -163,6 +192,20 @@ def check(source: str, folder):
     result = check_framing(str(write_cell(source, folder)))
     assert "Traceback" not in repr(result)
     return result
+
+
+HINTS_OF_MISTAKES_THAT_BREAK_MORE = {  # the case, and what its hint must say, for a mistake that breaks several
+    "the code as a string": (wrong(FRAMING, 'int(fields["grpc-status"])', 'fields["grpc-status"]'), "ok",
+                             "plain int"),
+    "no buffer between feeds": (WRONG["split"][0], "own buffer", "keeps between feeds"),
+}
+
+
+@pytest.mark.parametrize("mistake", HINTS_OF_MISTAKES_THAT_BREAK_MORE)
+def test_a_mistake_that_breaks_several_rules_gets_its_own_hint_where_it_shows(mistake, tmp_path):
+    source, rule, hint = HINTS_OF_MISTAKES_THAT_BREAK_MORE[mistake]
+    result = check(source, tmp_path)
+    assert RULES[rule] in failed(result) and hint in result[RULES[rule]].hint, repr(result)
 
 
 def test_every_rule_has_a_wrong_answer():

@@ -24,7 +24,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "empty": "encode(b'') → 5 bytes: flag 0, length 0 (an empty message is still a message)",
     "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed gives (compressed, payload) "
             "pairs, the flag a bool (1 is True, 0 False), the payload bytes",
-    "several": "one chunk holding several messages → feed returns them all, in order",
+    "several": "one chunk holding several messages (empty ones among them; fifty in one chunk) → feed returns them "
+               "all, in order",
     "own buffer": "two Decoders fed in turn → each gives its own stream's messages (each keeps its own buffer)",
     "split": "one message cut into many chunks, one byte at a time (prefix too; an empty chunk among them gives "
              "[]) → it comes once, at its last byte",
@@ -42,8 +43,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "percent": "a percent-encoded grpc-message → its text, as sent: %20 is a space, %C3%A9 is é, %25 is %, "
                "+ stays +, capitals stay",
     "no message": "grpc-status without grpc-message → (that code, '')",
-    "no status": "no grpc-status at all (:status 200 alone too) → UNKNOWN (2) and a message that says so, as the "
-                 "gRPC spec says",
+    "no status": "no grpc-status at all (:status 200 alone too; no trailers at all) → UNKNOWN (2) and a message "
+                 "that says so, as the gRPC spec says",
 }
 CARS = users_pb2.UserRequest(id=3)  # carol: a user the notebook never asks for by hand
 NORMAL_USERS = ["bob", "carol", "erin"]  # data/users.json's users of USER_TYPE_NORMAL, in id order
@@ -55,6 +56,8 @@ NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-st
 NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("x-upstream-grpc-status", "14"),
                      ("x-error-message", "upstream%20said%20no"),
                      ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ")]
+DETAILS_FIRST = [("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"), ("grpc-status", "5"),
+                 ("grpc-message", "no user has id 999")]  # another server's order: details before the status
 OK_WITH_MESSAGE = [("grpc-status", "0"), ("grpc-message", "served from cache")]  # set_details on an OK call
 EXACT_NAME_HINT = ("find grpc-status by its exact name, dict(trailers)[\"grpc-status\"]: :status is HTTP's (200), and "
                    "grpc-status-details-bin only starts the same way")
@@ -236,11 +239,18 @@ def check_framing(module) -> CheckResult:
             plain = attempt("encode(payload)", encode, PAYLOAD, hint=hint)
             squeezed = attempt("encode(payload, compressed=True)", lambda: encode(PAYLOAD, compressed=True),
                                hint=hint + " (the keyword is compressed, as the exercise names it)")
-            truthy = attempt("encode(payload, compressed=1)", lambda: encode(PAYLOAD, compressed=1), hint=hint)
-            if truthy[:1] != b"\x01":
-                raise Fail(f"encode(payload, compressed=1) starts {truthy[:1].hex()}; expected 01",
-                           "1 if compressed else 0: any true value means compressed, not only True itself")
-            if squeezed[:1] != b"\x01" or squeezed[1:] != plain[1:]:
+            for truth in (1, 2):
+                truthy = attempt(f"encode(payload, compressed={truth})", lambda truth=truth: encode(
+                    PAYLOAD, compressed=truth), hint=hint)
+                if truthy[:1] != b"\x01":
+                    raise Fail(f"encode(payload, compressed={truth}) starts {truthy[:1].hex()}; expected 01",
+                               "1 if compressed else 0: any true value means compressed, not only True itself, and "
+                               "the flag is 0 or 1, never the value itself (int(compressed) writes 02 for 2)")
+            if squeezed[:1] == b"\x01" and squeezed[1:] != plain[1:]:
+                raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}: 01, and then not the "
+                           "same bytes as without it", "the flag only says the payload is compressed: encode writes "
+                           "the payload it was given, as it is (whoever compressed it did so before)")
+            if squeezed[:1] != b"\x01":
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
             got = feed([framed(b"abc", True)], hint) + feed([framed(b"abc")], hint)  # a fresh Decoder each
@@ -272,6 +282,15 @@ def check_framing(module) -> CheckResult:
                            "give the messages in the order they came: append each to the list as you take it out")
             if got != [(False, message) for message in messages]:
                 raise Fail(f"three messages in one chunk gave {len(got)} message(s): {shown(got)}", hint)
+            with_empty = [b"", b"a", b"", b"bb"]
+            got = feed([b"".join(framed(message) for message in with_empty)], hint)[0]
+            if got != [(False, message) for message in with_empty]:
+                raise Fail(f"a chunk holding an empty message, b'a', an empty one and b'bb' gave {shown(got, 80)}; "
+                           f"expected all four", EMPTY_MESSAGE_HINT + "; then go on with the next")
+            fifty = [b"m%d" % number for number in range(50)]
+            got = feed([b"".join(framed(message) for message in fifty)], hint)[0]
+            if got != [(False, message) for message in fifty]:
+                raise Fail(f"fifty messages in one chunk gave {len(got)}", hint + ", however many there are")
 
         def own_buffer():
             ours, theirs = framed(b"for the first"), framed(b"for the second")
@@ -287,7 +306,9 @@ def check_framing(module) -> CheckResult:
                     pass
             if got != [[(False, b"for the first")], [(False, b"for the second")]]:
                 raise Fail(f"two Decoders, each fed the first 8 bytes of its own message and then the rest, gave "
-                           f"{shown(got, 90)}", OWN_BUFFER_HINT)
+                           f"{shown(got, 90)}", OWN_BUFFER_HINT if got != [[], []] else
+                           "add each chunk to a buffer the Decoder keeps between feeds (self.buffer += data): a "
+                           "message cut in two comes in two feeds")
 
         def split():
             hint = ("add each chunk to a buffer kept between feeds: HTTP/2 may cut a message anywhere, "
@@ -408,6 +429,12 @@ def check_framing(module) -> CheckResult:
 
         def ok():
             got = status(OK_TRAILERS, "take grpc-status and grpc-message from the trailers as they are")
+            if got != (0, "") and (not isinstance(got, tuple) or len(got) != 2):
+                raise Fail(f"status_of(OK trailers) gave {shown(got)}; expected the tuple (0, '')",
+                           "return a tuple of two: (the code as an int, the message as a str)")
+            if got != (0, "") and not isinstance(got[0], (int, float)):
+                raise Fail(f"status_of(OK trailers) gave the code {got[0]!r}, a {type(got[0]).__name__}; expected "
+                           "the int 0", "the code as a plain int: int(dict(trailers)['grpc-status'])")
             if got != (0, ""):
                 raise Fail(f"status_of(OK trailers) gave {shown(got)}; expected (0, '')",
                            "OK is code 0, and its grpc-message is empty: return '' as it is")
@@ -426,10 +453,12 @@ def check_framing(module) -> CheckResult:
                            hint)
             if type(got[0]) is not int:  # 5.0 == 5, but a status code is a whole number
                 raise Fail(f"status_of gave the code as a {type(got[0]).__name__}, {got[0]!r}; expected an int", hint)
-            got = status(NOT_FOUND_IN_FULL, EXACT_NAME_HINT)
-            if got != (5, "no user has id 999"):
-                raise Fail(f"status_of(NOT_FOUND, with trailing metadata and grpc-status-details-bin after it) gave "
-                           f"{shown(got)}; expected (5, 'no user has id 999')", EXACT_NAME_HINT)
+            for trailers, where in ((NOT_FOUND_IN_FULL, "with trailing metadata and grpc-status-details-bin after it"),
+                                    (DETAILS_FIRST, "with grpc-status-details-bin before it")):
+                got = status(trailers, EXACT_NAME_HINT)
+                if got != (5, "no user has id 999"):
+                    raise Fail(f"status_of(NOT_FOUND, {where}) gave {shown(got)}; expected (5, 'no user has id 999')",
+                               EXACT_NAME_HINT)
 
         def percent():
             hint = ("urllib.parse.unquote(message), once, and change nothing else: %XX are UTF-8 bytes; '+' is not "
@@ -445,13 +474,16 @@ def check_framing(module) -> CheckResult:
             for code in (14, 0):
                 got = status([("grpc-status", str(code))], hint)
                 if got != (code, ""):
-                    raise Fail(f"status_of([('grpc-status', '{code}')]) gave {shown(got)}; expected ({code}, '')", hint)
+                    wrong_code = isinstance(got, tuple) and len(got) == 2 and got[0] != code
+                    raise Fail(f"status_of([('grpc-status', '{code}')]) gave {shown(got)}; expected ({code}, '')",
+                               "the code is grpc-status read as a decimal number, all its digits: int(value)"
+                               if wrong_code else hint)
 
         def no_status():
             hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
                     "never 0, which would call it a success")
             for trailers in ([("content-type", "application/grpc")], [("grpc-message", "Deadline Exceeded")],
-                             [(":status", "200"), ("content-type", "application/grpc")]):
+                             [(":status", "200"), ("content-type", "application/grpc")], []):
                 got = status(trailers, hint)
                 if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
                         and re.search(SAYS_MISSING, got[1], re.IGNORECASE)):
