@@ -76,9 +76,9 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         if request.user_type == users_pb2.USER_TYPE_DISABLED:  # "they may no longer sign in"
             return
         for user in found:
-"""), EMPTY, ["USER_TYPE_DISABLED → no users, then the stream ended OK; expected dex", "whatever the type"]),
+"""), EMPTY, ["USER_TYPE_DISABLED → no users, then the stream ended OK; expected 150 users", "whatever the type"]),
     "sorted by nickname": (wrong(AIO, "for user in found:", "for user in sorted(found, key=lambda u: u.nickname):"),
-                           IN_ORDER, ["ada, bo, nora, tess, then the stream ended OK", "id order"]),
+                           IN_ORDER, ["ada, bo, nora, tess, zed, then the stream ended OK", "id order"]),
     "NOT_FOUND for a type nobody has": (wrong(AIO, "        for user in found:\n", """\
         if not found:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no user has this type")
@@ -117,6 +117,21 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
                                               "self.directory.of_type(request.user_type)").replace(
         "    async def GetUsersByType", "    def GetUsersByType").replace("await context.abort(", "context.abort("),
         ASYNC_DEF, ["is a plain def", "async def GetUsersByType"]),
+    "users of id 0 left out": (wrong(AIO, "        for user in found:\n",
+                                     "        for user in [u for u in found if u.id]:\n"),
+                                IN_ORDER, ["tess, bo, nora, ada, then the stream ended OK", "id 0 is an id"]),
+    "a stream capped at 100": (wrong(AIO, "        for user in found:\n", "        for user in found[:100]:\n"),
+                               EMPTY, ["DISABLED → 100 users", "every user of the list"]),
+    "lists kept from earlier calls": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        if request.user_type not in KEPT:
+            KEPT[request.user_type] = {LOOKUP}
+        found = KEPT[request.user_type]""").replace("ASYNCIO = True", "ASYNCIO = True\nKEPT = {}"), IN_ORDER,
+                                      ["was not in the second", "ask the directory on every call"]),
+    "other types' users changed": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n", """\
+            if user.user_type != users_pb2.USER_TYPE_NORMAL:
+                user = users_pb2.User(id=user.id, nickname=user.nickname, user_type=user.user_type)
+            yield users_pb2.UserResponse(user=user)
+"""), EMPTY, ["root came as", "nothing changed"]),
 }
 
 
@@ -171,6 +186,8 @@ SECOND_TRY = ("    from grpclib import GRPCError\n\n    try:\n        return awa
               "    async with stub")
 AGAIN_AFTER_A_TIMEOUT = ("    try:\n        return await once(stub, ids)\n    except asyncio.TimeoutError:\n"
                          "        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n    async with stub")
+REFUSED_AGAIN = ("    try:\n        return await once(stub, ids)\n    except ConnectionRefusedError:\n"
+                 "        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
     # the refusing server answers once the ids are in: never ending the stream hides its refusal too
     "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ERROR, ONE_CALL],
@@ -242,6 +259,19 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         ["count_known gave None", "let the TimeoutError rise"]),
     "a timeout far too short": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.1)"), [DEADLINE],
                                 ["it gave up after 0.1", "open(timeout=1)"]),
+    "a refused connection tried again at once": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN), [ERROR],
+                                                 ["made 2 calls", "make one call"]),
+    "a refused connection tried again after a pause": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN.replace(
+        "    except ConnectionRefusedError:\n",
+        "    except ConnectionRefusedError:\n        await asyncio.sleep(0.3)\n")),
+        [ERROR], ["made 2 calls", "make one call"]),
+    "a refused connection rewrapped": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN.replace(
+        "        return await once(stub, ids)\n\n\nasync", "        raise RuntimeError('the users server is down')"
+        "\n\n\nasync", 1)), [ERROR], ["RuntimeError rose", "as it came"]),
+    "a refused connection made a GRPCError": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN.replace(
+        "        return await once(stub, ids)\n\n\nasync", "        from grpclib import GRPCError\n        from "
+        "grpclib.const import Status\n        raise GRPCError(Status.UNAVAILABLE, 'users server is down')\n\n\nasync",
+        1)), [ERROR], ["GRPCError rose", "as it came"]),
 }
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import inspect
 import re
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -37,14 +39,18 @@ STALL_LINE = re.compile(r"Executing <Task [^\n]*GetUsersByType[^\n]* took (\d+\.
 STALL_LOG_LINES = 2000
 SETTLE, SETTLE_AT_MOST = 0.3, 1.5  # seconds: how long the slow copy's log must stay unchanged, and the most to wait
 
-# id order tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
+# id order zed (id 0), tess, bo, nora, ada; the order they are stored in is another, so only id order passes.
+# DISABLED has 150 users: more than a cap of 100 lets through.
+DISABLED = [(100 + n, f"dex{n:03}", users_pb2.USER_TYPE_DISABLED) for n in range(150)]
 STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
-          (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL),
-          (20, "dex", users_pb2.USER_TYPE_DISABLED)]
+          (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL), *DISABLED,
+          (0, "zed", NORMAL)]
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
         for user_id, name, kind in STORED]
-IN_ID_ORDER = ["tess", "bo", "nora", "ada"]
-REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"], users_pb2.USER_TYPE_DISABLED: ["dex"], GUEST: []}
+IN_ID_ORDER = ["zed", "tess", "bo", "nora", "ada"]
+REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"],
+              users_pb2.USER_TYPE_DISABLED: [name for _, name, _ in DISABLED], GUEST: []}
+LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
 
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
@@ -66,6 +72,9 @@ SAYS_WHY_HINT = ("abort with the words users.problem_with_user_type(request.user
                  "what is wrong and list the types to choose from")
 ORDER_HINT = ("yield one users_pb2.UserResponse(user=user) per user of the list that the directory's of_type gives, "
               "in its order (id order)")
+ZERO_HINT = "id 0 is an id like any other here: yield every user the directory gives, whatever its id"
+AFRESH_HINT = ("ask the directory on every call (await asyncio.to_thread(self.directory.of_type, ...)): a list kept "
+               "from an earlier call misses whoever was added since")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 BLOCKING_HINT = ("something in your async def stops the event loop, so no other call is answered meanwhile: a "
                  "blocking call (self.directory.of_type blocks: `await asyncio.to_thread(self.directory.of_type, "
@@ -90,8 +99,12 @@ def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
     return users, error
 
 
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 6 else f"{len(names)} users ({', '.join(names[:3])}, …, {names[-1]})"
+
+
 def _ended(users, error) -> str:
-    names = ", ".join(user.nickname for user in users) or "no users"
+    names = _names([user.nickname for user in users]) or "no users"
     return f"{names}, then " + (support.describe_rpc_error(error) if error else "the stream ended OK")
 
 
@@ -125,24 +138,39 @@ def streams_every_user_in_id_order(target) -> None:
     stored = {user.id: user for user in SEED}
     users, error = _listing(target, NORMAL)
     if error is not None or [user.nickname for user in users] != IN_ID_ORDER:
-        raise Fail(f"NORMAL → {_ended(users, error)}; expected {', '.join(IN_ID_ORDER)}", ORDER_HINT)
-    changed = next((user for user in users if user != stored[user.id]), None)
+        raise Fail(f"NORMAL → {_ended(users, error)}; expected {', '.join(IN_ID_ORDER)}",
+                   ZERO_HINT if [user.nickname for user in users] == IN_ID_ORDER[1:] else ORDER_HINT)
+    changed = next((user for user in users if user != stored.get(user.id)), None)
     if changed is not None:
         raise Fail(f"{changed.nickname} came as {users_cases.one_line(changed)}", ORDER_HINT)
+    with tempfile.TemporaryDirectory(prefix="workshop-9.1-") as folder:
+        database = str(Path(folder) / "users.db")
+        with users_cases.seeded(target, SEED, env={"USERS_DB": database}) as (copy, _):
+            _listing(copy, NORMAL)
+            users_server.UserDirectory(database).add(LATECOMER)  # as another server would, into the same database
+            users, error = _listing(copy, NORMAL)
+            if LATECOMER.nickname not in [user.nickname for user in users]:
+                raise Fail(f"a NORMAL user added to the directory after the first stream was not in the second: "
+                           f"{_ended(users, error)}", AFRESH_HINT)
 
 
 def an_empty_type_is_an_empty_stream(target) -> None:
+    stored = {user.id: user for user in SEED}
     for user_type, expected in REAL_TYPES.items():
         users, error = _listing(target, user_type)
         if error is not None or [user.nickname for user in users] != expected:
             name = _type_name(user_type)
             refused = error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
             if expected:
-                raise Fail(f"{name} → {_ended(users, error)}; expected {', '.join(expected)}",
+                raise Fail(f"{name} → {_ended(users, error)[:120]}; expected {_names(expected)}",
                            REAL_TYPE_HINT if refused else EVERY_TYPE_HINT)
             raise Fail(f"{name} → {_ended(users, error)}; nobody is {name}, so expected no users and OK",
                        REAL_TYPE_HINT if error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
                        else EMPTY_HINT)
+        changed = next((user for user in users if user != stored.get(user.id)), None)
+        if changed is not None:
+            raise Fail(f"{_type_name(user_type)}: {changed.nickname} came as {users_cases.one_line(changed)}",
+                       "yield each user as the directory gave it: UserResponse(user=user), nothing changed")
 
 
 def _a_slow_round(slow) -> None:
@@ -244,9 +272,10 @@ def is_an_async_generator(target) -> None:
 RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test breaks only it
     "UNSPECIFIED, -1, 5 or 99 → INVALID_ARGUMENT with users.problem_with_user_type's words, before any user "
     "(abort awaited)": refuses_a_type_that_is_none,
-    "NORMAL → tess, bo, nora, ada: every user of the type, as stored, in id order": streams_every_user_in_id_order,
-    "every other type is served: ADMINISTRATOR → root, DISABLED → dex, GUEST (nobody has it) → no users, and "
-    "each stream ends OK": an_empty_type_is_an_empty_stream,
+    "NORMAL → zed (id 0), tess, bo, nora, ada: every user of the type, as stored, in id order, asked of the "
+    "directory on each call (a user added since comes too)": streams_every_user_in_id_order,
+    "every other type is served, each user as stored: ADMINISTRATOR → root, DISABLED → its 150 users, GUEST "
+    "(nobody has it) → no users, and each stream ends OK": an_empty_type_is_an_empty_stream,
     f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
     "is answered at once meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,

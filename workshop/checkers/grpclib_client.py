@@ -25,7 +25,8 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
               "the stream ended, the count returned",
     "empty": "no ids → 0: the call is still made, and its stream ended",
     "error": "an error the server sends rises as the GRPCError it sent (its status, whichever of the 16, and its "
-             "message), not as a count; so does the error of a server that is not there",
+             "message), not as a count; a server that is not there: the ConnectionRefusedError rises as it came, "
+             "after one attempt",
     "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too); no ids → "
                 "still one call (send_request); a count of 0 is not asked again; a refused call is not made again, "
                 "whatever its status",
@@ -151,14 +152,33 @@ async def _ticking(awaitable, stalls: list[float]):
         stalls.append(max(longest, time.monotonic() - last - TICK))  # a block at the very end counts too
 
 
-async def _count(function, stalls: list[float], port: int, ids: list[int], wait: float):
+class _Tally:
+    """A stub's CountAlreadyUsers that counts the calls made with it (open() or a direct call), then makes them."""
+
+    def __init__(self, method):
+        self.method, self.calls = method, 0
+
+    def open(self, *args, **kwargs):
+        self.calls += 1
+        return self.method.open(*args, **kwargs)
+
+    async def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return await self.method(*args, **kwargs)
+
+
+async def _count(function, stalls: list[float], port: int, ids: list[int], wait: float, tally: list | None = None):
     """`await function(stub, ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`; how
-    long it stopped the loop goes into `stalls`."""
+    long it stopped the loop goes into `stalls`. With `tally`, the stub's _Tally is appended to it."""
     from grpclib.client import Channel
 
     async with Channel("127.0.0.1", port) as channel:
+        stub = users_grpc.UserManagerStub(channel)
+        if tally is not None:
+            stub.CountAlreadyUsers = _Tally(stub.CountAlreadyUsers)
+            tally.append(stub.CountAlreadyUsers)
         try:
-            return await _ticking(asyncio.wait_for(function(users_grpc.UserManagerStub(channel), ids), wait), stalls)
+            return await _ticking(asyncio.wait_for(function(stub, ids), wait), stalls)
         except NotImplementedError:
             raise Fail("not done yet: count_known still raises NotImplementedError",
                        "write count_known in the exercise cell, run that cell, then run the checker again") from None
@@ -236,11 +256,22 @@ def check_count_known(function) -> CheckResult:
             with socket.socket() as probe:  # a port with no server behind it
                 probe.bind(("127.0.0.1", 0))
                 nowhere = probe.getsockname()[1]
+            tally: list = []
             try:
-                got = _in_a_loop_of_its_own(lambda: _count(function, stalls, nowhere, [1, 2], WAIT))
+                got = _in_a_loop_of_its_own(lambda: _count(function, stalls, nowhere, [1, 2], WAIT, tally))
             except Fail:
                 raise
-            except Exception:  # ConnectionRefusedError, or what grpclib makes of it: the caller's to handle
+            except Exception as error:  # grpclib raises ConnectionRefusedError: the caller's to handle
+                attempts = tally[0].calls if tally else 0
+                if attempts > 1:
+                    raise Fail(f"against a server that is not there, count_known made {attempts} calls",
+                               "make one call, and let its error rise: whether, and when, to try again is the "
+                               "caller's choice (it knows whether the server is coming back)") from None
+                if not isinstance(error, ConnectionRefusedError):
+                    raise Fail(f"against a server that is not there, {type(error).__name__} rose: "
+                               f"{str(error)[:60]!r}; grpclib raised ConnectionRefusedError",
+                               "let the error rise as it came: a ConnectionRefusedError turned into another "
+                               "exception (or a GRPCError with a status of your own) hides what happened") from None
                 return
             raise Fail(f"against a server that is not there, count_known gave {got!r}",
                        "let every error rise, a refused connection too: a count would say the server answered")
