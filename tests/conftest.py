@@ -55,3 +55,13 @@ def no_process_left_behind():
     shutil.rmtree(os.environ["WORKSHOP_STATE_DIR"], ignore_errors=True)
     assert not registered, f"servers left running: {[(e.name, e.pid) for e in registered]}"
     assert not alive, f"processes left running: {[(p.pid, p.cmdline()) for p in alive]}"
+
+
+@pytest.fixture
+def short_idle_window(monkeypatch):
+    """8.1's idle case watches a quiet room for 6 s, to see a poll up to 5 s apart. A wrong answer whose mistake is
+    not a poll only has to pass that case, and 2 s show the answer's quiet as well (7-8 of its threads wake in a
+    2 s window, as in 6: workshop/checkers/chat_costs.py): 4 s less for each such run."""
+    from workshop.checkers import chat_costs
+
+    monkeypatch.setattr(chat_costs, "IDLE_SECONDS", 2.0)

@@ -173,6 +173,7 @@ def test_a_slow_poll_wakes_up_and_does_not_leave_at_once(check):
     assert "with no timeout" in result[IDLE].hint and "add_callback" in result[LEAVES].hint, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_subscriber_that_never_leaves_holds_its_thread_and_stays_in_the_room(check):
     result = check(NEVER_LEAVES)
     assert failed(result) == {LEAVES, FORGETS}, repr(result)
@@ -180,6 +181,7 @@ def test_a_subscriber_that_never_leaves_holds_its_thread_and_stays_in_the_room(c
     assert "add_callback" in result[LEAVES].hint and "self.inboxes" in result[FORGETS].hint, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_replay_newest_first_is_named_wherever_a_newcomer_shows_it(check):
     result = check(wrong("for note in self.history.last(request.replay):",
                          "for note in reversed(self.history.last(request.replay)):"))
@@ -188,12 +190,14 @@ def test_a_replay_newest_first_is_named_wherever_a_newcomer_shows_it(check):
     assert AT_ONCE not in failed(result) or "oldest first" in result[AT_ONCE].hint, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_post_that_answers_no_sequence_fails_only_the_numbering_rule(check):
     result = check(wrong("return chat_pb2.PostResponse(sequence=note.sequence)", "return chat_pb2.PostResponse()"))
     assert failed(result) == {NUMBERED}, repr(result)
     assert "answer its sequence" in result[NUMBERED].hint, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
@@ -212,6 +216,7 @@ def test_a_busy_loop_is_named_as_the_cause_of_what_it_starves(check):
         assert "busy loop" in result[label].hint and "every subscriber's inbox" not in result[label].hint, label
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_pool_of_ten_cannot_hold_a_room_of_fifty_and_the_room_case_says_why(check):
     result = check(POOL_OF_TEN)
     # The idle case needs the 50 subscribers in the room too; the hint shows once, under the room's line.
@@ -222,6 +227,7 @@ def test_a_pool_of_ten_cannot_hold_a_room_of_fifty_and_the_room_case_says_why(ch
     assert "MAX_WORKERS = 10" in shown[room_line + 1] and "did not fill" in result[IDLE].got, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_passes(check):
     result = check(HOLDS_THE_LOCK_WHILE_WAITING)
     assert HEADER not in failed(result) and {FAN_OUT, ROOM} <= failed(result), repr(result)
@@ -230,6 +236,7 @@ def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_p
     assert not any(vague in result[label].hint for label in failed(result)), repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")
 def test_no_lock_at_all_is_caught_when_the_fan_out_lets_other_threads_in(check):
     assert "self.lock" not in NO_LOCK_AND_A_PRINT.split("def Subscribe")[1], "a lock is left in the wrong answer"
     result = check(NO_LOCK_AND_A_PRINT)
