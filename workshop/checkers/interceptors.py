@@ -12,10 +12,9 @@ import re
 import time
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from workshop.checkers import support, users_cases
+from workshop.checkers import interceptor_cases, support, users_cases
+from workshop.checkers.interceptor_cases import FourModes
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2
 
@@ -44,9 +43,6 @@ LOG_WAIT = 2.0  # seconds for a logged line to reach the server's log
 LOOK_UP_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata "
                 "(pairs: dict(...).get(HEADER, \"\")) and, when it is missing, return refusing(handler, "
                 "grpc.StatusCode.INVALID_ARGUMENT, \"...\") instead of the handler")
-KIND_HINT = ("a refusal must be a handler of the method's own kind: a unary one, given a stream with no messages, "
-             "answers UNIMPLEMENTED (\"requires exactly one request message\"). refusing(handler, code, message) "
-             "builds one of the right kind")
 CODE_HINT = "the request is what is wrong: refuse with grpc.StatusCode.INVALID_ARGUMENT"
 NAMES_HINT = f"say what is missing: the message must name {HEADER}, so the caller knows what to add"
 RAN_HINT = ("return the refusing handler instead of the servicer's: the servicer's behaviour must not be called "
@@ -72,12 +68,7 @@ ECHO_HINT_SAME = ("the refusal changed with the id sent: say what is wrong and w
                   "own, and nothing of the id (not part of it, not changed): an id may be of any length")
 NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service returned None, which tells grpc there "
              "is no such method. Return the handler that continuation(handler_call_details) gave")
-NO_HANDLER_HINT = ("UNIMPLEMENTED: returning None, or refusing(None, ...), tells grpc there is no such method; "
-                   "refuse with refusing(handler, grpc.StatusCode.INVALID_ARGUMENT, \"...\"), the handler from "
-                   "continuation(handler_call_details)")
 ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
-WATCH_HINT = ("every method of the health service goes through: Check and Watch (client-side health checking, and "
-              "load balancers, use Watch); let through whatever starts with /grpc.health.")
 REFUSED_IDS = ("a" * (LONGEST + 1), "b" * 500)  # too long, both: their refusals must not differ
 # Around the id the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
@@ -111,76 +102,9 @@ def _served(call, metadata):
         raise
 
 
-class _Calls:
-    """One call of each mode, on a channel to `target`, with `metadata`."""
-
-    def __init__(self, stub):
-        self.stub = stub
-
-    def unary(self, metadata, user_id: int = 1):
-        return _served(lambda: self.stub.GetUser(users_pb2.UserRequest(id=user_id), metadata=metadata,
-                                                 timeout=support.TIMEOUT), metadata)
-
-    def server_stream(self, metadata):
-        return _served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByType(
-            users_pb2.UserTypeRequest(user_type=NORMAL), metadata=metadata, timeout=support.TIMEOUT)], metadata)
-
-    def client_stream(self, metadata, ids=()):
-        return _served(lambda: self.stub.CountAlreadyUsers(iter([users_pb2.UserRequest(id=i) for i in ids]),
-                                                           metadata=metadata, timeout=support.TIMEOUT).count, metadata)
-
-    def bidirectional(self, metadata, ids=()):
-        return _served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByIds(
-            iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata, timeout=support.TIMEOUT)], metadata)
-
-    def each_mode(self, metadata) -> dict:
-        """The four modes, each a call that sends nothing a handler of another kind could take for one request."""
-        return {"GetUser (unary)": lambda: self.unary(metadata),
-                "GetUsersByType (server stream)": lambda: self.server_stream(metadata),
-                "CountAlreadyUsers (client stream, no ids)": lambda: self.client_stream(metadata),
-                "GetUsersByIds (bidirectional, no ids)": lambda: self.bidirectional(metadata)}
-
-
 def _refusal(call, what: str, answered_hint: str = LOOK_UP_HINT, expected=grpc.StatusCode.INVALID_ARGUMENT) -> str:
     """The details of the refusal (`expected`; None: any) that `call` must end with; a Fail naming `what` otherwise."""
-    try:
-        reply = call()
-    except grpc.RpcError as error:
-        code, details = error.code(), error.details() or ""
-        if code == expected or (expected is None and code not in support.INFRASTRUCTURE_CODES):
-            return details
-        if code == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" in details:
-            raise Fail(f"{what} got UNIMPLEMENTED ({details[:60]!r}) instead of a refusal", KIND_HINT) from None
-        if code == grpc.StatusCode.UNIMPLEMENTED:
-            raise Fail(f"{what} got UNIMPLEMENTED instead of a refusal", NO_HANDLER_HINT) from None
-        if code in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.UNIMPLEMENTED}:
-            raise  # UNKNOWN: the interceptor raised; the target's guard names its line
-        raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT", CODE_HINT) from None
-    raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
-
-
-def _conversation(stub, metadata) -> list[str]:
-    """Ping-pong: id 1, wait for its answer, then id 2. The names answered; a Fail if an answer never came."""
-    conversation = users_cases.Conversation(stub, metadata)
-    names = []
-    try:
-        for user_id in (1, 2):
-            conversation.send(user_id)
-            try:
-                got = conversation.next_answer()
-            except grpc.RpcError as error:
-                raise Fail(f"GetUsersByIds with an id ended with {support.describe_rpc_error(error)}",
-                           PASS_ON_HINT) from None
-            if got is None:
-                raise Fail(f"GetUsersByIds with an id: no answer to id {user_id} within "
-                           f"{users_cases.ANSWER_WAIT:g} s, while the client waited for it before sending the next",
-                           PING_PONG_HINT)
-            if got is users_cases.END:
-                raise Fail("GetUsersByIds with an id ended with no answer", PASS_ON_HINT)
-            names.append(got.user.nickname)
-    finally:
-        conversation.close()
-    return names
+    return interceptor_cases.refusal(call, what, expected=expected, answered_hint=answered_hint, code_hint=CODE_HINT)
 
 
 def check_request_ids(server) -> support.CheckResult:
@@ -190,23 +114,20 @@ def check_request_ids(server) -> support.CheckResult:
     with users_cases.seeded(server, SEED) as (target, _):
         def refused():
             with users_cases.users_stub(target) as stub:
-                for what, call in _Calls(stub).each_mode(None).items():
+                for what, call in FourModes(stub, _served).each_mode(None).items():
                     details = _refusal(call, f"{what} without {HEADER}")
                     if HEADER not in details.lower():
                         raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not "
                                    f"name {HEADER}", NAMES_HINT)
-            with target.channel() as channel:
-                reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-                listing = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-                _refusal(lambda: list(reflection.ServerReflectionInfo(listing, timeout=support.TIMEOUT)),
-                         f"server reflection without {HEADER}", HEALTH_ONLY_HINT)
+            _refusal(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
+                     HEALTH_ONLY_HINT)
 
         def never_runs():
             with users_cases.users_stub(target) as stub:
                 _refusal(lambda: stub.AddUser(NEWCOMER, timeout=support.TIMEOUT), f"AddUser without {HEADER}",
                          expected=None)  # whatever the code (the refused case judges it): did the servicer run?
                 try:
-                    _Calls(stub).unary(_with_id(), user_id=NEWCOMER.id)
+                    FourModes(stub, _served).unary(_with_id(), user_id=NEWCOMER.id)
                 except grpc.RpcError as error:
                     if error.code() == grpc.StatusCode.NOT_FOUND:
                         return
@@ -216,13 +137,13 @@ def check_request_ids(server) -> support.CheckResult:
 
         def bad_ids():
             with users_cases.users_stub(target) as stub:
-                _Calls(stub).unary(_with_id())  # an id as any other: a misread one is named as such
-                _Calls(stub).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
+                FourModes(stub, _served).unary(_with_id())  # an id as any other: a misread one is named as such
+                FourModes(stub, _served).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
                 refusals = []
                 for what, request_id in (("an empty id", ""), *((f"an id of {len(each)} characters", each)
                                                                for each in REFUSED_IDS)):
-                    details = _refusal(lambda request_id=request_id: _Calls(stub).unary(_with_id(request_id)),
-                                       f"GetUser with {what}", BAD_ID_HINT)
+                    details = _refusal(lambda request_id=request_id: FourModes(stub, _served).unary(
+                        _with_id(request_id)), f"GetUser with {what}", BAD_ID_HINT)
                     if request_id and request_id[:8] in details:
                         raise Fail(f"GetUser with {what} was refused with a message that repeats it", ECHO_HINT)
                     if HEADER not in details.lower():
@@ -235,7 +156,7 @@ def check_request_ids(server) -> support.CheckResult:
 
         def passes_on():
             with users_cases.users_stub(target) as stub:
-                modes = _Calls(stub)
+                modes = FourModes(stub, _served)
                 welcome = _with_id()
                 got = {"GetUser": modes.unary(_with_id()).user.nickname,
                        "GetUsersByType": modes.server_stream(_with_id()),
@@ -252,13 +173,13 @@ def check_request_ids(server) -> support.CheckResult:
                 support.expect_status(lambda: modes.unary(_with_id(), user_id=99), grpc.StatusCode.NOT_FOUND,
                                       "a call with an id must reach the servicer, and its errors the caller: "
                                       "return the handler unchanged")
-                names = _conversation(stub, _with_id())
+                names = interceptor_cases.conversation(stub, _with_id(), PASS_ON_HINT, PING_PONG_HINT)
                 if names != ["ana", "ben"]:
                     raise Fail(f"GetUsersByIds with an id answered {names}; expected ['ana', 'ben']", PASS_ON_HINT)
 
         def logs():
             with users_cases.users_stub(target) as stub, target.channel() as stub_channel:
-                modes = _Calls(stub)
+                modes = FourModes(stub, _served)
                 sent = {}  # what was called: (its method, the id it carried)
 
                 def not_found(metadata):
@@ -308,21 +229,7 @@ def check_request_ids(server) -> support.CheckResult:
                     raise Fail("the calls were logged on one line together", ONE_LINE_HINT)
 
         def health():
-            with target.channel() as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
-                if reply.status != health_pb2.HealthCheckResponse.SERVING:
-                    raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
-                watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
-                try:
-                    first = next(watch)
-                except grpc.RpcError as error:
-                    raise Fail(f"a health Watch without an id got {support.describe_rpc_error(error)}",
-                               WATCH_HINT) from None
-                finally:
-                    watch.cancel()
-                if first.status != health_pb2.HealthCheckResponse.SERVING:
-                    raise Fail(f"a health Watch answered {first.status}", WATCH_HINT)
+            interceptor_cases.health_is_served(target, "an id")
 
         cases = {"refused": refused, "never runs": never_runs, "bad ids": bad_ids, "passes on": passes_on,
                  "logs": logs, "health": health}

@@ -1,0 +1,132 @@
+"""What the checkers of server interceptors share (11.1's request ids, 13.1's tokens): one call of each of
+the four modes with the metadata a case chooses, a refusal judged by its code and by what grpc made of the
+handler the interceptor returned, ping-pong through the interceptor, and the health checks it must let by.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from workshop.checkers import support, users_cases
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2
+
+NORMAL = users_pb2.USER_TYPE_NORMAL
+KIND_HINT = ("a refusal must be a handler of the method's own kind: a unary one, given a stream with no messages, "
+             "answers UNIMPLEMENTED (\"requires exactly one request message\"). refusing(handler, code, message) "
+             "builds one of the right kind")
+NO_HANDLER_HINT = ("UNIMPLEMENTED: returning None, or refusing(None, ...), tells grpc there is no such method; "
+                   "refuse with refusing(handler, code, \"...\"), the handler from continuation(handler_call_details)")
+WATCH_HINT = ("every method of the health service goes through: Check and Watch (client-side health checking, and "
+              "load balancers, use Watch); let through whatever starts with /grpc.health.")
+
+
+def _as_it_is(call: Callable, _metadata):
+    return call()
+
+
+class FourModes:
+    """One call of each mode on `stub`, with the metadata given; `served(call, metadata)` makes each one (a
+    checker's own, to name a refusal of a call that should have been served)."""
+
+    def __init__(self, stub, served: Callable = _as_it_is):
+        self.stub, self.served = stub, served
+
+    def unary(self, metadata, user_id: int = 1):
+        return self.served(lambda: self.stub.GetUser(users_pb2.UserRequest(id=user_id), metadata=metadata,
+                                                     timeout=support.TIMEOUT), metadata)
+
+    def server_stream(self, metadata):
+        return self.served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByType(
+            users_pb2.UserTypeRequest(user_type=NORMAL), metadata=metadata, timeout=support.TIMEOUT)], metadata)
+
+    def client_stream(self, metadata, ids=()):
+        return self.served(lambda: self.stub.CountAlreadyUsers(iter([users_pb2.UserRequest(id=i) for i in ids]),
+                                                               metadata=metadata, timeout=support.TIMEOUT).count,
+                           metadata)
+
+    def bidirectional(self, metadata, ids=()):
+        return self.served(lambda: [reply.user.nickname for reply in self.stub.GetUsersByIds(
+            iter([users_pb2.UserRequest(id=i) for i in ids]), metadata=metadata, timeout=support.TIMEOUT)], metadata)
+
+    def each_mode(self, metadata) -> dict:
+        """The four modes, each a call that sends nothing a handler of another kind could take for one request."""
+        return {"GetUser (unary)": lambda: self.unary(metadata),
+                "GetUsersByType (server stream)": lambda: self.server_stream(metadata),
+                "CountAlreadyUsers (client stream, no ids)": lambda: self.client_stream(metadata),
+                "GetUsersByIds (bidirectional, no ids)": lambda: self.bidirectional(metadata)}
+
+
+def refusal(call, what: str, *, expected: grpc.StatusCode | None, answered_hint: str, code_hint: str,
+            wrong_code_hints: dict | None = None) -> str:
+    """The details of the refusal (`expected`; None: any) that `call` must end with; a Fail naming `what` otherwise.
+    `wrong_code_hints` gives the hint for a code that is a refusal, but the wrong one ({code: hint})."""
+    try:
+        reply = call()
+    except grpc.RpcError as error:
+        code, details = error.code(), error.details() or ""
+        if code == expected or (expected is None and code not in support.INFRASTRUCTURE_CODES):
+            return details
+        if code == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" in details:
+            raise Fail(f"{what} got UNIMPLEMENTED ({details[:60]!r}) instead of a refusal", KIND_HINT) from None
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            raise Fail(f"{what} got UNIMPLEMENTED instead of a refusal", NO_HANDLER_HINT) from None
+        if code in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.UNIMPLEMENTED}:
+            raise  # UNKNOWN: the interceptor raised; the target's guard names its line
+        raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected {expected.name}",
+                   (wrong_code_hints or {}).get(code, code_hint)) from None
+    raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
+
+
+def reflection_listing(target, metadata=None) -> Callable[[], list]:
+    """A call that lists the target's services by reflection, with `metadata`: to be refused, or served."""
+    def listing():
+        with target.channel() as channel:
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            questions = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            return list(reflection.ServerReflectionInfo(questions, metadata=metadata, timeout=support.TIMEOUT))
+    return listing
+
+
+def conversation(stub, metadata, pass_on_hint: str, ping_pong_hint: str) -> list[str]:
+    """Ping-pong: id 1, wait for its answer, then id 2. The names answered; a Fail if an answer never came."""
+    talk = users_cases.Conversation(stub, metadata)
+    names = []
+    try:
+        for user_id in (1, 2):
+            talk.send(user_id)
+            try:
+                got = talk.next_answer()
+            except grpc.RpcError as error:
+                raise Fail(f"GetUsersByIds ended with {support.describe_rpc_error(error)}", pass_on_hint) from None
+            if got is None:
+                raise Fail(f"GetUsersByIds: no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the "
+                           "client waited for it before sending the next", ping_pong_hint)
+            if got is users_cases.END:
+                raise Fail("GetUsersByIds ended with no answer", pass_on_hint)
+            names.append(got.user.nickname)
+    finally:
+        talk.close()
+    return names
+
+
+def health_is_served(target, carries: str) -> None:
+    """Check and Watch, with no metadata at all, answer SERVING; `carries` names what they lack, for the Fail."""
+    with target.channel() as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
+        watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
+        try:
+            first = next(watch)
+        except grpc.RpcError as error:
+            raise Fail(f"a health Watch without {carries} got {support.describe_rpc_error(error)}",
+                       WATCH_HINT) from None
+        finally:
+            watch.cancel()
+        if first.status != health_pb2.HealthCheckResponse.SERVING:
+            raise Fail(f"a health Watch answered {first.status}", WATCH_HINT)
