@@ -34,9 +34,7 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secure_room(keys):
-    folder, _ = keys
-    env = {room.KEYS_SETTING: str(folder), room.PASSWORD_SETTING: PASSWORD}
-    with server_runner.start(str(Path(room.__file__).parent / "servers" / "secure_chat.py"), env=env) as server:
+    with room.start_here(keys[0], PASSWORD) as server:
         yield server
 
 

@@ -94,6 +94,15 @@ def fetch_certificate(address: str, timeout: float = FETCH_TIMEOUT) -> bytes:
         return ssl.DER_cert_to_PEM_cert(connection.getpeercert(binary_form=True)).encode()
 
 
+def start_here(folder: Path, password: str):
+    """The secure room on this machine only (127.0.0.1, a free port), as server_runner.start starts a server: its
+    keys kept in `folder`. For notebooks and tests; the instructor's room is `python server_runner.py room`."""
+    import server_runner
+
+    return server_runner.start(str(Path(__file__).parent / "servers" / "secure_chat.py"),
+                               env={KEYS_SETTING: str(folder), PASSWORD_SETTING: password})
+
+
 @dataclass(frozen=True)
 class RoomKeys:
     """The room's key and self-signed certificate, named ROOM_NAME (and this machine's loopback)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -90,3 +91,10 @@ class Authority:
                                             critical=False)
         certificate = builder.sign(self.key, hashes.SHA256())
         return _pem_of(key), certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def why_not_connected(details: str) -> str:
+    """grpc's reason for a connection it could not make, without the address it names (which changes from
+    run to run): 'failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:40033: Tls
+    handshake failed (...): certificate has expired: OK' → 'Tls handshake failed (...): certificate has expired'."""
+    return re.sub(r"^.*?ipv[46]:\S+:\d+: ", "", details or "").removesuffix(": OK")

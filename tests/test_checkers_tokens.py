@@ -1,0 +1,116 @@
+"""check_tokens (13.1): ✗ on the skeleton, ✓ on the answer, and each wrong answer below breaks one rule of
+workshop.checkers.tokens.RULES, with a hint that names its cause."""
+import pytest
+from exercises import answer, check_server_cell, failed, skeleton, wrong, wrong_in_places
+
+from workshop.checkers.tokens import RULES, check_tokens
+
+SOLUTION = "13_1_bearer_tokens.py"
+WHO = 'who = who_holds(token) if scheme == "Bearer" else None'
+UNKNOWN = '''            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED,
+                            "this service wants a token: authorization metadata of the form 'Bearer <token>'")'''
+DENIED = 'return refusing(handler, grpc.StatusCode.PERMISSION_DENIED, f"{who} may not call {method}")'
+METADATA = 'dict(handler_call_details.invocation_metadata).get("authorization", "")'
+ANY_VALUE = ('next((v for _, v in handler_call_details.invocation_metadata if v.startswith("Bearer ")), "") or '
+             'next((f"Bearer {v}" for k, v in handler_call_details.invocation_metadata '
+             'if k != "authorization" and who_holds(v)), "")')
+ECHOED = '''            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED,
+                            f"unknown token {token!r}: this service wants authorization: Bearer <token>")'''
+RUNS_THEN_REFUSES = '''            behaviour = handler.unary_unary
+
+            def run_then_refuse(request, context):  # "do it, but say no"
+                behaviour(request, context)
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} may not call {method}")
+            return grpc.unary_unary_rpc_method_handler(run_then_refuse, handler.request_deserializer,
+                                                       handler.response_serializer)'''
+COLLECTS = '''        if handler.request_streaming:  # "look at what comes"
+            from workshop.interceptors import wrapped
+            return wrapped(handler, lambda run: lambda requests, context: run(iter(list(requests)), context))
+        return handler
+
+
+INTERCEPTORS'''
+
+WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
+    "only Check let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
+                                     'method == "/grpc.health.v1.Health/Check"'), "health", "Check and Watch"),
+    "every /grpc. service let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
+                                               'method.startswith("/grpc.")'), "no token", "not every /grpc. service"),
+    "a message that says nothing": (wrong(SOLUTION, "\"this service wants a token: authorization metadata of the form "
+                                          "'Bearer <token>'\"", '"go away"'), "no token", "say what is missing"),
+    "a token found by its start": (wrong(SOLUTION, WHO, 'who = next((name for known, name in TOKENS.items() if '
+                                         'token.startswith(known)), None) if scheme == "Bearer" else None').replace(
+        "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),
+        "bad tokens", "that exact token"),
+    "a token found inside the value": (wrong(SOLUTION, WHO, 'who = next((name for known, name in TOKENS.items() if '
+                                             'token in known), None) if token else None').replace(
+        "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),
+        "bad tokens", "that exact token"),
+    "the token in any case": (wrong(SOLUTION, "who_holds(token)", "who_holds(token.lower())"), "bad tokens",
+                              "that exact token"),
+    "the scheme stripped if present": (wrong(SOLUTION, WHO, 'who = who_holds(credentials.removeprefix("Bearer "))'),
+                                       "bad tokens", "the scheme must be Bearer"),
+    "any scheme's last word": (wrong(SOLUTION, WHO, "who = who_holds(credentials.split()[-1]) if credentials "
+                                                    "else None"),
+                               "bad tokens", "the scheme must be Bearer"),
+    "the token under any key": (wrong(SOLUTION, METADATA, ANY_VALUE), "bad tokens", "another key"),
+    "the token repeated in the refusal": (wrong(SOLUTION, UNKNOWN, ECHOED), "bad tokens",
+                                          "never put what the caller sent"),
+    "an unknown token is PERMISSION_DENIED": (wrong_in_places(SOLUTION, {
+        "        if who is None:  # who is calling is not known\n": "        if not credentials:\n",
+        "        if not may_call(who, method):": "        if who is None or not may_call(who, method):"}),
+        "bad tokens", "that is UNAUTHENTICATED"),
+    "a write refused as UNAUTHENTICATED": (wrong(SOLUTION, DENIED, DENIED.replace("PERMISSION_DENIED",
+                                                                                   "UNAUTHENTICATED")),
+                                           "permission", "PERMISSION_DENIED"),
+    "every write let through": (wrong(SOLUTION, "        if not may_call(who, method):  # known, and not allowed\n"
+                                      f"            {DENIED}\n", ""), "permission", "PERMISSION_DENIED"),
+    "a refusal that names nobody's method": (wrong(SOLUTION, 'f"{who} may not call {method}"', '"not allowed"'),
+                                             "permission", "names the method"),
+    "the guest refused everything": (wrong(SOLUTION, "not may_call(who, method)", 'who != "alice"'), "permission",
+                                     "a guest reads like anyone known"),
+    "the servicer run, then refused": (wrong(SOLUTION, f"            {DENIED}", RUNS_THEN_REFUSES), "never runs",
+                                       "must not be called"),
+    "requests collected on the way": (wrong(SOLUTION, "        return handler\n\n\nINTERCEPTORS", COLLECTS),
+                                      "passes on", "must not read the request stream"),
+}
+
+
+NO_TOKEN_DENIED = wrong(SOLUTION, "        scheme, _, token", "        if not credentials:\n"
+                        "            return refusing(handler, grpc.StatusCode.PERMISSION_DENIED, "
+                        "'you need an authorization token')\n        scheme, _, token")
+
+
+def check(source, tmp_path):
+    return check_server_cell(check_tokens, source, tmp_path)
+
+
+def test_the_skeleton_lets_every_call_through(tmp_path):
+    result = check(skeleton(SOLUTION), tmp_path)
+    assert failed(result) == {RULES["no token"], RULES["bad tokens"], RULES["permission"]}, repr(result)
+    assert "nothing refused it" in result[RULES["no token"]].got, repr(result)
+
+
+def test_the_answer_passes_every_rule(tmp_path):
+    result = check(answer(SOLUTION), tmp_path)
+    assert result.all_passed, repr(result)
+    assert [case.label for case in result.cases] == list(RULES.values())
+
+
+def test_every_rule_has_a_wrong_answer():
+    assert {rule for _, rule, _ in WRONG.values()} == set(RULES)
+
+
+@pytest.mark.parametrize("mistake", WRONG)
+def test_each_wrong_answer_breaks_only_its_rule(mistake, tmp_path):
+    source, rule, hint = WRONG[mistake]
+    result = check(source, tmp_path)
+    assert failed(result) == {RULES[rule]}, repr(result)
+    assert hint in result[RULES[rule]].hint, repr(result)
+
+
+def test_no_token_answered_with_permission_denied_is_told_apart_in_both_cases_it_shows(tmp_path):
+    """A token under another key is no authorization either: a wrong code for none shows there too."""
+    result = check(NO_TOKEN_DENIED, tmp_path)
+    assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
+    assert all("that is UNAUTHENTICATED" in result[RULES[rule]].hint for rule in ("no token", "bad tokens"))

@@ -1,0 +1,222 @@
+"""Checker for Exercise 13.1 (notebook 13): a server interceptor that wants a bearer token on every call.
+
+The learner's module serves the kit's users service behind `BearerTokens`, listed in INTERCEPTORS.
+The checker judges a fresh copy over users of its own (users_cases.seeded) by what a client sees:
+it sends tokens as grpc.access_token_call_credentials does (`authorization: Bearer <token>`), by
+hand so that it can also send them wrong, and once through real call credentials. Its rules are
+below, one case each; tests/test_checkers_tokens.py breaks each on its own.
+"""
+from __future__ import annotations
+
+import grpc
+
+from workshop import tokens
+from workshop.checkers import interceptor_cases, support, users_cases
+from workshop.checkers.interceptor_cases import FourModes
+from workshop.checkers.support import Fail
+from workshop.protos import users_pb2, users_pb2_grpc
+
+HEADER = "authorization"
+ALICE, GUEST = (next(token for token, who in tokens.TOKENS.items() if who == name) for name in ("alice", "guest"))
+RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks each on its own
+    "no token": f"a call without {HEADER} → UNAUTHENTICATED, whose message says what is missing (names {HEADER} "
+                "or a token), in all four modes (a stream that sends nothing too), on every service but health "
+                "(reflection too)",
+    "bad tokens": "a token nobody holds, one that only starts or ends like a real one, one in other letters' case, "
+                  "one without its Bearer scheme or with another, an empty one, or a real token under another key "
+                  "(x-token) → UNAUTHENTICATED, never PERMISSION_DENIED; the refusal repeats nothing that was sent",
+    "permission": "a token whose holder may not call the method (the guest's AddUser) → PERMISSION_DENIED, whose "
+                  "message names the method; the guest's reads are served, in every mode",
+    "never runs": "a refused call never reaches the servicer: an AddUser without a token, or with the guest's, "
+                  "adds no one",
+    "passes on": "a call with alice's token is served as without the interceptor: every mode, AddUser too, errors "
+                 "too (NOT_FOUND), through real call credentials too, and ping-pong answers each id before the next",
+    "health": "health checks, which carry no token, are answered SERVING: Check, and Watch",
+}
+NORMAL, GUEST_TYPE = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
+SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
+        for user_id, name, kind in [(1, "ana", NORMAL), (2, "ben", NORMAL), (5, "cy", GUEST_TYPE)]]
+NEWCOMER = users_pb2.User(id=40, nickname="dee", mail_address="dee@example.com", user_type=GUEST_TYPE)
+SECOND_NEWCOMER = users_pb2.User(id=43, nickname="gus", mail_address="gus@example.com", user_type=GUEST_TYPE)
+ASKED_BY_THE_GUEST = users_pb2.User(id=42, nickname="fay", mail_address="fay@example.com", user_type=GUEST_TYPE)
+WELCOME = users_pb2.User(id=41, nickname="eve", mail_address="eve@example.com", user_type=GUEST_TYPE)
+# Around the token the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
+BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
+BAD_TOKENS = {  # what was sent: the authorization header's value (None: the token under x-token instead)
+    "a token nobody holds": "Bearer nobody-holds-this-one",
+    "alice's token and more": f"Bearer {ALICE}x",
+    "the start of alice's token": f"Bearer {ALICE[:-2]}",
+    "alice's token in capitals": f"Bearer {ALICE.upper()}",
+    "alice's token without 'Bearer '": ALICE,
+    "alice's token as Basic": f"Basic {ALICE}",
+    "an empty token": "Bearer ",
+    "a token of 500 characters": "Bearer " + "z" * 500,
+    "alice's token under x-token": None,
+}
+
+MISSING_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata (pairs: "
+                f"dict(...).get(\"{HEADER}\", \"\")); when there is none, or its token is not one who_holds knows, "
+                "return refusing(handler, grpc.StatusCode.UNAUTHENTICATED, \"...\") instead of the handler")
+UNAUTHENTICATED_HINT = ("who is calling is not known (no token, or none anyone holds): that is UNAUTHENTICATED. "
+                        "PERMISSION_DENIED says \"I know who you are, and you may not\"")
+NAMES_HINT = f"say what is missing: the message names {HEADER} (or the token), so the caller knows what to add"
+HEALTH_ONLY_HINT = ("only the health service goes through without a token: let through methods that start with "
+                    "/grpc.health., not every /grpc. service (reflection tells a stranger your whole contract)")
+EXACT_HINT = ("take the token as sent: `scheme, _, token = value.partition(\" \")`, the scheme must be Bearer, and "
+              "who_holds(token) must know that exact token (not one that starts, ends or looks like it)")
+OTHER_KEY_HINT = (f"look for the token in {HEADER} only, where call credentials put it: a token under another key "
+                  "(x-token) is no token, whatever its value")
+ECHO_HINT = ("never put what the caller sent into the refusal: a token is a secret, a log or a screen may show the "
+             "message, and a token of any length would come back; say what is wanted instead")
+DENIED_HINT = ("a token whose holder may not call this method: refusing(handler, grpc.StatusCode.PERMISSION_DENIED, "
+               "...) when not may_call(who, handler_call_details.method)")
+DENIED_NAMES_HINT = "say what is not allowed: the PERMISSION_DENIED message names the method (AddUser)"
+READS_HINT = ("a guest reads like anyone known: may_call(who, method) is False only for a write (AddUser); refuse "
+              "those, not every call of the guest's")
+RAN_HINT = ("return the refusing handler instead of the servicer's: the servicer's behaviour must not be called "
+            "for a call you refuse (refusing(...) never calls it)")
+PASS_ON_HINT = ("for a call whose token may make it, return the handler that continuation(handler_call_details) "
+                "gave, unchanged: do not read, collect or replace its requests or responses")
+PING_PONG_HINT = ("the stream was collected before the first answer: an interceptor must not read the request "
+                  "stream (list(request_iterator)); return the handler as continuation gave it")
+NONE_HINT = ("a call with alice's token answered UNIMPLEMENTED: intercept_service returned None, which tells grpc "
+             "there is no such method. Return the handler that continuation(handler_call_details) gave")
+REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: Bearer <token>` (lowercase key, one "
+                      "space), and who_holds(token) gives 'alice' for it")
+
+
+def _carrying(value: str | None, key: str = HEADER) -> tuple:
+    """Metadata with `value` under `key` (nothing under it for None), and other pairs around it."""
+    return (BEFORE, *(((key, value),) if value is not None else ()), AFTER)
+
+
+def _alice_served(call, metadata):
+    """`call()`, which carries alice's token; a refusal of it is a Fail that says so."""
+    try:
+        return call()
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED and "exactly one request" not in (error.details() or ""):
+            raise Fail("a call with alice's token answered UNIMPLEMENTED", NONE_HINT) from None
+        if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            sent = dict(metadata or ()).get(HEADER, "")
+            who = "the guest's" if GUEST in sent else "alice's"
+            raise Fail(f"a call with {who} token was refused: {support.describe_rpc_error(error)[:80]}",
+                       READS_HINT if who == "the guest's" else REFUSED_ALICE_HINT) from None
+        raise
+
+
+def _unauthenticated(call, what: str, answered_hint: str) -> str:
+    return interceptor_cases.refusal(call, what, expected=grpc.StatusCode.UNAUTHENTICATED, answered_hint=answered_hint,
+                                     code_hint=UNAUTHENTICATED_HINT)
+
+
+def _added(stub, user: users_pb2.User) -> bool:
+    """Whether `user` is in the directory (asked with alice's token)."""
+    try:
+        FourModes(stub, _alice_served).unary(_carrying(f"Bearer {ALICE}"), user_id=user.id)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def check_tokens(server) -> support.CheckResult:
+    """Exercise 13.1: `server` is the learner's running server (server_runner.start("my_tokens.py"))."""
+    alice, guest = _carrying(f"Bearer {ALICE}"), _carrying(f"Bearer {GUEST}")
+    with users_cases.seeded(server, SEED) as (target, _):
+        def no_token():
+            with users_cases.users_stub(target) as stub:
+                for what, call in FourModes(stub).each_mode(_carrying(None)).items():
+                    details = _unauthenticated(call, f"{what} without {HEADER}", MISSING_HINT)
+                    if HEADER not in details.lower() and "token" not in details.lower():
+                        raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not say "
+                                   "what is missing", NAMES_HINT)
+            _unauthenticated(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
+                             HEALTH_ONLY_HINT)
+
+        def bad_tokens():
+            with users_cases.users_stub(target) as stub:
+                modes = FourModes(stub)
+                for what, value in BAD_TOKENS.items():
+                    metadata = _carrying(value) if value is not None else _carrying(ALICE, key="x-token")
+                    hint = OTHER_KEY_HINT if value is None else EXACT_HINT
+                    details = _unauthenticated(lambda metadata=metadata: modes.unary(metadata), f"GetUser with {what}",
+                                               hint)
+                    secret = (value or ALICE).partition(" ")[2] or value or ALICE
+                    if len(secret) >= 8 and any(secret[i:i + 8] in details for i in range(0, len(secret) - 7, 4)):
+                        raise Fail(f"GetUser with {what} was refused with a message that repeats what was sent",
+                                   ECHO_HINT)
+                _unauthenticated(lambda: modes.server_stream(_carrying(f"Bearer {ALICE}x")),
+                                 "GetUsersByType with alice's token and more", EXACT_HINT)
+
+        def permission():
+            with users_cases.users_stub(target) as stub:
+                details = interceptor_cases.refusal(
+                    lambda: stub.AddUser(ASKED_BY_THE_GUEST, metadata=guest, timeout=support.TIMEOUT),
+                    "the guest's AddUser",
+                    expected=grpc.StatusCode.PERMISSION_DENIED, answered_hint=DENIED_HINT, code_hint=DENIED_HINT)
+                if "adduser" not in details.lower():
+                    raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
+                               "method", DENIED_NAMES_HINT)
+                modes = FourModes(stub, _alice_served)
+                got = {"GetUser": modes.unary(guest).user.nickname, "GetUsersByType": modes.server_stream(guest),
+                       "CountAlreadyUsers": modes.client_stream(guest, [1, 2, 99]),
+                       "GetUsersByIds": modes.bidirectional(guest, [2, 1])}
+                expected = {"GetUser": "ana", "GetUsersByType": ["ana", "ben"], "CountAlreadyUsers": 2,
+                            "GetUsersByIds": ["ben", "ana"]}
+                if got != expected:
+                    method = next(name for name in got if got[name] != expected[name])
+                    raise Fail(f"with the guest's token, {method} answered {got[method]!r}; expected "
+                               f"{expected[method]!r}", PASS_ON_HINT)
+
+        def never_runs():
+            with users_cases.users_stub(target) as stub:
+                for what, metadata, newcomer in ((f"without {HEADER}", _carrying(None), NEWCOMER),
+                                                 ("with the guest's token", guest, SECOND_NEWCOMER)):
+                    try:
+                        stub.AddUser(newcomer, metadata=metadata, timeout=support.TIMEOUT)
+                        continue  # not refused at all: whether it must be, other cases judge
+                    except grpc.RpcError as error:
+                        if error.code() in support.INFRASTRUCTURE_CODES:
+                            raise
+                    if _added(stub, newcomer):
+                        raise Fail(f"AddUser {what} was refused, but {newcomer.nickname} was added all the same: "
+                                   "the servicer ran", RAN_HINT)
+
+        def passes_on():
+            with users_cases.users_stub(target) as stub:
+                modes = FourModes(stub, _alice_served)
+                got = {"GetUser": modes.unary(alice).user.nickname, "GetUsersByType": modes.server_stream(alice),
+                       "CountAlreadyUsers": modes.client_stream(alice, [1, 2, 99]),
+                       "AddUser": _alice_served(lambda: stub.AddUser(WELCOME, metadata=alice,
+                                                                     timeout=support.TIMEOUT), alice).user.nickname}
+                expected = {"GetUser": "ana", "GetUsersByType": ["ana", "ben"], "CountAlreadyUsers": 2,
+                            "AddUser": WELCOME.nickname}
+                if got != expected:
+                    method = next(name for name in got if got[name] != expected[name])
+                    raise Fail(f"with alice's token, {method} answered {got[method]!r}; expected {expected[method]!r}",
+                               PASS_ON_HINT)
+                support.expect_status(lambda: modes.unary(alice, user_id=99), grpc.StatusCode.NOT_FOUND,
+                                      "a call with a good token must reach the servicer, and its errors the caller: "
+                                      "return the handler unchanged")
+                names = interceptor_cases.conversation(stub, alice, PASS_ON_HINT, PING_PONG_HINT)
+                if names != ["ana", "ben"]:
+                    raise Fail(f"GetUsersByIds with alice's token answered {names}; expected ['ana', 'ben']",
+                               PASS_ON_HINT)
+            credentials = grpc.composite_channel_credentials(grpc.local_channel_credentials(),
+                                                             grpc.access_token_call_credentials(ALICE))
+            with grpc.secure_channel(target.address, credentials) as channel:
+                reply = _alice_served(lambda: users_pb2_grpc.UserManagerStub(channel).GetUser(
+                    users_pb2.UserRequest(id=1), timeout=support.TIMEOUT), alice)
+                if reply.user.nickname != "ana":
+                    raise Fail(f"through grpc.access_token_call_credentials, GetUser(1) answered "
+                               f"{users_cases.one_line(reply)}", PASS_ON_HINT)
+
+        def health():
+            interceptor_cases.health_is_served(target, "a token")
+
+        cases = {"no token": no_token, "bad tokens": bad_tokens, "permission": permission, "never runs": never_runs,
+                 "passes on": passes_on, "health": health}
+        return support.run_checks("Exercise 13.1 · bearer tokens",
+                                  [(RULES[name], case) for name, case in cases.items()], target=target)
