@@ -111,6 +111,23 @@ def _table(method_table, explorer, service: str, strict: bool = False) -> list:
     return rows
 
 
+def _refused(method_table, explorer, service: str, asked: str, unserved: str, answered_hint: str) -> None:
+    """`method_table(explorer, service)` must raise a KeyError that names `service`: a Fail that says what it did."""
+    try:
+        got = method_table(explorer, service)
+    except NotImplementedError:
+        raise Fail("not done yet: method_table still raises NotImplementedError") from None
+    except KeyError as error:
+        if service not in str(error):
+            raise Fail(f"for {service}, the KeyError said {str(error)[:80]}, which does not name it",
+                       UNKNOWN_HINT) from None
+        return
+    except Exception as error:
+        raise Fail(f"{asked} raised {type(error).__name__}: {str(error)[:60]}; expected a KeyError",
+                   UNKNOWN_HINT) from None
+    raise Fail(f"{asked}, {unserved}, gave {str(got)[:60]}", answered_hint)
+
+
 def _spelled(names: list[str]) -> list[str]:
     return [name.replace("_", "").lower() for name in names]
 
@@ -174,30 +191,12 @@ def check_method_table(method_table) -> support.CheckResult:
 
         def unknown():
             for service in NOT_SERVED:
-                try:
-                    got = method_table(on_unseen, service)
-                except NotImplementedError:
-                    raise Fail("not done yet: method_table still raises NotImplementedError") from None
-                except KeyError as error:
-                    if service not in str(error):
-                        raise Fail(f"for {service}, the KeyError said {str(error)[:80]}, which does not name it",
-                                   UNKNOWN_HINT) from None
-                    continue
-                except Exception as error:
-                    raise Fail(f"method_table(explorer, {service!r}) raised {type(error).__name__}: "
-                               f"{str(error)[:60]}; expected a KeyError", UNKNOWN_HINT) from None
-                raise Fail(f"method_table(explorer, {service!r}), a service the server does not serve, gave "
-                           f"{str(got)[:60]}", UNKNOWN_HINT)
+                _refused(method_table, on_unseen, service, f"method_table(explorer, {service!r})",
+                         "a service the server does not serve", UNKNOWN_HINT)
             _table(method_table, on_unseen, "stockroom.v2.Stockroom")  # asked of one server; now of another:
-            try:
-                got = method_table(on_users, "stockroom.v2.Stockroom")
-            except KeyError:
-                return
-            except Exception as error:
-                raise Fail(f"method_table(users' explorer, 'stockroom.v2.Stockroom') raised {type(error).__name__}: "
-                           f"{str(error)[:60]}; expected a KeyError", UNKNOWN_HINT) from None
-            raise Fail(f"asked of the users server, which does not serve stockroom.v2.Stockroom, method_table gave "
-                       f"{str(got)[:60]}: the stockroom server's table", OTHER_SERVER_HINT)
+            _refused(method_table, on_users, "stockroom.v2.Stockroom", "method_table(users' explorer, "
+                     "'stockroom.v2.Stockroom')", "though the users server does not serve it (the stockroom "
+                     "server's table?)", OTHER_SERVER_HINT)
 
         return support.run_checks("Exercise 12.1 · a method table, from reflection alone", [
             (RULES["rows"], rows), (RULES["every method"], every_method), (RULES["full names"], full_names),
