@@ -23,6 +23,13 @@ RUNS_THEN_REFUSES = '''            behaviour = handler.unary_unary
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} may not call {method}")
             return grpc.unary_unary_rpc_method_handler(run_then_refuse, handler.request_deserializer,
                                                        handler.response_serializer)'''
+READS_FIRST = '''            def refuse(request_or_iterator, context):  # "read what was sent, then say no"
+                if handler.request_streaming:
+                    for _ in request_or_iterator:
+                        pass
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
+            from workshop.interceptors import wrapped
+            return wrapped(handler, lambda _: refuse)'''
 COLLECTS = '''        if handler.request_streaming:  # "look at what comes"
             from workshop.interceptors import wrapped
             return wrapped(handler, lambda run: lambda requests, context: run(iter(list(requests)), context))
@@ -71,6 +78,23 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
                                      "a guest reads like anyone known"),
     "the servicer run, then refused": (wrong(SOLUTION, f"            {DENIED}", RUNS_THEN_REFUSES), "never runs",
                                        "must not be called"),
+    "the token in the denial": (wrong(SOLUTION, 'f"{who} may not call {method}"',
+                                      'f"the holder of {token} may not call {method}"'), "permission",
+                                "never put what the caller sent"),
+    "Bearer looked for under any key": (wrong(SOLUTION, METADATA, 'next((v for _, v in handler_call_details.'
+                                              'invocation_metadata if v.startswith("Bearer ")), "")'), "bad tokens",
+                                        "another key"),
+    "the token's word after Bearer": (wrong(SOLUTION, WHO, 'parts = credentials.split()\n        who = who_holds('
+                                            'parts[1]) if len(parts) > 1 and parts[0] == "Bearer" else None'),
+                                      "bad tokens", "that exact token"),
+    "a refusal that reads the requests first": (wrong(SOLUTION, UNKNOWN, READS_FIRST), "no token",
+                                                "before any request is read"),
+    "a method let through once it was allowed": (wrong_in_places(SOLUTION, {
+        "        method = handler_call_details.method\n": "        method = handler_call_details.method\n"
+        "        if method in SEEN:  # \"checked already\"\n            return handler\n",
+        "        return handler\n\n\nINTERCEPTORS": "        SEEN.add(method)\n        return handler\n\n\n"
+        "INTERCEPTORS", "class BearerTokens": "SEEN = set()\n\n\nclass BearerTokens"}), "every call",
+        "judge every call on its own"),
     "requests collected on the way": (wrong(SOLUTION, "        return handler\n\n\nINTERCEPTORS", COLLECTS),
                                       "passes on", "must not read the request stream"),
 }
@@ -87,8 +111,9 @@ def check(source, tmp_path):
 
 def test_the_skeleton_lets_every_call_through(tmp_path):
     result = check(skeleton(SOLUTION), tmp_path)
-    assert failed(result) == {RULES["no token"], RULES["bad tokens"], RULES["permission"]}, repr(result)
-    assert "nothing refused it" in result[RULES["no token"]].got, repr(result)
+    assert failed(result) == {RULES[rule] for rule in ("no token", "bad tokens", "permission", "never runs",
+                                                       "every call")}, repr(result)
+    assert all("not done yet" in case.got for case in result.cases if not case.passed), repr(result)
 
 
 def test_the_answer_passes_every_rule(tmp_path):
@@ -114,3 +139,16 @@ def test_no_token_answered_with_permission_denied_is_told_apart_in_both_cases_it
     result = check(NO_TOKEN_DENIED, tmp_path)
     assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
     assert all("that is UNAUTHENTICATED" in result[RULES[rule]].hint for rule in ("no token", "bad tokens"))
+
+
+PERMISSION_FIRST = wrong(SOLUTION, "        if who is None:  # who is calling is not known\n",
+                         "        if not may_call(who, method):\n            return refusing(handler, grpc.StatusCode."
+                         "PERMISSION_DENIED, f\"{who} may not call {method}\")\n"
+                         "        if who is None:  # who is calling is not known\n")
+
+
+def test_permission_asked_before_identity_is_named_for_the_unknown_writers_it_denies(tmp_path):
+    """may_call(None, AddUser) is False: asked first, it denies an AddUser that nobody could be known for."""
+    result = check(PERMISSION_FIRST, tmp_path)
+    assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
+    assert all("find out who calls before" in result[RULES[rule]].hint for rule in ("no token", "bad tokens"))

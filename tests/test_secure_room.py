@@ -98,6 +98,14 @@ def test_impossible_secrets_are_refused_before_anything_connects(password, finge
         ChatPane("127.0.0.1:1", "alice", password=password, fingerprint=fingerprint)
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.1:", "127.0.0.1:port", "127.0.0.1:70000", ":50051"])
+def test_an_address_without_a_port_is_refused_before_anything_connects(address):
+    with pytest.raises(ValueError, match="host:port, such as"):
+        ChatPane(address, "alice", password=PASSWORD, fingerprint="0000 1111 2222 3333")
+    with pytest.raises(ValueError, match="host:port, such as"):
+        ChatConnection(address, "alice")
+
+
 def test_kept_keys_survive_a_restart_and_stay_private(tmp_path):
     first = room.RoomKeys.kept_in(tmp_path)
     assert room.RoomKeys.kept_in(tmp_path) == first

@@ -31,7 +31,7 @@ import grpc
 
 from workshop import room as secure_room
 from workshop.chat_channel import RoomChannel, secure_room_channel
-from workshop.chat_types import Message, Mode, State, Status, as_mode, check_name, describe
+from workshop.chat_types import Message, Mode, State, Status, as_mode, check_address, check_name, describe
 from workshop.protos import chat_pb2, chat_pb2_grpc
 from workshop.servers.chat import HISTORY, problem_with_note  # the room's rules, written once
 
@@ -65,7 +65,7 @@ class ChatConnection:
         self.mode, self.name = as_mode(mode), check_name(name)
         check_secrets(password, fingerprint)
         self._password, self._fingerprint = password, fingerprint
-        self.address = getattr(address, "address", address)
+        self.address = check_address(getattr(address, "address", address))
         self.replay = replay
         self.messages: list[Message] = []
         self.listener_errors: deque[str] = deque(maxlen=10)  # what the listeners raised, newest last

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from workshop.chat_connection import ChatConnection, check_secrets
-from workshop.chat_types import Message, Mode, State, Status, as_mode, check_name
+from workshop.chat_types import Message, Mode, State, Status, as_mode, check_address, check_name
 
 __all__ = ["ChatPane", "Message", "close_all", "side_by_side"]
 
@@ -71,6 +71,7 @@ class ChatPane:
         """
         mode = as_mode(mode)  # bad arguments are refused before any widget exists
         check_secrets(password, fingerprint)
+        check_address(getattr(address, "address", address))
         self.name, self.mode = check_name(name), mode.value
         self.notice = ""
         self._rendered: deque[str] = deque(maxlen=SHOWN)

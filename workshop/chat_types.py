@@ -75,6 +75,14 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_address(address: str) -> str:
+    """`address` if it is host:port (a name or IP, then a port number); ValueError with an example if not."""
+    host, _, port = str(address).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"an address is host:port, such as 192.168.1.20:50051; got {reprlib.repr(address)}")
+    return address
+
+
 def describe(error: grpc.RpcError) -> str:
     """An RpcError in words: 'INVALID_ARGUMENT: the message is empty…', however it was raised."""
     try:

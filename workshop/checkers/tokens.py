@@ -20,17 +20,22 @@ HEADER = "authorization"
 ALICE, GUEST = (next(token for token, who in tokens.TOKENS.items() if who == name) for name in ("alice", "guest"))
 RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks each on its own
     "no token": f"a call without {HEADER} → UNAUTHENTICATED, whose message says what is missing (names {HEADER} "
-                "or a token), in all four modes (a stream that sends nothing too), on every service but health "
+                "or a token), in all four modes (a stream that sends nothing too; one whose client waits for an "
+                "answer before it sends more), AddUser too (who calls comes first), on every service but health "
                 "(reflection too)",
-    "bad tokens": "a token nobody holds, one that only starts or ends like a real one, one in other letters' case, "
-                  "one without its Bearer scheme or with another, an empty one, or a real token under another key "
-                  "(x-token) → UNAUTHENTICATED, never PERMISSION_DENIED; the refusal repeats nothing that was sent",
+    "bad tokens": "a token nobody holds, one that only starts or ends like a real one, one with something after it "
+                  "(a space too), one in other letters' case, one without its Bearer scheme or with another, an empty "
+                  "one, or a real token under another key (x-token, bare or with Bearer) → UNAUTHENTICATED, never "
+                  "PERMISSION_DENIED (AddUser too); the refusal repeats nothing that was sent",
     "permission": "a token whose holder may not call the method (the guest's AddUser) → PERMISSION_DENIED, whose "
-                  "message names the method; the guest's reads are served, in every mode",
+                  "message names the method and repeats nothing of the token; the guest's reads are served, in every "
+                  "mode",
     "never runs": "a refused call never reaches the servicer: an AddUser without a token, or with the guest's, "
                   "adds no one",
     "passes on": "a call with alice's token is served as without the interceptor: every mode, AddUser too, errors "
                  "too (NOT_FOUND), through real call credentials too, and ping-pong answers each id before the next",
+    "every call": "each call is judged on its own: after alice's calls were served, the same methods without a "
+                  "token, and the guest's AddUser, are still refused",
     "health": "health checks, which carry no token, are answered SERVING: Check, and Watch",
 }
 NORMAL, GUEST_TYPE = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
@@ -39,20 +44,28 @@ SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.
 NEWCOMER = users_pb2.User(id=40, nickname="dee", mail_address="dee@example.com", user_type=GUEST_TYPE)
 SECOND_NEWCOMER = users_pb2.User(id=43, nickname="gus", mail_address="gus@example.com", user_type=GUEST_TYPE)
 ASKED_BY_THE_GUEST = users_pb2.User(id=42, nickname="fay", mail_address="fay@example.com", user_type=GUEST_TYPE)
+LATE_WELCOME = users_pb2.User(id=44, nickname="hal", mail_address="hal@example.com", user_type=GUEST_TYPE)
+SECOND_ASKED_BY_THE_GUEST = users_pb2.User(id=45, nickname="ida", mail_address="ida@example.com",
+                                           user_type=GUEST_TYPE)
 WELCOME = users_pb2.User(id=41, nickname="eve", mail_address="eve@example.com", user_type=GUEST_TYPE)
 # Around the token the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
-BAD_TOKENS = {  # what was sent: the authorization header's value (None: the token under x-token instead)
-    "a token nobody holds": "Bearer nobody-holds-this-one",
-    "alice's token and more": f"Bearer {ALICE}x",
-    "the start of alice's token": f"Bearer {ALICE[:-2]}",
-    "alice's token in capitals": f"Bearer {ALICE.upper()}",
-    "alice's token without 'Bearer '": ALICE,
-    "alice's token as Basic": f"Basic {ALICE}",
-    "an empty token": "Bearer ",
-    "a token of 500 characters": "Bearer " + "z" * 500,
-    "alice's token under x-token": None,
+BAD_TOKENS = {  # what was sent: (the key, its value)
+    "a token nobody holds": (HEADER, "Bearer nobody-holds-this-one"),
+    "alice's token and more": (HEADER, f"Bearer {ALICE}x"),
+    "the start of alice's token": (HEADER, f"Bearer {ALICE[:-2]}"),
+    "alice's token and a word after it": (HEADER, f"Bearer {ALICE} junk"),
+    "alice's token after two spaces": (HEADER, f"Bearer  {ALICE}"),
+    "alice's token and a space": (HEADER, f"Bearer {ALICE} "),
+    "alice's token in capitals": (HEADER, f"Bearer {ALICE.upper()}"),
+    "alice's token without 'Bearer '": (HEADER, ALICE),
+    "alice's token as Basic": (HEADER, f"Basic {ALICE}"),
+    "an empty token": (HEADER, "Bearer "),
+    "a token of 500 characters": (HEADER, "Bearer " + "z" * 500),
+    "alice's token under x-token": ("x-token", ALICE),
+    "'Bearer' and alice's token under x-token": ("x-token", f"Bearer {ALICE}"),
 }
+UNKNOWN_WRITER = "Bearer nobody-holds-this-one"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
 
 MISSING_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata (pairs: "
                 f"dict(...).get(\"{HEADER}\", \"\")); when there is none, or its token is not one who_holds knows, "
@@ -81,8 +94,25 @@ PING_PONG_HINT = ("the stream was collected before the first answer: an intercep
                   "stream (list(request_iterator)); return the handler as continuation gave it")
 NONE_HINT = ("a call with alice's token answered UNIMPLEMENTED: intercept_service returned None, which tells grpc "
              "there is no such method. Return the handler that continuation(handler_call_details) gave")
+AUTH_FIRST_HINT = ("find out who calls before what they may do: a caller you do not know gets UNAUTHENTICATED, "
+                   "whatever the method (may_call(None, ...) says no to a write, but there is nobody to deny yet)")
+WAITS_HINT = ("the refusal waited for the request stream to end: refuse with refusing(handler, ...), which ends the "
+              "call at once, before any request is read (a client may wait for an answer before it sends more)")
+GUEST_UNKNOWN_HINT = ("the guest holds a token who_holds knows, so UNAUTHENTICATED says the token was not read: "
+                      "metadata keys arrive in lowercase (\"authorization\"); PERMISSION_DENIED is for a known caller")
+NOT_DONE_HINT = ("write intercept_service in the exercise cell, run it and the checker's cell again; a refusal is "
+                 "returned: `return refusing(handler, code, message)` (calling refusing without returning it does "
+                 "nothing)")
+JUDGED_ONCE_HINT = ("judge every call on its own, from its own metadata: nothing an earlier call showed (its method, "
+                    "its token, who it was) may let a later one through")
 REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: Bearer <token>` (lowercase key, one "
                       "space), and who_holds(token) gives 'alice' for it")
+
+
+def _echoes(details: str, sent: str) -> bool:
+    """Whether the refusal repeats 8 or more characters of the token in `sent` (an authorization value)."""
+    secret = sent.partition(" ")[2].strip() or sent
+    return len(secret) >= 8 and any(secret[i:i + 8] in details for i in range(0, len(secret) - 7, 2))
 
 
 def _carrying(value: str | None, key: str = HEADER) -> tuple:
@@ -121,10 +151,44 @@ def _added(stub, user: users_pb2.User) -> bool:
     return True
 
 
+def _refused(call) -> bool:
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error.code() not in support.INFRASTRUCTURE_CODES
+    return False
+
+
+def _refuses_nothing(target) -> bool:
+    """Whether calls with no token, and with a token nobody holds, are both served: the skeleton, as shipped."""
+    with users_cases.users_stub(target) as stub:
+        modes = FourModes(stub)
+        try:
+            modes.unary(_carrying(None))
+            modes.unary(_carrying(UNKNOWN_WRITER))
+        except grpc.RpcError:
+            return False
+    return True
+
+
 def check_tokens(server) -> support.CheckResult:
     """Exercise 13.1: `server` is the learner's running server (server_runner.start("my_tokens.py"))."""
     alice, guest = _carrying(f"Bearer {ALICE}"), _carrying(f"Bearer {GUEST}")
     with users_cases.seeded(server, SEED) as (target, _):
+        try:
+            target.ensure_running()
+            untouched = _refuses_nothing(target)
+        except Exception:  # a module that does not start, or an interceptor that raises: each case says so
+            untouched = False
+
+        def refusing_case(case):
+            def run():
+                if untouched:
+                    raise Fail("not done yet: every call is served, with a token or without (intercept_service "
+                               "returns the handler as it is)", NOT_DONE_HINT)
+                case()
+            return run
+
         def no_token():
             with users_cases.users_stub(target) as stub:
                 for what, call in FourModes(stub).each_mode(_carrying(None)).items():
@@ -132,33 +196,61 @@ def check_tokens(server) -> support.CheckResult:
                     if HEADER not in details.lower() and "token" not in details.lower():
                         raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not say "
                                    "what is missing", NAMES_HINT)
+                interceptor_cases.refusal(lambda: stub.AddUser(NEWCOMER, metadata=_carrying(None),
+                                                               timeout=support.TIMEOUT),
+                                          f"AddUser without {HEADER}", expected=grpc.StatusCode.UNAUTHENTICATED,
+                                          answered_hint=MISSING_HINT, code_hint=UNAUTHENTICATED_HINT,
+                                          wrong_code_hints={grpc.StatusCode.PERMISSION_DENIED: AUTH_FIRST_HINT})
+                talk = users_cases.Conversation(stub, _carrying(None))
+                try:
+                    talk.send(1)
+                    try:
+                        got = talk.next_answer()
+                    except grpc.RpcError as error:
+                        got = error
+                finally:
+                    talk.close()
+                if got is None:
+                    raise Fail(f"GetUsersByIds without {HEADER}, whose client sent one id and waited for its answer, "
+                               f"got no refusal within {users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
+                if not isinstance(got, grpc.RpcError) or got.code() != grpc.StatusCode.UNAUTHENTICATED:
+                    shown = support.describe_rpc_error(got) if isinstance(got, grpc.RpcError) else "an answer"
+                    raise Fail(f"GetUsersByIds without {HEADER}, one id sent, got {shown}; expected UNAUTHENTICATED",
+                               MISSING_HINT)
             _unauthenticated(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
                              HEALTH_ONLY_HINT)
 
         def bad_tokens():
             with users_cases.users_stub(target) as stub:
                 modes = FourModes(stub)
-                for what, value in BAD_TOKENS.items():
-                    metadata = _carrying(value) if value is not None else _carrying(ALICE, key="x-token")
-                    hint = OTHER_KEY_HINT if value is None else EXACT_HINT
-                    details = _unauthenticated(lambda metadata=metadata: modes.unary(metadata), f"GetUser with {what}",
-                                               hint)
-                    secret = (value or ALICE).partition(" ")[2] or value or ALICE
-                    if len(secret) >= 8 and any(secret[i:i + 8] in details for i in range(0, len(secret) - 7, 4)):
+                for what, (key, value) in BAD_TOKENS.items():
+                    metadata = _carrying(value, key)
+                    details = _unauthenticated(lambda metadata=metadata: modes.unary(metadata),
+                                               f"GetUser with {what}",
+                                               OTHER_KEY_HINT if key != HEADER else EXACT_HINT)
+                    if _echoes(details, value):
                         raise Fail(f"GetUser with {what} was refused with a message that repeats what was sent",
                                    ECHO_HINT)
                 _unauthenticated(lambda: modes.server_stream(_carrying(f"Bearer {ALICE}x")),
                                  "GetUsersByType with alice's token and more", EXACT_HINT)
+                interceptor_cases.refusal(lambda: stub.AddUser(NEWCOMER, metadata=_carrying(UNKNOWN_WRITER),
+                                                               timeout=support.TIMEOUT),
+                                          "AddUser with a token nobody holds", expected=grpc.StatusCode.UNAUTHENTICATED,
+                                          answered_hint=EXACT_HINT, code_hint=UNAUTHENTICATED_HINT,
+                                          wrong_code_hints={grpc.StatusCode.PERMISSION_DENIED: AUTH_FIRST_HINT})
 
         def permission():
             with users_cases.users_stub(target) as stub:
                 details = interceptor_cases.refusal(
                     lambda: stub.AddUser(ASKED_BY_THE_GUEST, metadata=guest, timeout=support.TIMEOUT),
-                    "the guest's AddUser",
-                    expected=grpc.StatusCode.PERMISSION_DENIED, answered_hint=DENIED_HINT, code_hint=DENIED_HINT)
+                    "the guest's AddUser", expected=grpc.StatusCode.PERMISSION_DENIED, answered_hint=DENIED_HINT,
+                    code_hint=DENIED_HINT, wrong_code_hints={grpc.StatusCode.UNAUTHENTICATED: GUEST_UNKNOWN_HINT})
                 if "adduser" not in details.lower():
                     raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
                                "method", DENIED_NAMES_HINT)
+                if _echoes(details, f"Bearer {GUEST}"):
+                    raise Fail("the guest's AddUser was refused with a message that repeats the guest's token",
+                               ECHO_HINT)
                 modes = FourModes(stub, _alice_served)
                 got = {"GetUser": modes.unary(guest).user.nickname, "GetUsersByType": modes.server_stream(guest),
                        "CountAlreadyUsers": modes.client_stream(guest, [1, 2, 99]),
@@ -179,7 +271,7 @@ def check_tokens(server) -> support.CheckResult:
                         continue  # not refused at all: whether it must be, other cases judge
                     except grpc.RpcError as error:
                         if error.code() in support.INFRASTRUCTURE_CODES:
-                            raise
+                            continue  # no handler, or an interceptor that raises: other cases name it
                     if _added(stub, newcomer):
                         raise Fail(f"AddUser {what} was refused, but {newcomer.nickname} was added all the same: "
                                    "the servicer ran", RAN_HINT)
@@ -213,10 +305,29 @@ def check_tokens(server) -> support.CheckResult:
                     raise Fail(f"through grpc.access_token_call_credentials, GetUser(1) answered "
                                f"{users_cases.one_line(reply)}", PASS_ON_HINT)
 
+        def every_call():  # on a copy of its own: what earlier cases were served must not let these through
+            with users_cases.seeded(server, SEED) as (fresh, _), users_cases.users_stub(fresh) as stub:
+                def calls() -> dict:
+                    without = FourModes(stub).each_mode(_carrying(None))
+                    return {**{f"{what} without {HEADER}": call for what, call in without.items()},
+                            "the guest's AddUser": lambda: stub.AddUser(SECOND_ASKED_BY_THE_GUEST, metadata=guest,
+                                                                       timeout=support.TIMEOUT)}
+
+                refused_before = [what for what, call in calls().items() if _refused(call)]  # what to see again
+                modes = FourModes(stub, _alice_served)
+                modes.unary(alice)
+                modes.bidirectional(alice, [1])
+                _alice_served(lambda: stub.AddUser(LATE_WELCOME, metadata=alice, timeout=support.TIMEOUT), alice)
+                for what, call in calls().items():
+                    if what in refused_before:  # whether it had to be, and with which code: the cases above judge
+                        interceptor_cases.refusal(call, f"after alice's calls, {what}", expected=None,
+                                                  answered_hint=JUDGED_ONCE_HINT, code_hint=JUDGED_ONCE_HINT)
+
         def health():
             interceptor_cases.health_is_served(target, "a token")
 
-        cases = {"no token": no_token, "bad tokens": bad_tokens, "permission": permission, "never runs": never_runs,
-                 "passes on": passes_on, "health": health}
+        cases = {"no token": refusing_case(no_token), "bad tokens": refusing_case(bad_tokens),
+                 "permission": refusing_case(permission), "never runs": refusing_case(never_runs),
+                 "passes on": passes_on, "every call": refusing_case(every_call), "health": health}
         return support.run_checks("Exercise 13.1 · bearer tokens",
                                   [(RULES[name], case) for name, case in cases.items()], target=target)
