@@ -43,6 +43,20 @@ LOGGED_BY_THE_SERVICER = f'''        def logged(behaviour):  # "log as the call 
                 return behaviour(request, context)
             return run
         return wrapped(handler, logged)'''
+READS_FIRST = '''            def refuse(request_or_iterator, context):  # "read what was sent, then say no"
+                if handler.request_streaming:
+                    for _ in request_or_iterator:
+                        pass
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"every call needs {HEADER}")
+            from workshop.interceptors import wrapped
+            return wrapped(handler, lambda _: refuse)'''
+ECHOING = '''def echoing(handler, request_id, code, details):  # "tell the caller which id we saw"
+    from workshop.interceptors import wrapped
+
+    def refuse(_request, context):
+        context.set_trailing_metadata(((HEADER, request_id),))
+        context.abort(code, details)
+    return wrapped(handler, lambda _: refuse)'''
 WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of the hint of the first)
     "the method's short name logged": (
         wrong(SOLUTION, LOG, LOG.replace("{handler_call_details.method}",
@@ -90,6 +104,19 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
         "fails before it runs"),
     "logs part of the id": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id[:16]}")), {"logs"},
                             "print one line"),
+    "a refusal that reads the requests first": (wrong(SOLUTION, REFUSE, READS_FIRST), {"refused"},
+                                                "before any request is read"),
+    "a fallback to another header": (wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
+                                           '(lambda pairs: pairs.get(HEADER) or pairs.get("x-correlation-id") or '
+                                           'pairs.get("request-id", ""))(dict('
+                                           'handler_call_details.invocation_metadata))'),
+                                     {"refused"}, "only x-request-id counts"),
+    "the id sent back in trailing metadata": (wrong(SOLUTION, REFUSE, REFUSE.replace(
+        "return refusing(handler,", "return echoing(handler, request_id,")).replace(
+        "class RequestIds", ECHOING + "\n\nclass RequestIds"), {"bad ids"}, "in trailing metadata"),
+    "ids of letters, digits and dashes only": (wrong(SOLUTION, CHECK, 'if not request_id or len(request_id) > LONGEST '
+                                                     'or not request_id.replace("-", "").isalnum():'), {"bad ids"},
+                                               "whatever characters it holds"),
 }
 
 
@@ -146,7 +173,7 @@ def test_a_reader_of_the_last_pair_only_is_told_the_call_carried_an_id(tmp_path)
                       '(lambda pairs: pairs[-1][1] if pairs and pairs[-1][0] == HEADER else "")('
                       'handler_call_details.invocation_metadata)')
     result = check(last_only, tmp_path)
-    assert "keys arrive in lowercase, as pairs" in result[RULES["passes on"]].hint, repr(result)
+    assert "read it among all the pairs" in result[RULES["passes on"]].hint, repr(result)
     assert "includes 64" not in result[RULES["bad ids"]].hint, repr(result)
 
 

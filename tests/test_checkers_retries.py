@@ -97,6 +97,20 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
     "retryableStatusCodes missing UNAVAILABLE": (
         changed(lambda _, policy: set_in(policy, "retryableStatusCodes", ["RESOURCE_EXHAUSTED"])),
         {"reads", "three", "only unavailable", "throttled"}, "list \"UNAVAILABLE\""),
+    "AddUser hedged": (changed(lambda config, _: config["methodConfig"].append({
+        "name": [{"service": SERVICE, "method": "AddUser"}],
+        "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.5s", "nonFatalStatusCodes": ["UNAVAILABLE"]}})),
+        {"writes"}, "sends the write twice"),
+    "a hedgingPolicy beside the retryPolicy": (changed(lambda config, _: set_in(config["methodConfig"][0],
+                                               "hedgingPolicy", {"maxAttempts": 2, "hedgingDelay": "0.5s"})),
+                                               {"accepted"}, "retries or hedges, not both"),
+    "a timeout of 2 s in the config": (changed(lambda config, _: set_in(config["methodConfig"][0], "timeout", "2s")),
+                                       {"accepted"}, "grpcio applies it about 1.7 s early"),
+    "snake_case fields": (changed(lambda config, _: config.update(method_config=config.pop("methodConfig"))),
+                          {"accepted", "reads", "three", "throttled"}, "camelCase"),
+    "a key twice": (json.dumps(config_of(answer(SOLUTION))).replace('"maxAttempts": 3', '"maxAttempts": 3, '
+                                                                   '"maxAttempts": 4'), ALL - {"backoff"},
+                    "each key once"),
 }
 
 
@@ -107,8 +121,10 @@ def test_skeleton_fails_the_retry_rules():
 
 
 @pytest.mark.parametrize("config", [config_of(answer(SOLUTION)), json.dumps(config_of(answer(SOLUTION))),
-                                    changed(lambda config, policy: each_method_but(config, policy, "AddUser"))],
-                         ids=["the answer", "the answer as JSON text", "the whole service, but AddUser"])
+                                    changed(lambda config, policy: each_method_but(config, policy, "AddUser")),
+                                    changed(lambda _, policy: set_in(policy, "backoffMultiplier", "2"))],
+                         ids=["the answer", "the answer as JSON text", "the whole service, but AddUser",
+                              "the multiplier as a string, which grpc reads as well"])
 def test_answers_pass(config):
     result = check_retry_policy(config)
     assert result.all_passed, repr(result)

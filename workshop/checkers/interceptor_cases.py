@@ -81,6 +81,29 @@ def refusal(call, what: str, *, expected: grpc.StatusCode | None, answered_hint:
     raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
 
 
+WAITS_HINT = ("the refusal waited for the request stream to end: refuse with refusing(handler, ...), which ends the "
+              "call at once, before any request is read (a client may wait for an answer before it sends more)")
+
+
+def refused_while_waiting(stub, metadata, what: str, expected: grpc.StatusCode, code_hint: str) -> None:
+    """GetUsersByIds with `metadata`, whose client sends one id and waits: `expected` must end it at once."""
+    talk = users_cases.Conversation(stub, metadata)
+    try:
+        talk.send(1)
+        try:
+            got = talk.next_answer()
+        except grpc.RpcError as error:
+            got = error
+    finally:
+        talk.close()
+    if got is None:
+        raise Fail(f"GetUsersByIds {what}, whose client sent one id and waited for its answer, got no refusal within "
+                   f"{users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
+    if not isinstance(got, grpc.RpcError) or got.code() != expected:
+        shown = support.describe_rpc_error(got) if isinstance(got, grpc.RpcError) else "an answer"
+        raise Fail(f"GetUsersByIds {what}, one id sent, got {shown}; expected {expected.name}", code_hint)
+
+
 def reflection_listing(target, metadata=None) -> Callable[[], list]:
     """A call that lists the target's services by reflection, with `metadata`: to be refused, or served."""
     def listing():

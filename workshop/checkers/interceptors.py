@@ -54,13 +54,19 @@ PASS_ON_HINT = ("for a call with an id, return the handler that continuation(han
                 "do not read, collect or replace its requests or responses")
 PING_PONG_HINT = ("the stream was collected before the first answer: an interceptor must not read the request "
                   "stream (list(request_iterator)); return the handler as continuation gave it")
-LOG_HINT = (f"print one line for each call you pass on, with handler_call_details.method and its {HEADER}: "
+LOG_HINT = (f"print one line for each call you pass on, with handler_call_details.method and its whole {HEADER}: "
             "print(f\"{handler_call_details.method} {HEADER}={request_id}\") lands in the server's log")
 AFTER_HINT = ("log in intercept_service itself, before you return the handler: a line printed by the servicer, or "
               "after it answered, is never printed for a call that ends in an error, or fails before it runs")
 ONCE_HINT = "log each call once, in intercept_service, not once per message or response"
-CARRIED_HINT = (f"the call did carry {HEADER}: metadata keys arrive in lowercase, as pairs; look for the key among "
-                "all of them: dict(handler_call_details.invocation_metadata).get(HEADER, \"\")")
+CARRIED_HINT = (f"the call did carry {HEADER}, of 1 to {LONGEST} characters: read it among all the pairs "
+                "(dict(handler_call_details.invocation_metadata).get(HEADER, \"\"): keys arrive in lowercase), and "
+                "refuse only an id that is empty or too long, whatever characters it holds (dots, colons, "
+                "underscores too)")
+OTHER_KEY_HINT = (f"only {HEADER} counts: a fallback to another header lets through calls that never carried the id "
+                  "this service asks for")
+TRAILER_ECHO_HINT = ("nothing of the id goes back to the caller, in the message or in trailing metadata: an id of any "
+                     "length would come back (and metadata past 8 KB fails the call)")
 BOUNDARY_HINT = f"1 to {LONGEST} characters includes {LONGEST}: refuse only len(request_id) > LONGEST"
 HEALTH_ONLY_HINT = ("only the health service goes through without an id: let through methods that start with "
                     "/grpc.health., not every /grpc. service (reflection needs an id like every other)")
@@ -69,6 +75,8 @@ ECHO_HINT_SAME = ("the refusal changed with the id sent: say what is wrong and w
 NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service returned None, which tells grpc there "
              "is no such method. Return the handler that continuation(handler_call_details) gave")
 ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
+OTHER_KEYS = ("request-id", "x-correlation-id", "x-request-ids")  # an id under them is no x-request-id
+PUNCTUATED = "req_7.b:c/d=e+f"  # 1 to 64 characters of any kind: served
 REFUSED_IDS = ("a" * (LONGEST + 1), "b" * 500)  # too long, both: their refusals must not differ
 # Around the id the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
@@ -119,6 +127,11 @@ def check_request_ids(server) -> support.CheckResult:
                     if HEADER not in details.lower():
                         raise Fail(f"{what} without {HEADER} was refused with {details[:60]!r}, which does not "
                                    f"name {HEADER}", NAMES_HINT)
+                interceptor_cases.refused_while_waiting(stub, (BEFORE, AFTER), f"without {HEADER}",
+                                                        grpc.StatusCode.INVALID_ARGUMENT, LOOK_UP_HINT)
+                for key in OTHER_KEYS:
+                    _refusal(lambda key=key: FourModes(stub).unary((BEFORE, (key, "check-under-another-key"), AFTER)),
+                             f"GetUser with an id under {key} (and none under {HEADER})", OTHER_KEY_HINT)
             _refusal(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
                      HEALTH_ONLY_HINT)
 
@@ -139,6 +152,7 @@ def check_request_ids(server) -> support.CheckResult:
             with users_cases.users_stub(target) as stub:
                 FourModes(stub, _served).unary(_with_id())  # an id as any other: a misread one is named as such
                 FourModes(stub, _served).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
+                FourModes(stub, _served).unary(_with_id(PUNCTUATED))  # an id is any characters
                 refusals = []
                 for what, request_id in (("an empty id", ""), *((f"an id of {len(each)} characters", each)
                                                                for each in REFUSED_IDS)):
@@ -153,6 +167,14 @@ def check_request_ids(server) -> support.CheckResult:
                 if refusals[1] != refusals[2]:
                     raise Fail(f"ids of {LONGEST + 1} a's and of 500 b's were refused with different words: "
                                f"{refusals[1][:40]!r} and {refusals[2][:40]!r}", ECHO_HINT_SAME)
+                try:
+                    FourModes(stub).unary(_with_id(REFUSED_IDS[1]))
+                    trailing = ()
+                except grpc.RpcError as error:
+                    trailing = error.trailing_metadata() or ()
+                if any(REFUSED_IDS[1][:8] in str(value) for _, value in trailing):
+                    raise Fail("GetUser with an id of 500 characters was refused with the id in its trailing metadata",
+                               TRAILER_ECHO_HINT)
 
         def passes_on():
             with users_cases.users_stub(target) as stub:

@@ -31,12 +31,15 @@ BACKOFF = {"initialBackoff": 0.1, "maxBackoff": 1.0, "backoffMultiplier": 2.0}  
 FAILING = [code.name for code in grpc.StatusCode if code.name != "OK"]
 NOT_RETRIED = [name for name in FAILING if name != "UNAVAILABLE"]
 RULES = {  # Exercise 11.2: each rule is one case; a wrong-answer test breaks each on its own
-    "accepted": "grpc accepts the config: a dict (or JSON text) whose every field grpc can read",
+    "accepted": "grpc accepts the config: a dict (or JSON text) whose every field grpc can read (camelCase, each "
+                "once); one policy an entry, a retryPolicy or a hedgingPolicy, not both; no timeout (grpcio applies "
+                "a config's timeout early)",
     "reads": "a GetUser that meets UNAVAILABLE twice succeeds: the client retried it, with no code of yours",
     "three": f"a GetUser that keeps meeting UNAVAILABLE is tried {ATTEMPTS} times in all, then ends UNAVAILABLE",
     "only unavailable": "a GetUser that meets any other code (all 15 of them: INTERNAL, ABORTED, NOT_FOUND, …) is "
                         "tried once",
-    "writes": "an AddUser that meets any code, UNAVAILABLE or another, is tried once: a write is never repeated",
+    "writes": "an AddUser that meets any code, UNAVAILABLE or another, is tried once: a write is never repeated "
+              "(nor hedged: no hedgingPolicy covers it, which other languages' clients would send twice)",
     "backoff": "GetUser's retries wait as stated: initialBackoff 0.1 s, doubling (backoffMultiplier 2), up to "
                "maxBackoff 1 s (read from the config: grpc draws each wait at random below these)",
     "throttled": f"retryThrottling of 10 tokens, 0.1 back per success: {STORM_CALLS} failing GetUsers in a row make "
@@ -68,6 +71,24 @@ BACKOFF_VALUES_HINT = ("keep the backoff the notebook's RETRIES has: \"initialBa
                        "\"1s\", \"backoffMultiplier\": 2: short enough for a person waiting, long enough to let a "
                        "restarting server come back")
 REFUSED_ABOVE = "grpc refused the config (the first ✗ says why): fix that first"
+CAMEL_HINT = ("a service config's fields are camelCase, as gRPC's documentation spells them: methodConfig, name, "
+              "retryPolicy, maxAttempts, initialBackoff, maxBackoff, backoffMultiplier, retryableStatusCodes, "
+              "retryThrottling, maxTokens, tokenRatio. grpc skips a field it does not know, without a word")
+DUPLICATE_HINT = "grpc reads the config as strict JSON: each key once in each object (Python's json keeps the last)"
+BOTH_POLICIES_HINT = ("an entry retries or hedges, not both (gRPC's design, A6): keep the retryPolicy, and leave "
+                      "hedging out (grpcio does not hedge, and a hedged call is sent more than once on purpose)")
+WRITES_HEDGE_HINT = ("no hedgingPolicy for AddUser either: this config reaches every client of the service, and a "
+                     "Java or Go client that hedges sends the write twice by design")
+KNOWN_FIELDS = {  # what grpc reads of a service config, where: anything else it skips in silence
+    "top": {"loadBalancingConfig", "loadBalancingPolicy", "methodConfig", "retryThrottling", "healthCheckConfig"},
+    "methodConfig": {"name", "waitForReady", "timeout", "maxRequestMessageBytes", "maxResponseMessageBytes",
+                     "retryPolicy", "hedgingPolicy"},
+    "name": {"service", "method"},
+    "retryPolicy": {"maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
+                    "perAttemptRecvTimeout"},
+    "hedgingPolicy": {"maxAttempts", "hedgingDelay", "nonFatalStatusCodes"},
+    "retryThrottling": {"maxTokens", "tokenRatio"},
+}
 
 
 def storm_attempts(allowed: int, calls: int = STORM_CALLS, tokens: int = TOKENS) -> int:
@@ -103,6 +124,32 @@ def _why_refused(text: str) -> str:
     return found.group(1) if found else "grpc gave no reason"
 
 
+def _unknown_fields(config) -> list[str]:
+    """The fields of `config` grpc does not read, as paths ("methodConfig[0].retry_policy")."""
+    try:
+        top = json.loads(_config_text(config))
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(top, dict):
+        return []
+    unknown = [key for key in top if key not in KNOWN_FIELDS["top"]]
+    for kind in ("retryThrottling",):
+        if isinstance(top.get(kind), dict):
+            unknown += [f"{kind}.{key}" for key in top[kind] if key not in KNOWN_FIELDS[kind]]
+    for number, entry in enumerate(top.get("methodConfig") or []):
+        if not isinstance(entry, dict):
+            continue
+        where = f"methodConfig[{number}]"
+        unknown += [f"{where}.{key}" for key in entry if key not in KNOWN_FIELDS["methodConfig"]]
+        for kind in ("retryPolicy", "hedgingPolicy"):
+            if isinstance(entry.get(kind), dict):
+                unknown += [f"{where}.{kind}.{key}" for key in entry[kind] if key not in KNOWN_FIELDS[kind]]
+        for name in entry.get("name") or []:
+            if isinstance(name, dict):
+                unknown += [f"{where}.name.{key}" for key in name if key not in KNOWN_FIELDS["name"]]
+    return unknown
+
+
 def _entries(config) -> list[dict]:
     try:
         entries = json.loads(_config_text(config)).get("methodConfig", [])
@@ -126,17 +173,37 @@ def _seconds(duration) -> float | None:
     return None
 
 
-def _policy_of(config, method: str) -> dict | None:
-    """The retryPolicy grpc applies to `method` of the users service: the entry that names the method wins over
-    the one that names only the service."""
+def _entry_of(config, method: str) -> dict | None:
+    """The methodConfig entry grpc applies to `method` of the users service: the entry that names the method wins
+    over the one that names only the service."""
     named = {(name.get("service"), name.get("method")): entry for entry in _entries(config)
              for name in entry.get("name", []) if isinstance(name, dict)}
-    entry = named.get((SERVICE, method)) or named.get((SERVICE, None))
+    return named.get((SERVICE, method)) or named.get((SERVICE, None))
+
+
+def _number(value) -> float | None:
+    """A number of the config as grpc reads it: 2, 2.0 and "2" alike; None if it is none."""
+    try:
+        return float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _policy_of(config, method: str) -> dict | None:
+    """The retryPolicy grpc applies to `method` of the users service."""
+    entry = _entry_of(config, method)
     return entry.get("retryPolicy") if entry else None
+
+
+def _refused_in(details: str) -> bool:
+    """Whether a call's error says grpc refused the channel's service config."""
+    return "service config" in details or "JSON parsing failed" in details
 
 
 def _reads_hint(config) -> str:
     """Why no retry happened, as far as the config's text shows it."""
+    if _unknown_fields(config):
+        return "grpc skipped fields it does not know (the first ✗ names them): fix those first"
     names = _retried_names(config)
     if not names:
         return ("give a methodConfig entry a \"retryPolicy\" (maxAttempts, initialBackoff, maxBackoff, "
@@ -167,7 +234,7 @@ class _Client:
             getattr(self.stub, method)(request, metadata=metadata, timeout=support.TIMEOUT)
             code = "OK"
         except grpc.RpcError as error:
-            if "service config" in (error.details() or ""):
+            if _refused_in(error.details() or ""):
                 raise Fail(REFUSED_ABOVE) from None
             code = error.code().name
         return code, self.servicer.attempts[name]
@@ -204,11 +271,24 @@ def check_retry_policy(config) -> support.CheckResult:
                     if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                         raise Fail("a GetUser that should succeed at once ended DEADLINE_EXCEEDED: the config's "
                                    "timeout", EARLY_TIMEOUT_HINT) from None
-                    if "service config" not in (error.details() or ""):
+                    details = error.details() or ""
+                    if "JSON parsing failed" in details:
+                        raise Fail(f"grpc refused the config: {details.split('JSON parsing failed: ')[-1][:120]}",
+                                   DUPLICATE_HINT if "duplicate key" in details else NOT_JSON_HINT) from None
+                    if "service config" not in details:
                         raise
                     why = _why_refused(text)
                     raise Fail(f"grpc refused the config: {why}",
                                REFUSED_HINT + (POLICY_FIELDS_HINT if "retryPolicy" in why else "")) from None
+        unknown = _unknown_fields(config)
+        if unknown:
+            raise Fail(f"grpc does not read {', '.join(unknown[:3])}: it skips them, without a word", CAMEL_HINT)
+        for number, entry in enumerate(_entries(config)):
+            if "retryPolicy" in entry and "hedgingPolicy" in entry:
+                raise Fail(f"methodConfig[{number}] has a retryPolicy and a hedgingPolicy", BOTH_POLICIES_HINT)
+            if "timeout" in entry:
+                raise Fail(f"methodConfig[{number}] sets a timeout of {str(entry['timeout'])[:20]}",
+                           EARLY_TIMEOUT_HINT)
 
     def reads(client):
         code, attempts = client.attempts("GetUser", times=2)
@@ -237,6 +317,10 @@ def check_retry_policy(config) -> support.CheckResult:
             if attempts != 1:
                 raise Fail(f"an AddUser that met {fail} once was tried {attempts} times (and ended {code})",
                            WRITES_HINT if fail == "UNAVAILABLE" else WRITES_ANY_HINT)
+        entry = _entry_of(config, "AddUser")
+        if entry and "hedgingPolicy" in entry:
+            raise Fail("a hedgingPolicy covers AddUser: grpcio does not hedge, but a client that does sends the "
+                       "write more than once", WRITES_HEDGE_HINT)
 
     def backoff():
         try:
@@ -247,7 +331,8 @@ def check_retry_policy(config) -> support.CheckResult:
         if not isinstance(policy, dict):
             return  # no retries at all: "reads" says so
         got = {"initialBackoff": _seconds(policy.get("initialBackoff")),
-               "maxBackoff": _seconds(policy.get("maxBackoff")), "backoffMultiplier": policy.get("backoffMultiplier")}
+               "maxBackoff": _seconds(policy.get("maxBackoff")),
+               "backoffMultiplier": _number(policy.get("backoffMultiplier"))}
         wrong = {field: value for field, value in got.items() if value != BACKOFF[field]}
         if wrong:
             shown = ", ".join(f"{field} {policy.get(field)!r}" for field in wrong)

@@ -96,8 +96,6 @@ NONE_HINT = ("a call with alice's token answered UNIMPLEMENTED: intercept_servic
              "there is no such method. Return the handler that continuation(handler_call_details) gave")
 AUTH_FIRST_HINT = ("find out who calls before what they may do: a caller you do not know gets UNAUTHENTICATED, "
                    "whatever the method (may_call(None, ...) says no to a write, but there is nobody to deny yet)")
-WAITS_HINT = ("the refusal waited for the request stream to end: refuse with refusing(handler, ...), which ends the "
-              "call at once, before any request is read (a client may wait for an answer before it sends more)")
 GUEST_UNKNOWN_HINT = ("the guest holds a token who_holds knows, so UNAUTHENTICATED says the token was not read: "
                       "metadata keys arrive in lowercase (\"authorization\"); PERMISSION_DENIED is for a known caller")
 NOT_DONE_HINT = ("write intercept_service in the exercise cell, run it and the checker's cell again; a refusal is "
@@ -201,22 +199,8 @@ def check_tokens(server) -> support.CheckResult:
                                           f"AddUser without {HEADER}", expected=grpc.StatusCode.UNAUTHENTICATED,
                                           answered_hint=MISSING_HINT, code_hint=UNAUTHENTICATED_HINT,
                                           wrong_code_hints={grpc.StatusCode.PERMISSION_DENIED: AUTH_FIRST_HINT})
-                talk = users_cases.Conversation(stub, _carrying(None))
-                try:
-                    talk.send(1)
-                    try:
-                        got = talk.next_answer()
-                    except grpc.RpcError as error:
-                        got = error
-                finally:
-                    talk.close()
-                if got is None:
-                    raise Fail(f"GetUsersByIds without {HEADER}, whose client sent one id and waited for its answer, "
-                               f"got no refusal within {users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
-                if not isinstance(got, grpc.RpcError) or got.code() != grpc.StatusCode.UNAUTHENTICATED:
-                    shown = support.describe_rpc_error(got) if isinstance(got, grpc.RpcError) else "an answer"
-                    raise Fail(f"GetUsersByIds without {HEADER}, one id sent, got {shown}; expected UNAUTHENTICATED",
-                               MISSING_HINT)
+                interceptor_cases.refused_while_waiting(stub, _carrying(None), f"without {HEADER}",
+                                                        grpc.StatusCode.UNAUTHENTICATED, MISSING_HINT)
             _unauthenticated(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
                              HEALTH_ONLY_HINT)
 
