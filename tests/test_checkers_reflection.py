@@ -87,6 +87,20 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                "full names", "type names alone"),
     "method names in lowercase": (wrong(SOLUTION, "(method.name, method.input_type", "(method.name.lower(), "
                                         "method.input_type"), "every method", "as the contract spells it"),
+    "a table kept by name, the served check fresh": (wrong(SOLUTION, "    return [(method.name",
+                                                           "    if service in _KEPT:\n        return _KEPT[service]\n"
+                                                           "    _KEPT[service] = [(method.name").replace(
+        "for method in explorer.service(service).methods]", "for method in explorer.service(service).methods]\n"
+        "    return _KEPT[service]").replace("MODES = {", "_KEPT = {}\nMODES = {"), "unknown",
+        "a table kept from one server"),
+    "reflection refused": (wrong(SOLUTION, SERVED_CHECK, SERVED_CHECK + "    if 'reflection' in service:\n"
+                                 "        raise KeyError(service)\n"), "every method",
+                           "the server's own services are served too"),
+    "the name cleaned up first": (wrong(SOLUTION, SERVED_CHECK, "    service = service.strip().strip('/').lstrip('.')\n"
+                                        + SERVED_CHECK), "unknown", "compare the exact name"),
+    "no methods taken for not served": (wrong(SOLUTION, "    return [(method.name", "    if not explorer.service("
+                                              "service).methods:\n        raise KeyError(service)\n"
+                                              "    return [(method.name"), "every method", "empty table, []"),
 }
 
 
@@ -118,3 +132,12 @@ def test_each_wrong_answer_breaks_only_its_rule(mistake):
     result = check_method_table(function_of(source))
     assert failed(result) == {RULES[rule]}, repr(result)
     assert hint in repr(result), repr(result)
+
+
+def test_the_services_listed_once_for_good_are_told_to_ask_the_explorer_given():
+    """A list of one server's services, kept: every other server's services are then refused, in every case."""
+    kept = wrong(SOLUTION, "    if service not in explorer.services():",
+                 "    if service not in _SERVED.setdefault('all', explorer.services()):").replace(
+        "MODES = {", "_SERVED = {}\nMODES = {")
+    result = check_method_table(function_of(kept))
+    assert RULES["every method"] in failed(result) and "asked now" in result[RULES["every method"]].hint, repr(result)

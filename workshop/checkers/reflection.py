@@ -16,6 +16,7 @@ from workshop.checkers import support
 from workshop.checkers.support import Fail
 
 UNSEEN = str(Path(__file__).parent / "unseen" / "stockroom_server.py")
+TWIN = str(Path(__file__).parent / "unseen" / "twin" / "ledger_server.py")  # another stockroom.v2.Ledger
 MODES = ("unary", "server streaming", "client streaming", "bidirectional")
 USERS = [("GetUser", "users.v1.UserRequest", "users.v1.UserResponse", "unary"),
          ("AddUser", "users.v1.User", "users.v1.UserResponse", "unary"),
@@ -36,9 +37,18 @@ HEALTH = [("Check", "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthC
           ("Watch", "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse", "server streaming")]
 LEDGER = [("Find", "stockroom.v2.Receipt", "stockroom.v2.Item", "unary"),
           ("Close", "google.protobuf.Empty", "google.protobuf.Empty", "unary")]
+TWIN_LEDGER = [("Tally", "google.protobuf.Empty", "google.protobuf.Empty", "unary")]
+REFLECTION = [("ServerReflectionInfo", "grpc.reflection.{}.ServerReflectionRequest",
+               "grpc.reflection.{}.ServerReflectionResponse", "bidirectional")]
+OWN_SERVICES = {"grpc.health.v1.Health": HEALTH,
+                **{f"grpc.reflection.{version}.ServerReflection": [tuple(part.format(version) for part in row)
+                                                                  for row in REFLECTION]
+                   for version in ("v1", "v1alpha")}}
+CLEANED_UP = [" users.v1.UserManager", ".users.v1.UserManager", "/users.v1.UserManager", "users.v1.UserManager/"]
 STOCKROOM_ADMIN = [("Reset", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 ADMIN = [("Audit", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 NOWHERE = "stockroom.v2.Nowhere"
+VOID = "stockroom.v2.Void"
 # Not served; all but the first are declared in files the explorer fetches: Retired beside Stockroom, Stock a
 # prefix of it, v2.Admin in another package, ending the served stockroom.v2.Admin, with its short name.
 NOT_SERVED = [NOWHERE, "stockroom.v2.Retired", "stockroom.v2.Stock", "v2.Admin", "stockroom.v1.Stockroom",
@@ -46,7 +56,8 @@ NOT_SERVED = [NOWHERE, "stockroom.v2.Retired", "stockroom.v2.Stock", "v2.Admin",
 RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks each on its own
     "rows": "a list with one (method, request, response, mode) tuple of four strings per method",
     "every method": "every method of the service, each once (two with the same types and mode too), in the order "
-                    "its contract declares them; the server's own services count (grpc.health.v1.Health)",
+                    "its contract declares them; none for a served service that has none ([]); the server's own "
+                    "services count (health, and both reflections)",
     "full names": "request and response types by their full names: package included (users.v1.UserRequest), "
                   "a nested message with its parent (stockroom.v2.Shelf.Slot), another package's type "
                   "(google.protobuf.Empty)",
@@ -54,8 +65,9 @@ RULES = {  # Exercise 12.1: each rule is one case; a wrong-answer test breaks ea
     "one service": "only the service asked for: services in one file (each with a Find; names that start or end "
                    "with another's) keep their methods apart",
     "unknown": "a service the server does not serve (one reflection does not list, though a file it fetched may "
-               "declare it; a served name in another package or case; part of a served name) → a KeyError that "
-               "names it, not an empty table; what one server serves says nothing of another's",
+               "declare it; a served name in another package or case, or with a space, dot or slash added; part of "
+               "a served name) → a KeyError that names it, not an empty table; what one server serves (under a name "
+               "both serve, too) says nothing of another's",
 }
 
 ROWS_HINT = ("return a list, one tuple per method: (method.name, method.input_type.full_name, "
@@ -69,6 +81,10 @@ MODES_HINT = ("the mode comes from method.client_streaming and method.server_str
               "\"bidirectional\"")
 ONE_SERVICE_HINT = ("take the methods of the one ServiceDescriptor asked for, explorer.service(service).methods, "
                     "not every method the pool (or the file) knows")
+KEYERROR_HINT = ("the server serves it: compare with explorer.services() of the explorer you are given, asked now "
+                 "(not a list kept from an earlier call, nor the notebook's `explorer`)")
+VOID_HINT = ("a served service with no methods has an empty table, []: a KeyError says the server does not serve "
+             "it, which is not so")
 UNKNOWN_HINT = ("compare the exact name with explorer.services() (what the server serves), and raise KeyError(service) "
                 "when it is not there: a file may declare services the server does not serve, and a table with no "
                 "rows would say the service exists and has no methods")
@@ -94,8 +110,9 @@ def _table(method_table, explorer, service: str, strict: bool = False) -> list:
         raise Fail("not done yet: method_table still raises NotImplementedError",
                    "write method_table in the exercise cell, run that cell, then run the checker again") from None
     except KeyError as error:
+        hint = OWN_SERVICES_HINT if service.startswith("grpc.") else VOID_HINT if service == VOID else KEYERROR_HINT
         raise Fail(f"method_table(explorer, {service!r}) raised KeyError {error}, for a service the server "
-                   "serves", OWN_SERVICES_HINT if service.startswith("grpc.") else EVERY_HINT) from None
+                   "serves", hint) from None
     except TypeError as error:
         if "not iterable" not in str(error):
             raise
@@ -138,9 +155,10 @@ def check_method_table(method_table) -> support.CheckResult:
     from workshop.explorer import Explorer
 
     with server_runner.start("users") as users, server_runner.start(UNSEEN) as unseen, \
-            grpc.insecure_channel(users.address) as users_channel, \
-            grpc.insecure_channel(unseen.address) as unseen_channel:
-        on_users, on_unseen = Explorer(users_channel), Explorer(unseen_channel)
+            server_runner.start(TWIN) as twin, grpc.insecure_channel(users.address) as users_channel, \
+            grpc.insecure_channel(unseen.address) as unseen_channel, \
+            grpc.insecure_channel(twin.address) as twin_channel:
+        on_users, on_unseen, on_twin = Explorer(users_channel), Explorer(unseen_channel), Explorer(twin_channel)
 
         def rows():
             _table(method_table, on_users, "users.v1.UserManager", strict=True)
@@ -148,7 +166,8 @@ def check_method_table(method_table) -> support.CheckResult:
         def every_method():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
                                                 (on_unseen, "stockroom.v2.Stockroom", STOCKROOM),
-                                                (on_users, "grpc.health.v1.Health", HEALTH)):
+                                                (on_unseen, VOID, []),
+                                                *((on_users, name, rows) for name, rows in OWN_SERVICES.items())):
                 got, names = _table(method_table, explorer, service), [row[0] for row in expected]
                 own = [row[0] for row in got if row[0] in names]  # another service's methods: "one service" judges
                 if own != names:
@@ -193,10 +212,19 @@ def check_method_table(method_table) -> support.CheckResult:
             for service in NOT_SERVED:
                 _refused(method_table, on_unseen, service, f"method_table(explorer, {service!r})",
                          "a service the server does not serve", UNKNOWN_HINT)
+            for service in CLEANED_UP:
+                _refused(method_table, on_users, service, f"method_table(explorer, {service!r})",
+                         "a name the server does not serve as it is written", UNKNOWN_HINT)
             _table(method_table, on_unseen, "stockroom.v2.Stockroom")  # asked of one server; now of another:
             _refused(method_table, on_users, "stockroom.v2.Stockroom", "method_table(users' explorer, "
                      "'stockroom.v2.Stockroom')", "though the users server does not serve it (the stockroom "
                      "server's table?)", OTHER_SERVER_HINT)
+            _table(method_table, on_unseen, "stockroom.v2.Ledger")  # and a name both serve, with other methods:
+            got = _table(method_table, on_twin, "stockroom.v2.Ledger")
+            if _spelled([row[0].replace("/", ".").rsplit(".", 1)[-1] for row in got]) != _spelled(
+                    [row[0] for row in TWIN_LEDGER]):  # which methods, not how they are written: other cases judge
+                raise Fail(f"asked of a second server whose stockroom.v2.Ledger has only Tally, method_table gave "
+                           f"{[row[0] for row in got]}: the first server's table", OTHER_SERVER_HINT)
 
         return support.run_checks("Exercise 12.1 · a method table, from reflection alone", [
             (RULES["rows"], rows), (RULES["every method"], every_method), (RULES["full names"], full_names),

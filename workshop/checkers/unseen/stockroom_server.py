@@ -58,4 +58,6 @@ def add_to_server(server):
     stockroom_pb2_grpc.add_StockroomServicer_to_server(Stockroom(), server)
     stockroom_pb2_grpc.add_LedgerServicer_to_server(Ledger(), server)
     stockroom_pb2_grpc.add_StockroomAdminServicer_to_server(StockroomAdmin(), server)
-    stockroom_pb2_grpc.add_AdminServicer_to_server(Admin(), server)  # Retired, Stock and v2.Admin are not served
+    stockroom_pb2_grpc.add_AdminServicer_to_server(Admin(), server)
+    stockroom_pb2_grpc.add_VoidServicer_to_server(stockroom_pb2_grpc.VoidServicer(), server)  # no methods
+    # Retired, Stock and v2.Admin are not served
