@@ -17,6 +17,14 @@ if os.environ.get("PYTEST_XDIST_WORKER") or "WORKSHOP_STATE_DIR" not in os.envir
 import server_runner
 
 
+def pytest_configure(config):
+    """The checkers' own contracts (12.1's unseen servers) are generated on first import; generate them once, here,
+    before pytest-xdist starts its workers, rather than in two workers (and their kernels) at the same moment."""
+    if not hasattr(config, "workerinput"):
+        import workshop.checkers.unseen
+        import workshop.checkers.unseen.twin  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def users_server():
     with server_runner.start("users") as server:
