@@ -58,6 +58,30 @@ WRONG = {  # rule broken: (the answer with that one mistake, what the hint says)
 
 
 FIELDS = "    fields = dict(trailers)\n"
+DRAINED_DECODER = '''class Decoder:
+    """Reads with an offset; drops what it read only once the buffer is drained ("no copying")."""
+
+    def __init__(self):
+        self.buffer, self.start = b"", 0
+
+    def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
+        self.buffer += data
+        messages = []
+        while len(self.buffer) - self.start >= PREFIX.size:
+            flag, length = PREFIX.unpack_from(self.buffer, self.start)
+            end = self.start + PREFIX.size + length
+            if len(self.buffer) < end:
+                break
+            messages.append((flag == 1, self.buffer[self.start + PREFIX.size:end]))
+            self.start = end
+        if self.start == len(self.buffer):
+            self.buffer, self.start = b"", 0
+        return messages
+
+    def finish(self) -> None:
+        if len(self.buffer) > self.start:
+            raise ValueError(f"the stream ended inside a message: {len(self.buffer) - self.start} bytes of it are left")
+'''
 OFFSET_DECODER = '''class Decoder:
     """Keeps every byte, and where the next message starts: "no copying of the buffer"."""
 
@@ -172,6 +196,17 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                "            fields['grpc-status'] = value\n"
                                "        elif not name.startswith('grpc-status'):\n            fields[name] = value\n"),
         "error", "exact name"),
+    "only the message under way, when one was": (wrong(FRAMING, "            self.buffer = self.buffer[end:]\n",
+                                                       "            self.buffer = self.buffer[end:]\n"
+                                                       "            if pending:\n                break\n").replace(
+        "        self.buffer += data\n", "        pending = bool(self.buffer)\n        self.buffer += data\n"),
+        "several", "the one under way, and every whole one after it"),
+    "a buffer trimmed only once drained": (answer(FRAMING).split("class Decoder:")[0] + DRAINED_DECODER
+                                           + "\n\ndef status_of" + answer(FRAMING).split("def status_of")[1],
+                                           "server stream", "drop each message's bytes"),
+    "grpc-message matched by its name inside another": (
+        wrong(FRAMING, FIELDS, FIELDS + "    for name, value in trailers:\n        if 'grpc-message' in name:\n"
+                                        "            fields['grpc-message'] = value\n"), "error", "exact name"),
     "the code read as hexadecimal": (wrong(FRAMING, 'int(fields["grpc-status"])', 'int(fields["grpc-status"], 16)'),
                                      "no message", "decimal"),
     "compressed by encode": (wrong_in_places(FRAMING, {ENCODE: "import zlib\n    if compressed:\n        payload = "
@@ -214,9 +249,10 @@ def test_every_rule_has_a_wrong_answer():
 
 # Mistakes that break a second rule as well, by their nature: a little-endian length is wrong at any size; a
 # buffer that does not keep its bytes (so two Decoders' halves are lost too), or feed that returns old messages,
-# also garbles a prefix cut across chunks; dropping a prefix's first bytes also hides them from finish(); an
-# "OK" made up for code 0 is wrong with or without a grpc-message.
-ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across", "own buffer"}, "server stream": {"across"},
+# also garbles a prefix cut across chunks, and a stream of three cut in two; dropping a prefix's first bytes also
+# hides them from finish(); an "OK" made up for code 0 is wrong with or without a grpc-message.
+ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across", "own buffer", "several"},
+               "server stream": {"across", "several"},
                "across": {"truncated"}, "ok": {"no message"}}
 
 

@@ -24,8 +24,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "empty": "encode(b'') → 5 bytes: flag 0, length 0 (an empty message is still a message)",
     "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed gives (compressed, payload) "
             "pairs, the flag a bool (1 is True, 0 False), the payload bytes",
-    "several": "one chunk holding several messages (empty ones among them; fifty in one chunk) → feed returns them "
-               "all, in order",
+    "several": "one chunk holding several messages (empty ones among them; fifty in one chunk; a chunk that ends "
+               "one under way and holds whole ones after it) → feed returns them all, in order",
     "own buffer": "two Decoders fed in turn → each gives its own stream's messages (each keeps its own buffer)",
     "split": "one message cut into many chunks, one byte at a time (prefix too; an empty chunk among them gives "
              "[]) → it comes once, at its last byte",
@@ -55,8 +55,10 @@ NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-st
 # grpcio's own order: its status, then the servicer's trailing metadata, then rich details (11's google.rpc.Status)
 NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("x-upstream-grpc-status", "14"),
                      ("x-error-message", "upstream%20said%20no"),
-                     ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ")]
-DETAILS_FIRST = [("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"), ("grpc-status", "5"),
+                     ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"),
+                     ("x-upstream-grpc-message", "the%20proxy%27s%20words")]
+DETAILS_FIRST = [("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"),
+                 ("x-upstream-grpc-message", "the%20proxy%27s%20words"), ("grpc-status", "5"),
                  ("grpc-message", "no user has id 999")]  # another server's order: details before the status
 OK_WITH_MESSAGE = [("grpc-status", "0"), ("grpc-message", "served from cache")]  # set_details on an OK call
 EXACT_NAME_HINT = ("find grpc-status by its exact name, dict(trailers)[\"grpc-status\"]: :status is HTTP's (200), and "
@@ -67,11 +69,14 @@ PERCENT_TWICE = [("grpc-status", "3"), ("grpc-message", "Code%2041%20Is%20Not%20
 PERCENT_TWICE_TEXT = "Code 41 Is Not 50%41"
 PERCENT_SPACES = [("grpc-status", "3"), ("grpc-message", "%20padded%20")]  # spaces at the ends are the message's
 PERCENT_SPACES_TEXT = " padded "
-SAYS_MISSING = (r"missing|lost|absent|without|never|lack|\bno\b[^.]*status|not (sent|received|given|found|there|"
-                r"present)|did ?n[o']?t (include|get|receive|carry|arrive|come|send)|before [^.]*(status|trailer)")
+SAYS_MISSING = (r"missing|lost|absent|without|never|lack|\bnone\b|\bno\b[^.]*status|not (sent|received|given|found|"
+                r"there|present)|did ?n[o']?t (include|get|receive|carry|arrive|come|send)|"
+                r"before [^.]*(status|trailer)")
 HUGE_PREFIX = b"\x00\x01\x00\x00\x00"  # a length of 16,777,216: its first length byte is not 0
 LARGE = bytes(range(256)) * 273 + bytes(112)  # 70,000 bytes: more than 2 bytes of length can say
 UNKNOWN = 2
+ODD_CHUNK = 7_001  # bytes: chunks end inside messages (1,029 bytes each), and meet an end only after 7 MB
+THREE = [b"first", b"second", b"third!"]  # cut in two at every byte
 LONG_STREAM, LONG_STREAM_KEEPS = 2_000, 256 * 1024  # messages of 1 KB, and the bytes a Decoder may keep after them
 TRIM_HINT = ("drop each message's bytes from the buffer once you give it (self.buffer = self.buffer[end:]): a "
              "stream may run for hours, and a buffer that only grows fills the memory")
@@ -169,17 +174,26 @@ def attempt(what: str, function, *args, hint: str):
         raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", hint) from None
 
 
-def _kept_after_a_long_stream(reader, hint: str) -> int:
-    """The bytes still allocated, and kept by `reader`, after it was fed a long stream, message by message."""
+def _kept_after_a_long_stream(reader, hint: str, chunk: int | None = None) -> int:
+    """The bytes still allocated by `reader` after it was fed a long stream (message by message, or in chunks of
+    `chunk` bytes), beyond the bytes of the messages it has not given back yet."""
     message = framed(bytes(1024))
+    stream = (message * LONG_STREAM)[:-500] if chunk else b""  # it stops inside the last one: never drained
+    pieces = [stream[i:i + chunk] for i in range(0, len(stream), chunk)] if chunk else [message] * LONG_STREAM
+    given = 0  # bytes of the messages feed gave back: only those must have left the buffer
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for _ in range(LONG_STREAM):
-            attempt("feed(...)", reader.feed, message, hint=hint)
-        return tracemalloc.get_traced_memory()[0] - before
+        for piece in pieces:
+            got = attempt("feed(...)", reader.feed, piece, hint=hint)
+            given += sum(5 + len(message[1]) for message in got or () if isinstance(message, tuple) and
+                         len(message) == 2 and isinstance(message[1], (bytes, bytearray, memoryview)))
+        kept = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
+    if chunk:  # the end of the last message: a buffer shared by mistake must not carry it into the next case
+        attempt("feed(...)", reader.feed, message[-500:], hint=hint)
+    return kept - ((len(stream) if chunk else len(message) * LONG_STREAM) - given)  # what it holds of what it gave
 
 
 def check_framing(module) -> CheckResult:
@@ -287,6 +301,18 @@ def check_framing(module) -> CheckResult:
             if got != [(False, message) for message in with_empty]:
                 raise Fail(f"a chunk holding an empty message, b'a', an empty one and b'bb' gave {shown(got, 80)}; "
                            f"expected all four", EMPTY_MESSAGE_HINT + "; then go on with the next")
+            stream = b"".join(framed(payload) for payload in THREE)
+            ends = [sum(len(framed(payload)) for payload in THREE[:n + 1]) for n in range(len(THREE))]
+            inside = [cut for cut in range(1, len(stream))  # inside a payload: "across" judges cuts in a prefix
+                      if all(not start <= cut < start + 5 for start in [0, *ends[:-1]])]
+            for cut in inside:  # the stream in two chunks, the first ending inside a payload
+                got = feed([stream[:cut], stream[cut:]], hint)
+                expected = [[(False, p) for p, end in zip(THREE, ends, strict=True) if end <= cut],
+                            [(False, p) for p, end in zip(THREE, ends, strict=True) if end > cut]]
+                if got != expected:
+                    raise Fail(f"three messages in two chunks, cut after byte {cut}, gave {shown(got, 90)}; expected "
+                               f"{shown(expected, 90)}", "each feed returns every message its chunk completed: the "
+                               "one under way, and every whole one after it, in the same loop")
             fifty = [b"m%d" % number for number in range(50)]
             got = feed([b"".join(framed(message) for message in fifty)], hint)[0]
             if got != [(False, message) for message in fifty]:
@@ -370,10 +396,12 @@ def check_framing(module) -> CheckResult:
             if names != [[name] for name in NORMAL_USERS]:
                 raise Fail(f"fed the server's {len(response.data)} DATA frames one by one, feed gave {names}; "
                            f"expected {[[name] for name in NORMAL_USERS]}", hint)
-            kept = _kept_after_a_long_stream(decoder(), hint)
-            if kept > LONG_STREAM_KEEPS:
-                raise Fail(f"after a stream of {LONG_STREAM:,} messages of 1 KB, the Decoder still held {kept:,} "
-                           "bytes: every message it ever gave", TRIM_HINT)
+            for chunk in (None, ODD_CHUNK):  # a message a feed, then chunks that never end where a message does
+                kept = _kept_after_a_long_stream(decoder(), hint, chunk)
+                if kept > LONG_STREAM_KEEPS:
+                    how = "fed one message at a time" if chunk is None else f"fed in chunks of {chunk:,} bytes"
+                    raise Fail(f"after a stream of {LONG_STREAM:,} messages of 1 KB, {how}, the Decoder still held "
+                               f"{kept:,} bytes: messages it had given", TRIM_HINT)
 
         def finish_raises(reader, counts: str, where: str, hint: str) -> None:
             """`reader.finish()` must raise, and its words must hold one of the numbers in `counts`."""
@@ -480,8 +508,9 @@ def check_framing(module) -> CheckResult:
                                if wrong_code else hint)
 
         def no_status():
-            hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so; "
-                    "never 0, which would call it a success")
+            hint = ("no grpc-status means the call's end was lost: return UNKNOWN (2), with a message that says so "
+                    "(missing, lost, not received, none…), whatever grpc-message says; never 0, which would call it "
+                    "a success")
             for trailers in ([("content-type", "application/grpc")], [("grpc-message", "Deadline Exceeded")],
                              [(":status", "200"), ("content-type", "application/grpc")], []):
                 got = status(trailers, hint)
