@@ -30,6 +30,31 @@ READS_FIRST = '''            def refuse(request_or_iterator, context):  # "read 
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
             from workshop.interceptors import wrapped
             return wrapped(handler, lambda _: refuse)'''
+READS_ONE = '''            def refuse(request_or_iterator, context):  # "look at the first request, then say no"
+                if handler.request_streaming:
+                    next(request_or_iterator, None)
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
+            from workshop.interceptors import wrapped
+            return wrapped(handler, lambda _: refuse)'''
+STREAM_RUNS_FIRST = '''            if handler.unary_stream:  # "let it start, then stop it"
+                def refuse(request, context):
+                    for _ in handler.unary_stream(request, context):
+                        break
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
+                    yield
+                return grpc.unary_stream_rpc_method_handler(refuse, handler.request_deserializer,
+                                                            handler.response_serializer)
+            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED,
+                            "this service wants a token: authorization metadata of the form 'Bearer <token>'")'''
+SENDS_FIRST = '''            if handler.unary_stream:  # "an empty user first, so the client sees something"
+                def refuse(request, context):
+                    from workshop.protos import users_pb2
+                    yield users_pb2.UserResponse(user=users_pb2.User())
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
+                return grpc.unary_stream_rpc_method_handler(refuse, handler.request_deserializer,
+                                                            handler.response_serializer)
+            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED,
+                            "this service wants a token: authorization metadata of the form 'Bearer <token>'")'''
 COLLECTS = '''        if handler.request_streaming:  # "look at what comes"
             from workshop.interceptors import wrapped
             return wrapped(handler, lambda run: lambda requests, context: run(iter(list(requests)), context))
@@ -95,6 +120,31 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
         "        return handler\n\n\nINTERCEPTORS": "        SEEN.add(method)\n        return handler\n\n\n"
         "INTERCEPTORS", "class BearerTokens": "SEEN = set()\n\n\nclass BearerTokens"}), "every call",
         "judge every call on its own"),
+    "one request read before the refusal": (wrong(SOLUTION, UNKNOWN, READS_ONE), "no token",
+                                            "before any request is read"),
+    "any scheme of six letters": (wrong(SOLUTION, WHO, 'who = who_holds(credentials[7:]) if len(credentials) > 7 and '
+                                        'credentials[6] == " " else None'), "bad tokens", "the scheme must be Bearer"),
+    "any separator after Bearer": (wrong(SOLUTION, WHO, 'who = who_holds(credentials[7:]) if credentials.startswith('
+                                         '"Bearer") else None'), "bad tokens", "the scheme must be Bearer"),
+    "the servicer's stream started before the refusal": (wrong(SOLUTION, UNKNOWN, STREAM_RUNS_FIRST), "no token",
+                                                         "the servicer ran"),
+    "a message sent before the refusal": (wrong(SOLUTION, UNKNOWN, SENDS_FIRST), "no token", "sends nothing"),
+    "the token's last digits in the denial": (wrong(SOLUTION, 'f"{who} may not call {method}"',
+                                                    'f"the token ending {token[-4:]} may not call {method}"'),
+                                              "permission", "never put what the caller sent"),
+    "the token's start in the refusal": (wrong(SOLUTION, UNKNOWN, UNKNOWN.replace(
+        '"this service wants a token:', 'f"yours starts {token[:6]!r}; this service wants a token:')),
+        "bad tokens", "never put what the caller sent"),
+    "a holder remembered by the start of a token": (wrong_in_places(SOLUTION, {
+        '        who = who_holds(token) if scheme == "Bearer" else None\n':
+        '        who = who_holds(token) if scheme == "Bearer" else None\n'
+        '        if who is None and scheme == "Bearer" and token[:5] in KNOWN:\n            who = KNOWN[token[:5]]\n'
+        '        if who:\n            KNOWN[token[:5]] = who\n',
+        "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"}), "every call", "judge every call on its own"),
+    "health looked at when it carries a token": (wrong(SOLUTION, 'if method.startswith("/grpc.health."):',
+                                                       'if method.startswith("/grpc.health.") and not dict('
+                                                       'handler_call_details.invocation_metadata).get('
+                                                       '"authorization"):'), "health", "whatever metadata"),
     "requests collected on the way": (wrong(SOLUTION, "        return handler\n\n\nINTERCEPTORS", COLLECTS),
                                       "passes on", "must not read the request stream"),
 }

@@ -78,18 +78,21 @@ def refusal(call, what: str, *, expected: grpc.StatusCode | None, answered_hint:
             raise  # UNKNOWN: the interceptor raised; the target's guard names its line
         raise Fail(f"{what} got {support.describe_rpc_error(error)}; expected {expected.name}",
                    (wrong_code_hints or {}).get(code, code_hint)) from None
-    raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it", answered_hint)
+    raise Fail(f"{what} was answered ({' '.join(str(reply).split())[:40] or 'OK'}): nothing refused it",
+               EMPTY_STREAM_HINT if reply == [] else answered_hint)
 
 
-WAITS_HINT = ("the refusal waited for the request stream to end: refuse with refusing(handler, ...), which ends the "
-              "call at once, before any request is read (a client may wait for an answer before it sends more)")
+WAITS_HINT = ("the refusal waited for the client's requests: refuse with refusing(handler, ...), which ends the call "
+              "at once, before any request is read (a client may wait for an answer before it sends anything)")
+EMPTY_STREAM_HINT = ("the stream ended OK with nothing in it, which says \"no results\": a refusal ends it with a "
+                     "status, refusing(handler, code, message) (or context.abort)")
 
 
 def refused_while_waiting(stub, metadata, what: str, expected: grpc.StatusCode, code_hint: str) -> None:
-    """GetUsersByIds with `metadata`, whose client sends one id and waits: `expected` must end it at once."""
+    """GetUsersByIds with `metadata`, whose client opens the stream and waits, sending nothing yet: `expected` must
+    end it at once (a refusal that reads even one request first waits for ever)."""
     talk = users_cases.Conversation(stub, metadata)
     try:
-        talk.send(1)
         try:
             got = talk.next_answer()
         except grpc.RpcError as error:
@@ -97,11 +100,11 @@ def refused_while_waiting(stub, metadata, what: str, expected: grpc.StatusCode, 
     finally:
         talk.close()
     if got is None:
-        raise Fail(f"GetUsersByIds {what}, whose client sent one id and waited for its answer, got no refusal within "
-                   f"{users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
+        raise Fail(f"GetUsersByIds {what}, whose client opened the stream and waited before sending, got no refusal "
+                   f"within {users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
     if not isinstance(got, grpc.RpcError) or got.code() != expected:
         shown = support.describe_rpc_error(got) if isinstance(got, grpc.RpcError) else "an answer"
-        raise Fail(f"GetUsersByIds {what}, one id sent, got {shown}; expected {expected.name}", code_hint)
+        raise Fail(f"GetUsersByIds {what}, nothing sent yet, got {shown}; expected {expected.name}", code_hint)
 
 
 def reflection_listing(target, metadata=None) -> Callable[[], list]:
@@ -136,13 +139,21 @@ def conversation(stub, metadata, pass_on_hint: str, ping_pong_hint: str) -> list
     return names
 
 
-def health_is_served(target, carries: str) -> None:
-    """Check and Watch, with no metadata at all, answer SERVING; `carries` names what they lack, for the Fail."""
+def health_is_served(target, carries: str, stale: tuple[str, tuple] | None = None) -> None:
+    """Check and Watch, with no metadata at all, answer SERVING; `carries` names what they lack, for the Fail.
+    With `stale`, (what it is, metadata a health check may carry: a token of no use, say), Check answers too."""
     with target.channel() as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             raise Fail(f"the health check answered {reply.status}", users_cases.HEALTH_HINT)
+        if stale is not None:
+            try:
+                stub.Check(health_pb2.HealthCheckRequest(), metadata=stale[1], timeout=support.TIMEOUT)
+            except grpc.RpcError as error:
+                raise Fail(f"a health check that carried {stale[0]} got "
+                           f"{support.describe_rpc_error(error)[:60]}", "health checks go through unchanged, "
+                           "whatever metadata they carry: let /grpc.health. through before you look at any") from None
         watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT)
         try:
             first = next(watch)

@@ -8,6 +8,8 @@ below, one case each; tests/test_checkers_tokens.py breaks each on its own.
 """
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from workshop import tokens
@@ -51,13 +53,16 @@ WELCOME = users_pb2.User(id=41, nickname="eve", mail_address="eve@example.com", 
 # Around the token the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
 BAD_TOKENS = {  # what was sent: (the key, its value)
-    "a token nobody holds": (HEADER, "Bearer nobody-holds-this-one"),
+    "a token nobody holds": (HEADER, "Bearer mallory-5e0c9d1b7a"),
     "alice's token and more": (HEADER, f"Bearer {ALICE}x"),
     "the start of alice's token": (HEADER, f"Bearer {ALICE[:-2]}"),
     "alice's token and a word after it": (HEADER, f"Bearer {ALICE} junk"),
     "alice's token after two spaces": (HEADER, f"Bearer  {ALICE}"),
     "alice's token and a space": (HEADER, f"Bearer {ALICE} "),
     "alice's token in capitals": (HEADER, f"Bearer {ALICE.upper()}"),
+    "alice's token after 'Bearer:'": (HEADER, f"Bearer:{ALICE}"),
+    "alice's token after 'Bearer_'": (HEADER, f"Bearer_{ALICE}"),
+    "alice's token as Digest": (HEADER, f"Digest {ALICE}"),
     "alice's token without 'Bearer '": (HEADER, ALICE),
     "alice's token as Basic": (HEADER, f"Basic {ALICE}"),
     "an empty token": (HEADER, "Bearer "),
@@ -65,7 +70,7 @@ BAD_TOKENS = {  # what was sent: (the key, its value)
     "alice's token under x-token": ("x-token", ALICE),
     "'Bearer' and alice's token under x-token": ("x-token", f"Bearer {ALICE}"),
 }
-UNKNOWN_WRITER = "Bearer nobody-holds-this-one"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
+UNKNOWN_WRITER = "Bearer mallory-5e0c9d1b7a"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
 
 MISSING_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata (pairs: "
                 f"dict(...).get(\"{HEADER}\", \"\")); when there is none, or its token is not one who_holds knows, "
@@ -96,6 +101,8 @@ NONE_HINT = ("a call with alice's token answered UNIMPLEMENTED: intercept_servic
              "there is no such method. Return the handler that continuation(handler_call_details) gave")
 AUTH_FIRST_HINT = ("find out who calls before what they may do: a caller you do not know gets UNAUTHENTICATED, "
                    "whatever the method (may_call(None, ...) says no to a write, but there is nobody to deny yet)")
+GUEST_KNOWN_HINT = ("the guest's token was read (their reads are served): a known caller who may not call this "
+                    "method gets PERMISSION_DENIED, not UNAUTHENTICATED")
 GUEST_UNKNOWN_HINT = ("the guest holds a token who_holds knows, so UNAUTHENTICATED says the token was not read: "
                       "metadata keys arrive in lowercase (\"authorization\"); PERMISSION_DENIED is for a known caller")
 NOT_DONE_HINT = ("write intercept_service in the exercise cell, run it and the checker's cell again; a refusal is "
@@ -103,14 +110,26 @@ NOT_DONE_HINT = ("write intercept_service in the exercise cell, run it and the c
                  "nothing)")
 JUDGED_ONCE_HINT = ("judge every call on its own, from its own metadata: nothing an earlier call showed (its method, "
                     "its token, who it was) may let a later one through")
+BEFORE_HINT = ("a refused call sends nothing: refusing(handler, ...) ends it at once with its status, before any "
+               "response (and before the servicer could run)")
+WRONG_CODE_HINTS = {  # a refusal of an unknown caller with another code than UNAUTHENTICATED
+    grpc.StatusCode.ALREADY_EXISTS: "ALREADY_EXISTS comes from the servicer: it ran for a call you refused. " + (
+        "Return refusing(handler, ...) instead of calling the handler's behaviour"),
+    grpc.StatusCode.INVALID_ARGUMENT: ("INVALID_ARGUMENT says the request is wrong (and, with the servicer's words, "
+                                       "that the servicer ran): the caller is not known, whatever the header holds, "
+                                       "so UNAUTHENTICATED, from refusing(handler, ...), before the servicer"),
+}
 REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: Bearer <token>` (lowercase key, one "
                       "space), and who_holds(token) gives 'alice' for it")
 
 
 def _echoes(details: str, sent: str) -> bool:
-    """Whether the refusal repeats 8 or more characters of the token in `sent` (an authorization value)."""
-    secret = sent.partition(" ")[2].strip() or sent
-    return len(secret) >= 8 and any(secret[i:i + 8] in details for i in range(0, len(secret) - 7, 2))
+    """Whether the refusal repeats part of the token in `sent` (an authorization value): 6 characters of it running,
+    or 4 of its random part (the hex digits after its holder's name)."""
+    secret = re.sub(r"^(Bearer|Basic|Digest)[ :_]*", "", sent).strip()  # the scheme is no secret
+    runs = re.findall(r"[0-9a-f]{8,}", secret)
+    return (any(run[i:i + 4] in details for run in runs for i in range(len(run) - 3))
+            or any(secret[i:i + 6] in details for i in range(len(secret) - 5)))
 
 
 def _carrying(value: str | None, key: str = HEADER) -> tuple:
@@ -135,7 +154,20 @@ def _alice_served(call, metadata):
 
 def _unauthenticated(call, what: str, answered_hint: str) -> str:
     return interceptor_cases.refusal(call, what, expected=grpc.StatusCode.UNAUTHENTICATED, answered_hint=answered_hint,
-                                     code_hint=UNAUTHENTICATED_HINT)
+                                     code_hint=UNAUTHENTICATED_HINT, wrong_code_hints=WRONG_CODE_HINTS)
+
+
+def _nothing_before_the_refusal(stub) -> None:
+    """A GetUsersByType without a token gets its refusal, and not one message before it."""
+    replies = []
+    try:
+        for reply in stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=NORMAL), metadata=_carrying(None),
+                                         timeout=support.TIMEOUT):
+            replies.append(reply)
+    except grpc.RpcError:
+        pass
+    if replies:
+        raise Fail(f"GetUsersByType without {HEADER} sent {len(replies)} message(s) before it ended", BEFORE_HINT)
 
 
 def _added(stub, user: users_pb2.User) -> bool:
@@ -201,6 +233,10 @@ def check_tokens(server) -> support.CheckResult:
                                           wrong_code_hints={grpc.StatusCode.PERMISSION_DENIED: AUTH_FIRST_HINT})
                 interceptor_cases.refused_while_waiting(stub, _carrying(None), f"without {HEADER}",
                                                         grpc.StatusCode.UNAUTHENTICATED, MISSING_HINT)
+                _unauthenticated(lambda: list(stub.GetUsersByType(users_pb2.UserTypeRequest(), metadata=_carrying(
+                    None), timeout=support.TIMEOUT)), f"GetUsersByType of no type without {HEADER} (the servicer "
+                    "would refuse the type)", MISSING_HINT)
+                _nothing_before_the_refusal(stub)
             _unauthenticated(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
                              HEALTH_ONLY_HINT)
 
@@ -228,7 +264,9 @@ def check_tokens(server) -> support.CheckResult:
                 details = interceptor_cases.refusal(
                     lambda: stub.AddUser(ASKED_BY_THE_GUEST, metadata=guest, timeout=support.TIMEOUT),
                     "the guest's AddUser", expected=grpc.StatusCode.PERMISSION_DENIED, answered_hint=DENIED_HINT,
-                    code_hint=DENIED_HINT, wrong_code_hints={grpc.StatusCode.UNAUTHENTICATED: GUEST_UNKNOWN_HINT})
+                    code_hint=DENIED_HINT, wrong_code_hints={grpc.StatusCode.UNAUTHENTICATED: (
+                        GUEST_KNOWN_HINT if _refused(lambda: FourModes(stub).unary(guest)) is False
+                        else GUEST_UNKNOWN_HINT)})
                 if "adduser" not in details.lower():
                     raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
                                "method", DENIED_NAMES_HINT)
@@ -293,7 +331,10 @@ def check_tokens(server) -> support.CheckResult:
             with users_cases.seeded(server, SEED) as (fresh, _), users_cases.users_stub(fresh) as stub:
                 def calls() -> dict:
                     without = FourModes(stub).each_mode(_carrying(None))
-                    return {**{f"{what} without {HEADER}": call for what, call in without.items()},
+                    looks_like = {f"GetUser with {what}": (lambda value=value: FourModes(stub).unary(_carrying(value)))
+                                  for what, value in (("the start of alice's token", f"Bearer {ALICE[:-2]}"),
+                                                      ("alice's token and more", f"Bearer {ALICE}x"))}
+                    return {**{f"{what} without {HEADER}": call for what, call in without.items()}, **looks_like,
                             "the guest's AddUser": lambda: stub.AddUser(SECOND_ASKED_BY_THE_GUEST, metadata=guest,
                                                                        timeout=support.TIMEOUT)}
 
@@ -308,7 +349,8 @@ def check_tokens(server) -> support.CheckResult:
                                                   answered_hint=JUDGED_ONCE_HINT, code_hint=JUDGED_ONCE_HINT)
 
         def health():
-            interceptor_cases.health_is_served(target, "a token")
+            interceptor_cases.health_is_served(target, "a token", stale=("a token nobody holds",
+                                                                          _carrying("Bearer expired-0a1b2c3d4e")))
 
         cases = {"no token": refusing_case(no_token), "bad tokens": refusing_case(bad_tokens),
                  "permission": refusing_case(permission), "never runs": refusing_case(never_runs),
