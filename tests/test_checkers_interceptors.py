@@ -113,10 +113,20 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
                                      {"refused"}, "only x-request-id counts"),
     "the id sent back in trailing metadata": (wrong(SOLUTION, REFUSE, REFUSE.replace(
         "return refusing(handler,", "return echoing(handler, request_id,")).replace(
-        "class RequestIds", ECHOING + "\n\nclass RequestIds"), {"bad ids"}, "in trailing metadata"),
+        "class RequestIds", ECHOING + "\n\nclass RequestIds"), {"bad ids"}, "in metadata (initial or trailing)"),
+    "ids stripped of their spaces": (wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
+                                           'dict(handler_call_details.invocation_metadata).get(HEADER, "").strip()'),
+                                     {"logs"}, "print one line"),
+    "the id logged in lowercase": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id.lower()}")),
+                                   {"logs"}, "print one line"),
+    "the id sent back in initial metadata, in capitals": (wrong(SOLUTION, REFUSE, REFUSE.replace(
+        "return refusing(handler,", "return echoing(handler, request_id,")).replace(
+        "class RequestIds", ECHOING.replace("context.set_trailing_metadata(((HEADER, request_id),))",
+                                            "context.send_initial_metadata(((HEADER + '-was', request_id.upper()),))")
+        + "\n\nclass RequestIds"), {"bad ids"}, "changed or not"),
     "ids of letters, digits and dashes only": (wrong(SOLUTION, CHECK, 'if not request_id or len(request_id) > LONGEST '
-                                                     'or not request_id.replace("-", "").isalnum():'), {"bad ids"},
-                                               "whatever characters it holds"),
+                                                     'or not request_id.replace("-", "").isalnum():'),
+                                               {"bad ids", "logs"}, "whatever characters it holds"),  # logs: spaces
 }
 
 

@@ -108,6 +108,14 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
                                        {"accepted"}, "grpcio applies it about 1.7 s early"),
     "snake_case fields": (changed(lambda config, _: config.update(method_config=config.pop("methodConfig"))),
                           {"accepted", "reads", "three", "throttled"}, "camelCase"),
+    "every method hedged, by the default entry": (changed(lambda config, _: config["methodConfig"].append({
+        "name": [{"service": ""}], "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.1s"}})), {"writes"},
+        "sends the write twice"),
+    "the service hedged, by an empty method": (changed(lambda config, _: config["methodConfig"].append({
+        "name": [{"service": SERVICE, "method": ""}], "hedgingPolicy": {"maxAttempts": 2, "hedgingDelay": "0.1s"}})),
+        {"writes"}, "sends the write twice"),
+    "a timeout for each attempt": (changed(lambda _, policy: set_in(policy, "perAttemptRecvTimeout", "0.5s")),
+                                   {"accepted"}, "perAttemptRecvTimeout out"),
     "a key twice": (json.dumps(config_of(answer(SOLUTION))).replace('"maxAttempts": 3', '"maxAttempts": 3, '
                                                                    '"maxAttempts": 4'), ALL - {"backoff"},
                     "each key once"),

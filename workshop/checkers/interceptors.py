@@ -25,11 +25,12 @@ RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks ea
                "(a stream that sends nothing too), on every service but health (reflection too)",
     "never runs": "a refused call never reaches the servicer: an AddUser without an id adds no one",
     "bad ids": f"an empty id, or one longer than {LONGEST} characters, is refused too, and the refusal repeats no "
-               f"part of it; an id of exactly {LONGEST} is served",
+               f"part of it (its message, or metadata sent back); an id of exactly {LONGEST} is served, of any "
+               "characters (spaces, @, digits alone)",
     "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
                  "still answers each id before the next is sent",
     "logs": "each call passed on is logged once: a line of its own with its whole method (/users.v1.UserManager/"
-            "GetUser) and its whole id (one that ends in an error too)",
+            "GetUser) and its whole id as it came, capitals and spaces too (one that ends in an error too)",
     "health": "health checks, which carry no id, are answered SERVING: Check, and Watch",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
@@ -65,8 +66,8 @@ CARRIED_HINT = (f"the call did carry {HEADER}, of 1 to {LONGEST} characters: rea
                 "underscores too)")
 OTHER_KEY_HINT = (f"only {HEADER} counts: a fallback to another header lets through calls that never carried the id "
                   "this service asks for")
-TRAILER_ECHO_HINT = ("nothing of the id goes back to the caller, in the message or in trailing metadata: an id of any "
-                     "length would come back (and metadata past 8 KB fails the call)")
+TRAILER_ECHO_HINT = ("nothing of the id goes back to the caller, in the message or in metadata (initial or trailing), "
+                     "changed or not: an id of any length would come back (and metadata past 8 KB fails the call)")
 BOUNDARY_HINT = f"1 to {LONGEST} characters includes {LONGEST}: refuse only len(request_id) > LONGEST"
 HEALTH_ONLY_HINT = ("only the health service goes through without an id: let through methods that start with "
                     "/grpc.health., not every /grpc. service (reflection needs an id like every other)")
@@ -76,7 +77,7 @@ NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service return
              "is no such method. Return the handler that continuation(handler_call_details) gave")
 ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
 OTHER_KEYS = ("request-id", "x-correlation-id", "x-request-ids")  # an id under them is no x-request-id
-PUNCTUATED = "req_7.b:c/d=e+f"  # 1 to 64 characters of any kind: served
+ANY_IDS = ("req_7.b:c/d=e+f", "x@y~#%!", "a b", "12345", " Spaced id ")  # 1 to 64 characters of any kind: served
 REFUSED_IDS = ("a" * (LONGEST + 1), "b" * 500)  # too long, both: their refusals must not differ
 # Around the id the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
@@ -88,7 +89,7 @@ _numbers = itertools.count(1)  # the ids the checker sends: check-1-…, check-2
 def _with_id(request_id: str | None = None) -> tuple:
     """Metadata that holds `request_id`, or the next of the checker's ids (40 characters: a log must keep it whole)."""
     if request_id is None:
-        request_id = f"check-{next(_numbers)}-".ljust(40, "z")
+        request_id = f"Check-{next(_numbers)}-".ljust(40, "z")  # a capital too: a log keeps the id as it came
     return (BEFORE, (HEADER, request_id), AFTER)
 
 
@@ -105,8 +106,11 @@ def _served(call, metadata):
         if error.code() == grpc.StatusCode.UNIMPLEMENTED and request_id:
             raise Fail(f"a call that carried {HEADER}={request_id} answered UNIMPLEMENTED", NONE_HINT) from None
         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and 1 <= len(request_id) <= LONGEST:
-            raise Fail(f"a call that carried {HEADER}={request_id} was refused: {(error.details() or '')[:60]!r}",
+            raise Fail(f"a call that carried {HEADER}={request_id!r} was refused: {(error.details() or '')[:60]!r}",
                        BOUNDARY_HINT if len(request_id) == LONGEST else CARRIED_HINT) from None
+        if error.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) and "failed" in (error.details() or ""):
+            raise Fail(f"a call that carried {HEADER}={request_id} ended {support.describe_rpc_error(error)[:60]}",
+                       PASS_ON_HINT + " (an error of the servicer reaches the caller as it was)") from None
         raise
 
 
@@ -152,7 +156,8 @@ def check_request_ids(server) -> support.CheckResult:
             with users_cases.users_stub(target) as stub:
                 FourModes(stub, _served).unary(_with_id())  # an id as any other: a misread one is named as such
                 FourModes(stub, _served).unary(_with_id("k" * LONGEST))  # the longest id allowed is served
-                FourModes(stub, _served).unary(_with_id(PUNCTUATED))  # an id is any characters
+                for any_id in ANY_IDS:  # an id is any characters
+                    FourModes(stub, _served).unary(_with_id(any_id))
                 refusals = []
                 for what, request_id in (("an empty id", ""), *((f"an id of {len(each)} characters", each)
                                                                for each in REFUSED_IDS)):
@@ -169,11 +174,11 @@ def check_request_ids(server) -> support.CheckResult:
                                f"{refusals[1][:40]!r} and {refusals[2][:40]!r}", ECHO_HINT_SAME)
                 try:
                     FourModes(stub).unary(_with_id(REFUSED_IDS[1]))
-                    trailing = ()
+                    returned = ()
                 except grpc.RpcError as error:
-                    trailing = error.trailing_metadata() or ()
-                if any(REFUSED_IDS[1][:8] in str(value) for _, value in trailing):
-                    raise Fail("GetUser with an id of 500 characters was refused with the id in its trailing metadata",
+                    returned = (*(error.initial_metadata() or ()), *(error.trailing_metadata() or ()))
+                if any(REFUSED_IDS[1][:8] in str(value).lower() for _, value in returned):
+                    raise Fail("GetUser with an id of 500 characters was refused with the id in its metadata",
                                TRAILER_ECHO_HINT)
 
         def passes_on():
@@ -222,8 +227,9 @@ def check_request_ids(server) -> support.CheckResult:
                         ("CountAlreadyUsers", "CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
                         ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2])),
                         ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found),
-                        ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable)):
-                    metadata = _with_id()
+                        ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable),
+                        ("GetUser with spaces around its id", "GetUser", modes.unary)):
+                    metadata = _with_id(" Spaced id 9 " if "spaces" in what else None)
                     call(metadata)
                     sent[what] = (method, _id_of(metadata))
             deadline = time.monotonic() + LOG_WAIT

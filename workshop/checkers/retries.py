@@ -71,6 +71,8 @@ BACKOFF_VALUES_HINT = ("keep the backoff the notebook's RETRIES has: \"initialBa
                        "\"1s\", \"backoffMultiplier\": 2: short enough for a person waiting, long enough to let a "
                        "restarting server come back")
 REFUSED_ABOVE = "grpc refused the config (the first ✗ says why): fix that first"
+PER_ATTEMPT_HINT = ("leave perAttemptRecvTimeout out: grpcio does not read it, so the config would not mean the same "
+                    "to every client; how long a call may take is each call's timeout=")
 CAMEL_HINT = ("a service config's fields are camelCase, as gRPC's documentation spells them: methodConfig, name, "
               "retryPolicy, maxAttempts, initialBackoff, maxBackoff, backoffMultiplier, retryableStatusCodes, "
               "retryThrottling, maxTokens, tokenRatio. grpc skips a field it does not know, without a word")
@@ -175,10 +177,11 @@ def _seconds(duration) -> float | None:
 
 def _entry_of(config, method: str) -> dict | None:
     """The methodConfig entry grpc applies to `method` of the users service: the entry that names the method wins
-    over the one that names only the service."""
-    named = {(name.get("service"), name.get("method")): entry for entry in _entries(config)
+    over the one that names only the service (an empty or missing method), which wins over the default for every
+    service (an empty or missing service)."""
+    named = {(name.get("service") or None, name.get("method") or None): entry for entry in _entries(config)
              for name in entry.get("name", []) if isinstance(name, dict)}
-    return named.get((SERVICE, method)) or named.get((SERVICE, None))
+    return named.get((SERVICE, method)) or named.get((SERVICE, None)) or named.get((None, None))
 
 
 def _number(value) -> float | None:
@@ -289,6 +292,9 @@ def check_retry_policy(config) -> support.CheckResult:
             if "timeout" in entry:
                 raise Fail(f"methodConfig[{number}] sets a timeout of {str(entry['timeout'])[:20]}",
                            EARLY_TIMEOUT_HINT)
+            if isinstance(entry.get("retryPolicy"), dict) and "perAttemptRecvTimeout" in entry["retryPolicy"]:
+                raise Fail(f"methodConfig[{number}]'s retryPolicy sets perAttemptRecvTimeout, a timeout for each "
+                           "attempt: grpcio skips it, other clients apply it", PER_ATTEMPT_HINT)
 
     def reads(client):
         code, attempts = client.attempts("GetUser", times=2)
