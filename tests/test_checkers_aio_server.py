@@ -27,6 +27,15 @@ def test_aio_answer_passes_every_rule(tmp_path):
 
 
 LOOKUP = "await asyncio.to_thread(self.directory.of_type, request.user_type)"
+LOOP = "        for user in found:\n            yield users_pb2.UserResponse(user=user)\n"
+REMEMBERS = """\
+        sent = self.__dict__.setdefault("sent", set())
+        for user in found:
+            if user.id in sent:  # "already known"
+                continue
+            sent.add(user.id)
+            yield users_pb2.UserResponse(user=user)
+"""
 AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ line and its hint say)
     "abort not awaited": (wrong(AIO, "await context.abort(", "context.abort("), REFUSES,
                           ["untyped, then the stream ended OK", "context.abort is a coroutine"]),
@@ -110,12 +119,26 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         if request.user_type not in KEPT:
             KEPT[request.user_type] = {LOOKUP}
         found = KEPT[request.user_type]""").replace("ASYNCIO = True", "ASYNCIO = True\nKEPT = {}"), IN_ORDER,
-                                      ["was not in the second", "ask the directory on every call"]),
+                                      ["asked again after lou was added", "ask the directory on every call"]),
+    "users remembered as sent": (wrong(AIO, LOOP, REMEMBERS), IN_ORDER,
+                                 ["asked again after lou was added", "users remembered as sent"]),
+    "big lists kept": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        kept = self.__dict__.setdefault("kept", {{}})
+        found = kept.get(request.user_type) or {LOOKUP}
+        if len(found) > 100:  # "the big ones are worth keeping"
+            kept[request.user_type] = found"""), IN_ORDER, ["USER_TYPE_DISABLED, asked again", "every call"]),
+    "users without a mail left out": (wrong(AIO, "        for user in found:\n",
+                                            "        for user in [u for u in found if u.mail_address]:\n"),
+                                      EMPTY, ["ADMINISTRATOR → root, then the stream ended OK", "every user"]),
+    "nicknames tidied": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n",
+                               "            user.nickname = user.nickname.strip()\n"
+                               "            yield users_pb2.UserResponse(user=user)\n"), EMPTY,
+                         ["came as", "nothing changed"]),
     "other types' users changed": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n", """\
             if user.user_type != users_pb2.USER_TYPE_NORMAL:
                 user = users_pb2.User(id=user.id, nickname=user.nickname, user_type=user.user_type)
             yield users_pb2.UserResponse(user=user)
-"""), EMPTY, ["root came as", "nothing changed"]),
+"""), EMPTY, ["'root' came as", "nothing changed"]),
 }
 
 

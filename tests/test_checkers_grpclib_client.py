@@ -58,6 +58,9 @@ AGAIN_AFTER_A_TIMEOUT = ("    try:\n        return await once(stub, ids)\n    ex
                          "        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n    async with stub")
 REFUSED_AGAIN = ("    try:\n        return await once(stub, ids)\n    except ConnectionRefusedError:\n"
                  "        return await once(stub, ids)\n\n\nasync def once(stub, ids):\n    async with stub")
+BATCHED = ("    total = 0\n    for start in range(0, max(len(ids), 1), 100):  # \"not too many at once\"\n"
+           "        total += await once(stub, ids[start:start + 100])\n    return total\n\n\n"
+           "async def once(stub, ids):\n    async with stub")
 CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the first ✗ line and its hint say)
     # the refusing server answers once the ids are in: never ending the stream hides its refusal too
     "never ends its side of the stream": (wrong(CLIENT, END, ""), [COUNTS, NO_IDS, ERROR, ONE_CALL],
@@ -129,6 +132,8 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         ["count_known gave None", "let the TimeoutError rise"]),
     "a timeout far too short": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.1)"), [DEADLINE],
                                 ["it gave up after 0.1", "open(timeout=1)"]),
+    "ids sent in calls of 100": (wrong(CLIENT, "    async with stub", BATCHED), [ONE_CALL],
+                                 ["made 3 calls", "one call, however many ids"]),
     "a refused connection tried again at once": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN), [ERROR],
                                                  ["made 2 calls", "make one call"]),
     "a refused connection tried again after a pause": (wrong(CLIENT, "    async with stub", REFUSED_AGAIN.replace(

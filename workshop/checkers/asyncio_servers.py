@@ -43,14 +43,17 @@ SETTLE, SETTLE_AT_MOST = 0.3, 1.5  # seconds: how long the slow copy's log must 
 # DISABLED has 150 users: more than a cap of 100 lets through.
 DISABLED = [(100 + n, f"dex{n:03}", users_pb2.USER_TYPE_DISABLED) for n in range(150)]
 STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
+          (3, "sys Admin ", users_pb2.USER_TYPE_ADMINISTRATOR),  # no mail, a capital, a space at its end: as stored
           (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL), *DISABLED,
           (0, "zed", NORMAL)]
-SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
-        for user_id, name, kind in STORED]
+SEED = [users_pb2.User(id=user_id, nickname=name, mail_address="" if " " in name else f"{name}@example.com",
+                       user_type=kind) for user_id, name, kind in STORED]
 IN_ID_ORDER = ["zed", "tess", "bo", "nora", "ada"]
-REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root"],
+REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root", "sys Admin "],
               users_pb2.USER_TYPE_DISABLED: [name for _, name, _ in DISABLED], GUEST: []}
-LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
+LATECOMERS = [users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL),
+              users_pb2.User(id=400, nickname="dex-late", mail_address="dl@example.com",
+                             user_type=users_pb2.USER_TYPE_DISABLED)]
 
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
@@ -73,8 +76,9 @@ SAYS_WHY_HINT = ("abort with the words users.problem_with_user_type(request.user
 ORDER_HINT = ("yield one users_pb2.UserResponse(user=user) per user of the list that the directory's of_type gives, "
               "in its order (id order)")
 ZERO_HINT = "id 0 is an id like any other here: yield every user the directory gives, whatever its id"
-AFRESH_HINT = ("ask the directory on every call (await asyncio.to_thread(self.directory.of_type, ...)): a list kept "
-               "from an earlier call misses whoever was added since")
+AFRESH_HINT = ("ask the directory on every call (await asyncio.to_thread(self.directory.of_type, ...)), and send all "
+               "it gives: a list kept from an earlier call misses whoever was added since, and users remembered as "
+               "sent are left out of the next stream")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 BLOCKING_HINT = ("something in your async def stops the event loop, so no other call is answered meanwhile: a "
                  "blocking call (self.directory.of_type blocks: `await asyncio.to_thread(self.directory.of_type, "
@@ -93,6 +97,10 @@ def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
                                "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse")
                 users.append(reply.user)
         except grpc.RpcError as raised:
+            if raised.code() == grpc.StatusCode.DEADLINE_EXCEEDED and users:
+                raise Fail(f"{_type_name(user_type)}: {len(users)} users came, then the stream ran out of its "
+                           f"{timeout:g} s", "each user goes out at once: something in the loop over the users "
+                           "waits (a time.sleep per user holds the event loop, however short)") from None
             if raised.code() in support.INFRASTRUCTURE_CODES:
                 raise
             error = raised
@@ -146,18 +154,33 @@ def streams_every_user_in_id_order(target) -> None:
     with tempfile.TemporaryDirectory(prefix="workshop-9.1-") as folder:
         database = str(Path(folder) / "users.db")
         with users_cases.seeded(target, SEED, env={"USERS_DB": database}) as (copy, _):
-            _listing(copy, NORMAL)
-            users_server.UserDirectory(database).add(LATECOMER)  # as another server would, into the same database
-            users, error = _listing(copy, NORMAL)
-            if LATECOMER.nickname not in [user.nickname for user in users]:
-                raise Fail(f"a NORMAL user added to the directory after the first stream was not in the second: "
-                           f"{_ended(users, error)}", AFRESH_HINT)
+            kinds = [latecomer.user_type for latecomer in LATECOMERS]
+            before = {kind: [user.nickname for user in _listing(copy, kind)[0]] for kind in kinds}
+            directory = users_server.UserDirectory(database)
+            for latecomer in LATECOMERS:
+                directory.add(latecomer)  # as another server would, into the same database
+            stored = {kind: [user.nickname for user in sorted(SEED, key=lambda u: u.id) if user.user_type == kind]
+                      for kind in kinds}
+            for latecomer in LATECOMERS:
+                if before[latecomer.user_type] != stored[latecomer.user_type]:
+                    continue  # the first stream was wrong already: the cases of what a stream holds say how
+                users, error = _listing(copy, latecomer.user_type)
+                expected = [*before[latecomer.user_type], latecomer.nickname]
+                if [user.nickname for user in users] != expected:
+                    raise Fail(f"{_type_name(latecomer.user_type)}, asked again after {latecomer.nickname} was added "
+                               f"to the directory: {_ended(users, error)[:100]}; expected {_names(expected)}",
+                               AFRESH_HINT)
 
 
 def an_empty_type_is_an_empty_stream(target) -> None:
     stored = {user.id: user for user in SEED}
     for user_type, expected in REAL_TYPES.items():
         users, error = _listing(target, user_type)
+        ids = [user.id for user in SEED if user.user_type == user_type]
+        changed = next((user for user in users if user != stored.get(user.id)), None)
+        if error is None and [user.id for user in users] == sorted(ids) and changed is not None:
+            raise Fail(f"{_type_name(user_type)}: {changed.nickname!r} came as {users_cases.one_line(changed)}",
+                       "yield each user as the directory gave it: UserResponse(user=user), nothing changed")
         if error is not None or [user.nickname for user in users] != expected:
             name = _type_name(user_type)
             refused = error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -28,8 +28,8 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
              "message), not as a count; a server that is not there: the ConnectionRefusedError rises as it came, "
              "after one attempt",
     "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too); no ids → "
-                "still one call (send_request); a count of 0 is not asked again; a refused call is not made again, "
-                "whatever its status",
+                "still one call (send_request); 251 ids → one call too; a count of 0 is not asked again; a refused "
+                "call is not made again, whatever its status",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
                 "the server got that deadline with the call",
     "loop free": "the event loop goes on all the while, in every case above and with a slow server: nothing in "
@@ -45,6 +45,7 @@ NOBODY = [404, 405]  # ids no user has: the count is 0, and still one call
 GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
+MANY = [*range(1, 251), 1]  # one call for them all, the repeat of 1 included
 ONE_CALL_IDS = [3, 0, 1, -4, 2, 2]  # not in order, one repeated, two no user can have: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
 STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
@@ -220,7 +221,7 @@ def check_count_known(function) -> CheckResult:
         def counts():
             ids = [*range(1, USERS + 1), UNKNOWN_ID]
             got = _answered(lambda: _in_a_loop_of_its_own(lambda: _count(function, stalls, users.port, ids, WAIT)),
-                            "ids 1 to 300", END_HINT)
+                            "ids 1 to 300", END_HINT, stalls)
             if got != USERS:
                 raise Fail(f"count_known(stub, [1, ..., 300, 404]) gave {got}; expected {USERS}",
                            "send every id of `ids`, each as users_pb2.UserRequest(id=...), before ending the stream")
@@ -285,8 +286,13 @@ def check_count_known(function) -> CheckResult:
                     calls = list(counting.calls)
                     await _count(function, stalls, port, [], WAIT)
                     await _count(function, stalls, port, NOBODY, WAIT)
-                    return calls
-            first = _in_a_loop_of_its_own(twice)
+                    before = len(counting.calls)
+                    try:
+                        await _count(function, stalls, port, MANY, WAIT)
+                    except (Exception, asyncio.TimeoutError):  # one call an id runs out of time: the calls tell
+                        pass
+                    return calls, counting.calls[:before], counting.calls[before:]
+            first, until_many, many = _in_a_loop_of_its_own(twice)
             if first != [ONE_CALL_IDS]:
                 if len(first) > 1:
                     hint = "open one call, send every id on its stream, then end it: not one call per id"
@@ -300,12 +306,17 @@ def check_count_known(function) -> CheckResult:
                             "coroutine was never awaited)")
                 raise Fail(f"for ids {ONE_CALL_IDS} the server got {len(first)} call(s) carrying {first}; expected "
                            f"one call carrying {ONE_CALL_IDS}", hint)
-            if len(counting.calls) < 2 or counting.calls[1] != []:
-                raise Fail("for no ids, count_known made no call at all", OPEN_HINT)
-            if counting.calls[2:] != [NOBODY]:
-                raise Fail(f"for ids {NOBODY}, which no user has, the server got {len(counting.calls[2:])} calls "
-                           f"carrying {counting.calls[2:]}; expected one",
+            if len(until_many) < 2 or until_many[1] != []:
+                raise Fail("for no ids, count_known made no call at all", OPEN_HINT + " (or a count kept from an "
+                           "earlier call answered instead: ask the server every time)")
+            if until_many[2:] != [NOBODY]:
+                raise Fail(f"for ids {NOBODY}, which no user has, the server got {len(until_many[2:])} calls "
+                           f"carrying {until_many[2:]}; expected one",
                            "a count of 0 is an answer: return it (asking again gives the same 0, at twice the cost)")
+            if len(many) != 1:
+                raise Fail(f"for {len(MANY)} ids, count_known made {len(many)} calls, carrying "
+                           f"{[len(ids) for ids in many]} ids; expected one call",
+                           "one call, however many ids: a repeat in two calls would be counted twice")
             made = sum(servicer.refused for servicer in refusing.values())
             if made > len(refusing):  # the error case: one call to each refusing server
                 raise Fail(f"against servers that refused, count_known made {made} calls where {len(refusing)} "
@@ -374,13 +385,20 @@ def _not_async(function) -> None:
                "grpclib's calls are coroutines: write `async def count_known(stub, ids):` and await them inside")
 
 
-def _answered(run, what: str, hint: str) -> int:
-    """The count the learner's coroutine gave for `what`, or a Fail that says what it did instead."""
+def _answered(run, what: str, hint: str, stalls: list[float] | None = None) -> int:
+    """The count the learner's coroutine gave for `what`, or a Fail that says what it did instead. `stalls`, those
+    the ticker saw meanwhile, tell a call that ran out of time because the loop was held."""
     from grpclib.exceptions import ProtocolError
 
+    seen = len(stalls or ())
     try:
         got = run()
     except (asyncio.TimeoutError, TimeoutError):
+        held = [stall for stall in (stalls or ())[seen:] if stall >= STALL]
+        if held:
+            raise Fail(f"with {what}, count_known ran out of time while the event loop stood still for "
+                       f"{sum(held):.1f} s", "nothing in count_known may block the loop (no time.sleep, not even a "
+                       "short one per id): the call's second went by while nothing else could run") from None
         raise Fail(f"with {what}, count_known got no answer from a server that answers at once", hint) from None
     except ProtocolError as error:
         raise Fail(f"with {what}, grpclib refused: {error}", OPEN_HINT) from None
