@@ -98,6 +98,8 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                            "the server's own services are served too"),
     "the name cleaned up first": (wrong(SOLUTION, SERVED_CHECK, "    service = service.strip().strip('/').lstrip('.')\n"
                                         + SERVED_CHECK), "unknown", "compare the exact name"),
+    "a name's line end stripped": (wrong(SOLUTION, SERVED_CHECK, "    service = service.rstrip('.\\n\\t')\n"
+                                         + SERVED_CHECK), "unknown", "compare the exact name"),
     "no methods taken for not served": (wrong(SOLUTION, "    return [(method.name", "    if not explorer.service("
                                               "service).methods:\n        raise KeyError(service)\n"
                                               "    return [(method.name"), "every method", "empty table, []"),

@@ -141,6 +141,18 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
         '        if who is None and scheme == "Bearer" and token[:5] in KNOWN:\n            who = KNOWN[token[:5]]\n'
         '        if who:\n            KNOWN[token[:5]] = who\n',
         "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"}), "every call", "judge every call on its own"),
+    "five characters of the token in the refusal": (wrong(SOLUTION, UNKNOWN, UNKNOWN.replace(
+        '"this service wants a token:', 'f"({token[:5]}...?) this service wants a token:')),
+        "bad tokens", "never put what the caller sent"),
+    "the holder's name taken for a token": (wrong(SOLUTION, WHO, 'who = (who_holds(token) or (token if token in '
+                                                  '("alice", "guest") else None)) if scheme == "Bearer" else None'),
+                                            "bad tokens", "that exact token"),
+    "a holder remembered by the end of a token": (wrong_in_places(SOLUTION, {
+        '        who = who_holds(token) if scheme == "Bearer" else None\n':
+        '        who = who_holds(token) if scheme == "Bearer" else None\n'
+        '        if who is None and scheme == "Bearer" and len(token) > 4:\n            who = KNOWN.get(token[-4:])\n'
+        '        if who:\n            KNOWN[token[-4:]] = who\n',
+        "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"}), "every call", "judge every call on its own"),
     "health looked at when it carries a token": (wrong(SOLUTION, 'if method.startswith("/grpc.health."):',
                                                        'if method.startswith("/grpc.health.") and not dict('
                                                        'handler_call_details.invocation_metadata).get('

@@ -104,7 +104,9 @@ def refused_while_waiting(stub, metadata, what: str, expected: grpc.StatusCode, 
                    f"within {users_cases.ANSWER_WAIT:g} s", WAITS_HINT)
     if not isinstance(got, grpc.RpcError) or got.code() != expected:
         shown = support.describe_rpc_error(got) if isinstance(got, grpc.RpcError) else "an answer"
-        raise Fail(f"GetUsersByIds {what}, nothing sent yet, got {shown}; expected {expected.name}", code_hint)
+        raise Fail(f"GetUsersByIds {what}, nothing sent yet, got {shown}; expected {expected.name}",
+                   code_hint if isinstance(got, grpc.RpcError) else "a refused call sends no response before its "
+                   "status: return refusing(handler, ...), which answers nothing")
 
 
 def reflection_listing(target, metadata=None) -> Callable[[], list]:

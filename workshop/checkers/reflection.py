@@ -44,7 +44,9 @@ OWN_SERVICES = {"grpc.health.v1.Health": HEALTH,
                 **{f"grpc.reflection.{version}.ServerReflection": [tuple(part.format(version) for part in row)
                                                                   for row in REFLECTION]
                    for version in ("v1", "v1alpha")}}
-CLEANED_UP = [" users.v1.UserManager", ".users.v1.UserManager", "/users.v1.UserManager", "users.v1.UserManager/"]
+CLEANED_UP = [" users.v1.UserManager", ".users.v1.UserManager", "/users.v1.UserManager", "users.v1.UserManager/",
+              "users.v1.UserManager.", "users.v1.UserManager\n", "users.v1.UserManager\t",
+              "users.v1.UserManager\u00a0"]  # a name read from a file, or pasted: not the name served
 STOCKROOM_ADMIN = [("Reset", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 ADMIN = [("Audit", "google.protobuf.Empty", "stockroom.v2.Receipt", "unary")]
 NOWHERE = "stockroom.v2.Nowhere"
@@ -135,8 +137,8 @@ def _refused(method_table, explorer, service: str, asked: str, unserved: str, an
     except NotImplementedError:
         raise Fail("not done yet: method_table still raises NotImplementedError") from None
     except KeyError as error:
-        if service not in str(error):
-            raise Fail(f"for {service}, the KeyError said {str(error)[:80]}, which does not name it",
+        if not any(service in str(said) for said in (error, *error.args)):  # args: a name with "\n" as it is
+            raise Fail(f"for {service!r}, the KeyError said {str(error)[:80]}, which does not name it",
                        UNKNOWN_HINT) from None
         return
     except Exception as error:

@@ -69,6 +69,8 @@ BAD_TOKENS = {  # what was sent: (the key, its value)
     "a token of 500 characters": (HEADER, "Bearer " + "z" * 500),
     "alice's token under x-token": ("x-token", ALICE),
     "'Bearer' and alice's token under x-token": ("x-token", f"Bearer {ALICE}"),
+    "alice's name for a token": (HEADER, "Bearer alice"),
+    "a token that ends as alice's does": (HEADER, f"Bearer mallory-000000{ALICE[-4:]}"),
 }
 UNKNOWN_WRITER = "Bearer mallory-5e0c9d1b7a"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
 
@@ -123,13 +125,11 @@ REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: 
                       "space), and who_holds(token) gives 'alice' for it")
 
 
-def _echoes(details: str, sent: str) -> bool:
-    """Whether the refusal repeats part of the token in `sent` (an authorization value): 6 characters of it running,
-    or 4 of its random part (the hex digits after its holder's name)."""
-    secret = re.sub(r"^(Bearer|Basic|Digest)[ :_]*", "", sent).strip()  # the scheme is no secret
-    runs = re.findall(r"[0-9a-f]{8,}", secret)
-    return (any(run[i:i + 4] in details for run in runs for i in range(len(run) - 3))
-            or any(secret[i:i + 6] in details for i in range(len(secret) - 5)))
+def _echoes(details: str, sent: str, holder: str = "") -> bool:
+    """Whether the refusal repeats 4 characters running of the token in `sent` (an authorization value), beyond the
+    scheme and the name of its `holder` (a denial may name who was denied)."""
+    secret = re.sub(r"^(Bearer|Basic|Digest)[ :_]*", "", sent).strip().removeprefix(f"{holder}-" if holder else "")
+    return any(secret[i:i + 4] in details for i in range(len(secret) - 3))
 
 
 def _carrying(value: str | None, key: str = HEADER) -> tuple:
@@ -253,6 +253,14 @@ def check_tokens(server) -> support.CheckResult:
                                    ECHO_HINT)
                 _unauthenticated(lambda: modes.server_stream(_carrying(f"Bearer {ALICE}x")),
                                  "GetUsersByType with alice's token and more", EXACT_HINT)
+                try:
+                    modes.unary(_carrying(f"Bearer {ALICE}x"))
+                    returned = ()
+                except grpc.RpcError as error:
+                    returned = (*(error.initial_metadata() or ()), *(error.trailing_metadata() or ()))
+                if any(_echoes(str(value), f"Bearer {ALICE}x") for _, value in returned):
+                    raise Fail("GetUser with alice's token and more was refused with the token in metadata sent back",
+                               ECHO_HINT + " (nor in metadata: initial or trailing)")
                 interceptor_cases.refusal(lambda: stub.AddUser(NEWCOMER, metadata=_carrying(UNKNOWN_WRITER),
                                                                timeout=support.TIMEOUT),
                                           "AddUser with a token nobody holds", expected=grpc.StatusCode.UNAUTHENTICATED,
@@ -270,7 +278,7 @@ def check_tokens(server) -> support.CheckResult:
                 if "adduser" not in details.lower():
                     raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
                                "method", DENIED_NAMES_HINT)
-                if _echoes(details, f"Bearer {GUEST}"):
+                if _echoes(details, f"Bearer {GUEST}", holder="guest"):
                     raise Fail("the guest's AddUser was refused with a message that repeats the guest's token",
                                ECHO_HINT)
                 modes = FourModes(stub, _alice_served)
@@ -333,7 +341,9 @@ def check_tokens(server) -> support.CheckResult:
                     without = FourModes(stub).each_mode(_carrying(None))
                     looks_like = {f"GetUser with {what}": (lambda value=value: FourModes(stub).unary(_carrying(value)))
                                   for what, value in (("the start of alice's token", f"Bearer {ALICE[:-2]}"),
-                                                      ("alice's token and more", f"Bearer {ALICE}x"))}
+                                                      ("alice's token and more", f"Bearer {ALICE}x"),
+                                                      ("a token that ends as alice's does",
+                                                       f"Bearer mallory-000000{ALICE[-4:]}"))}
                     return {**{f"{what} without {HEADER}": call for what, call in without.items()}, **looks_like,
                             "the guest's AddUser": lambda: stub.AddUser(SECOND_ASKED_BY_THE_GUEST, metadata=guest,
                                                                        timeout=support.TIMEOUT)}
