@@ -30,6 +30,17 @@ READS_FIRST = '''            def refuse(request_or_iterator, context):  # "read 
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "this service wants a token in authorization")
             from workshop.interceptors import wrapped
             return wrapped(handler, lambda _: refuse)'''
+def remembering(part: str) -> str:
+    """The answer, with the holder of a good token remembered by `part` of it ("token[:5]"): a later call whose token
+    shares that part is let through as that holder."""
+    return wrong_in_places(SOLUTION, {
+        '        who = who_holds(token) if scheme == "Bearer" else None\n':
+        '        who = who_holds(token) if scheme == "Bearer" else None\n'
+        f'        if who is None and scheme == "Bearer" and len(token) > 5:\n            who = KNOWN.get({part})\n'
+        f'        if who:\n            KNOWN[{part}] = who\n',
+        "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"})
+
+
 READS_ONE = '''            def refuse(request_or_iterator, context):  # "look at the first request, then say no"
                 if handler.request_streaming:
                     next(request_or_iterator, None)
@@ -135,24 +146,16 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
     "the token's start in the refusal": (wrong(SOLUTION, UNKNOWN, UNKNOWN.replace(
         '"this service wants a token:', 'f"yours starts {token[:6]!r}; this service wants a token:')),
         "bad tokens", "never put what the caller sent"),
-    "a holder remembered by the start of a token": (wrong_in_places(SOLUTION, {
-        '        who = who_holds(token) if scheme == "Bearer" else None\n':
-        '        who = who_holds(token) if scheme == "Bearer" else None\n'
-        '        if who is None and scheme == "Bearer" and token[:5] in KNOWN:\n            who = KNOWN[token[:5]]\n'
-        '        if who:\n            KNOWN[token[:5]] = who\n',
-        "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"}), "every call", "judge every call on its own"),
+    "a holder remembered by the start of a token": (remembering("token[:5]"), "every call",
+                                                    "judge every call on its own"),
     "five characters of the token in the refusal": (wrong(SOLUTION, UNKNOWN, UNKNOWN.replace(
         '"this service wants a token:', 'f"({token[:5]}...?) this service wants a token:')),
         "bad tokens", "never put what the caller sent"),
     "the holder's name taken for a token": (wrong(SOLUTION, WHO, 'who = (who_holds(token) or (token if token in '
                                                   '("alice", "guest") else None)) if scheme == "Bearer" else None'),
                                             "bad tokens", "that exact token"),
-    "a holder remembered by the end of a token": (wrong_in_places(SOLUTION, {
-        '        who = who_holds(token) if scheme == "Bearer" else None\n':
-        '        who = who_holds(token) if scheme == "Bearer" else None\n'
-        '        if who is None and scheme == "Bearer" and len(token) > 4:\n            who = KNOWN.get(token[-4:])\n'
-        '        if who:\n            KNOWN[token[-4:]] = who\n',
-        "class BearerTokens": "KNOWN = {}\n\n\nclass BearerTokens"}), "every call", "judge every call on its own"),
+    "a holder remembered by the end of a token": (remembering("token[-4:]"), "every call",
+                                                  "judge every call on its own"),
     "health looked at when it carries a token": (wrong(SOLUTION, 'if method.startswith("/grpc.health."):',
                                                        'if method.startswith("/grpc.health.") and not dict('
                                                        'handler_call_details.invocation_metadata).get('
@@ -196,21 +199,18 @@ def test_each_wrong_answer_breaks_only_its_rule(mistake, tmp_path):
     assert hint in result[RULES[rule]].hint, repr(result)
 
 
-def test_no_token_answered_with_permission_denied_is_told_apart_in_both_cases_it_shows(tmp_path):
-    """A token under another key is no authorization either: a wrong code for none shows there too."""
-    result = check(NO_TOKEN_DENIED, tmp_path)
-    assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
-    assert all("that is UNAUTHENTICATED" in result[RULES[rule]].hint for rule in ("no token", "bad tokens"))
-
-
 PERMISSION_FIRST = wrong(SOLUTION, "        if who is None:  # who is calling is not known\n",
                          "        if not may_call(who, method):\n            return refusing(handler, grpc.StatusCode."
                          "PERMISSION_DENIED, f\"{who} may not call {method}\")\n"
                          "        if who is None:  # who is calling is not known\n")
 
 
-def test_permission_asked_before_identity_is_named_for_the_unknown_writers_it_denies(tmp_path):
-    """may_call(None, AddUser) is False: asked first, it denies an AddUser that nobody could be known for."""
-    result = check(PERMISSION_FIRST, tmp_path)
+@pytest.mark.parametrize("source, words", [(NO_TOKEN_DENIED, "that is UNAUTHENTICATED"),
+                                           (PERMISSION_FIRST, "find out who calls before")],
+                         ids=["no token answered PERMISSION_DENIED", "permission asked before identity"])
+def test_a_wrong_code_for_an_unknown_caller_is_named_in_both_cases_it_shows(source, words, tmp_path):
+    """A token under another key is no authorization, and may_call(None, AddUser) is False: both mistakes show in
+    the no-token case and in the bad-tokens case, each time with the hint that names them."""
+    result = check(source, tmp_path)
     assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
-    assert all("find out who calls before" in result[RULES[rule]].hint for rule in ("no token", "bad tokens"))
+    assert all(words in result[RULES[rule]].hint for rule in ("no token", "bad tokens")), repr(result)

@@ -273,7 +273,7 @@ def check_tokens(server) -> support.CheckResult:
                     lambda: stub.AddUser(ASKED_BY_THE_GUEST, metadata=guest, timeout=support.TIMEOUT),
                     "the guest's AddUser", expected=grpc.StatusCode.PERMISSION_DENIED, answered_hint=DENIED_HINT,
                     code_hint=DENIED_HINT, wrong_code_hints={grpc.StatusCode.UNAUTHENTICATED: (
-                        GUEST_KNOWN_HINT if _refused(lambda: FourModes(stub).unary(guest)) is False
+                        GUEST_KNOWN_HINT if not _refused(lambda: FourModes(stub).unary(guest))
                         else GUEST_UNKNOWN_HINT)})
                 if "adduser" not in details.lower():
                     raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
