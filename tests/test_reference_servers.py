@@ -7,7 +7,6 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import server_runner
 from workshop.checkers.bidirectional import check_get_users_by_ids
-from workshop.checkers.chat import check_chat_server
 from workshop.checkers.client_streaming import check_count_already_users
 from workshop.checkers.server_streaming import check_get_users_by_type
 from workshop.checkers.unary import check_add_user, check_get_user
@@ -31,11 +30,6 @@ def test_reference_users_service_as_a_learner_module_passes_every_users_checker(
     module.write_text("from workshop.servers.users import add_to_server  # noqa: F401\n")
     with server_runner.start(str(module)) as server:
         result = checker(server)
-    assert result.all_passed, repr(result)
-
-
-def test_reference_chat_server_passes_the_chat_checker(chat_server):
-    result = check_chat_server(chat_server)
     assert result.all_passed, repr(result)
 
 

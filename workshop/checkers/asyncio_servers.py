@@ -32,6 +32,7 @@ HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (sh
 STREAMS = 2  # slow streams at once: their lookups must overlap
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
+GUEST_LAG = 0.4  # seconds after the two streams that the slow round asks for GUEST (nobody has it)
 # The slow copy runs its loop in asyncio's debug mode, which logs every step of a task that holds the loop
 # SLOW_STEP s or more: far shorter blocks than a health check can show. Only the learner's method's steps count.
 SLOW_STEP = 0.05
@@ -197,20 +198,25 @@ def an_empty_type_is_an_empty_stream(target) -> None:
 
 
 def _a_slow_round(slow) -> None:
-    """Two GetUsersByType streams at once on the slow copy, with health checks meanwhile, then a refusal (its
-    path may block too); a Fail if the loop stopped long enough for a check to go unanswered, or if the
-    streams took turns."""
-    outcome: list = []
+    """Two GetUsersByType streams at once on the slow copy with health checks meanwhile, a type nobody has
+    asked a moment later, then a refusal (their paths may block too); a Fail if the loop stopped long enough
+    for a check to go unanswered, or if the two streams took turns."""
+    outcome: dict[str, object] = {}
 
-    def read() -> None:
+    def read(name: str, user_type: int, after: float = 0.0) -> None:
+        time.sleep(after)
         try:
-            outcome.append(_listing(slow, NORMAL))
+            outcome[name] = _listing(slow, user_type)
         except BaseException as error:  # reported below, as the case's own failure
-            outcome.append(error)
+            outcome[name] = error
 
     started = time.monotonic()
-    streams = [threading.Thread(target=read, name="checker-9.1", daemon=True) for _ in range(STREAMS)]
-    for each in streams:
+    streams = [threading.Thread(target=read, args=(f"stream {n}", NORMAL), name="checker-9.1", daemon=True)
+               for n in range(STREAMS)]
+    # GUEST's lookup overlaps the streams' (a second less to wait), its blocks apart from theirs: the health
+    # checks below see the streams' blocks, asyncio's debug mode the GUEST path's.
+    nobody = threading.Thread(target=read, args=("nobody's type", GUEST, GUEST_LAG), name="checker-9.1", daemon=True)
+    for each in [*streams, nobody]:
         each.start()
     stream = streams[-1]
     with slow.channel() as channel:
@@ -218,7 +224,7 @@ def _a_slow_round(slow) -> None:
         deadline = time.monotonic() + support.TIMEOUT
         while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
             stream.join(STARTED)
-            if len(outcome) == STREAMS:
+            if sum(name.startswith("stream") for name in list(outcome)) == STREAMS:
                 break
             try:
                 health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
@@ -231,17 +237,20 @@ def _a_slow_round(slow) -> None:
     for each in streams:
         each.join(max(0.1, deadline - time.monotonic()))
     took = time.monotonic() - started
-    failed = next((item for item in outcome if isinstance(item, BaseException)), None)
+    ended = [item for name, item in list(outcome.items()) if name.startswith("stream")]
+    failed = next((item for item in ended if isinstance(item, BaseException)), None)
     if failed is not None:
         raise failed
-    if len(outcome) < STREAMS:
+    if len(ended) < STREAMS:
         raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
     if took > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
                    "waited for the other", HELD_HINT)
+    nobody.join(max(0.1, deadline - time.monotonic()))  # judged by the empty type's case: here only its steps count
+    if isinstance(outcome.get("nobody's type"), BaseException):
+        raise outcome["nobody's type"]
     _listing(slow, users_pb2.USER_TYPE_UNSPECIFIED)  # judged by the refusal's case; here only its steps count
-    _listing(slow, GUEST)  # the path of a type nobody has, and of one that is not NORMAL: its steps count too
 
 
 def _stalls(slow) -> list[float]:
