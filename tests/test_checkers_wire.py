@@ -209,6 +209,27 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
                                         "            fields['grpc-message'] = value\n"), "error", "exact name"),
     "the code read as hexadecimal": (wrong(FRAMING, 'int(fields["grpc-status"])', 'int(fields["grpc-status"], 16)'),
                                      "no message", "decimal"),
+    "a gzip payload unzipped, quietly when it is no gzip": (
+        wrong(FRAMING, "messages.append((flag == 1, self.buffer[PREFIX.size:end]))",
+              "payload = self.buffer[PREFIX.size:end]\n            if flag == 1:\n                try:\n"
+              "                    payload = __import__('gzip').decompress(payload)\n"
+              "                except OSError:\n                    pass\n"
+              "            messages.append((flag == 1, payload))"), "flag", "unzipping it is the next step's job"),
+    "a gzip payload unzipped": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
+                                      "(flag == 1, __import__('gzip').decompress(self.buffer[PREFIX.size:end]) "
+                                      "if flag == 1 else self.buffer[PREFIX.size:end])"),
+                                "flag", "unzipping it is the next step's job"),
+    "an empty chunk clears the buffer": (wrong(FRAMING, "        self.buffer += data\n",
+                                               "        if not data:\n            self.buffer = b\"\"\n"
+                                               "            return []\n        self.buffer += data\n"),
+                                         "split", "keeps the buffer as it is"),
+    "a 4 MiB limit of its own": (wrong(FRAMING, "    return PREFIX.pack(", "    if len(payload) > 4 * 1024 * 1024:\n"
+                                       "        raise ValueError('over gRPC\\'s 4 MiB limit')\n"
+                                       "    return PREFIX.pack("), "large", "no size limit of its own"),
+    "finish says how many bytes are missing, inside a prefix too": (
+        wrong(FRAMING, "{len(self.buffer)} bytes of it are left over",
+              "{(PREFIX.unpack_from(self.buffer)[1] + PREFIX.size if len(self.buffer) >= PREFIX.size else PREFIX.size)"
+              " - len(self.buffer)} more bytes were expected"), "truncated", "not how many are missing"),
     "compressed by encode": (wrong_in_places(FRAMING, {ENCODE: "import zlib\n    if compressed:\n        payload = "
                                                                 "zlib.compress(payload)\n    " + ENCODE}),
                              "flag", "writes the payload it was given"),
@@ -233,6 +254,9 @@ HINTS_OF_MISTAKES_THAT_BREAK_MORE = {  # the case, and what its hint must say, f
     "the code as a string": (wrong(FRAMING, 'int(fields["grpc-status"])', 'fields["grpc-status"]'), "ok",
                              "plain int"),
     "no buffer between feeds": (WRONG["split"][0], "own buffer", "keeps between feeds"),
+    "no status as the text '2'": (wrong(FRAMING, 'return UNKNOWN, "the trailers carry no grpc-status"',
+                                        'return "2", "the trailers carry no grpc-status"'), "no status",
+                                  "not the text '2'"),
 }
 
 
@@ -385,3 +409,87 @@ def test_a_feed_that_gets_even_one_message_wrong_is_told_to_fix_that_first(tmp_p
                    tmp_path)
     assert "first make one whole message, in one chunk, come back" in result[RULES["flag"]].hint, repr(result)
     assert "it gave []" in result[RULES["flag"]].hint, repr(result)
+
+
+BYTE_BY_BYTE_DECODER = '''class Decoder:
+    """Reads one byte at a time, and keeps where it is between feeds: slow, and right."""
+
+    def __init__(self):
+        self.prefix, self.payload, self.length = bytearray(), bytearray(), None
+
+    def feed(self, data):
+        messages = []
+        for byte in data:
+            if self.length is None:
+                self.prefix.append(byte)
+                if len(self.prefix) == PREFIX.size:
+                    self.length = int.from_bytes(self.prefix[1:], "big")
+            else:
+                self.payload.append(byte)
+            if self.length is not None and len(self.payload) == self.length:
+                messages.append((self.prefix[0] == 1, bytes(self.payload)))
+                self.prefix, self.payload, self.length = bytearray(), bytearray(), None
+        return messages
+
+    def finish(self):
+        if self.prefix:
+            raise ValueError(f"{len(self.prefix) + len(self.payload)} bytes of a message are left over")
+'''
+
+
+def test_a_status_0_taken_for_a_missing_one_is_named_in_both_cases_it_breaks(tmp_path):
+    """`if not int(fields.get("grpc-status", 0))`: OK's trailers, and a lone grpc-status 0, look like none."""
+    zero_as_none = wrong(FRAMING, '    if "grpc-status" not in fields:',
+                         '    if not int(fields.get("grpc-status", 0)):')
+    result = check(zero_as_none, tmp_path)
+    assert failed(result) == {RULES["ok"], RULES["no message"]}, repr(result)
+    assert all("not whether its value is true" in result[label].hint for label in failed(result)), repr(result)
+
+
+def test_one_list_for_every_feed_is_named_in_every_feed_case(tmp_path):
+    """`def feed(self, data, messages=[])`: every feed after the first gives back the list of all before."""
+    source = wrong_in_places(FRAMING, {"def feed(self, data: bytes)": "def feed(self, data: bytes, messages=[])",
+                                       "        messages = []\n": ""})
+    result = check(source, tmp_path)
+    feeding = {RULES[rule] for rule in ("flag", "several", "own buffer", "split", "across", "large", "server stream",
+                                        "truncated", "clean end")}
+    assert failed(result) and failed(result) <= feeding, repr(result)
+    assert all("a default argument such as messages=[]" in result[label].hint for label in failed(result)), \
+        repr(result)
+
+
+def test_a_decoder_that_goes_byte_by_byte_is_slow_but_passes(tmp_path):
+    """Its 70,000-byte message runs ~560,000 lines in one feed: the checker's budget grows with the bytes given."""
+    source = answer(FRAMING).split("class Decoder:")[0] + BYTE_BY_BYTE_DECODER + "\n\ndef status_of" + \
+        answer(FRAMING).split("def status_of")[1]
+    result = check(source, tmp_path)
+    assert result.all_passed, repr(result)
+
+
+def test_a_loop_that_appends_for_ever_is_stopped_before_it_fills_the_memory():
+    from workshop.checkers import wire as framing_checker
+
+    kept = []
+
+    def hoards(data):
+        while True:
+            kept.append(bytearray(data))
+
+    with pytest.raises(framing_checker.Fail) as stopped:
+        framing_checker.attempt("feed(...)", hoards, bytes(1 << 20), hint="")
+    assert "never returned" in stopped.value.got and sum(map(len, kept)) < 2 * framing_checker.GROWTH_LIMIT
+
+
+def test_a_loop_that_spins_for_ever_is_stopped_and_the_kernel_goes_on(monkeypatch):
+    from workshop.checkers import wire as framing_checker
+
+    monkeypatch.setattr(framing_checker, "CALL_SECONDS", 0.3)
+
+    def spins(data):
+        while True:
+            pass
+
+    with pytest.raises(framing_checker.Fail) as stopped:
+        framing_checker.attempt("feed(...)", spins, b"abc", hint="")
+    assert "ran for 0.3 s" in stopped.value.got
+    assert [framing_checker.attempt("feed(...)", len, b"abc", hint="") for _ in range(2000)] == [3] * 2000

@@ -8,11 +8,17 @@ are below, one case each; tests/test_checkers_wire.py breaks each rule on its ow
 """
 from __future__ import annotations
 
+import ctypes
+import gzip
 import re
 import struct
-import sys
+import threading
+import time
 import tracemalloc
+import zlib
 from pathlib import Path
+
+import psutil
 
 import server_runner
 from workshop import wire
@@ -23,7 +29,8 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
     "grpcio reads it": "encode(payload) → bytes grpcio reads: a GetUser sent by hand with them gets its user back",
     "empty": "encode(b'') → 5 bytes: flag 0, length 0 (an empty message is still a message)",
     "flag": "the compressed flag: encode(..., compressed=True) starts with 1; feed gives (compressed, payload) "
-            "pairs, the flag a bool (1 is True, 0 False), the payload bytes",
+            "pairs, the flag a bool (1 is True, 0 False), the payload bytes as they came (a gzip payload stays "
+            "gzip's)",
     "several": "one chunk holding several messages (empty ones among them; fifty in one chunk; a chunk that ends "
                "one under way and holds whole ones after it) → feed returns them all, in order",
     "own buffer": "two Decoders fed in turn → each gives its own stream's messages (each keeps its own buffer)",
@@ -80,10 +87,22 @@ THREE = [b"first", b"second", b"third!"]  # cut in two at every byte
 LONG_STREAM, LONG_STREAM_KEEPS = 2_000, 256 * 1024  # messages of 1 KB, and the bytes a Decoder may keep after them
 TRIM_HINT = ("drop each message's bytes from the buffer once you give it (self.buffer = self.buffer[end:]): a "
              "stream may run for hours, and a buffer that only grows fills the memory")
-STEPS = 100_000  # lines one call of the learner's code may run: the answer needs a few dozen
+CALL_SECONDS = 1.0  # one call of the learner's code: the answer's longest takes ms, a decoder going byte by byte 0.05 s
+GROWTH_LIMIT = 512 * 1024 * 1024  # bytes one call may add to the kernel's memory: a loop that appends as it spins
+WATCH_EVERY = 0.005  # seconds between the watcher's looks at the clock and the memory
 RUNAWAY_HINT = ("a loop that never ends: after taking a message out, drop its bytes from the buffer "
                 "(self.buffer = self.buffer[end:]), and leave the loop when fewer bytes are left than the next "
                 "message needs")
+ZERO_HINT = ("grpc-status 0 came, and 0 is OK: ask whether the name is there ('grpc-status' in fields), not "
+             "whether its value is true (0, and '0' read as int, are false in Python)")
+DECOMPRESS_HINT = ("feed gives each payload as it came, compressed or not, with its flag: unzipping it is the next "
+                   "step's job (the grpc-encoding header names the algorithm), not the framing's")
+GZIPPED = gzip.compress(b"zip", mtime=0)  # a compressed payload as grpc-encoding: gzip sends it
+REUSED_LIST_HINT = ("make a new list in each feed (messages = [] inside feed): a default argument such as "
+                    "messages=[] is made once and shared by every call, so each feed gives back all that came before")
+LIMIT_HINT = ("the framing has no size limit of its own: the 4 MiB is grpcio's choice as a receiver "
+              "(max_receive_message_length), checked after the framing. Take all 4 bytes of length, big-endian "
+              "(struct's 'I'), whatever they say")
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
 
 
@@ -130,31 +149,80 @@ def shown(value, width: int = 60) -> str:
 
 
 class _Runaway(Exception):
-    """The learner's code ran more lines in one call than any answer needs: a loop that never ends."""
+    """The learner's code ran longer in one call than any answer needs, or grew the memory past GROWTH_LIMIT: a
+    loop that never ends."""
+
+
+def _raise_in(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Raise `exception` in the thread `thread_id` at its next bytecode (None takes back one not raised yet):
+    CPython's PyThreadState_SetAsyncExc, the only way to stop a loop of another thread from outside."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exception) if exception else None)
+
+
+class _Watch:
+    """One thread, for the kernel's life, that stops every call of bounded() that runs too long or grows too much."""
+
+    def __init__(self):
+        self.lock, self.armed, self.wake = threading.Lock(), {}, threading.Event()
+        self.process, self.thread = psutil.Process(), None
+
+    def arm(self, thread_id: int) -> None:
+        with self.lock:
+            self.armed[thread_id] = {"deadline": time.monotonic() + CALL_SECONDS, "fired": False,
+                                     "start": self.process.memory_info().rss}
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="checker-10.1-watch", daemon=True)
+                self.thread.start()
+        self.wake.set()
+
+    def disarm(self, thread_id: int) -> bool:
+        """Whether the call was stopped; a stop raised into it but not yet delivered is taken back."""
+        with self.lock:
+            fired = self.armed.pop(thread_id)["fired"]
+            if fired:
+                _raise_in(thread_id, None)
+        return fired
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(WATCH_EVERY)
+            rss, now = self.process.memory_info().rss, time.monotonic()
+            with self.lock:
+                if not self.armed:
+                    self.wake.clear()
+                for thread_id, call in self.armed.items():
+                    if not call["fired"] and (now > call["deadline"] or rss - call["start"] > GROWTH_LIMIT):
+                        call["fired"] = True
+                        _raise_in(thread_id, _Runaway)
+
+
+_watch = _Watch()
 
 
 def bounded(function, *args):
-    """`function(*args)`, stopped with _Runaway after STEPS lines of this thread's Python code.
+    """`function(*args)`, stopped with _Runaway after CALL_SECONDS, or once it has grown the process's memory by
+    GROWTH_LIMIT (a watcher looks every WATCH_EVERY seconds).
 
     A case that times out leaves its thread running, so an endless loop would go on in the learner's
-    kernel for good (one that appends as it loops fills the memory): this stops it inside the loop.
-    """
-    steps = 0
-
-    def count(frame, event, _arg):
-        nonlocal steps
-        if event == "line":
-            steps += 1
-            if steps > STEPS:
-                raise _Runaway
-        return count
-
-    previous = sys.gettrace()
-    sys.settrace(count)
+    kernel for good (one that appends as it loops fills the memory): this stops it inside the loop. A
+    watcher thread costs the learner's code nothing, where a trace function would slow every line of it
+    (a correct decoder that walks its bytes one by one would run out of time)."""
+    caller = threading.get_ident()
+    _watch.arm(caller)
     try:
-        return function(*args)
-    finally:
-        sys.settrace(previous)
+        result = function(*args)
+    except _Runaway:
+        _watch.disarm(caller)
+        raise _Runaway from None
+    except BaseException:
+        if _watch.disarm(caller):
+            raise _Runaway from None
+        raise
+    if _watch.disarm(caller):
+        raise _Runaway
+    return result
 
 
 def attempt(what: str, function, *args, hint: str):
@@ -165,11 +233,13 @@ def attempt(what: str, function, *args, hint: str):
     try:
         return bounded(function, *args)
     except _Runaway:
-        raise Fail(f"{what} never returned: it ran more than {STEPS:,} lines in one call, and the checker stopped it",
-                   RUNAWAY_HINT) from None
+        raise Fail(f"{what} never returned: it ran for {CALL_SECONDS:g} s (or grew the memory by half a GiB), and "
+                   "the checker stopped it", RUNAWAY_HINT) from None
     except NotImplementedError:
         raise Fail(f"not done yet: {what.split('(')[0]} still raises NotImplementedError",
                    "write it in the exercise cell, run that cell, then run the checker again") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", DECOMPRESS_HINT) from None
     except Exception as error:
         raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", hint) from None
 
@@ -213,9 +283,17 @@ def check_framing(module) -> CheckResult:
     def decoder():
         return attempt("Decoder()", decoder_class, hint="Decoder() takes no arguments; set up its buffer in __init__")
 
+    given: list[list] = []  # every list feed returned in this check: a list given twice is shared by its calls
+
     def feed(chunks: list[bytes], hint: str, into=None) -> list[list]:
         into = into or decoder()
-        got = [attempt("feed(...)", into.feed, chunk, hint=hint) for chunk in chunks]
+        got = []
+        for chunk in chunks:
+            messages = attempt("feed(...)", into.feed, chunk, hint=hint)
+            if isinstance(messages, list) and any(messages is earlier for earlier in given):
+                raise Fail(f"feed gave back the very list it gave before, now {shown(messages)}", REUSED_LIST_HINT)
+            given.append(messages)
+            got.append(messages)
         for chunk, messages in zip(chunks, got, strict=True):
             if not chunk and messages != []:
                 raise Fail(f"feed(b'') gave {shown(messages)}; expected []", EMPTY_CHUNK_HINT)
@@ -278,6 +356,11 @@ def check_framing(module) -> CheckResult:
             if got != [[(True, b"abc")], [(False, b"abc")]] or any(kind is not bool for kind in flags):
                 raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
                            "[[(True, b'abc')], [(False, b'abc')]]", hint)
+            gzipped = feed([framed(GZIPPED, True)], hint)[0]
+            if gzipped != [(True, GZIPPED)]:
+                unzipped = gzipped == [(True, b"zip")]
+                raise Fail(f"feed of a compressed message whose payload is gzip's bytes gave {shown(gzipped)}; "
+                           f"expected {shown([(True, GZIPPED)])}", DECOMPRESS_HINT if unzipped else hint)
             mixed = [framed(b"zip", True) + framed(b"plain"), framed(b"zip2", True), framed(b"plain2")]
             expected = [[(True, b"zip"), (False, b"plain")], [(True, b"zip2")], [(False, b"plain2")]]
             got = feed(mixed, hint)  # one Decoder: each message's own flag, whatever came before
@@ -345,6 +428,13 @@ def check_framing(module) -> CheckResult:
             got = feed(chunks, hint)
             del got[3]
             early = next((i for i, messages in enumerate(got[:-1]) if messages), None)
+            if early is not None or got[-1] != [(False, PAYLOAD)]:
+                without = feed([chunk for chunk in chunks if chunk], hint)
+                if not any(without[:-1]) and without[-1] == [(False, PAYLOAD)]:
+                    raise Fail(f"fed one byte at a time, with an empty chunk after byte 3, it gave "
+                               f"{shown([messages for messages in got if messages])}; without the empty chunk, "
+                               "the message at its last byte", "an empty chunk adds nothing: feed(b'') returns [] "
+                               "and keeps the buffer as it is (the message under way goes on in the next chunk)")
             if early is not None:
                 raise Fail(f"a message came out after {early + 1} of its {len(whole)} bytes: {shown(got[early])}",
                            WHOLE_ONLY_HINT)
@@ -365,7 +455,7 @@ def check_framing(module) -> CheckResult:
             got = attempt("encode(70,000 bytes)", encode, LARGE, hint=hint)
             if got[:5] != b"\x00\x00\x01\x11\x70":
                 raise Fail(f"encode of 70,000 bytes starts {got[:5].hex(' ')}; expected 00 00 01 11 70", hint)
-            huge = attempt("encode(16 MiB)", encode, bytes(1 << 24), hint=hint)
+            huge = attempt("encode(16 MiB)", encode, bytes(1 << 24), hint=LIMIT_HINT)
             if huge[:5] != b"\x00\x01\x00\x00\x00" or len(huge) != 5 + (1 << 24):
                 raise Fail(f"encode of 16 MiB starts {huge[:5].hex(' ')}; expected 00 01 00 00 00", hint)
             del huge
@@ -377,7 +467,7 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"feed of a 70,000-byte message gave {len(back)} message(s) of "
                            f"{[len(message[1]) for message in back if isinstance(message, tuple)]} bytes", hint)
             reader = decoder()
-            early = feed([HUGE_PREFIX + b"abc"], hint, into=reader)[0]
+            early = feed([HUGE_PREFIX + b"abc"], LIMIT_HINT, into=reader)[0]
             try:
                 reader.finish()  # it must raise; and a buffer shared by mistake must not keep these bytes
             except Exception:
@@ -416,7 +506,9 @@ def check_framing(module) -> CheckResult:
                     what = (f"which says {said[0]}, but {counts.split('|')[0]} bytes are left" if said else
                             "which does not say how many bytes are left")
                     raise Fail(f"the stream ended {where}; finish() raised {type(error).__name__}"
-                               f"({shown(str(error))}), {what}", hint) from None
+                               f"({shown(str(error))}), {what}", "finish() raised, as it should; let its message "
+                               "say how many bytes are left in the buffer (len(self.buffer)), not how many are "
+                               "missing" if said else hint) from None
                 return
             raise Fail(f"the stream ended {where}, and finish() said nothing", hint)
 
@@ -465,6 +557,7 @@ def check_framing(module) -> CheckResult:
                            "the int 0", "the code as a plain int: int(dict(trailers)['grpc-status'])")
             if got != (0, ""):
                 raise Fail(f"status_of(OK trailers) gave {shown(got)}; expected (0, '')",
+                           ZERO_HINT if got[0] == UNKNOWN else
                            "OK is code 0, and its grpc-message is empty: return '' as it is")
             got = status(OK_WITH_MESSAGE, "take grpc-message whatever the code: an OK call may carry one too")
             if got != (0, "served from cache"):
@@ -504,6 +597,7 @@ def check_framing(module) -> CheckResult:
                 if got != (code, ""):
                     wrong_code = isinstance(got, tuple) and len(got) == 2 and got[0] != code
                     raise Fail(f"status_of([('grpc-status', '{code}')]) gave {shown(got)}; expected ({code}, '')",
+                               ZERO_HINT if wrong_code and code == 0 and got[0] == UNKNOWN else
                                "the code is grpc-status read as a decimal number, all its digits: int(value)"
                                if wrong_code else hint)
 
@@ -517,7 +611,9 @@ def check_framing(module) -> CheckResult:
                 if not (isinstance(got, tuple) and len(got) == 2 and got[0] == UNKNOWN and isinstance(got[1], str)
                         and re.search(SAYS_MISSING, got[1], re.IGNORECASE)):
                     raise Fail(f"status_of({shown(trailers, 50)}), with no grpc-status, gave {shown(got)}; expected "
-                               "(2, '...') with a message that says the status is missing", hint)
+                               "(2, '...') with a message that says the status is missing",
+                               "the code as an int: UNKNOWN, the 2 of the exercise cell, not the text '2'"
+                               if isinstance(got, tuple) and got[:1] == ("2",) else hint)
 
         def one_whole_message() -> str | None:
             """What is wrong with feed at its simplest (one plain message, in one chunk), or None."""
