@@ -2,7 +2,7 @@
 skeleton, ✓ on the answer, and each wrong answer breaks the rule it is written for, with a hint that names its cause.
 (9.2's checker has tests/test_checkers_grpclib_client.py: two files, so that they run on both pytest-xdist workers.)"""
 import pytest
-from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, wrong
+from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, wrong, wrong_in_places
 
 from workshop.checkers.asyncio_servers import RULES as AIO_RULES
 from workshop.checkers.asyncio_servers import check_aio_users_by_type
@@ -83,6 +83,20 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         with LOCK:  # "one lookup at a time": held across the await, it stops the loop for the next call
             found = {LOOKUP}""").replace("ASYNCIO = True", "ASYNCIO = True\nLOCK = threading.Lock()").replace(
         "import asyncio\n", "import asyncio\nimport threading\n"), NEVER_BLOCKS, ["threading.Lock"]),
+    "the type kept on self": (wrong(AIO, "        for user in found:\n", """\
+        self.user_type = request.user_type  # "remember what was asked": one servicer serves every call
+        await asyncio.sleep(0)
+        for user in found:
+            if user.user_type != self.user_type:
+                continue
+"""), NEVER_BLOCKS, ["USER_TYPE_NORMAL, asked while other calls were under way", "local variables"]),
+    "the context kept on self": (wrong_in_places(AIO, {
+        "        if problem := users.problem_with_user_type(request.user_type):\n"
+        "            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)": "        self.context = context",
+        "        for user in found:\n": "        if problem := users.problem_with_user_type(request.user_type):\n"
+        "            await self.context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)\n"
+        "        for user in found:\n"}),
+        NEVER_BLOCKS, ["asked while other calls were under way", "self.anything"]),
     "time.sleep for a moment in async def": (wrong(AIO, "        for user in found:\n", """\
         time.sleep(1)  # "give the database a moment": the whole loop sleeps
         for user in found:

@@ -147,6 +147,17 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         "        return await once(stub, ids)\n\n\nasync", "        from grpclib import GRPCError\n        from "
         "grpclib.const import Status\n        raise GRPCError(Status.UNAVAILABLE, 'users server is down')\n\n\nasync",
         1)), [ERROR], ["GRPCError rose", "as it came"]),
+    "the caller's list emptied as it is sent": (wrong(CLIENT, "        for user_id in ids:\n",
+                                                      "        while ids:\n            user_id = ids.pop(0)\n"),
+                                                [ONE_CALL], ["left the list it was given as []", "change nothing"]),
+    "the caller's list sorted in place": (wrong(CLIENT, "        for user_id in ids:\n",
+                                                "        ids.sort()\n        for user_id in ids:\n"),
+                                          [ONE_CALL], ["left the list it was given as [-4, 0, 1, 2, 2, 3]",
+                                                       "over sorted(ids), a copy"]),
+    "a cancellation kept to itself": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except asyncio.CancelledError:\n        return 0\n" + RETURN).replace(
+        "    from grpclib import GRPCError\n\n", ""), [DEADLINE], ["kept the cancellation to itself",
+                                                               "never catch asyncio.CancelledError"]),
 }
 
 

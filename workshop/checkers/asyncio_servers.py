@@ -24,7 +24,7 @@ from workshop.protos import users_pb2, users_pb2_grpc
 from workshop.runner.serving import SLOW_STEP_SETTING
 from workshop.servers import users as users_server
 
-NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
+NORMAL, GUEST, ADMINISTRATOR = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST, users_pb2.USER_TYPE_ADMINISTRATOR
 NOT_A_TYPE = 99
 NOT_TYPES = (users_pb2.USER_TYPE_UNSPECIFIED, -1, max(users_pb2.UserType.values()) + 1, NOT_A_TYPE)  # and edges
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
@@ -32,7 +32,8 @@ HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (sh
 STREAMS = 2  # slow streams at once: their lookups must overlap
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
-GUEST_LAG = 0.4  # seconds after the two streams that the slow round asks for GUEST (nobody has it)
+STREAM_LAG = 0.1  # seconds after the slow round's refusal that its two streams start, while the refusal is under way
+GUEST_LAG = 0.5  # seconds after the refusal that the slow round asks for GUEST (nobody has it)
 # The slow copy runs its loop in asyncio's debug mode, which logs every step of a task that holds the loop
 # SLOW_STEP s or more: far shorter blocks than a health check can show. Only the learner's method's steps count.
 SLOW_STEP = 0.05
@@ -59,6 +60,9 @@ LATECOMERS = [users_pb2.User(id=30, nickname="lou", mail_address="lou@example.co
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
                     "coroutine was never awaited), and the method goes on")
+SHARED_HINT = ("keep what belongs to one call in local variables (request, context, the users found): one servicer "
+               "object serves every call in flight, and on asyncio they take turns at each await, so self.anything "
+               "set by one call is changed by the next before the first is done")
 HELD_HINT = ("the two calls took turns: something one call holds across an `await` (a threading.Lock, say) makes "
              "the other wait, and a thread lock waited for inside async def stops the whole loop. Hold nothing across "
              "an await; the directory takes care of its own lock")
@@ -101,7 +105,8 @@ def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
             if raised.code() == grpc.StatusCode.DEADLINE_EXCEEDED and users:
                 raise Fail(f"{_type_name(user_type)}: {len(users)} users came, then the stream ran out of its "
                            f"{timeout:g} s", "each user goes out at once: something in the loop over the users "
-                           "waits (a time.sleep per user holds the event loop, however short)") from None
+                           "waits: a time.sleep per user holds the event loop, however short, and an await per "
+                           "user adds up (150 users × 0.05 s is 7.5 s)") from None
             if raised.code() in support.INFRASTRUCTURE_CODES:
                 raise
             error = raised
@@ -197,34 +202,43 @@ def an_empty_type_is_an_empty_stream(target) -> None:
                        "yield each user as the directory gave it: UserResponse(user=user), nothing changed")
 
 
-def _a_slow_round(slow) -> None:
-    """Two GetUsersByType streams at once on the slow copy with health checks meanwhile, a type nobody has
-    asked a moment later, then a refusal (their paths may block too); a Fail if the loop stopped long enough
-    for a check to go unanswered, or if the two streams took turns."""
-    outcome: dict[str, object] = {}
+def _outcome(listing) -> tuple:
+    users, error = listing
+    return [user.nickname for user in users], error.code() if error else None
 
-    def read(name: str, user_type: int, after: float = 0.0) -> None:
+
+def _a_slow_round(slow, alone: dict) -> None:
+    """On the slow copy: a refusal, then two GetUsersByType streams of two types at once with health checks
+    meanwhile, then a type nobody has (their paths may block too). A Fail if the loop stopped long enough for a
+    check to go unanswered, if the two streams took turns, or if a call's answer differs from `alone`'s (the
+    same call made on its own): one call's state leaked into another's."""
+    outcome: dict[int, object] = {}
+
+    def read(user_type: int, after: float) -> None:
         time.sleep(after)
         try:
-            outcome[name] = _listing(slow, user_type)
+            outcome[user_type] = _listing(slow, user_type)
+        except grpc.RpcError as error:  # a servicer that fails only beside other calls: compared below
+            outcome[user_type] = ([], error) if error.code() == grpc.StatusCode.UNKNOWN else error
         except BaseException as error:  # reported below, as the case's own failure
-            outcome[name] = error
+            outcome[user_type] = error
 
-    started = time.monotonic()
-    streams = [threading.Thread(target=read, args=(f"stream {n}", NORMAL), name="checker-9.1", daemon=True)
-               for n in range(STREAMS)]
-    # GUEST's lookup overlaps the streams' (a second less to wait), its blocks apart from theirs: the health
-    # checks below see the streams' blocks, asyncio's debug mode the GUEST path's.
-    nobody = threading.Thread(target=read, args=("nobody's type", GUEST, GUEST_LAG), name="checker-9.1", daemon=True)
-    for each in [*streams, nobody]:
+    # The refusal first, then the streams while it is under way (a servicer that keeps a call's request or
+    # context on self mixes them up); GUEST's lookup overlaps the streams', its blocks apart from theirs: the
+    # health checks below see the streams' blocks, asyncio's debug mode the rest.
+    lags = {users_pb2.USER_TYPE_UNSPECIFIED: 0.0, NORMAL: STREAM_LAG, ADMINISTRATOR: STREAM_LAG, GUEST: GUEST_LAG}
+    started = time.monotonic() + STREAM_LAG
+    threads = {user_type: threading.Thread(target=read, args=(user_type, lag), name="checker-9.1", daemon=True)
+               for user_type, lag in lags.items()}
+    for each in threads.values():
         each.start()
-    stream = streams[-1]
+    streams = [threads[NORMAL], threads[ADMINISTRATOR]]
     with slow.channel() as channel:
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.monotonic() + support.TIMEOUT
         while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
-            stream.join(STARTED)
-            if sum(name.startswith("stream") for name in list(outcome)) == STREAMS:
+            streams[-1].join(STARTED)
+            if NORMAL in outcome and ADMINISTRATOR in outcome:
                 break
             try:
                 health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
@@ -237,20 +251,27 @@ def _a_slow_round(slow) -> None:
     for each in streams:
         each.join(max(0.1, deadline - time.monotonic()))
     took = time.monotonic() - started
-    ended = [item for name, item in list(outcome.items()) if name.startswith("stream")]
-    failed = next((item for item in ended if isinstance(item, BaseException)), None)
+    for each in threads.values():
+        each.join(max(0.1, deadline - time.monotonic()))
+    got = dict(outcome)
+    failed = next((item for item in got.values() if isinstance(item, BaseException)), None)
     if failed is not None:
         raise failed
-    if len(ended) < STREAMS:
+    if NORMAL not in got or ADMINISTRATOR not in got:
         raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
+    for user_type, expected in alone.items():
+        if user_type in got and _outcome(got[user_type]) != expected:
+            raise Fail(f"{_type_name(user_type)}, asked while other calls were under way, got "
+                       f"{_ended(*got[user_type])}; asked alone, {_ended_outcome(expected)}", SHARED_HINT)
     if took > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
                    "waited for the other", HELD_HINT)
-    nobody.join(max(0.1, deadline - time.monotonic()))  # judged by the empty type's case: here only its steps count
-    if isinstance(outcome.get("nobody's type"), BaseException):
-        raise outcome["nobody's type"]
-    _listing(slow, users_pb2.USER_TYPE_UNSPECIFIED)  # judged by the refusal's case; here only its steps count
+
+
+def _ended_outcome(outcome: tuple) -> str:
+    names, code = outcome
+    return (_names(names) or "no users") + ", then " + (code.name if code else "the stream ended OK")
 
 
 def _stalls(slow) -> list[float]:
@@ -269,13 +290,16 @@ def _stalls(slow) -> list[float]:
 
 
 def answers_others_while_a_lookup_is_slow(target) -> None:
+    with users_cases.seeded(target, SEED) as (quick, _):  # what each call of the round gives when made alone
+        alone = {user_type: _outcome(_listing(quick, user_type))
+                 for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NORMAL, ADMINISTRATOR)}
     env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(SLOW_STEP)}  # logs each slow step
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
-        _a_slow_round(slow)
+        _a_slow_round(slow, alone)
         seen = _stalls(slow)
         if seen:  # once may be a busy machine; a blocking call does it again
-            _a_slow_round(slow)
+            _a_slow_round(slow, alone)
             again = _stalls(slow)[len(seen):]
             if again:
                 raise Fail(f"a step of GetUsersByType held the event loop for {max(again):.2f} s, so no other call "
@@ -308,8 +332,9 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
     "directory on each call (a user added since comes too)": streams_every_user_in_id_order,
     "every other type is served, each user as stored: ADMINISTRATOR → root, DISABLED → its 150 users, GUEST "
     "(nobody has it) → no users, and each stream ends OK": an_empty_type_is_an_empty_stream,
-    f"2 streams at once, each lookup {SLOW_LOOKUP:g} s: both end in about {SLOW_LOOKUP:g} s, and a health check "
-    "is answered at once meanwhile (the loop never blocks)":
+    f"2 streams at once (NORMAL, ADMINISTRATOR), each lookup {SLOW_LOOKUP:g} s, while a refusal is under way: "
+    f"both end in about {SLOW_LOOKUP:g} s, each call answered as if alone, and a health check is answered at once "
+    "meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,
     "GetUsersByType is an async def that yields: its calls run on the event loop, not in threads":
         is_an_async_generator,

@@ -27,11 +27,12 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
     "error": "an error the server sends rises as the GRPCError it sent (its status, whichever of the 16, and its "
              "message), not as a count; a server that is not there: the ConnectionRefusedError rises as it came, "
              "after one attempt",
-    "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too); no ids → "
+    "one call": "ids 3, 0, 1, -4, 2, 2 → one call that carries each, as given (0, -4 and the repeat too), the "
+                "list left as it was; no ids → "
                 "still one call (send_request); 251 ids → one call too; a count of 0 is not asked again; a refused "
                 "call is not made again, whatever its status",
     "deadline": "a server that does not answer → after about a second, the call gives up (TimeoutError rises); "
-                "the server got that deadline with the call",
+                "the server got that deadline with the call; cancelled sooner (asyncio.wait_for), it ends cancelled",
     "loop free": "the event loop goes on all the while, in every case above and with a slow server: nothing in "
                  "it blocks (no time.sleep, no blocking call)",
 }
@@ -46,6 +47,7 @@ GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room 
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
 MANY = [*range(1, 251), 1]  # one call for them all, the repeat of 1 included
+CANCEL_AFTER = 0.3  # seconds: asyncio.wait_for cancels count_known, waiting for a silent server, this soon
 ONE_CALL_IDS = [3, 0, 1, -4, 2, 2]  # not in order, one repeated, two no user can have: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
 STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
@@ -111,8 +113,10 @@ class _Counting(_Refuses):
         self.delay = delay
 
     async def CountAlreadyUsers(self, stream) -> None:
-        ids = [request.id async for request in stream]
-        self.calls.append(ids)
+        ids: list[int] = []
+        self.calls.append(ids)  # from its start: a call that runs out of time is still one call
+        async for request in stream:
+            ids.append(request.id)
         await asyncio.sleep(self.delay)
         await stream.send_message(users_pb2.UserCountResponse(count=len({i for i in ids if 1 <= i <= USERS})))
 
@@ -168,9 +172,12 @@ class _Tally:
         return await self.method(*args, **kwargs)
 
 
-async def _count(function, stalls: list[float], port: int, ids: list[int], wait: float, tally: list | None = None):
-    """`await function(stub, ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`; how
-    long it stopped the loop goes into `stalls`. With `tally`, the stub's _Tally is appended to it."""
+async def _count(function, stalls: list[float], port: int, ids: list[int], wait: float, tally: list | None = None,
+                 given: list | None = None):
+    """`await function(stub, a copy of ids)` on a grpclib channel of its own to 127.0.0.1:port, bounded by `wait`;
+    how long it stopped the loop goes into `stalls`. With `tally`, the stub's _Tally is appended to it; with
+    `given`, the copy it was given (as the call left it). A copy each time: a function that changes its list
+    must not change the checker's."""
     from grpclib.client import Channel
 
     async with Channel("127.0.0.1", port) as channel:
@@ -178,8 +185,11 @@ async def _count(function, stalls: list[float], port: int, ids: list[int], wait:
         if tally is not None:
             stub.CountAlreadyUsers = _Tally(stub.CountAlreadyUsers)
             tally.append(stub.CountAlreadyUsers)
+        mine = list(ids)
+        if given is not None:
+            given.append(mine)
         try:
-            return await _ticking(asyncio.wait_for(function(stub, ids), wait), stalls)
+            return await _ticking(asyncio.wait_for(function(stub, mine), wait), stalls)
         except NotImplementedError:
             raise Fail("not done yet: count_known still raises NotImplementedError",
                        "write count_known in the exercise cell, run that cell, then run the checker again") from None
@@ -280,9 +290,11 @@ def check_count_known(function) -> CheckResult:
         def one_call():
             counting = _Counting()
 
+            given: list = []
+
             async def twice():
                 async with _serving(counting) as port:
-                    await _count(function, stalls, port, ONE_CALL_IDS, WAIT)
+                    await _count(function, stalls, port, ONE_CALL_IDS, WAIT, given=given)
                     calls = list(counting.calls)
                     await _count(function, stalls, port, [], WAIT)
                     await _count(function, stalls, port, NOBODY, WAIT)
@@ -293,6 +305,10 @@ def check_count_known(function) -> CheckResult:
                         pass
                     return calls, counting.calls[:before], counting.calls[before:]
             first, until_many, many = _in_a_loop_of_its_own(twice)
+            if given and given[0] != ONE_CALL_IDS:
+                raise Fail(f"count_known(stub, {ONE_CALL_IDS}) left the list it was given as {given[0]}",
+                           "read ids, and change nothing of it: the list is the caller's (no ids.pop, ids.sort or "
+                           "ids.reverse: loop over it, or over sorted(ids), a copy)")
             if first != [ONE_CALL_IDS]:
                 if len(first) > 1:
                     hint = "open one call, send every id on its stream, then end it: not one call per id"
@@ -366,6 +382,18 @@ def check_count_known(function) -> CheckResult:
             if not rose:
                 raise Fail(f"against a server that did not answer, count_known gave {got!r}; expected the "
                            "TimeoutError to rise", "let the TimeoutError rise: the caller must know there is no count")
+            async def cancelled():
+                async with _serving(_Silent()) as port:
+                    return await _count(function, stalls, port, [1, 2], CANCEL_AFTER)
+            try:
+                got = _in_a_loop_of_its_own(cancelled)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            else:
+                raise Fail(f"cancelled by asyncio.wait_for after {CANCEL_AFTER:g} s, count_known gave {got!r}: it "
+                           "kept the cancellation to itself",
+                           "never catch asyncio.CancelledError (or catch it only to clean up, then raise it again): "
+                           "whoever cancels your coroutine must see it end cancelled")
             if not silent_server.deadlines or silent_server.deadlines[0] is None:
                 raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
                            "for a caller that is gone", "give the deadline to the call itself, open(timeout=1), "
