@@ -78,6 +78,28 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
         wrong_in_places(SOLUTION, {f"        {LOG}": COLLECTS, IMPORT: IMPORT + ", wrapped"}),
         {"passes on"}, "must not read the request stream"),
     "logs nothing": (wrong(SOLUTION, LOG, "pass"), {"logs"}, "print one line"),
+    "an id of one character refused": (wrong(SOLUTION, CHECK, CHECK.replace("not request_id", "len(request_id) < 2")),
+                                       {"bad ids"}, "of 1 to 64 characters"),
+    "an id of spaces alone refused": (wrong(SOLUTION, CHECK, CHECK.replace("not request_id", "not request_id.strip()")),
+                                      {"bad ids"}, "spaces alone too"),
+    "an id with a comma refused": (wrong(SOLUTION, CHECK, CHECK.replace("not request_id", 'not request_id or "," in '
+                                                                        "request_id")), {"bad ids"},
+                                   "whatever characters it holds"),
+    "Check and Watch let through, not List": (
+        wrong(SOLUTION, 'handler_call_details.method.startswith("/grpc.health.")',
+              'handler_call_details.method in ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch")'),
+        {"health"}, "Check, Watch and List"),
+    "an id used twice refused": (wrong(SOLUTION, f"        {LOG}", f"""\
+        if request_id in SEEN:
+            return refusing(handler, grpc.StatusCode.ALREADY_EXISTS, "this request id was used already")
+        SEEN.add(request_id)
+        {LOG}""").replace("class RequestIds", "SEEN = set()\n\n\nclass RequestIds"),
+                                 {"passes on", "logs"}, "need not be new"),  # logs: the same id twice
+    "an id logged once, however often it comes": (wrong(SOLUTION, f"        {LOG}", f"""\
+        if request_id not in SEEN:
+            SEEN.add(request_id)
+            {LOG}""").replace("class RequestIds", "SEEN = set()\n\n\nclass RequestIds"),
+                                                  {"logs"}, "each time"),
     "logs without the method": (wrong(SOLUTION, LOG, 'print(f"call {HEADER}={request_id}", flush=True)'), {"logs"},
                                 "handler_call_details.method"),
     "an id of exactly 64 refused": (wrong(SOLUTION, CHECK, CHECK.replace("> LONGEST", ">= LONGEST")), {"bad ids"},
@@ -91,7 +113,7 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
         "before you return the handler"),
     "only Check let through, not Watch": (wrong(SOLUTION, 'handler_call_details.method.startswith("/grpc.health.")',
                                                 'handler_call_details.method == "/grpc.health.v1.Health/Check"'),
-                                          {"health"}, "Check and Watch"),
+                                          {"health"}, "Check, Watch and List"),
     "the refusal repeats seven characters": (wrong(SOLUTION, MESSAGE, 'f"bad {HEADER}: {request_id[:7]}..."'),
                                              {"bad ids"}, "nothing of the id"),
     "the refusal repeats the id in capitals": (wrong(SOLUTION, MESSAGE, 'f"bad {HEADER}: {request_id.upper()}"'),
@@ -103,7 +125,9 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
         f"        {LOG}\n        return handler": LOGGED_BY_THE_SERVICER, IMPORT: IMPORT + ", wrapped"}), {"logs"},
         "fails before it runs"),
     "logs part of the id": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id[:16]}")), {"logs"},
-                            "print one line"),
+                            "log the id whole"),
+    "logs the id cut at 48": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id[:48]}")), {"logs"},
+                              "log the id whole"),
     "a refusal that reads the requests first": (wrong(SOLUTION, REFUSE, READS_FIRST), {"refused"},
                                                 "before any request is read"),
     "a fallback to another header": (wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
@@ -116,7 +140,7 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
         "class RequestIds", ECHOING + "\n\nclass RequestIds"), {"bad ids"}, "in metadata (initial or trailing)"),
     "ids stripped of their spaces": (wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
                                            'dict(handler_call_details.invocation_metadata).get(HEADER, "").strip()'),
-                                     {"logs"}, "print one line"),
+                                     {"bad ids", "logs"}, "spaces alone too"),  # an id of spaces alone is refused
     "the id logged in lowercase": (wrong(SOLUTION, LOG, LOG.replace("{request_id}", "{request_id.lower()}")),
                                    {"logs"}, "print one line"),
     "the id sent back in initial metadata, in capitals": (wrong(SOLUTION, REFUSE, REFUSE.replace(

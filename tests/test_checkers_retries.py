@@ -58,7 +58,7 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
                            "retryThrottling"),
     "throttling that waits for 50 failures": (
         changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 100)), {"throttled"},
-        "below half the tokens"),
+        "retryThrottling is there, with other numbers"),
     "throttling with 20 tokens": (changed(lambda config, _: set_in(config["retryThrottling"], "maxTokens", 20)),
                                   {"throttled"}, "maxTokens\": 10"),
     "throttling that gives back 0.5 a success": (
@@ -87,6 +87,10 @@ WRONG = {  # name: (the config with one mistake, the rules it breaks, words of t
         changed(lambda config, policy: config["methodConfig"].append({
             "name": [{"service": SERVICE, "method": "AddUser"}],
             "retryPolicy": {**policy, "retryableStatusCodes": ["ABORTED"]}})), {"writes"}, "ABORTED too"),
+    "AddUser given one attempt": (  # grpc refuses maxAttempts 1: the hint says to leave AddUser's policy out
+        changed(lambda config, policy: config["methodConfig"].append({
+            "name": [{"service": SERVICE, "method": "AddUser"}], "retryPolicy": {**policy, "maxAttempts": 1}})),
+        ALL - {"backoff"}, "give AddUser no retryPolicy at all"),
     "the service without its package": (
         changed(lambda config, _: [name.update(service="UserManager") for name in config["methodConfig"][0]["name"]]),
         {"reads", "three", "throttled"}, "package"),

@@ -76,7 +76,7 @@ INTERCEPTORS'''
 
 WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
     "only Check let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
-                                     'method == "/grpc.health.v1.Health/Check"'), "health", "Check and Watch"),
+                                     'method == "/grpc.health.v1.Health/Check"'), "health", "Check, Watch and List"),
     "every /grpc. service let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
                                                'method.startswith("/grpc.")'), "no token", "not every /grpc. service"),
     "a message that says nothing": (wrong(SOLUTION, "\"this service wants a token: authorization metadata of the form "

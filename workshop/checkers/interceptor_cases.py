@@ -20,8 +20,9 @@ KIND_HINT = ("a refusal must be a handler of the method's own kind: a unary one,
              "builds one of the right kind")
 NO_HANDLER_HINT = ("UNIMPLEMENTED: returning None, or refusing(None, ...), tells grpc there is no such method; "
                    "refuse with refusing(handler, code, \"...\"), the handler from continuation(handler_call_details)")
-WATCH_HINT = ("every method of the health service goes through: Check and Watch (client-side health checking, and "
-              "load balancers, use Watch); let through whatever starts with /grpc.health.")
+WATCH_HINT = ("every method of the health service goes through: Check, Watch and List (client-side health checking, "
+              "and load balancers, use Watch); let through whatever starts with /grpc.health.")
+LIST_ANSWERS = (grpc.StatusCode.UNIMPLEMENTED,)  # grpcio's health service has no List yet: it answers this, unrefused
 
 
 def _as_it_is(call: Callable, _metadata):
@@ -142,7 +143,8 @@ def conversation(stub, metadata, pass_on_hint: str, ping_pong_hint: str) -> list
 
 
 def health_is_served(target, carries: str, stale: tuple[str, tuple] | None = None) -> None:
-    """Check and Watch, with no metadata at all, answer SERVING; `carries` names what they lack, for the Fail.
+    """Check and Watch, with no metadata at all, answer SERVING, and List what the health service answers;
+    `carries` names what they lack, for the Fail.
     With `stale`, (what it is, metadata a health check may carry: a token of no use, say), Check answers too."""
     with target.channel() as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -166,3 +168,9 @@ def health_is_served(target, carries: str, stale: tuple[str, tuple] | None = Non
             watch.cancel()
         if first.status != health_pb2.HealthCheckResponse.SERVING:
             raise Fail(f"a health Watch answered {first.status}", WATCH_HINT)
+        try:
+            stub.List(health_pb2.HealthListRequest(), timeout=support.TIMEOUT)  # answered OK, once grpcio has it
+        except grpc.RpcError as error:
+            if error.code() not in LIST_ANSWERS:
+                raise Fail(f"a health List without {carries} got {support.describe_rpc_error(error)[:70]} (the "
+                           "health service itself answers UNIMPLEMENTED)", WATCH_HINT) from None

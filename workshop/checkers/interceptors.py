@@ -25,13 +25,15 @@ RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks ea
                "(a stream that sends nothing too), on every service but health (reflection too)",
     "never runs": "a refused call never reaches the servicer: an AddUser without an id adds no one",
     "bad ids": f"an empty id, or one longer than {LONGEST} characters, is refused too, and the refusal repeats no "
-               f"part of it (its message, or metadata sent back); an id of exactly {LONGEST} is served, of any "
-               "characters (spaces, @, digits alone)",
-    "passes on": "a call with an id is served as without the interceptor: every mode, errors too, and ping-pong "
-                 "still answers each id before the next is sent",
+               f"part of it (its message, or metadata sent back); an id of exactly {LONGEST} is served, or of one, "
+               "of any characters (spaces, spaces alone, @, a comma, digits alone)",
+    "passes on": "a call with an id is served as without the interceptor: every mode, errors too, the same id "
+                 "twice too, and ping-pong still answers each id before the next is sent",
     "logs": "each call passed on is logged once: a line of its own with its whole method (/users.v1.UserManager/"
-            "GetUser) and its whole id as it came, capitals and spaces too (one that ends in an error too)",
-    "health": "health checks, which carry no id, are answered SERVING: Check, and Watch",
+            f"GetUser) and its whole id as it came, capitals and spaces too, {LONGEST} characters too (one that ends "
+            "in an error too); the same id twice, two lines",
+    "health": "health checks, which carry no id, go through: Check and Watch answer SERVING, List as the health "
+              "service does (UNIMPLEMENTED in grpcio 1.85)",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
@@ -63,7 +65,7 @@ ONCE_HINT = "log each call once, in intercept_service, not once per message or r
 CARRIED_HINT = (f"the call did carry {HEADER}, of 1 to {LONGEST} characters: read it among all the pairs "
                 "(dict(handler_call_details.invocation_metadata).get(HEADER, \"\"): keys arrive in lowercase), and "
                 "refuse only an id that is empty or too long, whatever characters it holds (dots, colons, "
-                "underscores too)")
+                "underscores too; spaces alone too: never strip it)")
 OTHER_KEY_HINT = (f"only {HEADER} counts: a fallback to another header lets through calls that never carried the id "
                   "this service asks for")
 TRAILER_ECHO_HINT = ("nothing of the id goes back to the caller, in the message or in metadata (initial or trailing), "
@@ -77,7 +79,11 @@ NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service return
              "is no such method. Return the handler that continuation(handler_call_details) gave")
 ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
 OTHER_KEYS = ("request-id", "x-correlation-id", "x-request-ids")  # an id under them is no x-request-id
-ANY_IDS = ("req_7.b:c/d=e+f", "x@y~#%!", "a b", "12345", " Spaced id ")  # 1 to 64 characters of any kind: served
+ANY_IDS = ("req_7.b:c/d=e+f", "x@y~#%!", "a b", "12345", " Spaced id ", "7", "   ", "a,b;c")  # of any kind: served
+LONGEST_LOGGED = "Longest-".ljust(LONGEST, "y")  # the logs case's id of LONGEST characters: logged whole
+SAME_ID_HINT = ("an id names a call for the log; it need not be new: serve every call that carries one, the same "
+                "id again too (keep nothing of one call for the next)")
+CUT_HINT = f"log the id whole, as it came: an id may be up to {LONGEST} characters"
 REFUSED_IDS = ("a" * (LONGEST + 1), "b" * 500)  # too long, both: their refusals must not differ
 # Around the id the checker sends other metadata too, as real clients do: a reader of one pair only misses it.
 BEFORE, AFTER = ("x-client", "checker"), ("x-trace", "on")
@@ -190,6 +196,14 @@ def check_request_ids(server) -> support.CheckResult:
                        "CountAlreadyUsers": modes.client_stream(_with_id(), [1, 2, 99]),
                        "AddUser": _served(lambda: stub.AddUser(WELCOME, metadata=welcome, timeout=support.TIMEOUT),
                                           welcome).user.nickname}
+                again = _with_id()
+                for time_ in ("first", "second"):  # the same id twice: both served
+                    try:
+                        modes.unary(again)
+                    except grpc.RpcError as error:
+                        raise Fail(f"GetUser with {HEADER}={_id_of(again)} was served, then the {time_} call with "
+                                   f"the same id ended {support.describe_rpc_error(error)[:60]}", SAME_ID_HINT
+                                   if time_ == "second" else PASS_ON_HINT) from None
                 expected = {"GetUser": "ana", "GetUsersByType": ["ana", "ben"], "CountAlreadyUsers": 2,
                             "AddUser": WELCOME.nickname}
                 wrong = {method: answer for method, answer in got.items() if answer != expected[method]}
@@ -228,9 +242,17 @@ def check_request_ids(server) -> support.CheckResult:
                         ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2])),
                         ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found),
                         ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable),
-                        ("GetUser with spaces around its id", "GetUser", modes.unary)):
-                    metadata = _with_id(" Spaced id 9 " if "spaces" in what else None)
-                    call(metadata)
+                        ("GetUser with spaces around its id", "GetUser", modes.unary),
+                        (f"GetUser with an id of {LONGEST} characters", "GetUser", modes.unary),
+                        ("GetUser with the id of the GetUser before", "GetUser", modes.unary)):
+                    metadata = (_with_id(" Spaced id 9 ") if "spaces" in what else _with_id(LONGEST_LOGGED)
+                                if "characters" in what or "before" in what else _with_id())
+                    try:
+                        call(metadata)
+                    except Fail:
+                        if len(_id_of(metadata)) == LONGEST:  # refused: the bad ids' case names it
+                            continue
+                        raise
                     sent[what] = (method, _id_of(metadata))
             deadline = time.monotonic() + LOG_WAIT
             while True:
@@ -242,13 +264,20 @@ def check_request_ids(server) -> support.CheckResult:
                 time.sleep(0.1)
             for what, found in lines.items():
                 method, request_id = sent[what]
+                if not found and any(request_id.strip()[:16] in line for line in log):
+                    raise Fail(f"the {what} call with {HEADER}={request_id} was logged with its id cut short",
+                               CUT_HINT)
                 if not found:
                     # only calls that ended in an error went unlogged: the line is printed too late
                     too_late = all(found_of_one for label, found_of_one in lines.items() if "(" not in label)
                     raise Fail(f"the {what} call with {HEADER}={request_id} left no line with its id in the "
                                "server's log", AFTER_HINT if "(" in what and too_late else LOG_HINT)
-                if len(found) > 1:
-                    raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} times", ONCE_HINT)
+                calls = sum(other == request_id for _, other in sent.values())  # the same id twice: two lines
+                if len(found) != calls:
+                    raise Fail(f"the {what} call with {HEADER}={request_id} was logged {len(found)} time(s)"
+                               + (f", for {calls} calls that carried it" if calls > 1 else ""),
+                               ONCE_HINT if len(found) > calls else "log every call you pass on, each time: the "
+                               "same id may come again, and each call needs its line")
                 if f"/users.v1.UserManager/{method}" not in found[0]:
                     raise Fail(f"the {what} call was logged as {found[0][:80]!r}, without its whole method "
                                f"(/users.v1.UserManager/{method}: the service tells one GetUser from another)",

@@ -60,7 +60,11 @@ WRITES_HINT = ("a methodConfig entry whose name is {\"service\": \"" + SERVICE +
 WRITES_ANY_HINT = ("give AddUser no retryPolicy at all: whatever the code (ABORTED too), its first attempt may have "
                    "written, and a retry would write again")
 THROTTLE_HINT = ("add \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1} beside methodConfig: each failure "
-                 "takes a token, each success gives back 0.1, and below half the tokens the client stops retrying")
+                 "takes a token, each success gives back 0.1, and at half the tokens or fewer the client stops "
+                 "retrying")
+THROTTLE_VALUES_HINT = ("retryThrottling is there, with other numbers: \"maxTokens\": 10, \"tokenRatio\": 0.1 (each "
+                        "failure takes a token, each success gives back 0.1, and at half the tokens or fewer the "
+                        "client stops retrying)")
 RECOVERY_HINT = ("exactly 10 tokens and 0.1 back a success (\"maxTokens\": 10, \"tokenRatio\": 0.1): then about 60 "
                  "successes after a storm bring retries back, neither sooner nor later")
 BACKOFF_HINT = ("the call ran past its 5 s deadline: keep the backoff as above (initialBackoff \"0.1s\", maxBackoff "
@@ -281,7 +285,9 @@ def check_retry_policy(config) -> support.CheckResult:
                     if "service config" not in details:
                         raise
                     why = _why_refused(text)
-                    raise Fail(f"grpc refused the config: {why}",
+                    own = _entry_of(config, "AddUser")  # an entry of AddUser's own with a retryPolicy: remove it
+                    raise Fail(f"grpc refused the config: {why}", WRITES_ANY_HINT if "retryPolicy" in why and own
+                               and "retryPolicy" in own and own != _entry_of(config, "GetUser") else
                                REFUSED_HINT + (POLICY_FIELDS_HINT if "retryPolicy" in why else "")) from None
         unknown = _unknown_fields(config)
         if unknown:
@@ -350,8 +356,10 @@ def check_retry_policy(config) -> support.CheckResult:
             raise Fail("a failing GetUser was not retried at all, so there is nothing to throttle yet",
                        "make GetUser retried first (the rules above); this rule then judges the throttling")
         if sum(made) != storm_attempts(made[0]):
+            throttling = json.loads(_config_text(config)).get("retryThrottling")  # it parsed: retries happened
             raise Fail(f"{STORM_CALLS} failing GetUsers in a row made {sum(made)} attempts; with 10 tokens, "
-                       f"{storm_attempts(made[0])}", THROTTLE_HINT)
+                       f"{storm_attempts(made[0])}", THROTTLE_VALUES_HINT if isinstance(throttling, dict)
+                       else THROTTLE_HINT)
         for _ in range(STILL_OFF):
             client.attempts("GetUser", times=0)
         if (attempts := client.attempts("GetUser")[1]) != 1:

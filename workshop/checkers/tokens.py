@@ -38,7 +38,8 @@ RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks ea
                  "too (NOT_FOUND), through real call credentials too, and ping-pong answers each id before the next",
     "every call": "each call is judged on its own: after alice's calls were served, the same methods without a "
                   "token, and the guest's AddUser, are still refused",
-    "health": "health checks, which carry no token, are answered SERVING: Check, and Watch",
+    "health": "health checks, which carry no token, go through: Check and Watch answer SERVING, List as the health "
+              "service does (UNIMPLEMENTED in grpcio 1.85)",
 }
 NORMAL, GUEST_TYPE = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
