@@ -72,6 +72,15 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                         "    _kept[service] = _table(explorer, service)\n    return _kept[service]"
                                         "\n\n\ndef _table(explorer, service):\n"), "unknown",
                                         "a table kept from one server"),
+    **{f"a cache keyed on the name and {what}": (wrong(
+        SOLUTION, "def method_table(explorer, service: str) -> list[tuple[str, str, str, str]]:\n",
+        f"_kept = {{}}\n\n\ndef method_table(explorer, service):\n    key = (service, {key})\n"
+        "    if key not in _kept:\n        _kept[key] = _table(explorer, service)\n    return _kept[key]"
+        "\n\n\ndef _table(explorer, service):\n"), "unknown", "a table kept from one server")
+        for what, key in (("its file", "explorer.service(service).file.name if service in explorer.services() "
+                                       "else None"),
+                          ("the services served", "tuple(explorer.services())"),
+                          ("how many are served", "len(explorer.services())"))},
     "twins dropped": (wrong(SOLUTION, COMPREHENSION, "for method in {(m.input_type, m.output_type, m.client_streaming, "
                             "m.server_streaming): m for m in explorer.service(service).methods}.values()]"),
                       "every method", "none left out"),
@@ -104,6 +113,13 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                               "service).methods:\n        raise KeyError(service)\n"
                                               "    return [(method.name"), "every method", "empty table, []"),
 }
+
+
+def test_a_keyerror_that_names_the_service_in_its_repr_passes():
+    """f"unknown service {service!r}" shows 'users.v1.UserManager\\n' with its line end escaped: it names it."""
+    result = check_method_table(function_of(wrong(SOLUTION, 'KeyError(f"the server does not serve {service}")',
+                                                  'KeyError(f"unknown service {service!r}")')))
+    assert result.all_passed, repr(result)
 
 
 def test_skeleton_is_reported_as_not_done():

@@ -95,7 +95,7 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
             message = re.sub(rf"(?m)^{re.escape(virtual)}/", lambda _: real_prefix, result.stderr.strip())
             raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}")
         generated = Path(out_root, virtual)
-        for stale in [*package_dir.glob("*_pb2*.py*"), *package_dir.glob("*_grpc.py")]:
+        for stale in {*package_dir.glob("*_pb2*.py*"), *package_dir.glob("*_grpc.py")}:  # x_pb2_grpc.py: both
             if not (generated / stale.name).exists():
                 stale.unlink()
         for produced in generated.iterdir():
