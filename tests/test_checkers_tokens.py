@@ -74,13 +74,37 @@ COLLECTS = '''        if handler.request_streaming:  # "look at what comes"
 
 INTERCEPTORS'''
 
+REFUSE = ("        if who is None:  # who is calling is not known\n"
+          "            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED,")
+SPLIT = f'        scheme, _, token = credentials.partition(" ")\n        {WHO}\n'
+
 WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
     "only Check let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
                                      'method == "/grpc.health.v1.Health/Check"'), "health", "Check, Watch and List"),
     "every /grpc. service let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
                                                'method.startswith("/grpc.")'), "no token", "not every /grpc. service"),
-    "a message that says nothing": (wrong(SOLUTION, "\"this service wants a token: authorization metadata of the form "
-                                          "'Bearer <token>'\"", '"go away"'), "no token", "say what is missing"),
+    "the scheme found anywhere in the value": (wrong(SOLUTION, SPLIT, """\
+        found = re.search(r"Bearer (\\S+)$", credentials)
+        who = who_holds(found.group(1)) if found else None
+""").replace("import grpc\n", "import re\n\nimport grpc\n"), "bad tokens", "take the token as sent"),
+    "Token taken as a scheme too": (wrong(SOLUTION, 'if scheme == "Bearer"', 'if scheme in ("Bearer", "Token")'),
+                                    "bad tokens", "take the token as sent"),
+    "'=' taken as the separator too": (wrong(SOLUTION, 'scheme, _, token = credentials.partition(" ")',
+                                             'scheme, _, token = credentials.replace("=", " ", 1).partition(" ")'),
+                                       "bad tokens", "take the token as sent"),
+    "a doubled scheme taken off": (wrong(SOLUTION, 'scheme, _, token = credentials.partition(" ")',
+                                         'scheme, _, token = credentials.partition(" ")\n'
+                                         '        while token.startswith("Bearer "):\n            token = token[7:]'),
+                                   "bad tokens", "take the token as sent"),
+    "words of no use for a token that will not do": (wrong(SOLUTION, REFUSE, """\
+        if who is None and credentials:
+            return refusing(handler, grpc.StatusCode.UNAUTHENTICATED, "access denied")
+""" + REFUSE), "bad tokens", "say what is wanted"),
+    "everyone locked out after 50 refusals": (wrong(SOLUTION, REFUSE, REFUSE.replace(
+        "        if who is None:", "        if who is None or FAILED[0] >= 50:\n            FAILED[0] += 1\n"
+        "            who = None\n        if who is None:")).replace("class BearerTokens", "FAILED = [0]\n\n\n"
+                                                                     "class BearerTokens"),
+                                              "every call", "judge every call on its own"),
     "a token found by its start": (wrong(SOLUTION, WHO, 'who = next((name for known, name in TOKENS.items() if '
                                          'token.startswith(known)), None) if scheme == "Bearer" else None').replace(
         "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),
@@ -189,6 +213,23 @@ def test_the_answer_passes_every_rule(tmp_path):
 
 def test_every_rule_has_a_wrong_answer():
     assert {rule for _, rule, _ in WRONG.values()} == set(RULES)
+
+
+def test_a_message_that_says_nothing_breaks_both_refusal_rules(tmp_path):
+    """One refusal for every unknown caller: without a token, and with one that will not do."""
+    result = check(wrong(SOLUTION, "\"this service wants a token: authorization metadata of the form "
+                                   "'Bearer <token>'\"", '"go away"'), tmp_path)
+    assert failed(result) == {RULES["no token"], RULES["bad tokens"]}, repr(result)
+    assert "say what is missing" in result[RULES["no token"]].hint, repr(result)
+    assert "say what is wanted" in result[RULES["bad tokens"]].hint, repr(result)
+
+
+def test_a_pause_before_each_refusal_is_named(tmp_path):
+    result = check(wrong(SOLUTION, REFUSE, "        if who is None:\n            time.sleep(0.4)  # 'slow the "
+                                           "guessers down'\n" + REFUSE).replace("import grpc\n",
+                                                                                  "import time\n\nimport grpc\n"),
+                   tmp_path)
+    assert RULES["no token"] in failed(result) and "refuse at once" in result[RULES["no token"]].hint, repr(result)
 
 
 @pytest.mark.parametrize("mistake", WRONG)

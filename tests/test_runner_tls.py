@@ -78,3 +78,15 @@ def test_credentials_without_their_authority_are_refused_with_what_to_set(tmp_pa
     module.write_text(MODULE.format(asyncio="").replace("ROOT_CERTIFICATES = ", "AUTHORITY = "))
     with pytest.raises(server_runner.ServerStartError, match="sets both SERVER_CREDENTIALS"):
         server_runner.start(str(module), env={"TLS_FOLDER": str(tls_folder)})
+
+
+def test_a_tls_server_open_to_the_network_warns_without_saying_it_is_unencrypted(tmp_path, tls_folder):
+    """The secure room listens on 0.0.0.0: its log warns that it is open, and says its calls are encrypted."""
+    module = tmp_path / "my_tls_users.py"
+    module.write_text(MODULE.format(asyncio=""))
+    with pytest.warns(UserWarning, match="listening on 0.0.0.0"):
+        server = server_runner.start(str(module), host="0.0.0.0", env={"TLS_FOLDER": str(tls_folder)})
+    with server:
+        log = server.logs()
+    assert "WARNING: listening on 0.0.0.0" in log and "Its calls travel over TLS" in log, log
+    assert "no encryption" not in log, log

@@ -99,7 +99,8 @@ def secure_room_channel(address: str, password: str | None, fingerprint: str) ->
     if not room.same_fingerprint(fingerprint, certificate):
         raise room.NotTheRoom(f"the server at {address} shows the fingerprint {room.fingerprint(certificate)}, not "
                               f"{fingerprint.strip()[:40]}: it is not the room you were given (check the address and "
-                              "the fingerprint on the instructor's screen)")
+                              "the fingerprint on the instructor's screen; never copy the one this server shows: "
+                              "an impostor shows its own)")
     credentials = grpc.ssl_channel_credentials(certificate)
     if password is not None:
         credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(password))

@@ -9,8 +9,10 @@ below, one case each; tests/test_checkers_tokens.py breaks each on its own.
 from __future__ import annotations
 
 import re
+import time
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from workshop import tokens
 from workshop.checkers import interceptor_cases, support, users_cases
@@ -21,14 +23,15 @@ from workshop.protos import users_pb2, users_pb2_grpc
 HEADER = "authorization"
 ALICE, GUEST = (next(token for token, who in tokens.TOKENS.items() if who == name) for name in ("alice", "guest"))
 RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks each on its own
-    "no token": f"a call without {HEADER} → UNAUTHENTICATED, whose message says what is missing (names {HEADER} "
-                "or a token), in all four modes (a stream that sends nothing too; one whose client waits for an "
-                "answer before it sends more), AddUser too (who calls comes first), on every service but health "
+    "no token": f"a call without {HEADER} → UNAUTHENTICATED at once, whose message says what is missing (names "
+                f"{HEADER} or a token), in all four modes (a stream that sends nothing too; one whose client waits "
+                "for an answer before it sends more), AddUser too (who calls comes first), on every service but health "
                 "(reflection too)",
     "bad tokens": "a token nobody holds, one that only starts or ends like a real one, one with something after it "
-                  "(a space too), one in other letters' case, one without its Bearer scheme or with another, an empty "
-                  "one, or a real token under another key (x-token, bare or with Bearer) → UNAUTHENTICATED, never "
-                  "PERMISSION_DENIED (AddUser too); the refusal repeats nothing that was sent",
+                  "(a space too), one in other letters' case, one without its Bearer scheme or with another (or two, "
+                  "or one with more before it, or '=' after it), an empty one, or a real token under another key "
+                  "(x-token, bare or with Bearer) → UNAUTHENTICATED, never PERMISSION_DENIED (AddUser too); the "
+                  "refusal says what is wanted and repeats nothing that was sent",
     "permission": "a token whose holder may not call the method (the guest's AddUser) → PERMISSION_DENIED, whose "
                   "message names the method and repeats nothing of the token; the guest's reads are served, in every "
                   "mode",
@@ -37,7 +40,7 @@ RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks ea
     "passes on": "a call with alice's token is served as without the interceptor: every mode, AddUser too, errors "
                  "too (NOT_FOUND), through real call credentials too, and ping-pong answers each id before the next",
     "every call": "each call is judged on its own: after alice's calls were served, the same methods without a "
-                  "token, and the guest's AddUser, are still refused",
+                  "token, and the guest's AddUser, are still refused; after many refused calls, alice's are served",
     "health": "health checks, which carry no token, go through: Check and Watch answer SERVING, List as the health "
               "service does (UNIMPLEMENTED in grpcio 1.85)",
 }
@@ -72,7 +75,15 @@ BAD_TOKENS = {  # what was sent: (the key, its value)
     "'Bearer' and alice's token under x-token": ("x-token", f"Bearer {ALICE}"),
     "alice's name for a token": (HEADER, "Bearer alice"),
     "a token that ends as alice's does": (HEADER, f"Bearer mallory-000000{ALICE[-4:]}"),
+    "alice's token after 'XBearer '": (HEADER, f"XBearer {ALICE}"),
+    "alice's token after 'Basic Bearer '": (HEADER, f"Basic Bearer {ALICE}"),
+    "alice's token after 'Bearer Bearer '": (HEADER, f"Bearer Bearer {ALICE}"),
+    "alice's token after 'Bearer='": (HEADER, f"Bearer={ALICE}"),
+    "alice's token as Token": (HEADER, f"Token {ALICE}"),
 }
+SCHEMES = re.compile(r"^(?:(?:X?Bearer|Basic|Digest|Token)[ :_=]*)+")  # what a bad token's value starts with
+LOCKED_OUT_AFTER = 120  # refused calls before alice's, on a copy of its own: a lockout of everyone lets none through
+SLOW_REFUSAL = 0.2  # seconds: a refusal slower than this (and than a served call, by far) waited on purpose
 UNKNOWN_WRITER = "Bearer mallory-5e0c9d1b7a"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
 
 MISSING_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.invocation_metadata (pairs: "
@@ -81,6 +92,11 @@ MISSING_HINT = (f"in intercept_service, read {HEADER} from handler_call_details.
 UNAUTHENTICATED_HINT = ("who is calling is not known (no token, or none anyone holds): that is UNAUTHENTICATED. "
                         "PERMISSION_DENIED says \"I know who you are, and you may not\"")
 NAMES_HINT = f"say what is missing: the message names {HEADER} (or the token), so the caller knows what to add"
+WANTED_HINT = (f"say what is wanted, for a token that will not do as for a missing one: the message names {HEADER} or "
+               "the token (\"a token this service knows, as 'Bearer <token>'\"), and repeats nothing that was sent")
+SLOW_HINT = ("refuse at once: a sleep in intercept_service holds one of the server's threads, so a few callers with "
+             "wrong tokens stall everyone else's calls (slowing guessers down is a rate limiter's job, in front of "
+             "the server)")
 HEALTH_ONLY_HINT = ("only the health service goes through without a token: let through methods that start with "
                     "/grpc.health., not every /grpc. service (reflection tells a stranger your whole contract)")
 EXACT_HINT = ("take the token as sent: `scheme, _, token = value.partition(\" \")`, the scheme must be Bearer, and "
@@ -129,7 +145,7 @@ REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: 
 def _echoes(details: str, sent: str, holder: str = "") -> bool:
     """Whether the refusal repeats 4 characters running of the token in `sent` (an authorization value), beyond the
     scheme and the name of its `holder` (a denial may name who was denied)."""
-    secret = re.sub(r"^(Bearer|Basic|Digest)[ :_]*", "", sent).strip().removeprefix(f"{holder}-" if holder else "")
+    secret = SCHEMES.sub("", sent).strip().removeprefix(f"{holder}-" if holder else "")
     return any(secret[i:i + 4] in details for i in range(len(secret) - 3))
 
 
@@ -156,6 +172,24 @@ def _alice_served(call, metadata):
 def _unauthenticated(call, what: str, answered_hint: str) -> str:
     return interceptor_cases.refusal(call, what, expected=grpc.StatusCode.UNAUTHENTICATED, answered_hint=answered_hint,
                                      code_hint=UNAUTHENTICATED_HINT, wrong_code_hints=WRONG_CODE_HINTS)
+
+
+def _refused_at_once(target, stub) -> None:
+    """Three GetUsers without a token take no longer than three health checks, give or take SLOW_REFUSAL (a call
+    with alice's token would teach a stateful interceptor something: "every call" judges that, on a copy)."""
+    def median(call) -> float:
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            _refused(call)
+            took.append(time.monotonic() - started)
+        return sorted(took)[1]
+    with target.channel() as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        served = median(lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=support.TIMEOUT))
+    refused = median(lambda: FourModes(stub).unary(_carrying(None)))
+    if refused > SLOW_REFUSAL and refused > 4 * served:
+        raise Fail(f"a refusal took {refused:.1f} s, a served call {served:.2f} s", SLOW_HINT)
 
 
 def _nothing_before_the_refusal(stub) -> None:
@@ -222,6 +256,7 @@ def check_tokens(server) -> support.CheckResult:
 
         def no_token():
             with users_cases.users_stub(target) as stub:
+                _refused_at_once(target, stub)
                 for what, call in FourModes(stub).each_mode(_carrying(None)).items():
                     details = _unauthenticated(call, f"{what} without {HEADER}", MISSING_HINT)
                     if HEADER not in details.lower() and "token" not in details.lower():
@@ -252,6 +287,9 @@ def check_tokens(server) -> support.CheckResult:
                     if _echoes(details, value):
                         raise Fail(f"GetUser with {what} was refused with a message that repeats what was sent",
                                    ECHO_HINT)
+                    if HEADER not in details.lower() and "token" not in details.lower():
+                        raise Fail(f"GetUser with {what} was refused with {details[:60]!r}, which does not say "
+                                   "what is wanted", WANTED_HINT)
                 _unauthenticated(lambda: modes.server_stream(_carrying(f"Bearer {ALICE}x")),
                                  "GetUsersByType with alice's token and more", EXACT_HINT)
                 try:
@@ -350,6 +388,15 @@ def check_tokens(server) -> support.CheckResult:
                                                                        timeout=support.TIMEOUT)}
 
                 refused_before = [what for what, call in calls().items() if _refused(call)]  # what to see again
+                for _ in range(LOCKED_OUT_AFTER):
+                    _refused(lambda: FourModes(stub).unary(_carrying(UNKNOWN_WRITER)))
+                try:
+                    FourModes(stub).unary(alice)
+                except grpc.RpcError as error:
+                    if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                        raise Fail(f"after {LOCKED_OUT_AFTER} calls with a token nobody holds, a GetUser with "
+                                   f"alice's token was refused: {support.describe_rpc_error(error)[:60]}",
+                                   JUDGED_ONCE_HINT) from None
                 modes = FourModes(stub, _alice_served)
                 modes.unary(alice)
                 modes.bidirectional(alice, [1])

@@ -43,8 +43,14 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may well be this machine's address on the network
 
 
-def open_warning(host: str) -> str:
-    return OPEN_WARNING.format(host=host[:60])
+OPEN_TLS_WARNING = ("WARNING: listening on {host}, not only on this machine: anyone who can reach this computer "
+                    "on the network can reach this server. Its calls travel over TLS; who may make them is the "
+                    "server's to check. Stop it (Ctrl+C) as soon as the session is over.")
+
+
+def open_warning(host: str, tls: bool = False) -> str:
+    """The warning for a server open to the network; `tls`: it serves over TLS (so: encrypted, not unguarded)."""
+    return (OPEN_TLS_WARNING if tls else OPEN_WARNING).format(host=host[:60])
 
 
 def probe_address(host: str, port: int) -> str:

@@ -172,12 +172,13 @@ def run(reference: str, name: str, host: str, port: int, *, parent_pid: int | No
     if parent_pid is not None:
         watch_parent(parent_pid, shutdown)
     threading.Thread(target=shutdown.watchdog, name="watchdog", daemon=True).start()
-    if not addresses.is_loopback(host):
-        print(addresses.open_warning(host), file=sys.stderr, flush=True)
     try:
         rules = serving.ModuleRules(module_path(reference))
         rules.refuse_servers_of_its_own()
-        server = serving.build(load(reference), rules, host, port)
+        module = load(reference)
+        if not addresses.is_loopback(host):
+            print(addresses.open_warning(host, tls=serving.tls_of(module) is not None), file=sys.stderr, flush=True)
+        server = serving.build(module, rules, host, port)
         bound = server.start()
         entry = _entry(server, reference, name, host, bound, parent_pid, log, server_id)
         shutdown.entry_path = registry.register(entry)
