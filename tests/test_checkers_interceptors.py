@@ -77,6 +77,9 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
     "collects a request stream before serving it": (
         wrong_in_places(SOLUTION, {f"        {LOG}": COLLECTS, IMPORT: IMPORT + ", wrapped"}),
         {"passes on"}, "must not read the request stream"),
+    "reflection v1 let through": (wrong(SOLUTION, 'handler_call_details.method.startswith("/grpc.health.")',
+                                        'handler_call_details.method.startswith(("/grpc.health.", '
+                                        '"/grpc.reflection.v1."))'), {"refused"}, "not every /grpc. service"),
     "logs nothing": (wrong(SOLUTION, LOG, "pass"), {"logs"}, "print one line"),
     "an id of one character refused": (wrong(SOLUTION, CHECK, CHECK.replace("not request_id", "len(request_id) < 2")),
                                        {"bad ids"}, "of 1 to 64 characters"),

@@ -105,6 +105,9 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
         "            who = None\n        if who is None:")).replace("class BearerTokens", "FAILED = [0]\n\n\n"
                                                                      "class BearerTokens"),
                                               "every call", "judge every call on its own"),
+    "reflection v1 let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
+                                        'method.startswith(("/grpc.health.", "/grpc.reflection.v1."))'),
+                                  "no token", "reflection tells a stranger your whole contract"),
     "a token found by its start": (wrong(SOLUTION, WHO, 'who = next((name for known, name in TOKENS.items() if '
                                          'token.startswith(known)), None) if scheme == "Bearer" else None').replace(
         "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
@@ -110,13 +110,19 @@ def refused_while_waiting(stub, metadata, what: str, expected: grpc.StatusCode, 
                    "status: return refusing(handler, ...), which answers nothing")
 
 
-def reflection_listing(target, metadata=None) -> Callable[[], list]:
-    """A call that lists the target's services by reflection, with `metadata`: to be refused, or served."""
+REFLECTION_VERSIONS = ("v1alpha", "v1")  # the kit's servers answer both: grpcurl asks v1 first
+
+
+def reflection_listing(target, metadata=None, version: str = "v1alpha") -> Callable[[], list]:
+    """A call that lists the target's services by reflection (`version`: v1 is v1alpha's protocol under another
+    name, so v1alpha's messages serve for both), with `metadata`: to be refused, or served."""
     def listing():
         with target.channel() as channel:
-            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            info = channel.stream_stream(f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+                                         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
             questions = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-            return list(reflection.ServerReflectionInfo(questions, metadata=metadata, timeout=support.TIMEOUT))
+            return list(info(questions, metadata=metadata, timeout=support.TIMEOUT))
     return listing
 
 

@@ -142,8 +142,9 @@ def check_request_ids(server) -> support.CheckResult:
                 for key in OTHER_KEYS:
                     _refusal(lambda key=key: FourModes(stub).unary((BEFORE, (key, "check-under-another-key"), AFTER)),
                              f"GetUser with an id under {key} (and none under {HEADER})", OTHER_KEY_HINT)
-            _refusal(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
-                     HEALTH_ONLY_HINT)
+            for version in interceptor_cases.REFLECTION_VERSIONS:
+                _refusal(interceptor_cases.reflection_listing(target, version=version),
+                         f"server reflection ({version}) without {HEADER}", HEALTH_ONLY_HINT)
 
         def never_runs():
             with users_cases.users_stub(target) as stub:

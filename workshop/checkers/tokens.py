@@ -273,8 +273,9 @@ def check_tokens(server) -> support.CheckResult:
                     None), timeout=support.TIMEOUT)), f"GetUsersByType of no type without {HEADER} (the servicer "
                     "would refuse the type)", MISSING_HINT)
                 _nothing_before_the_refusal(stub)
-            _unauthenticated(interceptor_cases.reflection_listing(target), f"server reflection without {HEADER}",
-                             HEALTH_ONLY_HINT)
+            for version in interceptor_cases.REFLECTION_VERSIONS:
+                _unauthenticated(interceptor_cases.reflection_listing(target, version=version),
+                                 f"server reflection ({version}) without {HEADER}", HEALTH_ONLY_HINT)
 
         def bad_tokens():
             with users_cases.users_stub(target) as stub:
