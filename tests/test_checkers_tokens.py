@@ -100,14 +100,29 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
         if who is None and credentials:
             return refusing(handler, grpc.StatusCode.UNAUTHENTICATED, "access denied")
 """ + REFUSE), "bad tokens", "say what is wanted"),
-    "everyone locked out after 50 refusals": (wrong(SOLUTION, REFUSE, REFUSE.replace(
-        "        if who is None:", "        if who is None or FAILED[0] >= 50:\n            FAILED[0] += 1\n"
+    "everyone locked out after 90 refusals": (wrong(SOLUTION, REFUSE, REFUSE.replace(
+        "        if who is None:", "        if who is None or FAILED[0] >= 90:\n            FAILED[0] += 1\n"
         "            who = None\n        if who is None:")).replace("class BearerTokens", "FAILED = [0]\n\n\n"
                                                                      "class BearerTokens"),
                                               "every call", "judge every call on its own"),
     "reflection v1 let through": (wrong(SOLUTION, 'method.startswith("/grpc.health.")',
                                         'method.startswith(("/grpc.health.", "/grpc.reflection.v1."))'),
                                   "no token", "reflection tells a stranger your whole contract"),
+    "the scheme checked by its start": (wrong(SOLUTION, 'if scheme == "Bearer"',
+                                              'if scheme.lower().startswith("bearer")'),
+                                        "bad tokens", "take the token as sent"),
+    "the token under any key that holds authorization": (wrong(
+        SOLUTION, 'credentials = dict(handler_call_details.invocation_metadata).get("authorization", "")',
+        'credentials = next((value for key, value in handler_call_details.invocation_metadata\n'
+        '                            if "authorization" in key), "")'), "bad tokens", "look for the token in"),
+    "angle brackets taken off the token": (wrong(SOLUTION, "who_holds(token)", 'who_holds(token.strip("<>"))'),
+                                           "bad tokens", "take the token as sent"),
+    "a guest's reflection denied": (wrong(SOLUTION, "if not may_call(who, method):",
+                                          'if not may_call(who, method) or (who != "alice" and not '
+                                          'method.startswith("/users.v1.")):'), "permission", "a guest reads"),
+    "the token printed in the log": (wrong(SOLUTION, REFUSE, '        if who is None:\n            print(f"refused '
+                                           '{method}: {credentials!r}", flush=True)\n' + REFUSE), "bad tokens",
+                                     "print nothing of a token"),
     "a token found by its start": (wrong(SOLUTION, WHO, 'who = next((name for known, name in TOKENS.items() if '
                                          'token.startswith(known)), None) if scheme == "Bearer" else None').replace(
         "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),

@@ -31,7 +31,7 @@ RULES = {  # Exercise 13.1: each rule is one case; a wrong-answer test breaks ea
                   "(a space too), one in other letters' case, one without its Bearer scheme or with another (or two, "
                   "or one with more before it, or '=' after it), an empty one, or a real token under another key "
                   "(x-token, bare or with Bearer) → UNAUTHENTICATED, never PERMISSION_DENIED (AddUser too); the "
-                  "refusal says what is wanted and repeats nothing that was sent",
+                  "refusal says what is wanted and repeats nothing that was sent, nor does the server's log",
     "permission": "a token whose holder may not call the method (the guest's AddUser) → PERMISSION_DENIED, whose "
                   "message names the method and repeats nothing of the token; the guest's reads are served, in every "
                   "mode",
@@ -80,8 +80,17 @@ BAD_TOKENS = {  # what was sent: (the key, its value)
     "alice's token after 'Bearer Bearer '": (HEADER, f"Bearer Bearer {ALICE}"),
     "alice's token after 'Bearer='": (HEADER, f"Bearer={ALICE}"),
     "alice's token as Token": (HEADER, f"Token {ALICE}"),
+    "alice's token after 'Bearer: '": (HEADER, f"Bearer: {ALICE}"),
+    "alice's token after 'Bearers '": (HEADER, f"Bearers {ALICE}"),
+    "alice's token after 'bearer-token '": (HEADER, f"bearer-token {ALICE}"),
+    "alice's token right after 'Bearer'": (HEADER, f"Bearer{ALICE}"),
+    "alice's token in angle brackets": (HEADER, f"Bearer <{ALICE}>"),
+    "alice's token in quotes": (HEADER, f'Bearer "{ALICE}"'),
+    "alice's token percent-encoded": (HEADER, "Bearer %" + f"{ord(ALICE[0]):02X}{ALICE[1:]}"),
+    "alice's token under x-authorization": ("x-authorization", f"Bearer {ALICE}"),
+    "alice's token under proxy-authorization": ("proxy-authorization", f"Bearer {ALICE}"),
 }
-SCHEMES = re.compile(r"^(?:(?:X?Bearer|Basic|Digest|Token)[ :_=]*)+")  # what a bad token's value starts with
+SCHEMES = re.compile(r"^(?:(?:X?Bearers?|bearer-token|Basic|Digest|Token)[ :_=]*)+")  # how bad tokens' values start
 LOCKED_OUT_AFTER = 120  # refused calls before alice's, on a copy of its own: a lockout of everyone lets none through
 SLOW_REFUSAL = 0.2  # seconds: a refusal slower than this (and than a served call, by far) waited on purpose
 UNKNOWN_WRITER = "Bearer mallory-5e0c9d1b7a"  # an AddUser with it: who calls is unknown, so UNAUTHENTICATED
@@ -94,6 +103,9 @@ UNAUTHENTICATED_HINT = ("who is calling is not known (no token, or none anyone h
 NAMES_HINT = f"say what is missing: the message names {HEADER} (or the token), so the caller knows what to add"
 WANTED_HINT = (f"say what is wanted, for a token that will not do as for a missing one: the message names {HEADER} or "
                "the token (\"a token this service knows, as 'Bearer <token>'\"), and repeats nothing that was sent")
+LOGGED_HINT = ("print nothing of a token: a log is read by more people than the token's holder, and kept longer; "
+               "log who called (who_holds gives the name) and what was refused, never the authorization value")
+LOG_LINES = 2000  # of the server's log, read for tokens
 SLOW_HINT = ("refuse at once: a sleep in intercept_service holds one of the server's threads, so a few callers with "
              "wrong tokens stall everyone else's calls (slowing guessers down is a rate limiter's job, in front of "
              "the server)")
@@ -139,13 +151,14 @@ WRONG_CODE_HINTS = {  # a refusal of an unknown caller with another code than UN
                                        "so UNAUTHENTICATED, from refusing(handler, ...), before the servicer"),
 }
 REFUSED_ALICE_HINT = ("alice's token was refused: the header is `authorization: Bearer <token>` (lowercase key, one "
-                      "space), and who_holds(token) gives 'alice' for it")
+                      "space), and who_holds(token) gives 'alice' for it; and nothing earlier calls left behind (a "
+                      "count of refusals, say) may refuse her")
 
 
 def _echoes(details: str, sent: str, holder: str = "") -> bool:
     """Whether the refusal repeats 4 characters running of the token in `sent` (an authorization value), beyond the
     scheme and the name of its `holder` (a denial may name who was denied)."""
-    secret = SCHEMES.sub("", sent).strip().removeprefix(f"{holder}-" if holder else "")
+    secret = SCHEMES.sub("", sent).strip().strip('<>"').removeprefix(f"{holder}-" if holder else "")
     return any(secret[i:i + 4] in details for i in range(len(secret) - 3))
 
 
@@ -301,6 +314,9 @@ def check_tokens(server) -> support.CheckResult:
                 if any(_echoes(str(value), f"Bearer {ALICE}x") for _, value in returned):
                     raise Fail("GetUser with alice's token and more was refused with the token in metadata sent back",
                                ECHO_HINT + " (nor in metadata: initial or trailing)")
+                logged = target.handle.logs(LOG_LINES) if target.handle else ""
+                if any(secret[i:i + 6] in logged for secret in (ALICE[6:], GUEST[6:]) for i in range(len(secret) - 5)):
+                    raise Fail("the server's log holds part of a token that was sent", LOGGED_HINT)
                 interceptor_cases.refusal(lambda: stub.AddUser(NEWCOMER, metadata=_carrying(UNKNOWN_WRITER),
                                                                timeout=support.TIMEOUT),
                                           "AddUser with a token nobody holds", expected=grpc.StatusCode.UNAUTHENTICATED,
@@ -315,6 +331,12 @@ def check_tokens(server) -> support.CheckResult:
                     code_hint=DENIED_HINT, wrong_code_hints={grpc.StatusCode.UNAUTHENTICATED: (
                         GUEST_KNOWN_HINT if not _refused(lambda: FourModes(stub).unary(guest))
                         else GUEST_UNKNOWN_HINT)})
+                try:  # a known caller reads the contract too: reflection is no write
+                    for version in interceptor_cases.REFLECTION_VERSIONS:
+                        interceptor_cases.reflection_listing(target, guest, version)()
+                except grpc.RpcError as error:
+                    raise Fail(f"the guest's server reflection ({version}) got "
+                               f"{support.describe_rpc_error(error)[:60]}", READS_HINT) from None
                 if "adduser" not in details.lower():
                     raise Fail(f"the guest's AddUser was refused with {details[:60]!r}, which does not name the "
                                "method", DENIED_NAMES_HINT)
