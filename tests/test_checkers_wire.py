@@ -104,6 +104,55 @@ OFFSET_DECODER = '''class Decoder:
         if len(self.buffer) > self.start:
             raise ValueError(f"{len(self.buffer) - self.start} bytes of it are left over")
 '''
+SHARED_PREFIX_DECODER = '''class Decoder:
+    """Keeps its bytes, and the prefix it has read in a dict on the class: one for every Decoder."""
+    state = {"flag": None, "need": None}
+
+    def __init__(self):
+        self.buffer = b""
+
+    def feed(self, data):
+        self.buffer += data
+        messages = []
+        while True:
+            if self.state["need"] is None:
+                if len(self.buffer) < PREFIX.size:
+                    break
+                self.state["flag"], self.state["need"] = PREFIX.unpack_from(self.buffer)
+                self.buffer = self.buffer[PREFIX.size:]
+            if len(self.buffer) < self.state["need"]:
+                break
+            messages.append((self.state["flag"] == 1, self.buffer[:self.state["need"]]))
+            self.buffer = self.buffer[self.state["need"]:]
+            self.state["need"] = None
+        return messages
+
+    def finish(self):
+        left = len(self.buffer) + (PREFIX.size if self.state["need"] is not None else 0)
+        self.state["need"] = None
+        if left:
+            raise ValueError(f"the stream ended inside a message: {left} bytes of it are left over")
+'''
+RECURSIVE_FEED = '''    def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
+        self.buffer += data
+        if len(self.buffer) < PREFIX.size:
+            return []
+        flag, length = PREFIX.unpack_from(self.buffer)
+        end = PREFIX.size + length
+        if len(self.buffer) < end:
+            return []
+        message = (flag == 1, self.buffer[PREFIX.size:end])
+        self.buffer = self.buffer[end:]
+        return [message] + self.feed(b"")
+'''
+
+
+def with_decoder(decoder: str) -> str:
+    """The answer with its Decoder class replaced by `decoder`."""
+    return answer(FRAMING).split("class Decoder:")[0] + decoder + "\n\ndef status_of" + \
+        answer(FRAMING).split("def status_of")[1]
+
+
 MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, the rule, what the hint says)
     "a 3-byte length in encode": (wrong(FRAMING, ENCODE, 'return bytes([1 if compressed else 0, 0]) + '
                                         'len(payload).to_bytes(3, "big") + payload'), "large", "all 4 bytes"),
@@ -230,6 +279,27 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
         wrong(FRAMING, "{len(self.buffer)} bytes of it are left over",
               "{(PREFIX.unpack_from(self.buffer)[1] + PREFIX.size if len(self.buffer) >= PREFIX.size else PREFIX.size)"
               " - len(self.buffer)} more bytes were expected"), "truncated", "not how many are missing"),
+    "a prefix read kept on the class": (with_decoder(SHARED_PREFIX_DECODER), "own buffer",
+                                         "kept on the class is shared too"),
+    "a count of what is left that an empty chunk sets to 0": (wrong_in_places(FRAMING, {
+        "        self.buffer += data\n": "        if not data:\n            self.left = 0\n            return []\n"
+                                       "        self.buffer += data\n",
+        "        return messages": "        self.left = len(self.buffer)\n        return messages",
+        "        if self.buffer:\n            raise": "        if getattr(self, 'left', 0):\n            raise"}),
+        "truncated", "an empty chunk changes nothing"),
+    "a feed that calls itself for the next message": (
+        wrong(FRAMING, answer(FRAMING)[answer(FRAMING).index("    def feed(self"):answer(FRAMING).index(
+            "    def finish(self")], RECURSIVE_FEED + "\n"), "several", "not a call of feed inside feed"),
+    "at most a hundred messages a chunk": (
+        wrong(FRAMING, LOOP, "for _ in range(100):\n            if len(self.buffer) < PREFIX.size:\n"
+                             "                break"), "several", "however many there are"),
+    "compressed unless it is False itself": (wrong(FRAMING, "1 if compressed else 0",
+                                                   "1 if compressed is not False else 0"), "flag", "any false value"),
+    "an empty payload never flagged": (wrong(FRAMING, "1 if compressed else 0", "1 if compressed and payload else 0"),
+                                       "flag", "an empty one too"),
+    "an empty message never compressed": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
+                                                "(flag == 1 and length > 0, self.buffer[PREFIX.size:end])"),
+                                          "flag", "an empty message has one too"),
     "compressed by encode": (wrong_in_places(FRAMING, {ENCODE: "import zlib\n    if compressed:\n        payload = "
                                                                 "zlib.compress(payload)\n    " + ENCODE}),
                              "flag", "writes the payload it was given"),

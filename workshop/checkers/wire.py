@@ -103,6 +103,7 @@ REUSED_LIST_HINT = ("make a new list in each feed (messages = [] inside feed): a
 LIMIT_HINT = ("the framing has no size limit of its own: the 4 MiB is grpcio's choice as a receiver "
               "(max_receive_message_length), checked after the framing. Take all 4 bytes of length, big-endian "
               "(struct's 'I'), whatever they say")
+MANY_EMPTY = 2_000  # empty messages in one chunk (10 KB): a loop with a cap of its own, or recursion, falls short
 TRUNCATED_AT = 12  # bytes of a 25-byte message that arrive before the stream ends
 
 
@@ -238,6 +239,10 @@ def attempt(what: str, function, *args, hint: str):
     except NotImplementedError:
         raise Fail(f"not done yet: {what.split('(')[0]} still raises NotImplementedError",
                    "write it in the exercise cell, run that cell, then run the checker again") from None
+    except RecursionError:
+        raise Fail(f"{what} raised RecursionError: it called itself too deep", "take the messages out in a loop, "
+                   "not a call of feed inside feed: Python stops those about 1,000 deep, and a chunk may hold more "
+                   "messages than that") from None
     except (gzip.BadGzipFile, zlib.error) as error:
         raise Fail(f"{what} raised {type(error).__name__}: {str(error)[:80]}", DECOMPRESS_HINT) from None
     except Exception as error:
@@ -338,6 +343,12 @@ def check_framing(module) -> CheckResult:
                     raise Fail(f"encode(payload, compressed={truth}) starts {truthy[:1].hex()}; expected 01",
                                "1 if compressed else 0: any true value means compressed, not only True itself, and "
                                "the flag is 0 or 1, never the value itself (int(compressed) writes 02 for 2)")
+            for falsy in (0, None, ""):
+                flat = attempt(f"encode(payload, compressed={falsy!r})", lambda falsy=falsy: encode(
+                    PAYLOAD, compressed=falsy), hint=hint)
+                if flat[:1] != b"\x00":
+                    raise Fail(f"encode(payload, compressed={falsy!r}) starts {flat[:1].hex()}; expected 00",
+                               "1 if compressed else 0: any false value (0, None too) means not compressed")
             if squeezed[:1] == b"\x01" and squeezed[1:] != plain[1:]:
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}: 01, and then not the "
                            "same bytes as without it", "the flag only says the payload is compressed: encode writes "
@@ -345,6 +356,12 @@ def check_framing(module) -> CheckResult:
             if squeezed[:1] != b"\x01":
                 raise Fail(f"encode(payload, compressed=True) starts {squeezed[:5].hex(' ')}; expected 01 and "
                            "then the same bytes as without it", hint)
+            if attempt("encode(b'')", encode, b"", hint=hint) == bytes(5):  # else the empty case judges it
+                empty_squeezed = attempt("encode(b'', compressed=True)", lambda: encode(b"", compressed=True),
+                                         hint=hint)
+                if empty_squeezed != b"\x01" + bytes(4):
+                    raise Fail(f"encode(b'', compressed=True) gave {shown(empty_squeezed)}; expected 01 00 00 00 00",
+                               "the flag follows compressed alone, whatever the payload: an empty one too")
             got = feed([framed(b"abc", True)], hint) + feed([framed(b"abc")], hint)  # a fresh Decoder each
             flags = [type(message[0]) for messages in got for message in messages]
             payloads = [type(message[1]) for messages in got for message in messages]
@@ -356,6 +373,10 @@ def check_framing(module) -> CheckResult:
             if got != [[(True, b"abc")], [(False, b"abc")]] or any(kind is not bool for kind in flags):
                 raise Fail(f"feed of a compressed message, then a plain one, gave {shown(got)}; expected "
                            "[[(True, b'abc')], [(False, b'abc')]]", hint)
+            empty_flagged = feed([framed(b"", True)], hint)[0]
+            if empty_flagged != [(True, b"")] and feed([framed(b"")], hint)[0] == [(False, b"")]:
+                raise Fail(f"feed of an empty compressed message gave {shown(empty_flagged)}; expected [(True, b'')]",
+                           "the flag is the prefix's first byte, whatever the payload: an empty message has one too")
             gzipped = feed([framed(GZIPPED, True)], hint)[0]
             if gzipped != [(True, GZIPPED)]:
                 unzipped = gzipped == [(True, b"zip")]
@@ -400,6 +421,10 @@ def check_framing(module) -> CheckResult:
             got = feed([b"".join(framed(message) for message in fifty)], hint)[0]
             if got != [(False, message) for message in fifty]:
                 raise Fail(f"fifty messages in one chunk gave {len(got)}", hint + ", however many there are")
+            got = feed([framed(b"") * MANY_EMPTY + framed(b"end")], hint)[0]  # 10 KB: less than a DATA frame
+            if got != [(False, b"")] * MANY_EMPTY + [(False, b"end")]:
+                raise Fail(f"{MANY_EMPTY:,} empty messages in one chunk gave {len(got):,}", hint + ", however many "
+                           "there are (a loop, not a call of feed inside feed: Python stops those about 1,000 deep)")
 
         def own_buffer():
             ours, theirs = framed(b"for the first"), framed(b"for the second")
@@ -413,6 +438,21 @@ def check_framing(module) -> CheckResult:
                     each.finish()
                 except Exception:
                     pass
+            if got == [[(False, b"for the first")], [(False, b"for the second")]]:
+                first, second = decoder(), decoder()  # the first's message cut in two, the second's whole between
+                got = [feed([ours[:8]], OWN_BUFFER_HINT, into=first)[0],
+                       feed([theirs], OWN_BUFFER_HINT, into=second)[0],
+                       feed([ours[8:]], OWN_BUFFER_HINT, into=first)[0]]
+                for each in (first, second):
+                    try:
+                        each.finish()
+                    except Exception:
+                        pass
+                if got != [[], [(False, b"for the second")], [(False, b"for the first")]]:
+                    raise Fail(f"a Decoder fed 8 bytes of its message, then a second Decoder a whole one, then the "
+                               f"first the rest, gave {shown(got, 90)}", OWN_BUFFER_HINT + " (a prefix read, a "
+                               "length or a flag kept on the class is shared too)")
+                return
             if got != [[(False, b"for the first")], [(False, b"for the second")]]:
                 raise Fail(f"two Decoders, each fed the first 8 bytes of its own message and then the rest, gave "
                            f"{shown(got, 90)}", OWN_BUFFER_HINT if got != [[], []] else
@@ -520,6 +560,17 @@ def check_framing(module) -> CheckResult:
                 raise Fail(f"feed gave {shown(got)}; expected only the whole message, [(False, b'whole')]",
                            WHOLE_ONLY_HINT if len(got) > 1 and got[0] == (False, b"whole") else hint)
             finish_raises(reader, f"{TRUNCATED_AT}|{25 - TRUNCATED_AT}", "inside a message", hint)
+            cut = framed(b"x" * 20)
+            keeps = decoder()  # an empty chunk mid-message keeps the buffer (else "split" judges it) ...
+            for chunk in (cut[:TRUNCATED_AT], b""):
+                attempt("feed(...)", keeps.feed, chunk, hint=hint)
+            if attempt("feed(...)", keeps.feed, cut[TRUNCATED_AT:], hint=hint) == [(False, b"x" * 20)]:
+                reader = decoder()  # ... so a stream cut short, then the empty DATA frame that ends it
+                for chunk in (cut[:TRUNCATED_AT], b""):
+                    attempt("feed(...)", reader.feed, chunk, hint=hint)
+                finish_raises(reader, f"{TRUNCATED_AT}|{25 - TRUNCATED_AT}", "inside a message (an empty chunk "
+                              "last)", "an empty chunk changes nothing of what is left: the bytes left before it "
+                              "are left after it, and finish() still raises")
 
         def truncated_prefix():
             hint = "in finish(), raise whenever bytes are left, even fewer than a prefix (here 3)"
