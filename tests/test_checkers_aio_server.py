@@ -15,6 +15,14 @@ def check_aio(source, tmp_path):
     return check_server_cell(check_aio_users_by_type, source, tmp_path)
 
 
+def test_users_remembered_as_sent_are_missed_later_and_by_a_stream_beside(tmp_path):
+    """One set of sent ids for every call: the next stream lacks them, and so does a second stream at once."""
+    result = check_aio(wrong(AIO, LOOP, REMEMBERS), tmp_path)
+    assert failed(result) == {IN_ORDER, NEVER_BLOCKS}, repr(result)
+    assert "users remembered as sent" in result[IN_ORDER].hint, repr(result)
+    assert "asked while other calls were under way" in result[NEVER_BLOCKS].got, repr(result)
+
+
 def test_aio_skeleton_is_reported_as_not_done(tmp_path):
     result = check_aio(skeleton(AIO), tmp_path)
     assert result.passed == 0 and all("not done yet" in case.got for case in result.cases), repr(result)
@@ -83,13 +91,32 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         with LOCK:  # "one lookup at a time": held across the await, it stops the loop for the next call
             found = {LOOKUP}""").replace("ASYNCIO = True", "ASYNCIO = True\nLOCK = threading.Lock()").replace(
         "import asyncio\n", "import asyncio\nimport threading\n"), NEVER_BLOCKS, ["threading.Lock"]),
-    "the type kept on self": (wrong(AIO, "        for user in found:\n", """\
-        self.user_type = request.user_type  # "remember what was asked": one servicer serves every call
-        await asyncio.sleep(0)
-        for user in found:
-            if user.user_type != self.user_type:
-                continue
-"""), NEVER_BLOCKS, ["USER_TYPE_NORMAL, asked while other calls were under way", "local variables"]),
+    "GUEST never asked of the directory": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        if request.user_type == users_pb2.USER_TYPE_GUEST:
+            return  # "nobody is a guest"
+        found = {LOOKUP}"""), IN_ORDER, ["USER_TYPE_GUEST, asked again after gil was added", "on every call"]),
+    "a type found empty once remembered": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        empty = self.__dict__.setdefault("empty", set())
+        if request.user_type in empty:
+            return
+        found = {LOOKUP}
+        if not found:
+            empty.add(request.user_type)"""), IN_ORDER, ["USER_TYPE_GUEST, asked again after gil was added",
+                                                         "on every call"]),
+    "one lookup at a time for each type": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        lock = self.__dict__.setdefault("locks", {{}}).setdefault(request.user_type, asyncio.Lock())
+        async with lock:  # "one lookup per type at a time"
+            found = {LOOKUP}"""), NEVER_BLOCKS, ["one waited for another", "a lock per type"]),
+    "two lookups at a time": (wrong(AIO, f"        found = {LOOKUP}", f"""\
+        async with self.__dict__.setdefault("gate", asyncio.Semaphore(2)):  # "spare the database"
+            found = {LOOKUP}"""), NEVER_BLOCKS, ["one waited for another", "a semaphore"]),
+    "the type kept on self": (wrong_in_places(AIO, {
+        "        if problem := users.problem_with_user_type(request.user_type):":
+        "        self.user_type = request.user_type  # \"remember what was asked\": one servicer serves every call\n"
+        "        if problem := users.problem_with_user_type(request.user_type):",
+        "        for user in found:\n": "        for user in found:\n            if user.user_type != self.user_type:\n"
+        "                continue\n"}),
+        NEVER_BLOCKS, ["asked while other calls were under way", "local variables"]),
     "the context kept on self": (wrong_in_places(AIO, {
         "        if problem := users.problem_with_user_type(request.user_type):\n"
         "            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)": "        self.context = context",
@@ -104,7 +131,7 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
     "a short time.sleep before the lookup": (wrong(AIO, f"        found = {LOOKUP}", f"""\
         time.sleep(0.15)  # "let the database breathe": shorter than a health check's wait, still a block
         found = {LOOKUP}""").replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
-        ["held the event loop for 0.1", "time.sleep"]),
+        ["the event loop was stopped", "time.sleep"]),  # before 3 lookups at once: 0.45 s in a row
     "a pause of 0.08 s after the last user": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n",
                                                      "            yield users_pb2.UserResponse(user=user)\n"
                                                      "        time.sleep(0.08)  # \"let the client catch up\"\n"
@@ -134,8 +161,6 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
             KEPT[request.user_type] = {LOOKUP}
         found = KEPT[request.user_type]""").replace("ASYNCIO = True", "ASYNCIO = True\nKEPT = {}"), IN_ORDER,
                                       ["asked again after lou was added", "ask the directory on every call"]),
-    "users remembered as sent": (wrong(AIO, LOOP, REMEMBERS), IN_ORDER,
-                                 ["asked again after lou was added", "users remembered as sent"]),
     "big lists kept": (wrong(AIO, f"        found = {LOOKUP}", f"""\
         kept = self.__dict__.setdefault("kept", {{}})
         found = kept.get(request.user_type) or {LOOKUP}

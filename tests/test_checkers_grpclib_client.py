@@ -158,6 +158,18 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         RETURN, "    except asyncio.CancelledError:\n        return 0\n" + RETURN).replace(
         "    from grpclib import GRPCError\n\n", ""), [DEADLINE], ["kept the cancellation to itself",
                                                                "never catch asyncio.CancelledError"]),
+    "the call shielded from a cancellation": (wrong(CLIENT, "    async with stub", "    return await asyncio.shield("
+                                                "counted(stub, ids))\n\n\nasync def counted(stub, ids):\n"
+                                                "    async with stub"), [DEADLINE], ["its call went on",
+                                                                                       "asyncio.shield"]),
+    "a cancellation made a TimeoutError": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except asyncio.CancelledError:\n        raise asyncio.TimeoutError('count_known was cancelled')\n"
+        + RETURN).replace("    from grpclib import GRPCError\n\n", ""), [DEADLINE],
+        ["raised TimeoutError: it kept the cancellation to itself", "never catch asyncio.CancelledError"]),
+    "a cancellation that waits before it ends": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except asyncio.CancelledError:\n        await asyncio.sleep(0.5)  # 'let it settle'\n"
+        "        raise\n" + RETURN).replace("    from grpclib import GRPCError\n\n", ""), [DEADLINE],
+        ["s more to end", "at once"]),
 }
 
 

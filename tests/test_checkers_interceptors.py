@@ -138,6 +138,16 @@ WRONG = {  # name: (the answer with one mistake, the rules it breaks, words of t
                                            'pairs.get("request-id", ""))(dict('
                                            'handler_call_details.invocation_metadata))'),
                                      {"refused"}, "only x-request-id counts"),
+    "a binary id taken for the id": (wrong(SOLUTION, 'dict(handler_call_details.invocation_metadata).get(HEADER, "")',
+                                           '(lambda pairs: pairs.get(HEADER) or pairs.get(HEADER + "-bin", b"").decode('
+                                           '"utf-8", "replace"))(dict(handler_call_details.invocation_metadata))'),
+                                     {"refused"}, "only x-request-id counts"),
+    "health refused an id too long": (wrong_in_places(SOLUTION, {
+        '        if handler_call_details.method.startswith("/grpc.health."):\n':
+        '        if len(dict(handler_call_details.invocation_metadata).get(HEADER, "")) > LONGEST:\n'
+        '            return refusing(handler, grpc.StatusCode.INVALID_ARGUMENT, "x-request-id: 1 to 64 characters")\n'
+        '        if handler_call_details.method.startswith("/grpc.health."):\n'}), {"health"},
+        "health checks go through unchanged"),
     "the id sent back in trailing metadata": (wrong(SOLUTION, REFUSE, REFUSE.replace(
         "return refusing(handler,", "return echoing(handler, request_id,")).replace(
         "class RequestIds", ECHOING + "\n\nclass RequestIds"), {"bad ids"}, "in metadata (initial or trailing)"),

@@ -81,6 +81,11 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                        "else None"),
                           ("the services served", "tuple(explorer.services())"),
                           ("how many are served", "len(explorer.services())"))},
+    "one list for every table, cleared and refilled": (wrong(
+        SOLUTION, "    return [(method.name,", "    ROWS.clear()\n    ROWS.extend((method.name,").replace(
+        "            for method in explorer.service(service).methods]",
+        "            for method in explorer.service(service).methods)\n    return ROWS").replace(
+        "def method_table(", "ROWS = []\n\n\ndef method_table("), "rows", "make a new list on each call"),
     "twins dropped": (wrong(SOLUTION, COMPREHENSION, "for method in {(m.input_type, m.output_type, m.client_streaming, "
                             "m.server_streaming): m for m in explorer.service(service).methods}.values()]"),
                       "every method", "none left out"),

@@ -29,7 +29,6 @@ NOT_A_TYPE = 99
 NOT_TYPES = (users_pb2.USER_TYPE_UNSPECIFIED, -1, max(users_pb2.UserType.values()) + 1, NOT_A_TYPE)  # and edges
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
 HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (shorter blocks: STALL_LINE)
-STREAMS = 2  # slow streams at once: their lookups must overlap
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
 STREAM_LAG = 0.1  # seconds after the slow round's refusal that its two streams start, while the refusal is under way
@@ -55,7 +54,8 @@ REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root", "sys Admin "],
               users_pb2.USER_TYPE_DISABLED: [name for _, name, _ in DISABLED], GUEST: []}
 LATECOMERS = [users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL),
               users_pb2.User(id=400, nickname="dex-late", mail_address="dl@example.com",
-                             user_type=users_pb2.USER_TYPE_DISABLED)]
+                             user_type=users_pb2.USER_TYPE_DISABLED),
+              users_pb2.User(id=401, nickname="gil", mail_address="gil@example.com", user_type=GUEST)]  # 1st guest
 
 AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                     "problem)`, before the first yield. Without `await` it does nothing (Python only warns that a "
@@ -63,9 +63,9 @@ AWAIT_ABORT_HINT = ("in grpc.aio, context.abort is a coroutine: `await context.a
 SHARED_HINT = ("keep what belongs to one call in local variables (request, context, the users found): one servicer "
                "object serves every call in flight, and on asyncio they take turns at each await, so self.anything "
                "set by one call is changed by the next before the first is done")
-HELD_HINT = ("the two calls took turns: something one call holds across an `await` (a threading.Lock, say) makes "
-             "the other wait, and a thread lock waited for inside async def stops the whole loop. Hold nothing across "
-             "an await; the directory takes care of its own lock")
+HELD_HINT = ("the calls took turns: something one call holds across an `await` (a threading.Lock, a lock per type, "
+             "a semaphore) makes another wait, and a thread lock waited for inside async def stops the whole loop. "
+             "Hold nothing across an await; the directory takes care of its own lock")
 WRONG_CODE_HINT = ("refuse with grpc.StatusCode.INVALID_ARGUMENT: the request is wrong, whatever the directory holds; "
                    "and refuse before the first yield")
 NOT_A_TYPE_HINT = ("a number that UserType does not list is no type either: users.problem_with_user_type(request."
@@ -208,37 +208,40 @@ def _outcome(listing) -> tuple:
 
 
 def _a_slow_round(slow, alone: dict) -> None:
-    """On the slow copy: a refusal, then two GetUsersByType streams of two types at once with health checks
-    meanwhile, then a type nobody has (their paths may block too). A Fail if the loop stopped long enough for a
-    check to go unanswered, if the two streams took turns, or if a call's answer differs from `alone`'s (the
-    same call made on its own): one call's state leaked into another's."""
-    outcome: dict[int, object] = {}
+    """On the slow copy: a refusal, then three GetUsersByType streams at once (two of one type, one of another)
+    with health checks meanwhile, then a type nobody has (their paths may block too). A Fail if the loop stopped
+    long enough for a check to go unanswered, if the streams took turns, or if a call's answer differs from
+    `alone`'s (the same call made on its own): one call's state leaked into another's."""
+    outcome: dict[str, object] = {}
 
-    def read(user_type: int, after: float) -> None:
+    def read(name: str, user_type: int, after: float) -> None:
         time.sleep(after)
         try:
-            outcome[user_type] = _listing(slow, user_type)
+            outcome[name] = _listing(slow, user_type)
         except grpc.RpcError as error:  # a servicer that fails only beside other calls: compared below
-            outcome[user_type] = ([], error) if error.code() == grpc.StatusCode.UNKNOWN else error
+            outcome[name] = ([], error) if error.code() == grpc.StatusCode.UNKNOWN else error
         except BaseException as error:  # reported below, as the case's own failure
-            outcome[user_type] = error
+            outcome[name] = error
 
     # The refusal first, then the streams while it is under way (a servicer that keeps a call's request or
-    # context on self mixes them up); GUEST's lookup overlaps the streams', its blocks apart from theirs: the
-    # health checks below see the streams' blocks, asyncio's debug mode the rest.
-    lags = {users_pb2.USER_TYPE_UNSPECIFIED: 0.0, NORMAL: STREAM_LAG, ADMINISTRATOR: STREAM_LAG, GUEST: GUEST_LAG}
+    # context on self mixes them up; a lock per type, or room for two, makes the third wait); GUEST's lookup
+    # overlaps the streams', its blocks apart from theirs: the health checks below see the streams' blocks,
+    # asyncio's debug mode the rest.
+    calls = {"refusal": (users_pb2.USER_TYPE_UNSPECIFIED, 0.0), "NORMAL": (NORMAL, STREAM_LAG),
+             "NORMAL again": (NORMAL, STREAM_LAG), "ADMINISTRATOR": (ADMINISTRATOR, STREAM_LAG),
+             "GUEST": (GUEST, GUEST_LAG)}
+    streams = [name for name, (_, lag) in calls.items() if lag == STREAM_LAG]
     started = time.monotonic() + STREAM_LAG
-    threads = {user_type: threading.Thread(target=read, args=(user_type, lag), name="checker-9.1", daemon=True)
-               for user_type, lag in lags.items()}
+    threads = {name: threading.Thread(target=read, args=(name, *call), name="checker-9.1", daemon=True)
+               for name, call in calls.items()}
     for each in threads.values():
         each.start()
-    streams = [threads[NORMAL], threads[ADMINISTRATOR]]
     with slow.channel() as channel:
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.monotonic() + support.TIMEOUT
         while time.monotonic() < deadline:  # a check every STARTED s, for as long as the streams run
-            streams[-1].join(STARTED)
-            if NORMAL in outcome and ADMINISTRATOR in outcome:
+            threads[streams[-1]].join(STARTED)
+            if all(name in outcome for name in streams):
                 break
             try:
                 health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
@@ -248,8 +251,8 @@ def _a_slow_round(slow, alone: dict) -> None:
                 raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
                            f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
                            BLOCKING_HINT) from None
-    for each in streams:
-        each.join(max(0.1, deadline - time.monotonic()))
+    for name in streams:
+        threads[name].join(max(0.1, deadline - time.monotonic()))
     took = time.monotonic() - started
     for each in threads.values():
         each.join(max(0.1, deadline - time.monotonic()))
@@ -257,16 +260,16 @@ def _a_slow_round(slow, alone: dict) -> None:
     failed = next((item for item in got.values() if isinstance(item, BaseException)), None)
     if failed is not None:
         raise failed
-    if NORMAL not in got or ADMINISTRATOR not in got:
-        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {STREAMS} GetUsersByType streams at once did not end "
+    if any(name not in got for name in streams):
+        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {len(streams)} GetUsersByType streams at once did not end "
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
-    for user_type, expected in alone.items():
-        if user_type in got and _outcome(got[user_type]) != expected:
+    for name, (user_type, _) in calls.items():
+        if user_type in alone and name in got and _outcome(got[name]) != alone[user_type]:
             raise Fail(f"{_type_name(user_type)}, asked while other calls were under way, got "
-                       f"{_ended(*got[user_type])}; asked alone, {_ended_outcome(expected)}", SHARED_HINT)
+                       f"{_ended(*got[name])}; asked alone, {_ended_outcome(alone[user_type])}", SHARED_HINT)
     if took > TOGETHER * SLOW_LOOKUP:
-        raise Fail(f"{STREAMS} streams at once, each with a {SLOW_LOOKUP:g} s lookup, took {took:.1f} s: one "
-                   "waited for the other", HELD_HINT)
+        raise Fail(f"{len(streams)} streams at once (two of one type), each with a {SLOW_LOOKUP:g} s lookup, took "
+                   f"{took:.1f} s: one waited for another", HELD_HINT)
 
 
 def _ended_outcome(outcome: tuple) -> str:
@@ -332,8 +335,8 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
     "directory on each call (a user added since comes too)": streams_every_user_in_id_order,
     "every other type is served, each user as stored: ADMINISTRATOR → root, DISABLED → its 150 users, GUEST "
     "(nobody has it) → no users, and each stream ends OK": an_empty_type_is_an_empty_stream,
-    f"2 streams at once (NORMAL, ADMINISTRATOR), each lookup {SLOW_LOOKUP:g} s, while a refusal is under way: "
-    f"both end in about {SLOW_LOOKUP:g} s, each call answered as if alone, and a health check is answered at once "
+    f"3 streams at once (NORMAL twice, ADMINISTRATOR), each lookup {SLOW_LOOKUP:g} s, while a refusal is under way: "
+    f"all end in about {SLOW_LOOKUP:g} s, each call answered as if alone, and a health check is answered at once "
     "meanwhile (the loop never blocks)":
         answers_others_while_a_lookup_is_slow,
     "GetUsersByType is an async def that yields: its calls run on the event loop, not in threads":

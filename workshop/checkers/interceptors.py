@@ -33,7 +33,7 @@ RULES = {  # Exercise 11.1: each rule is one case; a wrong-answer test breaks ea
             f"GetUser) and its whole id as it came, capitals and spaces too, {LONGEST} characters too (one that ends "
             "in an error too); the same id twice, two lines",
     "health": "health checks, which carry no id, go through: Check and Watch answer SERVING, List as the health "
-              "service does (UNIMPLEMENTED in grpcio 1.85)",
+              "service does (UNIMPLEMENTED in grpcio 1.85); a Check with an id too long for other calls too",
 }
 NORMAL = users_pb2.USER_TYPE_NORMAL
 SEED = [users_pb2.User(id=user_id, nickname=name, mail_address=f"{name}@example.com", user_type=kind)
@@ -78,7 +78,7 @@ ECHO_HINT_SAME = ("the refusal changed with the id sent: say what is wrong and w
 NONE_HINT = ("a call with an id answered UNIMPLEMENTED: intercept_service returned None, which tells grpc there "
              "is no such method. Return the handler that continuation(handler_call_details) gave")
 ONE_LINE_HINT = "end each call's log line with a newline (print does): one line per call"
-OTHER_KEYS = ("request-id", "x-correlation-id", "x-request-ids")  # an id under them is no x-request-id
+OTHER_KEYS = ("request-id", "x-correlation-id", "x-request-ids", "x-request-id-bin")  # no x-request-id
 ANY_IDS = ("req_7.b:c/d=e+f", "x@y~#%!", "a b", "12345", " Spaced id ", "7", "   ", "a,b;c")  # of any kind: served
 LONGEST_LOGGED = "Longest-".ljust(LONGEST, "y")  # the logs case's id of LONGEST characters: logged whole
 SAME_ID_HINT = ("an id names a call for the log; it need not be new: serve every call that carries one, the same "
@@ -140,7 +140,8 @@ def check_request_ids(server) -> support.CheckResult:
                 interceptor_cases.refused_while_waiting(stub, (BEFORE, AFTER), f"without {HEADER}",
                                                         grpc.StatusCode.INVALID_ARGUMENT, LOOK_UP_HINT)
                 for key in OTHER_KEYS:
-                    _refusal(lambda key=key: FourModes(stub).unary((BEFORE, (key, "check-under-another-key"), AFTER)),
+                    value = b"check-under-another-key" if key.endswith("-bin") else "check-under-another-key"
+                    _refusal(lambda key=key, value=value: FourModes(stub).unary((BEFORE, (key, value), AFTER)),
                              f"GetUser with an id under {key} (and none under {HEADER})", OTHER_KEY_HINT)
             for version in interceptor_cases.REFLECTION_VERSIONS:
                 _refusal(interceptor_cases.reflection_listing(target, version=version),
@@ -287,7 +288,8 @@ def check_request_ids(server) -> support.CheckResult:
                     raise Fail("the calls were logged on one line together", ONE_LINE_HINT)
 
         def health():
-            interceptor_cases.health_is_served(target, "an id")
+            interceptor_cases.health_is_served(target, "an id", stale=(f"an id of {len(REFUSED_IDS[1])} characters",
+                                                                       (BEFORE, (HEADER, REFUSED_IDS[1]), AFTER)))
 
         cases = {"refused": refused, "never runs": never_runs, "bad ids": bad_ids, "passes on": passes_on,
                  "logs": logs, "health": health}

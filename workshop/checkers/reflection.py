@@ -166,6 +166,14 @@ def check_method_table(method_table) -> support.CheckResult:
 
         def rows():
             _table(method_table, on_users, "users.v1.UserManager", strict=True)
+            given = method_table(on_users, "users.v1.UserManager")  # kept by its caller while it asks again
+            kept = [tuple(row) for row in given]
+            _table(method_table, on_unseen, "stockroom.v2.Stockroom")
+            if [tuple(row) for row in given] != kept:
+                raise Fail("a table method_table gave changed when it was asked for another service's: "
+                           f"{[row[0] for row in given]} where {[row[0] for row in kept]} was",
+                           "make a new list on each call: a list kept in the module (cleared and refilled) is "
+                           "every caller's, and changes under whoever still holds an earlier table")
 
         def every_method():
             for explorer, service, expected in ((on_users, "users.v1.UserManager", USERS),
