@@ -199,7 +199,7 @@ def test_a_post_that_answers_no_sequence_fails_only_the_numbering_rule(check):
     assert "answer its sequence" in result[NUMBERED].hint, repr(result)
 
 
-@pytest.mark.usefixtures("short_idle_window")
+@pytest.mark.usefixtures("short_idle_window", "quick_stalls")
 def test_a_post_heard_by_one_subscriber_fails_fan_out(check):
     result = check(ONE_SUBSCRIBER_HEARS)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers.
@@ -229,7 +229,7 @@ def test_a_pool_of_ten_cannot_hold_a_room_of_fifty_and_the_room_case_says_why(ch
     assert "MAX_WORKERS = 10" in shown[room_line + 1] and "did not fill" in result[IDLE].got, repr(result)
 
 
-@pytest.mark.usefixtures("short_idle_window")
+@pytest.mark.usefixtures("short_idle_window", "quick_stalls")
 def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_passes(check):
     result = check(HOLDS_THE_LOCK_WHILE_WAITING)
     assert HEADER not in failed(result) and {FAN_OUT, ROOM} <= failed(result), repr(result)

@@ -2,7 +2,7 @@
 that names the cause. A file of its own, so that the chat checker's long tests run on both pytest-xdist workers."""
 import pytest
 from exercises import check_server_cell, failed
-from test_checkers_chat import IDLE, ONE_RULE_BROKEN
+from test_checkers_chat import IDLE, LEAVES, ONE_RULE_BROKEN
 
 from workshop.checkers.chat import check_chat_server
 
@@ -12,6 +12,8 @@ def test_a_wrong_answer_fails_only_the_rule_it_breaks_with_a_hint_that_names_it(
     source, rule, got, hint = ONE_RULE_BROKEN[mistake]
     if rule != IDLE:  # a mistake that is no poll: a short quiet window shows it passes the idle case
         request.getfixturevalue("short_idle_window")
+    if rule != LEAVES:  # a mistake that is no slow leaver: a busy machine must not make it look like one
+        request.getfixturevalue("lenient_leaving")
     result = check_server_cell(check_chat_server, source, tmp_path)
     assert failed(result) == {rule}, repr(result)
     assert got in result[rule].got and hint in result[rule].hint, repr(result)

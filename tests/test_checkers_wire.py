@@ -432,7 +432,10 @@ def test_finish_that_names_the_wrong_count_is_told_the_right_one(tmp_path):
     assert "which says 7, but 12 bytes are left" in result[RULES["truncated"]].got, repr(result)
 
 
-def test_a_feed_that_never_drops_what_it_took_is_stopped_inside_its_loop(tmp_path):
+def test_a_feed_that_never_drops_what_it_took_is_stopped_inside_its_loop(tmp_path, monkeypatch):
+    from workshop.checkers import wire as framing_checker
+
+    monkeypatch.setattr(framing_checker, "CALL_SECONDS", 0.3)  # each feed case stops it: 8 of them
     result = check(wrong(FRAMING, "            self.buffer = self.buffer[end:]\n", ""), tmp_path)
     assert "never returned" in result[RULES["several"]].got, repr(result)
     assert "drop its bytes from the buffer" in result[RULES["several"]].hint, repr(result)

@@ -48,8 +48,9 @@ GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room 
 CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
 MANY = [*range(1, 251), 1]  # one call for them all, the repeat of 1 included
-CANCEL_AFTER = 0.3  # seconds: the checker cancels count_known, waiting for a silent server, this soon
+CANCEL_AFTER = 0.15  # seconds: the checker cancels count_known, waiting for a silent server, this soon
 CANCEL_PATIENCE = 0.2  # seconds a cancelled count_known may take to end, and its call with it
+CLOSED_WITHIN = 0.1  # seconds for the silent server to see a call that its client cancelled end
 ONE_CALL_IDS = [3, 0, 1, -4, 2, 2]  # not in order, one repeated, two no user can have: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
 STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
@@ -419,7 +420,7 @@ async def _cancelled(function) -> tuple[str, str] | None:
         cancelled_at = time.monotonic()
         done, _ = await asyncio.wait({task}, timeout=CANCEL_PATIENCE + 1)
         took = time.monotonic() - cancelled_at
-        await asyncio.sleep(CANCEL_PATIENCE)  # the server's side of a call that ended: reset, its handler done
+        await asyncio.sleep(CLOSED_WITHIN)  # the server's side of a call that ended: reset, its handler done
         still_open = silent.open
     hint = ("never catch asyncio.CancelledError (or catch it only to clean up at once, then raise it again): "
             "whoever cancels your coroutine must see it end cancelled, at once")
