@@ -125,7 +125,7 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         "        for user in found:\n"}),
         NEVER_BLOCKS, ["asked while other calls were under way", "self.anything"]),
     "time.sleep for a moment in async def": (wrong(AIO, "        for user in found:\n", """\
-        time.sleep(1)  # "give the database a moment": the whole loop sleeps
+        time.sleep(0.5)  # "give the database a moment": the whole loop sleeps
         for user in found:
 """).replace("import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS, ["the event loop was stopped"]),
     "a short time.sleep before the lookup": (wrong(AIO, f"        found = {LOOKUP}", f"""\

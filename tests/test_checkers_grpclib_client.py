@@ -85,7 +85,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
     "a blocking sleep after the call": (wrong(CLIENT, RETURN, '    time.sleep(0.5)  # "rate-limit"\n' + RETURN),
                                         [LOOP_FREE], ["stood still for 0.", "time.sleep"]),
     "a blocking back-off on errors": (wrong(CLIENT, "    async with stub", GUARDED).replace(
-        RETURN, "    except GRPCError:\n        time.sleep(0.5)\n        raise\n" + RETURN),
+        RETURN, "    except GRPCError:\n        time.sleep(0.3)\n        raise\n" + RETURN),
         [LOOP_FREE], ["stood still for 0.", "time.sleep"]),
     "a second call when the first is refused": (wrong(CLIENT, "    async with stub", SECOND_TRY),
                                                 [ONE_CALL], ["made 32 calls where 16", "let its GRPCError rise"]),
@@ -117,7 +117,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
                           [ONE_CALL], ["carrying [[3, 0, 1, 4, 2, 2]]", "unchanged"]),
     "ids sorted": (wrong(CLIENT, "for user_id in ids:", "for user_id in sorted(ids):"), [ONE_CALL],
                    ["expected one call carrying [3, 0, 1, -4, 2, 2]", "as given"]),
-    "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.5)  # \"give it a moment\"\n"),
+    "a blocking sleep while it waits": (wrong(CLIENT, END, END + "        time.sleep(0.3)  # \"give it a moment\"\n"),
                                         [LOOP_FREE], ["stood still for 0.", "time.sleep"]),
     "no call for no ids": (wrong(CLIENT, "    async with stub", NO_CALL_FOR_NO_IDS), [ONE_CALL],
                            ["made no call at all", "send_request"]),

@@ -243,7 +243,7 @@ def test_a_message_that_says_nothing_breaks_both_refusal_rules(tmp_path):
 
 
 def test_a_pause_before_each_refusal_is_named(tmp_path):
-    result = check(wrong(SOLUTION, REFUSE, "        if who is None:\n            time.sleep(0.4)  # 'slow the "
+    result = check(wrong(SOLUTION, REFUSE, "        if not credentials:\n            time.sleep(0.4)  # 'slow the "
                                            "guessers down'\n" + REFUSE).replace("import grpc\n",
                                                                                   "import time\n\nimport grpc\n"),
                    tmp_path)
