@@ -211,7 +211,7 @@ def _a_slow_round(slow, alone: dict) -> None:
     """On the slow copy: a refusal, then three GetUsersByType streams at once (two of one type, one of another)
     with health checks meanwhile, then a type nobody has (their paths may block too). A Fail if the loop stopped
     long enough for a check to go unanswered, if the streams took turns, or if a call's answer differs from
-    `alone`'s (the same call made on its own): one call's state leaked into another's."""
+    `alone`'s listing (the same call made on its own): one call's state leaked into another's."""
     outcome: dict[str, object] = {}
 
     def read(name: str, user_type: int, after: float) -> None:
@@ -264,17 +264,12 @@ def _a_slow_round(slow, alone: dict) -> None:
         raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {len(streams)} GetUsersByType streams at once did not end "
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
     for name, (user_type, _) in calls.items():
-        if user_type in alone and name in got and _outcome(got[name]) != alone[user_type]:
+        if user_type in alone and name in got and _outcome(got[name]) != _outcome(alone[user_type]):
             raise Fail(f"{_type_name(user_type)}, asked while other calls were under way, got "
-                       f"{_ended(*got[name])}; asked alone, {_ended_outcome(alone[user_type])}", SHARED_HINT)
+                       f"{_ended(*got[name])}; asked alone, {_ended(*alone[user_type])}", SHARED_HINT)
     if took > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{len(streams)} streams at once (two of one type), each with a {SLOW_LOOKUP:g} s lookup, took "
                    f"{took:.1f} s: one waited for another", HELD_HINT)
-
-
-def _ended_outcome(outcome: tuple) -> str:
-    names, code = outcome
-    return (_names(names) or "no users") + ", then " + (code.name if code else "the stream ended OK")
 
 
 def _stalls(slow) -> list[float]:
@@ -294,7 +289,7 @@ def _stalls(slow) -> list[float]:
 
 def answers_others_while_a_lookup_is_slow(target) -> None:
     with users_cases.seeded(target, SEED) as (quick, _):  # what each call of the round gives when made alone
-        alone = {user_type: _outcome(_listing(quick, user_type))
+        alone = {user_type: _listing(quick, user_type)
                  for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NORMAL, ADMINISTRATOR)}
     env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(SLOW_STEP)}  # logs each slow step
     with users_cases.seeded(target, SEED, env=env) as (slow, _):

@@ -238,17 +238,17 @@ def check_request_ids(server) -> support.CheckResult:
                     except grpc.RpcError as error:
                         if error.code() != grpc.StatusCode.INTERNAL:
                             raise
-                for what, method, call in (
-                        ("GetUser", "GetUser", modes.unary), ("GetUsersByType", "GetUsersByType", modes.server_stream),
-                        ("CountAlreadyUsers", "CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2])),
-                        ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2])),
-                        ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found),
-                        ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable),
-                        ("GetUser with spaces around its id", "GetUser", modes.unary),
-                        (f"GetUser with an id of {LONGEST} characters", "GetUser", modes.unary),
-                        ("GetUser with the id of the GetUser before", "GetUser", modes.unary)):
-                    metadata = (_with_id(" Spaced id 9 ") if "spaces" in what else _with_id(LONGEST_LOGGED)
-                                if "characters" in what or "before" in what else _with_id())
+                for what, method, call, request_id in (  # request_id None: the next of the checker's ids
+                        ("GetUser", "GetUser", modes.unary, None),
+                        ("GetUsersByType", "GetUsersByType", modes.server_stream, None),
+                        ("CountAlreadyUsers", "CountAlreadyUsers", lambda md: modes.client_stream(md, [1, 2]), None),
+                        ("GetUsersByIds", "GetUsersByIds", lambda md: modes.bidirectional(md, [1, 2]), None),
+                        ("GetUser of id 99 (NOT_FOUND)", "GetUser", not_found, None),
+                        ("GetUser of bytes that are no request (INTERNAL)", "GetUser", undecodable, None),
+                        ("GetUser with spaces around its id", "GetUser", modes.unary, " Spaced id 9 "),
+                        (f"GetUser with an id of {LONGEST} characters", "GetUser", modes.unary, LONGEST_LOGGED),
+                        ("GetUser with the id of the GetUser before", "GetUser", modes.unary, LONGEST_LOGGED)):
+                    metadata = _with_id(request_id)
                     try:
                         call(metadata)
                     except Fail:
