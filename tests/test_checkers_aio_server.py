@@ -137,6 +137,23 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
                                                      "        time.sleep(0.08)  # \"let the client catch up\"\n"
                                                      ).replace("import asyncio\n", "import asyncio\nimport time\n"),
                                                NEVER_BLOCKS, ["held the event loop for 0.0", "time.sleep"]),
+    "a short time.sleep per user": (wrong(AIO, "            yield users_pb2.UserResponse(user=user)\n",
+                                          "            time.sleep(0.02)  # \"pace the stream\": 150 users, 3 s\n"
+                                          "            yield users_pb2.UserResponse(user=user)\n").replace(
+        "import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS, ["in all", "adds up", "time.sleep"]),
+    "the directory asked before the refusal": (wrong_in_places(AIO, {
+        f"        found = {LOOKUP}  # the loop goes on meanwhile\n": "",
+        "        if problem := users.problem_with_user_type(request.user_type):":
+        f"        found = {LOOKUP}  # \"fetch first, then check\"\n"
+        "        if problem := users.problem_with_user_type(request.user_type):"}),
+        NEVER_BLOCKS, ["the refusal of USER_TYPE_UNSPECIFIED took 1.", "refuse first, then look"]),
+    "one user per mail address": (wrong(AIO, "        for user in found:\n", """\
+        mails = set()
+        for user in found:
+            if user.mail_address in mails:  # "no duplicates"
+                continue
+            mails.add(user.mail_address)
+"""), EMPTY, ["ADMINISTRATOR → root, sys Admin , then the stream ended OK", "two may share a mail"]),
     "a blocking pause before the refusal": (wrong(AIO, "await context.abort(",
                                                  "time.sleep(0.3)\n            await context.abort(").replace(
         "import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,

@@ -105,6 +105,14 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
     "the server's words replaced": (wrong(CLIENT, "    async with stub", GUARDED).replace(
         RETURN, "    except GRPCError as error:\n        raise GRPCError(error.status, 'counting failed')\n" + RETURN),
         [ERROR], ["said 'counting failed'", "its message is the server's words"]),
+    "the GRPCError made anew, its details lost": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError as error:\n        raise GRPCError(error.status, error.message) from None\n"
+        + RETURN), [ERROR], ["had no such details", "one made anew loses the details"]),
+    "a refusal turned into a RuntimeError": (wrong(CLIENT, "    async with stub", GUARDED).replace(
+        RETURN, "    except GRPCError as error:\n        raise RuntimeError(f'count failed: {error.message}')\n"
+        + RETURN), [ERROR], ["but RuntimeError rose", "an exception of your own hides them"]),
+    "a timeout of 0.8 s": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.8)"), [DEADLINE],
+                           ["carried a deadline of 0.8", "open(timeout=1)"]),
     "a refused connection turned into 0": (wrong(CLIENT, "    async with stub",
                                                  "    try:\n      async with stub").replace(
         RETURN, "    except ConnectionError:\n        return 0\n" + RETURN), [ERROR],
@@ -126,7 +134,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
     "no timeout": (wrong(CLIENT, ".open(timeout=1)", ".open()"), [DEADLINE],
                    ["waited 8 s for a server that did not answer", "open(timeout=1)"]),
     "a timeout of 2 s": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=2)"), [DEADLINE],
-                         ["carried a deadline of 2.0 s", "open(timeout=1)"]),
+                         ["carried a deadline of 2.00 s", "open(timeout=1)"]),
     "a timeout caught, None returned": (wrong(CLIENT, "    async with stub", "    try:\n      async with stub").replace(
         RETURN, "    except asyncio.TimeoutError:\n        return None\n" + RETURN), [DEADLINE],
         ["count_known gave None", "let the TimeoutError rise"]),

@@ -26,16 +26,20 @@ from workshop.servers import users as users_server
 
 NORMAL, GUEST, ADMINISTRATOR = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST, users_pb2.USER_TYPE_ADMINISTRATOR
 NOT_A_TYPE = 99
+UNSET = users_pb2.USER_TYPE_UNSPECIFIED
 NOT_TYPES = (users_pb2.USER_TYPE_UNSPECIFIED, -1, max(users_pb2.UserType.values()) + 1, NOT_A_TYPE)  # and edges
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
 HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (shorter blocks: STALL_LINE)
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
+REFUSED_WITHIN = 0.5  # × SLOW_LOOKUP: a refusal that waited for a lookup takes all of one
 STARTED = 0.2  # seconds between health checks, from the stream's start to its end
 STREAM_LAG = 0.1  # seconds after the slow round's refusal that its two streams start, while the refusal is under way
-GUEST_LAG = 0.5  # seconds after the refusal that the slow round asks for GUEST (nobody has it)
+GUEST_LAG = 0.5  # seconds after the refusal that the slow round asks for GUEST (nobody has it) and DISABLED (150)
+BIG_STREAM = 1.0  # seconds the slow round gives DISABLED's 150 users after the lookup (a right answer needs 0.05)
 # The slow copy runs its loop in asyncio's debug mode, which logs every step of a task that holds the loop
-# SLOW_STEP s or more: far shorter blocks than a health check can show. Only the learner's method's steps count.
-SLOW_STEP = 0.05
+# LOGGED_STEP s or more: far shorter blocks than a health check can show. Only the learner's method's steps count:
+# one of SLOW_STEP s, or short ones that add up to HELD_IN_ALL s in one round (a little time.sleep per user).
+LOGGED_STEP, SLOW_STEP, HELD_IN_ALL = 0.01, 0.05, 0.3
 STALL_LINE = re.compile(r"Executing <Task [^\n]*GetUsersByType[^\n]* took (\d+\.\d+) seconds")
 STALL_LOG_LINES = 2000
 SETTLE, SETTLE_AT_MOST = 0.3, 1.5  # seconds: how long the slow copy's log must stay unchanged, and the most to wait
@@ -45,12 +49,14 @@ SETTLE, SETTLE_AT_MOST = 0.3, 1.5  # seconds: how long the slow copy's log must 
 DISABLED = [(100 + n, f"dex{n:03}", users_pb2.USER_TYPE_DISABLED) for n in range(150)]
 STORED = [(9, "nora", NORMAL), (4, "tess", NORMAL), (2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
           (3, "sys Admin ", users_pb2.USER_TYPE_ADMINISTRATOR),  # no mail, a capital, a space at its end: as stored
+          (5, "zoe", users_pb2.USER_TYPE_ADMINISTRATOR),  # no mail either: two users, whatever their mails
           (12, "ada", NORMAL), (13, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), (6, "bo", NORMAL), *DISABLED,
           (0, "zed", NORMAL)]
-SEED = [users_pb2.User(id=user_id, nickname=name, mail_address="" if " " in name else f"{name}@example.com",
+NO_MAIL = {"sys Admin ", "zoe"}
+SEED = [users_pb2.User(id=user_id, nickname=name, mail_address="" if name in NO_MAIL else f"{name}@example.com",
                        user_type=kind) for user_id, name, kind in STORED]
 IN_ID_ORDER = ["zed", "tess", "bo", "nora", "ada"]
-REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root", "sys Admin "],
+REAL_TYPES = {users_pb2.USER_TYPE_ADMINISTRATOR: ["root", "sys Admin ", "zoe"],
               users_pb2.USER_TYPE_DISABLED: [name for _, name, _ in DISABLED], GUEST: []}
 LATECOMERS = [users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL),
               users_pb2.User(id=400, nickname="dex-late", mail_address="dl@example.com",
@@ -73,7 +79,8 @@ NOT_A_TYPE_HINT = ("a number that UserType does not list is no type either: user
 UNSET_HINT = ("UNSPECIFIED (0) is listed in UserType, but it means 'not set': no type. users.problem_with_user_type"
               "(request.user_type) refuses it")
 EVERY_TYPE_HINT = ("yield every user of the list of_type gives, whatever the type: no type of user is left out (the "
-                   "DISABLED are users too; whether they may sign in is another service's business)")
+                   "DISABLED are users too; whether they may sign in is another service's business), and no user "
+                   "either (two may share a mail address, or have none: each is a user of its own)")
 REAL_TYPE_HINT = ("a type that UserType lists (all but UNSPECIFIED) is never refused: ask users.problem_with_user_type"
                   "(request.user_type), which returns None for each of them, rather than a list of your own")
 SAYS_WHY_HINT = ("abort with the words users.problem_with_user_type(request.user_type) gives, as they are: they say "
@@ -89,6 +96,10 @@ BLOCKING_HINT = ("something in your async def stops the event loop, so no other 
                  "blocking call (self.directory.of_type blocks: `await asyncio.to_thread(self.directory.of_type, "
                  "request.user_type)` runs it in a thread), a time.sleep, or a threading.Lock that another call holds "
                  "across an await")
+
+ADDS_UP_HINT = ("something in your async def stops the event loop a little at a time, and it adds up: a time.sleep "
+                "per user, however short, or a blocking call in the loop over the users. Nothing in async def may "
+                "block; to wait, `await asyncio.sleep(...)`, and the slow work goes through asyncio.to_thread")
 
 
 def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
@@ -209,27 +220,38 @@ def _outcome(listing) -> tuple:
 
 def _a_slow_round(slow, alone: dict) -> None:
     """On the slow copy: a refusal, then three GetUsersByType streams at once (two of one type, one of another)
-    with health checks meanwhile, then a type nobody has (their paths may block too). A Fail if the loop stopped
+    with health checks meanwhile, then a type nobody has and one of 150 users (their paths may block too, a
+    little per user). A Fail if the loop stopped
     long enough for a check to go unanswered, if the streams took turns, or if a call's answer differs from
     `alone`'s listing (the same call made on its own): one call's state leaked into another's."""
     outcome: dict[str, object] = {}
 
+    took: dict[str, float] = {}
+
     def read(name: str, user_type: int, after: float) -> None:
         time.sleep(after)
+        began = time.monotonic()
         try:
-            outcome[name] = _listing(slow, user_type)
+            if user_type == users_pb2.USER_TYPE_DISABLED:  # only its steps count: a slow stream is cut short
+                try:
+                    outcome[name] = _listing(slow, user_type, timeout=SLOW_LOOKUP + BIG_STREAM)
+                except (Fail, grpc.RpcError) as cut:  # out of time: asyncio's debug mode judges what it logged
+                    outcome[name] = ([], cut)
+            else:
+                outcome[name] = _listing(slow, user_type)
         except grpc.RpcError as error:  # a servicer that fails only beside other calls: compared below
             outcome[name] = ([], error) if error.code() == grpc.StatusCode.UNKNOWN else error
         except BaseException as error:  # reported below, as the case's own failure
             outcome[name] = error
+        took[name] = time.monotonic() - began
 
     # The refusal first, then the streams while it is under way (a servicer that keeps a call's request or
-    # context on self mixes them up; a lock per type, or room for two, makes the third wait); GUEST's lookup
-    # overlaps the streams', its blocks apart from theirs: the health checks below see the streams' blocks,
-    # asyncio's debug mode the rest.
-    calls = {"refusal": (users_pb2.USER_TYPE_UNSPECIFIED, 0.0), "NORMAL": (NORMAL, STREAM_LAG),
+    # context on self mixes them up; a lock per type, or room for two, makes the third wait); GUEST's and
+    # DISABLED's lookups overlap the streams', their blocks apart from theirs: the health checks below see the
+    # streams' blocks, asyncio's debug mode the rest.
+    calls = {"refusal": (UNSET, 0.0), "NORMAL": (NORMAL, STREAM_LAG),
              "NORMAL again": (NORMAL, STREAM_LAG), "ADMINISTRATOR": (ADMINISTRATOR, STREAM_LAG),
-             "GUEST": (GUEST, GUEST_LAG)}
+             "GUEST": (GUEST, GUEST_LAG), "DISABLED": (users_pb2.USER_TYPE_DISABLED, GUEST_LAG)}
     streams = [name for name, (_, lag) in calls.items() if lag == STREAM_LAG]
     started = time.monotonic() + STREAM_LAG
     threads = {name: threading.Thread(target=read, args=(name, *call), name="checker-9.1", daemon=True)
@@ -253,7 +275,7 @@ def _a_slow_round(slow, alone: dict) -> None:
                            BLOCKING_HINT) from None
     for name in streams:
         threads[name].join(max(0.1, deadline - time.monotonic()))
-    took = time.monotonic() - started
+    together = time.monotonic() - started
     for each in threads.values():
         each.join(max(0.1, deadline - time.monotonic()))
     got = dict(outcome)
@@ -267,9 +289,16 @@ def _a_slow_round(slow, alone: dict) -> None:
         if user_type in alone and name in got and _outcome(got[name]) != _outcome(alone[user_type]):
             raise Fail(f"{_type_name(user_type)}, asked while other calls were under way, got "
                        f"{_ended(*got[name])}; asked alone, {_ended(*alone[user_type])}", SHARED_HINT)
-    if took > TOGETHER * SLOW_LOOKUP:
+    if together > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{len(streams)} streams at once (two of one type), each with a {SLOW_LOOKUP:g} s lookup, took "
-                   f"{took:.1f} s: one waited for another", HELD_HINT)
+                   f"{together:.1f} s: one waited for another", HELD_HINT)
+    refused = isinstance(got.get("refusal"), tuple) and _outcome(got["refusal"]) == ([],
+                                                                                   grpc.StatusCode.INVALID_ARGUMENT)
+    if refused and took["refusal"] > REFUSED_WITHIN * SLOW_LOOKUP:
+        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, the refusal of USER_TYPE_UNSPECIFIED took {took['refusal']:.1f} "
+                   "s: it waited for the directory", "refuse first, then look: users.problem_with_user_type(request."
+                   "user_type) before the directory is asked (a request that is wrong needs no lookup, and a slow "
+                   "directory should not make a caller wait to hear so)")
 
 
 def _stalls(slow) -> list[float]:
@@ -287,21 +316,29 @@ def _stalls(slow) -> list[float]:
         time.sleep(SETTLE)
 
 
+def _held(stalls: list[float]) -> bool:
+    return bool(stalls) and (max(stalls) >= SLOW_STEP or sum(stalls) >= HELD_IN_ALL)
+
+
 def answers_others_while_a_lookup_is_slow(target) -> None:
     with users_cases.seeded(target, SEED) as (quick, _):  # what each call of the round gives when made alone
         alone = {user_type: _listing(quick, user_type)
-                 for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NORMAL, ADMINISTRATOR)}
-    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(SLOW_STEP)}  # logs each slow step
+                 for user_type in (UNSET, NORMAL, ADMINISTRATOR)}
+    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(LOGGED_STEP)}  # logs each slow step
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
         _a_slow_round(slow, alone)
         seen = _stalls(slow)
-        if seen:  # once may be a busy machine; a blocking call does it again
+        if _held(seen):  # once may be a busy machine; a blocking call does it again
             _a_slow_round(slow, alone)
             again = _stalls(slow)[len(seen):]
-            if again:
+            if _held(again) and max(again) >= SLOW_STEP:
                 raise Fail(f"a step of GetUsersByType held the event loop for {max(again):.2f} s, so no other call "
                            "moved meanwhile (asyncio's debug mode measured it, twice)", BLOCKING_HINT)
+            if _held(again):
+                raise Fail(f"{len(again)} steps of GetUsersByType held the event loop {LOGGED_STEP:g} s or more "
+                           f"each, {sum(again):.1f} s in all, so no other call moved meanwhile (asyncio's debug mode "
+                           "measured it, twice)", ADDS_UP_HINT)
 
 
 def is_an_async_generator(target) -> None:
@@ -328,11 +365,12 @@ RULES = {  # Exercise 9.1: each rule is one case, and one wrong-answer test brea
     "(abort awaited)": refuses_a_type_that_is_none,
     "NORMAL → zed (id 0), tess, bo, nora, ada: every user of the type, as stored, in id order, asked of the "
     "directory on each call (a user added since comes too)": streams_every_user_in_id_order,
-    "every other type is served, each user as stored: ADMINISTRATOR → root, DISABLED → its 150 users, GUEST "
+    "every other type is served, each user as stored: ADMINISTRATOR → its 3 (two with no mail), DISABLED → its 150 "
+    "users, GUEST "
     "(nobody has it) → no users, and each stream ends OK": an_empty_type_is_an_empty_stream,
     f"3 streams at once (NORMAL twice, ADMINISTRATOR), each lookup {SLOW_LOOKUP:g} s, while a refusal is under way: "
-    f"all end in about {SLOW_LOOKUP:g} s, each call answered as if alone, and a health check is answered at once "
-    "meanwhile (the loop never blocks)":
+    f"all end in about {SLOW_LOOKUP:g} s, each call answered as if alone, the refusal at once (no lookup first), "
+    "and a health check is answered at once meanwhile (the loop never blocks, not even a little per user)":
         answers_others_while_a_lookup_is_slow,
     "GetUsersByType is an async def that yields: its calls run on the event loop, not in threads":
         is_an_async_generator,

@@ -40,12 +40,13 @@ RULES = {  # Exercise 9.2: each rule is one case; a wrong-answer test breaks eac
 USERS = 300
 UNKNOWN_ID = 404
 REFUSAL = "the checker refuses every count"
+REFUSAL_REASON = "CHECKER_REFUSES"  # the ErrorInfo of each refusal's details: what a GRPCError made anew loses
 REFUSED_WITH = ("INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE", "PERMISSION_DENIED", "INTERNAL", "ABORTED",
                 "RESOURCE_EXHAUSTED", "UNKNOWN", "DEADLINE_EXCEEDED", "UNAUTHENTICATED", "FAILED_PRECONDITION",
                 "UNIMPLEMENTED", "CANCELLED", "ALREADY_EXISTS", "OUT_OF_RANGE", "DATA_LOSS")  # every code but OK
 NOBODY = [404, 405]  # ids no user has: the count is 0, and still one call
 GIVES_UP_AFTER, GIVES_UP_BY = 0.75, 2.5  # seconds: a timeout of 1 s, with room for a busy laptop
-CARRIED_AT_MOST = 1.05  # seconds: the deadline the silent server may see (1 s, and a clock's jitter)
+CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.9, 1.05  # seconds: the deadline the silent server may see (1 s, give or take)
 WAIT = 4.0  # seconds the checker waits for the learner's coroutine against a server that answers at once
 MANY = [*range(1, 251), 1]  # one call for them all, the repeat of 1 included
 CANCEL_AFTER = 0.15  # seconds: the checker cancels count_known, waiting for a silent server, this soon
@@ -83,10 +84,13 @@ class _Refuses(users_grpc.UserManagerBase):
         from grpclib import GRPCError
         from grpclib.const import Status
 
+        from google.rpc import error_details_pb2
+
         self.refused += 1
         async for _ in stream:
             pass
-        raise GRPCError(Status[self.status], REFUSAL)
+        raise GRPCError(Status[self.status], REFUSAL,
+                        [error_details_pb2.ErrorInfo(reason=REFUSAL_REASON, domain="workshop.checkers")])
 
     async def _unused(self, stream) -> None:
         from grpclib import GRPCError
@@ -260,8 +264,13 @@ def check_count_known(function) -> CheckResult:
                 try:
                     got = _in_a_loop_of_its_own(refused)
                 except GRPCError as raised:
-                    if raised.status.name == status and raised.message == REFUSAL:
+                    if raised.status.name == status and raised.message == REFUSAL and _refusal_details(raised):
                         continue
+                    if raised.status.name == status and raised.message == REFUSAL:
+                        raise Fail(f"the server refused with {status}, {REFUSAL!r} and an ErrorInfo in its details, "
+                                   "but the GRPCError that rose had no such details",
+                                   "let the GRPCError itself rise, as it came (no `raise GRPCError(error.status, "
+                                   "error.message)`: one made anew loses the details the server sent)") from None
                     if raised.status.name == status:
                         raise Fail(f"the server refused with {status} and {REFUSAL!r}, but the GRPCError that rose "
                                    f"said {str(raised.message)[:60]!r}",
@@ -269,6 +278,13 @@ def check_count_known(function) -> CheckResult:
                                    "which the caller needs") from None
                     raise Fail(f"the server refused with {status}, but GRPCError({raised.status.name}) rose",
                                "let the GRPCError itself rise: do not catch it") from None
+                except Fail:
+                    raise
+                except Exception as other:
+                    raise Fail(f"the server refused with {status}, but {type(other).__name__} rose: "
+                               f"{str(other)[:60]!r}", "let the GRPCError itself rise, as it came: its status and "
+                               "message are what the caller needs to decide (an exception of your own hides them)"
+                               ) from None
                 raise Fail(f"against a server that refuses with {status}, count_known gave {got!r}",
                            "let the GRPCError rise, whatever its status: a count of 0 (or None) would read as "
                            "'none of these are users'")
@@ -397,8 +413,8 @@ def check_count_known(function) -> CheckResult:
                 raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
                            "for a caller that is gone", "give the deadline to the call itself, open(timeout=1), "
                            "not asyncio.wait_for around it: then it travels with the call (grpc-timeout)")
-            if silent_server.deadlines[0] > CARRIED_AT_MOST:
-                raise Fail(f"the call carried a deadline of {silent_server.deadlines[0]:.1f} s; the exercise asks for "
+            if not CARRIED_AT_LEAST <= silent_server.deadlines[0] <= CARRIED_AT_MOST:
+                raise Fail(f"the call carried a deadline of {silent_server.deadlines[0]:.2f} s; the exercise asks for "
                            "1 s", hint)
 
         return run_checks("Exercise 9.2 · a grpclib client", [
@@ -439,6 +455,10 @@ async def _cancelled(function) -> tuple[str, str] | None:
     return None
 
 
+def _refusal_details(raised) -> bool:
+    return any(getattr(detail, "reason", None) == REFUSAL_REASON for detail in raised.details or ())
+
+
 def _not_async(function) -> None:
     raise Fail(f"{getattr(function, '__name__', 'it')} is not an async def",
                "grpclib's calls are coroutines: write `async def count_known(stub, ids):` and await them inside")
@@ -449,11 +469,17 @@ def _answered(run, what: str, hint: str, stalls: list[float] | None = None) -> i
     the ticker saw meanwhile, tell a call that ran out of time because the loop was held."""
     from grpclib.exceptions import ProtocolError
 
-    seen = len(stalls or ())
+    seen, started = len(stalls or ()), time.monotonic()
     try:
         got = run()
     except (asyncio.TimeoutError, TimeoutError):
         held = [stall for stall in (stalls or ())[seen:] if stall >= STALL]
+        took = time.monotonic() - started
+        if took < GIVES_UP_AFTER and not held:  # not the checker's wait, nor a timeout of 1 s: a shorter one
+            raise Fail(f"with {what}, count_known gave up after {took:.2f} s (TimeoutError), against a server that "
+                       "answers at once", "a timeout shorter than the call's 1 s ran out: open(timeout=1), and no "
+                       "shorter asyncio.wait_for or asyncio.timeout around it (the server answers once your side "
+                       "has ended: `await stream.end()`)") from None
         if held:
             raise Fail(f"with {what}, count_known ran out of time while the event loop stood still for "
                        f"{sum(held):.1f} s", "nothing in count_known may block the loop (no time.sleep, not even a "
