@@ -295,8 +295,8 @@ def _a_slow_round(slow, alone: dict) -> None:
     refused = isinstance(got.get("refusal"), tuple) and _outcome(got["refusal"]) == ([],
                                                                                    grpc.StatusCode.INVALID_ARGUMENT)
     if refused and took["refusal"] > REFUSED_WITHIN * SLOW_LOOKUP:
-        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, the refusal of USER_TYPE_UNSPECIFIED took {took['refusal']:.1f} "
-                   "s: it waited for the directory", "refuse first, then look: users.problem_with_user_type(request."
+        raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, the refusal of USER_TYPE_UNSPECIFIED took "
+                   f"{took['refusal']:.1f} s: it waited for the directory", "refuse first, then look: users.problem_with_user_type(request."
                    "user_type) before the directory is asked (a request that is wrong needs no lookup, and a slow "
                    "directory should not make a caller wait to hear so)")
 

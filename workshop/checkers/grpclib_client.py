@@ -81,10 +81,9 @@ class _Refuses(users_grpc.UserManagerBase):
         self.status = status
 
     async def CountAlreadyUsers(self, stream) -> None:
+        from google.rpc import error_details_pb2
         from grpclib import GRPCError
         from grpclib.const import Status
-
-        from google.rpc import error_details_pb2
 
         self.refused += 1
         async for _ in stream:
