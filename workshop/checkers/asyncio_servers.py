@@ -292,13 +292,14 @@ def _a_slow_round(slow, alone: dict) -> None:
     if together > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{len(streams)} streams at once (two of one type), each with a {SLOW_LOOKUP:g} s lookup, took "
                    f"{together:.1f} s: one waited for another", HELD_HINT)
-    refused = isinstance(got.get("refusal"), tuple) and _outcome(got["refusal"]) == ([],
-                                                                                   grpc.StatusCode.INVALID_ARGUMENT)
+    refusal = got.get("refusal")
+    refused = isinstance(refusal, tuple) and _outcome(refusal) == ([], grpc.StatusCode.INVALID_ARGUMENT)
     if refused and took["refusal"] > REFUSED_WITHIN * SLOW_LOOKUP:
         raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, the refusal of USER_TYPE_UNSPECIFIED took "
-                   f"{took['refusal']:.1f} s: it waited for the directory", "refuse first, then look: users.problem_with_user_type(request."
-                   "user_type) before the directory is asked (a request that is wrong needs no lookup, and a slow "
-                   "directory should not make a caller wait to hear so)")
+                   f"{took['refusal']:.1f} s: it waited for the directory",
+                   "refuse first, then look: users.problem_with_user_type(request.user_type) before the directory "
+                   "is asked (a request that is wrong needs no lookup, and a slow directory should not make a "
+                   "caller wait to hear so)")
 
 
 def _stalls(slow) -> list[float]:
