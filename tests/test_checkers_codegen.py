@@ -79,6 +79,7 @@ ONE_RULE_BROKEN = [
     (KEPT, {"string mail_address = 3;": 'string mail_address = 3 [json_name = "email"];'}, "JSON name"),
     (KEPT, {"string mail_address = 3;": "string mail_address = 3 [deprecated = true];"}, "stays as it was"),
     (KEPT, {"string nickname = 2;": "oneof name { string nickname = 2; }"}, "stays as it was"),
+    (KEPT, {'syntax = "proto3";': 'edition = "2023";'}, "stays as it was"),  # every field now tracks presence
     (RPCS, {"  rpc GetUsersByIds(stream UserRequest) returns (stream UserResponse);\n": ""}, "as they are"),
     (RPCS, {"rpc GetUser(UserRequest) returns (UserResponse);":
             "rpc GetUser(UserRequest) returns (UserResponse) { option deprecated = true; }"}, "as they are"),
@@ -295,3 +296,8 @@ def test_the_notebooks_generate_cell_shows_protocs_line_for_a_broken_contract_no
     assert f'users.proto:{missing_semicolon}:1: Expected ";".' in shown(generate_cell), shown(generate_cell)
     assert "not generated" in shown(generate_cell)
     assert not any("Traceback" in shown(cell) or "ProtoError" in shown(cell) for cell in notebook.cells)
+
+
+def test_an_edition_instead_of_proto3_names_the_file_line_as_the_change(tmp_path):
+    result = written_and_generated(wrong({'syntax = "proto3";': 'edition = "2023";'}), tmp_path)
+    assert result[KEPT].got.startswith("the file is now edition 2023; it was proto3"), repr(result)

@@ -8,6 +8,7 @@ SOLUTION = "02_1_talk.py"
 COMPILES = "my_talk.proto compiles"
 LEVEL_AT_TOP = "enum Level at the top level of the file (conference.v1.Level)"
 TALK = "message Talk (conference.v1.Talk)"
+NOTHING_ELSE = "nothing else: no other field, message, enum, service or option, JSON names as protoc makes them"
 
 
 def check(source: str, folder):
@@ -53,6 +54,14 @@ ONE_RULE_BROKEN = [
     ("Talk.starts_at: google.protobuf.Timestamp = 5", {"google.protobuf.Timestamp starts_at": "int64 starts_at"},
      "google.protobuf.Timestamp"),
     ("Talk.starts_at: google.protobuf.Timestamp = 5", {"starts_at = 5;": "starts_at = 6;"}, "not a default value"),
+    (NOTHING_ELSE, {"string title = 2;": 'string title = 2 [json_name = "name"];'}, "nothing else"),
+    (NOTHING_ELSE, {"string title = 2;": "string title = 2;\n  string room = 6;"}, "nothing else"),
+    (NOTHING_ELSE, {"string title = 2;": "string title = 2 [deprecated = true];"}, "nothing else"),
+    (NOTHING_ELSE, {"int64 id = 1;": "int64 id = 1;\n  reserved 6;"}, "nothing else"),
+    (NOTHING_ELSE, {"package conference.v1;": 'package conference.v1;\noption java_package = "x";'}, "nothing else"),
+    (NOTHING_ELSE, {"// One talk": "message Speaker { string name = 1; }\n// One talk"}, "nothing else"),
+    (NOTHING_ELSE, {'import "google/protobuf/timestamp.proto";': 'import "google/protobuf/timestamp.proto";\n'
+                    'import "google/protobuf/empty.proto";'}, "nothing else"),
 ]
 
 
@@ -134,6 +143,19 @@ def test_a_contract_without_its_syntax_line_is_told_why_fields_need_labels(tmp_p
     assert failed(result) == [COMPILES]
     assert 'Expected "required", "optional", or "repeated"' in result[COMPILES].got
     assert "absl" not in repr(result) and 'syntax = "proto3";' in result[COMPILES].hint
+
+
+def test_a_missing_import_is_told_which_file_to_import(tmp_path):
+    result = check(wrong({'import "google/protobuf/timestamp.proto";': ""}), tmp_path)
+    assert failed(result) == [COMPILES]
+    assert '"google.protobuf.Timestamp" is not defined' in result[COMPILES].got
+    assert 'import "google/protobuf/timestamp.proto";' in result[COMPILES].hint
+
+
+@pytest.mark.parametrize("id_type", ["int32", "string"])
+def test_a_narrower_or_text_id_is_told_why_int64_without_other_64_bit_types(id_type, tmp_path):
+    hint = check(wrong({"int64 id = 1;": f"{id_type} id = 1;"}), tmp_path)["Talk.id: int64 = 1"].hint
+    assert "`int64 id = 1;`" in hint and "sint64" not in hint and "64-bit integer too" not in hint
 
 
 def test_a_missing_file_says_to_run_the_writefile_cell(tmp_path):

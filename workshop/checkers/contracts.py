@@ -8,6 +8,7 @@ It is not a checker; the checkers of notebooks 02 and 03 both stand on it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from workshop.codegen import ProtoError, descriptor_set, protoc_message
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 PROTO2_COMPLAINT = 'Expected "required", "optional", or "repeated"'  # protoc's words for a field without a label
+UNDEFINED_WELL_KNOWN = re.compile(r'"google\.protobuf\.(\w+)" is not defined')  # its import is missing
 
 
 # ---------------------------------------------------------------- compiling
@@ -43,6 +45,11 @@ def compile_contract(path: Path, shown: str, rerun: str) -> tuple[descriptor_pb2
     except ProtoError as error:
         problem = first_problem(error)
         hint = f"fix the line protoc names (or the one just before it), then run {rerun}"
+        if undefined := UNDEFINED_WELL_KNOWN.search(problem):
+            name = undefined.group(1)
+            hint = (f"google.protobuf.{name} is declared in another file, which yours must import: "
+                    f'`import "google/protobuf/{re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()}.proto";` after the '
+                    f"package line. Then run {rerun}")
         if PROTO2_COMPLAINT in problem:
             hint = ('is `syntax = "proto3";` the first line? Without it protoc reads the file as proto2, '
                     "where every field needs a label")
@@ -114,9 +121,20 @@ def rpcs_named_like(file, name: str) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- comparing two versions
 
 
+def dialect(file) -> str:
+    """'proto3', 'proto2' or 'edition 2023': what the file's first line says, which sets every field's meaning."""
+    if file.syntax == "editions":
+        return "edition " + descriptor_pb2.Edition.Name(file.edition).removeprefix("EDITION_")
+    return file.syntax or "proto2"
+
+
 def changes(mine, original) -> list[str]:
-    """Every message, field, enum and enum value of `original` that is gone, renamed, renumbered or retyped."""
+    """Every message, field, enum and enum value of `original` that is gone, renamed, renumbered or retyped,
+    and the file's syntax or edition (under edition 2023 every field tracks presence: a change to them all)."""
     found = []
+    if dialect(mine) != dialect(original):
+        found.append(f"the file is now {dialect(mine)}; it was {dialect(original)}, which gives every field its "
+                     "meaning")
     for kind, old_items, new_items, members in (("message", messages(original), messages(mine), "field"),
                                                 ("enum", enums(original), enums(mine), "value")):
         for name, old in old_items.items():

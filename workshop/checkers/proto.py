@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, text_format
 
-from workshop.checkers.contracts import compile_contract, enums, messages
+from workshop.checkers.contracts import compile_contract, dialect, enums, messages
 from workshop.checkers.support import CheckResult, Fail, run_checks
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
@@ -55,9 +55,7 @@ def _talk(file):
 
 def _syntax(file) -> None:
     if file.syntax != "proto3":
-        edition = descriptor_pb2.Edition.Name(file.edition).removeprefix("EDITION_")
-        got = f"edition {edition}" if file.syntax == "editions" else "proto2"
-        raise Fail(f"the file is {got}", 'write `syntax = "proto3";` as the first line')
+        raise Fail(f"the file is {dialect(file)}", 'write `syntax = "proto3";` as the first line')
 
 
 def _package(file) -> None:
@@ -117,9 +115,10 @@ def _kind(field, message) -> tuple[str, str]:
     return "", type_
 
 
+WIDE_INTEGERS = {"sint64", "uint64", "fixed64", "sfixed64"}
 TYPE_HINTS = {
     "string": "a text field is `string`",
-    "int64": "the spec asks for `int64`: sint64 and uint64 are 64-bit integers too, but other types on the wire",
+    "int64": "the spec asks for `int64`",
     "enum Level": "the type of an enum field is the enum's name, Level (not int32, not string)",
     TIMESTAMP: f'its type is {TIMESTAMP}, from "google/protobuf/timestamp.proto", which the skeleton imports',
 }
@@ -141,7 +140,11 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
             raise Fail(f"{name} is a map; expected {wanted}",
                        f"a map is a dict, one value per key; {kind}: `{written}`")
         if got_type != type_:
-            raise Fail(f"{name} is of type {got_type}; expected {type_}", TYPE_HINTS.get(type_, f"write `{written}`"))
+            hint = TYPE_HINTS.get(type_, f"write `{written}`")
+            if type_ == "int64":
+                hint += (f": {got_type} is a 64-bit integer too, but another type on the wire" if got_type in
+                         WIDE_INTEGERS else f" (`{written}`): an id can grow past what {got_type} holds")
+            raise Fail(f"{name} is of type {got_type}; expected {type_}", hint)
         if got_label != label:
             if label == "repeated":
                 hint = "a list is one field marked `repeated` before its type"
@@ -163,6 +166,48 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
     return case
 
 
+def _default_json_name(name: str) -> str:
+    """protoc's JSON name for a field: starts_at → startsAt (what a field without json_name gets)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _nothing_else(file) -> None:
+    """Talk's five fields and Level, and nothing more: each extra field, option or declaration is contract too."""
+    found = []
+    talk = _declared(file, "message", "Talk")
+    holders = {name.split(".")[0] for name in (talk[1] if talk else "",
+                                               (_declared(file, "enum", "Level") or ("", ""))[1]) if name}  # Schedule
+    level = _declared(file, "enum", "Level")
+    # a Talk or Level under another name is its own case's business, not something else added
+    found += [f"message {m.name}" for m in file.message_type if talk and m.name != "Talk" and m.name not in holders]
+    found += [f"enum {e.name}" for e in file.enum_type if level and e.name != "Level"]
+    found += [f"service {s.name}" for s in file.service]
+    found += [f'import "{name}"' for name in file.dependency if name != "google/protobuf/timestamp.proto"]
+    if file.options.ListFields():
+        found.append(f"file options {text_format.MessageToString(file.options, as_one_line=True)}")
+    if talk is not None:
+        message = talk[2]
+        found += [f"field {f.name} = {f.number}" for f in message.field if f.name not in TALK_FIELDS]
+        for field in message.field:
+            if field.name in TALK_FIELDS and field.json_name != _default_json_name(field.name):
+                found.append(f"{field.name}'s JSON name {field.json_name!r} (JSON clients would send "
+                             f"{_default_json_name(field.name)!r})")
+            if field.name in TALK_FIELDS and field.options.ListFields():
+                found.append(f"{field.name} [{text_format.MessageToString(field.options, as_one_line=True)}]")
+        found += [f"reserved {r.start}" for r in message.reserved_range] + [
+            f'reserved "{name}"' for name in message.reserved_name]
+        found += [f"message Talk.{m.name}" for m in message.nested_type if not m.options.map_entry]
+        if message.options.ListFields():
+            found.append(f"Talk's options [{text_format.MessageToString(message.options, as_one_line=True)}]")
+    if found:
+        more = f" (and {len(found) - 2} more)" if len(found) > 2 else ""
+        raise Fail("the contract also has " + "; ".join(found[:2]) + more,
+                   "write the spec and nothing else: every field, option and declaration is part of the contract, "
+                   "which programs built from it will rely on. Take it out")
+
+
+TALK_FIELDS = {"id", "title", "speakers", "level", "starts_at"}
 RULES: dict[str, Callable[[object], None]] = {  # Exercise 2.1: each rule is one case (after "compiles")
     'syntax = "proto3"': _syntax,
     f"package {PACKAGE}": _package,
@@ -174,6 +219,8 @@ RULES: dict[str, Callable[[object], None]] = {  # Exercise 2.1: each rule is one
     "Talk.speakers: repeated string = 3": _talk_field("speakers", 3, "repeated", "string"),
     "Talk.level: Level = 4": _talk_field("level", 4, "", "enum Level"),
     f"Talk.starts_at: {TIMESTAMP} = 5": _talk_field("starts_at", 5, "", TIMESTAMP),
+    "nothing else: no other field, message, enum, service or option, JSON names as protoc makes them":
+        _nothing_else,
 }
 
 
