@@ -12,7 +12,8 @@ from exercises import check_server_cell as check
 
 import server_runner
 from workshop.checkers import unary, unary_caller
-from workshop.checkers.unary import ADD_USER_RULES, GET_USER_RULES, INVALID_FIELDS, check_add_user, check_get_user
+from workshop.checkers.add_user import ADD_USER_RULES, INVALID_FIELDS, check_add_user
+from workshop.checkers.unary import GET_USER_RULES, check_get_user
 from workshop.checkers.unary_caller import RULES as NICKNAME_OF_RULES
 from workshop.checkers.unary_caller import check_nickname_of
 from workshop.protos import users_pb2, users_pb2_grpc

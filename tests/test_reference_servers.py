@@ -9,7 +9,8 @@ import server_runner
 from workshop.checkers.bidirectional import check_get_users_by_ids
 from workshop.checkers.client_streaming import check_count_already_users
 from workshop.checkers.server_streaming import check_get_users_by_type
-from workshop.checkers.unary import check_add_user, check_get_user
+from workshop.checkers.add_user import check_add_user
+from workshop.checkers.unary import check_get_user
 
 USERS_CHECKERS = [check_get_user, check_add_user, check_get_users_by_type, check_count_already_users,
                   check_get_users_by_ids]

@@ -1,0 +1,233 @@
+"""Checker for Exercise 4.2 (notebook 04): the learner's AddUser.
+
+It starts a fresh copy of the learner's module over a directory of its own (see users_cases.seeded),
+so what ran before cannot change a verdict. The rules are written down below, one case each (and one
+per invalid field); tests/test_checkers_unary.py breaks each rule on its own.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+
+import grpc
+
+from workshop.checkers import support
+from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
+from workshop.checkers.unary import INVALID_WORDS, names_number
+from workshop.checkers.users_cases import one_line, seeded, users_stub
+from workshop.protos import users_pb2
+from workshop.servers.users import MAX_MAIL_ADDRESS, MAX_NICKNAME
+
+T = users_pb2.UserType
+_runs = itertools.count(1)
+
+MAIL_SUFFIX = "@example.com"
+# Invalid users, one field wrong each: (rule, the values sent, {what the message must hold: what it then lacks}, hint)
+INVALID_FIELDS = [
+    ("a negative id → INVALID_ARGUMENT, naming the id", [{"id": -3}], {r"\bid\b": "name the id"},
+     "refuse request.id < 0 (0 is fine: it asks the server to choose)"),
+    ("a nickname empty or only spaces → INVALID_ARGUMENT, naming the nickname",
+     [{"nickname": ""}, {"nickname": "  "}], {"nickname": "name the nickname"},
+     "refuse a nickname that is empty or only spaces"),
+    (f"a nickname over {MAX_NICKNAME} characters → INVALID_ARGUMENT, naming the nickname and the limit",
+     [{"nickname": "n" * (MAX_NICKNAME + 1)}],
+     {"nickname": "name the nickname", rf"\b{MAX_NICKNAME}\b": f"give the limit ({MAX_NICKNAME})"},
+     f"refuse a nickname longer than users.MAX_NICKNAME ({MAX_NICKNAME}) characters"),
+    ("a mail_address not of the form name@domain ('carla.example.com', '@', 'a@', '@b') → INVALID_ARGUMENT, "
+     "naming the mail_address", [{"mail_address": mail} for mail in ("carla.example.com", "@", "a@", "@b")],
+     {"mail": "name the mail_address"},
+     "refuse a mail_address without text before and after its last '@' (name@domain)"),
+    (f"a mail_address over {MAX_MAIL_ADDRESS} characters → INVALID_ARGUMENT, naming it and the limit",
+     [{"mail_address": "m" * (MAX_MAIL_ADDRESS + 1 - len(MAIL_SUFFIX)) + MAIL_SUFFIX}],
+     {"mail": "name the mail_address", rf"\b{MAX_MAIL_ADDRESS}\b": f"give the limit ({MAX_MAIL_ADDRESS})"},
+     f"refuse a mail_address longer than users.MAX_MAIL_ADDRESS ({MAX_MAIL_ADDRESS}) characters"),
+    ("a user_type not set → INVALID_ARGUMENT, naming the user_type", [{"user_type": T.USER_TYPE_UNSPECIFIED}],
+     {"type": "name the user_type"}, "refuse user_type USER_TYPE_UNSPECIFIED (0, what a field nobody set holds)"),
+    ("a user_type of 99, which UserType does not define → INVALID_ARGUMENT, naming the 99", [{"user_type": 99}],
+     {r"\b99\b": "name the 99"},
+     "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
+]
+CAUGHT_ABORT_HINT = ("an except around the checks caught the exception that context.abort raises, and answered "
+                     "ALREADY_EXISTS: catch only users.AlreadyExists, around self.directory.add alone")
+TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
+              "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
+NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
+           "users.problem_with_new_user(request) words it for you")
+SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less than what a caller may send
+
+ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
+    "new id": "id 0 → the server picks a new id, and replies with the user as stored",
+    "chosen id": "a chosen free id → the user keeps it",
+    "valid": f"every valid user is stored as sent: each user_type, a nickname of {MAX_NICKNAME} characters, "
+             f"one with spaces and capitals, one not in ASCII, a mail_address of {MAX_MAIL_ADDRESS}, one with two "
+             "'@', one with capitals, spaces around it and no dot after the '@'",
+    "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
+    "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
+             "quote it whole",
+    "not stored": "a refused user is not stored",
+}
+
+ADD_USER_SEED = [
+    users_pb2.User(id=1, nickname="alice", mail_address="alice@example.com", user_type=T.USER_TYPE_ADMINISTRATOR),
+    users_pb2.User(id=2, nickname="bob", mail_address="bob@example.com", user_type=T.USER_TYPE_NORMAL),
+    users_pb2.User(id=9, nickname="ivan", mail_address="ivan@example.com", user_type=T.USER_TYPE_GUEST),
+]
+
+
+def check_add_user(server) -> CheckResult:
+    """Exercise 4.2: `server` is the running server of my_add_user.py (or an address)."""
+    tag = f"{next(_runs)}{uuid.uuid4().hex[:5]}"  # new names each run, for a server given by address
+
+    def new_user(name: str, **fields) -> users_pb2.User:
+        nickname = f"{name}_{tag}"
+        values = {"nickname": nickname, "mail_address": f"{nickname}{MAIL_SUFFIX}", "user_type": T.USER_TYPE_NORMAL}
+        return users_pb2.User(**{**values, **fields})
+
+    def unused_id() -> int:
+        return 1_000_000 + uuid.uuid4().int % 10**9
+
+    with seeded(server, ADD_USER_SEED) as (target, users), users_stub(target) as stub:
+
+        def add(user):
+            return stub.AddUser(user, timeout=TIMEOUT).user
+
+        def get(user_id):
+            return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT).user
+
+        def as_stored(reply, sent):
+            expected = users_pb2.User()
+            expected.CopyFrom(sent)
+            expected.id = reply.id
+            if reply != expected:
+                raise Fail(f"the reply holds {one_line(reply)[:120]}; expected {one_line(expected)[:120]}",
+                           "reply with the user directory.add returned: users_pb2.UserResponse(user=stored)")
+
+        def new_id():
+            sent = new_user("ada")
+            reply = add(sent)
+            if reply.id <= 0 or reply.id in users:
+                raise Fail(f"the new user got id {reply.id}; expected a new positive id",
+                           "id 0 means 'server, choose': self.directory.add(request) does; reply with what it returns")
+            as_stored(reply, sent)
+            if get(reply.id) != reply:
+                raise Fail(f"GetUser({reply.id}) then gave {one_line(get(reply.id))}",
+                           "store the user with self.directory.add, the directory GetUser reads")
+
+        def accepted(sent, what: str, hint: str):
+            """The reply to AddUser(sent), which must not be refused."""
+            try:
+                return add(sent)
+            except grpc.RpcError as error:
+                if error.code() in support.INFRASTRUCTURE_CODES:
+                    raise
+                raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}", hint) from None
+
+        def chosen_id():
+            sent = new_user("grace", id=unused_id())
+            reply = accepted(sent, f"id {sent.id}, which no user has,",
+                             "any id above 0 that no user has is free: store the user with it; refuse only what "
+                             "users.problem_with_new_user refuses")
+            if reply.id != sent.id:
+                raise Fail(f"asked for id {sent.id}, got {reply.id}",
+                           "only id 0 asks the server to choose; keep any other")
+            as_stored(reply, sent)
+
+        def valid():
+            longest_nickname = f"long_{tag}".ljust(MAX_NICKNAME, "n")
+            longest_mail = "m" * (MAX_MAIL_ADDRESS - len(MAIL_SUFFIX)) + MAIL_SUFFIX
+            named = [(f"a user of type {T.Name(number)}", new_user(f"type{number}", user_type=number))
+                     for number in T.values() if number != T.USER_TYPE_UNSPECIFIED]
+            named += [(f"a nickname of {MAX_NICKNAME} characters", new_user("x", nickname=longest_nickname)),
+                      (f"a mail_address of {MAX_MAIL_ADDRESS} characters", new_user("mail", mail_address=longest_mail)),
+                      ("a nickname with spaces and capitals", new_user("x", nickname=f" Ada Lovelace {tag} ")),
+                      ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com")),
+                      ("a nickname not in ASCII", new_user("x", nickname=f"Zoë Ñandú {tag}")),
+                      ("a mail_address with capitals, spaces around it and no dot after the '@'",
+                       new_user("host", mail_address=f" Zoe.{tag}@LocalHost "))]
+            for what, sent in named:
+                reply = accepted(sent, what, "refuse only what users.problem_with_new_user refuses: every user it "
+                                             "lets through must be stored")
+                for got in (reply, get(reply.id) if reply.id > 0 else reply):  # id 0 back: the "new id" case
+                    if (got.nickname, got.mail_address) != (sent.nickname, sent.mail_address):
+                        raise Fail(f"{what}: sent {sent.nickname!r} <{sent.mail_address}>, "
+                                   f"{'replied' if got is reply else 'stored'} {got.nickname!r} <{got.mail_address}>",
+                                   "store the request as it came: do not change what the caller sent")
+                as_stored(reply, sent)
+
+        def taken():
+            first = min(users.values(), key=lambda user: user.id)
+            for user, named, what in ((new_user("someone", id=first.id), lambda text: names_number(first.id, text),
+                                       f"id {first.id}"),
+                                      (new_user("x", nickname=first.nickname), lambda text: first.nickname in text,
+                                       f"the nickname {first.nickname!r}")):
+                details = expect_status(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
+                if re.search(INVALID_WORDS, details, re.IGNORECASE):
+                    raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} calls the user invalid; it is valid, "
+                               f"and {what} is taken", TAKEN_HINT)
+                if not named(details):
+                    raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} does not say that {what} is taken",
+                               TAKEN_HINT)
+
+        def refused(user, hint: str) -> str:
+            """The details of AddUser(user)'s INVALID_ARGUMENT; an ALREADY_EXISTS instead names the except."""
+            try:
+                return expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
+            except Fail as failure:
+                if "ALREADY_EXISTS" in failure.got:
+                    raise Fail(failure.got, CAUGHT_ABORT_HINT) from None
+                raise
+
+        def invalid(number, values, needs, hint):
+            def case():
+                for k, fields in enumerate(values):
+                    user = new_user(f"bad{number}{k}", **fields)
+                    details = refused(user, hint)
+                    for words, lacking in needs.items():
+                        if not re.search(words, details):
+                            raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",
+                                       NAME_IT)
+            return case
+
+        def short():
+            hint = ("quote at most a short start of what was sent (users.quoted(text) does), or give its length: "
+                    "the caller has the rest")
+            long_nickname = users_pb2.User(nickname=f"echo_{tag}".ljust(2_000, "n"), mail_address="m" * 300)
+            long_mail = new_user("echo", mail_address=f"echo{tag}".ljust(200, "m"), user_type=T.USER_TYPE_UNSPECIFIED)
+            for sent, field in ((long_nickname, "nickname"), (long_mail, "mail_address")):
+                details = expect_status(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                value = getattr(sent, field)
+                if value in details or len(details) >= SHORT_MESSAGE:
+                    raise Fail(f"for a {field} of {len(value):,} characters, the message is {len(details):,} "
+                               f"characters long{', and holds it whole' if value in details else ''}", hint)
+
+        def not_stored():
+            refused = new_user("hopper", id=unused_id(), mail_address="no mail", user_type=T.USER_TYPE_UNSPECIFIED)
+            expect_status(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT, "check every field first, then store")
+            hint = ("check every field before self.directory.add, and let context.abort end the method: an abort "
+                    "inside try/except Exception is caught, the method stores the user anyway, and the caller "
+                    "still reads INVALID_ARGUMENT")
+            try:
+                stored = get(refused.id)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+            else:
+                raise Fail(f"refused with INVALID_ARGUMENT, yet GetUser({refused.id}) then found {one_line(stored)}",
+                           hint)
+            try:
+                add(new_user("hopper"))
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                    raise
+                raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
+
+        return run_checks("Exercise 4.2 · AddUser", [
+            (ADD_USER_RULES["new id"], new_id),
+            (ADD_USER_RULES["chosen id"], chosen_id),
+            (ADD_USER_RULES["valid"], valid),
+            (ADD_USER_RULES["taken"], taken),
+            *[(rule, invalid(n, *spec)) for n, (rule, *spec) in enumerate(INVALID_FIELDS)],
+            (ADD_USER_RULES["short"], short),
+            (ADD_USER_RULES["not stored"], not_stored),
+        ], target=target)
