@@ -69,6 +69,20 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
         "problem)", "users.no_user_with(request.id))")), {"invalid message"}, "say what was wrong"),
     "a message that names only the id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace(
         "problem)", 'f"bad id {request.id}")')), {"invalid message"}, "say what was wrong"),
+    "id 1 refused too": (wrong(GET_USER, "problem = users.problem_with_id(request.id)",
+                               "problem = users.problem_with_id(request.id) or (\"an id must be above 1\" "
+                               "if request.id <= 1 else None)"), {"found"}, "an id of 1 or more is a good one"),
+    "nicknames tidied": (wrong(GET_USER, "return users_pb2.UserResponse(user=user)",
+                               "user.nickname = user.nickname.strip().lower()\n"
+                               "        return users_pb2.UserResponse(user=user)"), {"found"},
+                         "UserResponse(user=user)"),
+    "the next id looked up": (wrong(GET_USER, "self.directory.get(request.id)", "self.directory.get(request.id + 1)"),
+                              {"found"}, "look up the id that was asked for"),
+    "NOT_FOUND for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT", "NOT_FOUND")),
+                                 {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
+    "OUT_OF_RANGE for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT",
+                                                                                        "OUT_OF_RANGE")),
+                                    {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
 }
 
 
@@ -84,6 +98,14 @@ def test_get_user_wrong_answer_fails_only_the_rules_it_breaks(mistake, tmp_path)
     result = check(check_get_user, source, tmp_path)
     assert failed(result) == {GET_USER_RULES[rule] for rule in broken}, repr(result)
     assert all(hint in result[GET_USER_RULES[rule]].hint for rule in broken), repr(result)
+
+
+def test_get_user_abort_with_a_code_spelt_as_a_string_is_told_abort_takes_a_status_code(tmp_path):
+    as_text = wrong(GET_USER, "context.abort(grpc.StatusCode.NOT_FOUND,", 'context.abort("NOT_FOUND",')
+    result = check(check_get_user, as_text, tmp_path)
+    unknown = result[GET_USER_RULES["unknown"]]
+    assert "ended UNKNOWN with your server's own words" in unknown.got, repr(result)
+    assert "grpc.StatusCode.NOT_FOUND" in unknown.hint and "server.logs()" not in unknown.hint
 
 
 def test_get_user_rules_each_have_a_wrong_answer():
@@ -358,6 +380,30 @@ def test_add_user_taken_with_a_message_that_names_nothing_fails_the_taken_case(t
     assert "str(error)" in result[ADD_USER_RULES["taken"]].hint
 
 
+def test_add_user_taken_with_the_exceptions_repr_fails_the_taken_case(tmp_path):
+    result = check(check_add_user, wrong(ADD_USER, "ALREADY_EXISTS, str(taken)", "ALREADY_EXISTS, repr(taken)"),
+                   tmp_path)
+    assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
+    assert "the exception's text is \"a user with id 1 already exists" in result[ADD_USER_RULES["taken"]].got
+    assert "str(error)" in result[ADD_USER_RULES["taken"]].hint
+
+
+@pytest.mark.parametrize("code", ["ALREADY_EXISTS", "FAILED_PRECONDITION"])
+def test_add_user_refusing_a_wrong_field_with_another_code_is_told_the_code(code, tmp_path):
+    result = check(check_add_user, wrong(ADD_USER, REFUSAL, REFUSAL.replace("INVALID_ARGUMENT", code)), tmp_path)
+    invalid_rules = [rule for rule, *_ in INVALID_FIELDS]
+    assert set(invalid_rules) <= failed(result), repr(result)
+    assert all("a field that is wrong" in result[rule].hint and "INVALID_ARGUMENT" in result[rule].hint
+               for rule in invalid_rules), repr(result)
+
+
+def test_add_user_abort_with_no_message_is_reported_as_an_exception_in_the_server(tmp_path):
+    inverted = wrong(ADD_USER, "        if mistake:\n", "        if not mistake:\n")
+    result = check(check_add_user, inverted, tmp_path)
+    chosen = result[ADD_USER_RULES["chosen id"]]
+    assert "your server raised an exception" in chosen.got and "server.logs()" in chosen.hint, repr(result)
+
+
 def test_add_user_taken_called_invalid_fails_the_taken_case(tmp_path):
     calls_it_invalid = wrong(ADD_USER, "ALREADY_EXISTS, str(taken)", 'ALREADY_EXISTS, f"invalid user: {taken}"')
     result = check(check_add_user, calls_it_invalid, tmp_path)
@@ -418,8 +464,9 @@ def test_add_user_replying_with_the_request_misses_the_new_id(tmp_path):
 
 
 def test_add_user_dropping_a_chosen_id_fails_only_the_chosen_id_case(tmp_path):
-    drops_the_id = wrong(ADD_USER, f"            {ADD}", f'''            if self.directory.get(request.id):
-                raise users.AlreadyExists(f"a user with id {{request.id}} already exists")
+    drops_the_id = wrong(ADD_USER, f"            {ADD}", f'''\
+            if request.id and self.directory.get(request.id):
+                self.directory.add(request)  # raises the kit's AlreadyExists
             request.id = 0  # the mistake: every new user gets an id of the server's choosing
             {ADD}''')
     result = check(check_add_user, drops_the_id, tmp_path)
@@ -527,9 +574,52 @@ def test_nickname_of_that_ignores_the_stub_it_is_given_fails_the_found_case():
         answer_function = caller(answer(NICKNAME_OF))
         result = check_nickname_of(lambda stub, user_id: answer_function(own, user_id))
     # The other cases hand it stubs that cannot give a nickname: one whose server is gone, one that is silent.
-    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("found", "gone", "deadline")}, repr(result)
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("found", "other errors", "gone", "deadline")
+                              }, repr(result)
     assert "the nickname of another server" in result[NICKNAME_OF_RULES["found"]].got
     assert "for a server that is gone, nickname_of gave 'alice': that came from another server" in (
         result[NICKNAME_OF_RULES["gone"]].got)
     assert all("its parameter `stub`: not on the notebook's stub" in result[NICKNAME_OF_RULES[rule]].hint
                for rule in ("found", "gone", "deadline")), repr(result)
+
+
+@pytest.mark.parametrize("mistake", [
+    none_also_for("UNKNOWN", "INTERNAL"), none_also_for("PERMISSION_DENIED", "UNAUTHENTICATED"),
+    wrong(NICKNAME_OF, NOT_FOUND_ONLY, "        if error.code() not in (grpc.StatusCode.INVALID_ARGUMENT, "
+          "grpc.StatusCode.UNAVAILABLE,\n                                grpc.StatusCode.DEADLINE_EXCEEDED):\n"
+          "            return None"),
+], ids=["UNKNOWN and INTERNAL", "PERMISSION_DENIED and UNAUTHENTICATED", "all but three"])
+def test_nickname_of_swallowing_other_codes_fails_only_the_other_errors_case(mistake):
+    result = check_nickname_of(caller(mistake))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert "a server that refuses with" in result[NICKNAME_OF_RULES["other errors"]].got
+
+
+def test_nickname_of_returning_the_message_of_other_errors_is_not_told_of_another_server():
+    gives_the_message = wrong(NICKNAME_OF, "        raise  # any", "        return error.details()  # any")
+    result = check_nickname_of(caller(gives_the_message))
+    assert NICKNAME_OF_RULES["gone"] in failed(result), repr(result)
+    assert "another server" not in result[NICKNAME_OF_RULES["gone"]].got, repr(result)
+
+
+@pytest.mark.parametrize("timeout", ["2", "0.6"])
+def test_nickname_of_with_another_timeout_fails_only_the_deadline_case_naming_what_the_call_carried(timeout):
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", f", timeout={timeout})")))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    got = result[NICKNAME_OF_RULES["deadline"]].got
+    assert got.startswith("the call carried a deadline of") or got.startswith("it gave up after"), repr(result)
+
+
+def test_nickname_of_waiting_for_ready_is_told_why_a_gone_server_reads_as_a_deadline():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", ", timeout=1, wait_for_ready=True)")))
+    assert failed(result) == {NICKNAME_OF_RULES["gone"]}, repr(result)
+    assert "leave wait_for_ready out" in result[NICKNAME_OF_RULES["gone"]].hint
+
+
+def test_nickname_of_a_future_with_a_timeout_of_its_own_is_told_the_call_had_no_deadline():
+    future = wrong(NICKNAME_OF, "stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+                   "stub.GetUser.future(users_pb2.UserRequest(id=user_id)).result(timeout=1)")
+    result = check_nickname_of(caller(future))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert "FutureTimeoutError" in result[NICKNAME_OF_RULES["deadline"]].got
+    assert "stub.GetUser(request, timeout=1)" in result[NICKNAME_OF_RULES["deadline"]].hint

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 import uuid
 
 import grpc
@@ -15,8 +16,9 @@ import grpc
 from workshop.checkers import support
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
 from workshop.checkers.unary import INVALID_WORDS, names_number
-from workshop.checkers.users_cases import one_line, seeded, users_stub
+from workshop.checkers.users_cases import one_line, seeded, users_stub, write_seed
 from workshop.protos import users_pb2
+from workshop.servers import users as kit
 from workshop.servers.users import MAX_MAIL_ADDRESS, MAX_NICKNAME
 
 T = users_pb2.UserType
@@ -48,8 +50,12 @@ INVALID_FIELDS = [
      {r"\b99\b": "name the 99"},
      "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
 ]
-CAUGHT_ABORT_HINT = ("an except around the checks caught the exception that context.abort raises, and answered "
-                     "ALREADY_EXISTS: catch only users.AlreadyExists, around self.directory.add alone")
+CAUGHT_ABORT_HINT = ("a field that is wrong is INVALID_ARGUMENT: ALREADY_EXISTS says the user is fine but taken. (If "
+                     "you did abort with INVALID_ARGUMENT, an except around the checks caught the exception that "
+                     "context.abort raises: catch only users.AlreadyExists, around self.directory.add alone)")
+OTHER_CODE_HINT = ("a field that is wrong makes the request wrong: INVALID_ARGUMENT, with users.problem_with_new_user"
+                   "'s message. {code} says something else (FAILED_PRECONDITION: the system is not in a state to do "
+                   "it; OUT_OF_RANGE: past the end of a sequence)")
 TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
               "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
 NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
@@ -73,6 +79,17 @@ ADD_USER_SEED = [
     users_pb2.User(id=2, nickname="bob", mail_address="bob@example.com", user_type=T.USER_TYPE_NORMAL),
     users_pb2.User(id=9, nickname="ivan", mail_address="ivan@example.com", user_type=T.USER_TYPE_GUEST),
 ]
+
+
+def _taken_text(holder: users_pb2.User, user: users_pb2.User) -> str:
+    """The text of the users.AlreadyExists that the kit's directory raises for `user` when `holder` is stored."""
+    with tempfile.TemporaryDirectory(prefix="workshop-4.2-") as folder:
+        directory = kit.UserDirectory(seed=write_seed([holder], folder))
+    try:
+        directory.add(user)
+    except kit.AlreadyExists as taken:
+        return str(taken)
+    raise AssertionError(f"{one_line(user)} is not taken by {one_line(holder)}")
 
 
 def check_add_user(server) -> CheckResult:
@@ -121,6 +138,10 @@ def check_add_user(server) -> CheckResult:
             except grpc.RpcError as error:
                 if error.code() in support.INFRASTRUCTURE_CODES:
                     raise
+                if (error.details() or "").startswith(support.RAISED_PREFIXES):
+                    raise Fail(f"{what} was refused: your server raised an exception ({error.details()[:100]})",
+                               "look at the end of your server's log (server.logs()): a call such as context.abort"
+                               "(code, None) fails inside, and the call ends with whatever code was set") from None
                 raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}", hint) from None
 
         def chosen_id():
@@ -168,6 +189,10 @@ def check_add_user(server) -> CheckResult:
                 if not named(details):
                     raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} does not say that {what} is taken",
                                TAKEN_HINT)
+                if details != (text := _taken_text(first, user)):
+                    raise Fail(f"ALREADY_EXISTS said {details[:80]!r}; the exception's text is {text!r}",
+                               "abort with str(error), the exception's text as it is: repr(error), or words of "
+                               "your own, say it otherwise")
 
         def refused(user, hint: str) -> str:
             """The details of AddUser(user)'s INVALID_ARGUMENT; an ALREADY_EXISTS instead names the except."""
@@ -176,6 +201,10 @@ def check_add_user(server) -> CheckResult:
             except Fail as failure:
                 if "ALREADY_EXISTS" in failure.got:
                     raise Fail(failure.got, CAUGHT_ABORT_HINT) from None
+                other = next((code.name for code in grpc.StatusCode if failure.got.startswith(f"got {code.name}:")
+                              and code not in support.INFRASTRUCTURE_CODES), None)
+                if other:
+                    raise Fail(failure.got, OTHER_CODE_HINT.format(code=other)) from None
                 raise
 
         def invalid(number, values, needs, hint):

@@ -27,6 +27,10 @@ CASE_DEADLINE = 2 * TIMEOUT  # a case may make a call or two; past this it is re
 
 # Codes that say "the server, or the method, is not there", not "the method answered wrongly":
 # expect_status passes them on, and the framework explains them in words (see _explain).
+# How grpc words an exception a servicer raised (sync unary, sync streaming, asyncio): any other UNKNOWN
+# was sent by the servicer itself.
+RAISED_PREFIXES = ("Exception calling application", "Exception iterating", "Exception deserializing",
+                   "Unexpected <class", "Internal Server Error")  # the last: grpclib's
 INFRASTRUCTURE_CODES = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
                                   grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN})
 
@@ -105,6 +109,10 @@ def _explain(error: BaseException) -> Fail:
         if code == grpc.StatusCode.UNAVAILABLE:
             return Fail(f"the server did not answer ({describe_rpc_error(error)})",
                         "is your server running? start it with server_runner.start(...) and check its .logs()")
+        if code == grpc.StatusCode.UNKNOWN and not (error.details() or "").startswith(RAISED_PREFIXES):
+            return Fail(f"the call ended UNKNOWN with your server's own words ({describe_rpc_error(error)})",
+                        "if it was context.abort: its first argument is a grpc.StatusCode, such as grpc.StatusCode."
+                        "NOT_FOUND; a string ('NOT_FOUND') or a number becomes UNKNOWN")
         if code == grpc.StatusCode.UNKNOWN:
             return Fail(f"your server raised an exception ({describe_rpc_error(error)})",
                         "look at the end of your server's log: server.logs()")

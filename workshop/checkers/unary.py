@@ -11,6 +11,7 @@ import re
 
 import grpc
 
+from workshop.checkers import support
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
 from workshop.checkers.users_cases import one_line, seeded, users_stub
 from workshop.protos import users_pb2
@@ -27,7 +28,7 @@ def names_number(number: int, text: str) -> bool:
 # ---------------------------------------------------------------- Exercise 4.1
 
 GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id → its user, with every field",
+    "found": "an existing id (1, the lowest, too) → its user, with every field as stored",
     "unknown": "an unknown id → NOT_FOUND, with a message that names that id",
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
     "invalid message": "an id of 0 or below → a message that says what is wrong with the id, not 'no user'",
@@ -38,6 +39,7 @@ GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on 
 GET_USER_SEED = [
     users_pb2.User(id=0, nickname="ghost", mail_address="ghost@example.com", user_type=T.USER_TYPE_GUEST),
     users_pb2.User(id=-7, nickname="shadow", mail_address="shadow@example.com", user_type=T.USER_TYPE_GUEST),
+    users_pb2.User(id=1, nickname=" Ada Byron ", mail_address="Ada@Example.com", user_type=T.USER_TYPE_NORMAL),
     users_pb2.User(id=4, nickname="dave", mail_address="dave@example.com", user_type=T.USER_TYPE_GUEST),
     users_pb2.User(id=7, nickname="grace", mail_address="grace@example.org", user_type=T.USER_TYPE_ADMINISTRATOR),
     users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
@@ -56,6 +58,17 @@ ENDS_THE_CALL_HINT = ("end the call there with context.abort(grpc.StatusCode.INV
                       "method goes on to the lookup")
 
 
+def _refused_with_another_code(user_id: int, error) -> Fail | None:
+    """A Fail that names the code, when a wrong id was refused with its problem's words but another code."""
+    if error.code() in (grpc.StatusCode.INVALID_ARGUMENT, *support.INFRASTRUCTURE_CODES):
+        return None
+    if not re.search(WRONG_ID_WORDS, error.details() or "", re.IGNORECASE):
+        return None  # not a refusal of the id: the lookup ran, and the other hints say why
+    return Fail(f"id {user_id} → {support.describe_rpc_error(error)[:100]}; expected INVALID_ARGUMENT",
+                f"a wrong request is INVALID_ARGUMENT, whatever is wrong in it: {error.code().name} says something "
+                "else (NOT_FOUND: a good id that nobody has; OUT_OF_RANGE: past the end of a sequence)")
+
+
 def check_get_user(server) -> CheckResult:
     """Exercise 4.1: `server` is the running server of my_get_user.py (or an address)."""
     with seeded(server, GET_USER_SEED) as (target, users), users_stub(target) as stub:
@@ -64,8 +77,18 @@ def check_get_user(server) -> CheckResult:
             return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
 
         def found():
-            for user in [user for user_id, user in sorted(users.items()) if user_id > 0][-2:]:
-                reply = get(user.id).user
+            good = [user for user_id, user in sorted(users.items()) if user_id > 0]
+            for user in [*good[:1], *good[-2:]]:
+                try:
+                    reply = get(user.id).user
+                except grpc.RpcError as error:
+                    if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                        raise
+                    why = ("an id of 1 or more is a good one: users.problem_with_id(request.id) says so"
+                           if error.code() == grpc.StatusCode.INVALID_ARGUMENT
+                           else "look up the id that was asked for, as it is: self.directory.get(request.id)")
+                    raise Fail(f"GetUser({user.id}) → {support.describe_rpc_error(error)[:80]}, yet the directory "
+                               f"holds {one_line(user)}", why) from None
                 if reply != user:
                     raise Fail(f"GetUser({user.id}) gave {one_line(reply)}; expected {one_line(user)}",
                                "return users_pb2.UserResponse(user=user) with the user self.directory.get found")
@@ -83,15 +106,23 @@ def check_get_user(server) -> CheckResult:
                                "it is a good id that nobody has", "build the message from request.id: "
                                "users.no_user_with(request.id)")
 
+        def refused(user_id) -> str:
+            """The details of GetUser(user_id)'s INVALID_ARGUMENT, or a Fail that says what came instead."""
+            try:
+                get(user_id)
+            except grpc.RpcError as error:
+                if (wrong := _refused_with_another_code(user_id, error)) is not None:
+                    raise wrong from None
+            hint = INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT
+            return expect_status(lambda: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, hint)
+
         def invalid():
             for user_id in INVALID_IDS:
-                hint = INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT
-                expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                refused(user_id)
 
         def invalid_message():
             for user_id in INVALID_IDS:
-                details = expect_status(lambda user_id=user_id: get(user_id), grpc.StatusCode.INVALID_ARGUMENT,
-                                        INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT)
+                details = refused(user_id)
                 say_it = f"say what was wrong: users.problem_with_id(request.id) gives {kit.problem_with_id(user_id)!r}"
                 if re.search(NOBODY_WORDS, details, re.IGNORECASE):
                     raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} says that nobody "

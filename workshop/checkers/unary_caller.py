@@ -22,21 +22,30 @@ from workshop.checkers.users_cases import seed_users, write_seed
 from workshop.protos import users_pb2_grpc
 from workshop.servers import users
 
+# Every code but OK, NOT_FOUND (an answer), and UNAVAILABLE and DEADLINE_EXCEEDED (cases of their own): each must rise.
+REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
+    grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)]
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
     "found": "an existing id → its nickname, asked through the stub it is given",
     "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure",
-    "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for id 0 is not 'no such user'",
+    "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for id 0 is not 'no such user', "
+                    f"and a server that refuses with each of the {len(REFUSED_WITH)} other codes is heard each time",
     "gone": "a server that is gone → its UNAVAILABLE rises",
-    "deadline": "a server that does not answer → after about a second, its DEADLINE_EXCEEDED rises",
+    "deadline": "a server that does not answer → after about a second, its DEADLINE_EXCEEDED rises; the call "
+                "itself carries that 1 s deadline",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
+CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.85, 1.05  # seconds of deadline the silent server sees: timeout=1, give or take
+REFUSAL = "the checker refuses this call"
 RERAISE_HINT = ("let the grpc.RpcError itself rise: a bare `raise` in the except block re-raises it, so the caller "
                 "can read error.code()")
 
+NICKNAMES = {user.nickname for user in seed_users(users.DEFAULT_SEED).values()}
+NICKNAMES |= {nickname + RENAMED for nickname in NICKNAMES}
 OWN_STUB_HINT = ("call GetUser on the stub nickname_of is given, its parameter `stub`: not on the notebook's stub, "
                  "nor on a channel of your own")
 
@@ -47,10 +56,19 @@ class SilentUserManager(users.UserManager):
     def __init__(self, directory: users.UserDirectory, released: threading.Event):
         super().__init__(directory)
         self.released = released
+        self.deadlines: list[float | None] = []  # the time each call had left when it came
 
     def GetUser(self, request, context):
+        self.deadlines.append(context.time_remaining())
         self.released.wait(SILENCE)
         return super().GetUser(request, context)
+
+
+class RefusingUserManager(users.UserManager):
+    """GetUser(id n) ends with REFUSED_WITH[n], whatever the directory holds."""
+
+    def GetUser(self, request, context):
+        context.abort(REFUSED_WITH[request.id % len(REFUSED_WITH)], REFUSAL)
 
 
 @contextlib.contextmanager
@@ -78,6 +96,10 @@ def call(function: Callable, stub, user_id: int):
                    "write nickname_of in the exercise cell, run that cell, then run the checker again") from None
     except (grpc.RpcError, Fail):
         raise
+    except grpc.FutureTimeoutError:
+        raise Fail(f"nickname_of(stub, {user_id}) raised grpc.FutureTimeoutError: it stopped waiting, but the call "
+                   "itself had no deadline", "give the call its deadline, stub.GetUser(request, timeout=1): then the "
+                   "server knows it too, and the RpcError that rises says DEADLINE_EXCEEDED") from None
     except Exception as error:
         if isinstance(error.__cause__ or error.__context__, grpc.RpcError):
             raise Fail(f"nickname_of(stub, {user_id}) raised {type(error).__name__}: {str(error)[:80]} "
@@ -94,7 +116,7 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
             return
         raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}; expected {code.name}",
                    hint) from None
-    if isinstance(got, str):  # a nickname, from a server that cannot give one: another stub was asked
+    if isinstance(got, str) and got in NICKNAMES:  # from a server that cannot give one: another stub was asked
         raise Fail(f"for {what}, nickname_of gave {got!r}: that came from another server", OWN_STUB_HINT)
     raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
 
@@ -124,9 +146,11 @@ def check_nickname_of(function: Callable) -> CheckResult:
     """Exercise 4.3: `function` is the learner's nickname_of(stub, user_id)."""
     released = threading.Event()
     known = seed_users(users.DEFAULT_SEED)
+    silent_servicer = SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)
     with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
           serving(users.UserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
-          serving(SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)) as silent,
+          serving(silent_servicer) as silent,
+          serving(RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
           gone() as stopped):
 
         def found():
@@ -163,7 +187,23 @@ def check_nickname_of(function: Callable) -> CheckResult:
             raise Fail(f"nickname_of(stub, 0) gave {got!r}, so its caller cannot tell a wrong id from a missing user",
                        hint)
 
+        def refused_with_every_code():
+            for number, code in enumerate(REFUSED_WITH):
+                expect_rpc_error(function, refusing, number, code, f"a server that refuses with {code.name}",
+                                 "return None only for NOT_FOUND; `raise` every other code: "
+                                 f"{code.name} is a failure the caller must hear of, whatever it is")
+
         def server_gone():
+            try:
+                call(function, stopped, 1)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise Fail(f"for a server that is gone, nickname_of raised {describe_rpc_error(error)[:80]}; "
+                               "expected UNAVAILABLE, at once", "leave wait_for_ready out: it makes the call wait for "
+                               "a server that is down until its deadline, so the caller hears DEADLINE_EXCEEDED "
+                               "(too slow) in place of UNAVAILABLE (gone)") from None
+            except Fail:
+                pass  # the case below says what is wrong
             expect_rpc_error(function, stopped, 1, grpc.StatusCode.UNAVAILABLE, "a server that is gone",
                              "return None only for NOT_FOUND; `raise` every other error: a server that is gone "
                              "is not a missing user")
@@ -186,12 +226,18 @@ def check_nickname_of(function: Callable) -> CheckResult:
             if waited < GIVES_UP_AFTER:
                 raise Fail(f"it gave up after {waited:.2f} s; expected about 1 s, time for a busy server to answer",
                            hint)
+            carried = silent_servicer.deadlines[-1] if silent_servicer.deadlines else None
+            if carried is None:
+                raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
+                           "for a caller that is gone", hint)
+            if not CARRIED_AT_LEAST <= carried <= CARRIED_AT_MOST:
+                raise Fail(f"the call carried a deadline of {carried:.2f} s; the exercise asks for 1 s", hint)
 
         try:
             return run_checks("Exercise 4.3 · a careful caller", [
                 (RULES["found"], found),
                 (RULES["unknown"], unknown),
-                (RULES["other errors"], other_errors),
+                (RULES["other errors"], lambda: (other_errors(), refused_with_every_code())),
                 (RULES["gone"], server_gone),
                 (RULES["deadline"], deadline),
             ])
