@@ -68,6 +68,7 @@ def assert_breaks_only(result, rule: str, shown: list[str]) -> None:
 
 
 REFERENCE_WITH_ONE_METHOD = '''
+import queue
 import threading
 import time
 

@@ -65,7 +65,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
-    "answers when the client pauses": (WAITS, '''
+    "answers when the client pauses": ((WAITS, OWN_IDS), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             def read():
@@ -77,7 +77,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
             reader.join(0.15)  # the mistake: a quiet client is taken for a client that is done
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
-    "stops reading on a timer": (WAITS, '''
+    "stops reading on a timer": ((WAITS, OWN_IDS), '''
         def CountAlreadyUsers(self, request_iterator, context):
             started, found = time.monotonic(), set()
             for request in request_iterator:
@@ -87,6 +87,65 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     break
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
+    "answers after half a second of quiet": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found, arrived = set(), queue.Queue()
+            threading.Thread(target=lambda: [arrived.put(r) for r in request_iterator] + [arrived.put(None)],
+                             daemon=True).start()
+            while True:
+                try:
+                    request = arrived.get(timeout=0.5)  # the mistake: a quiet client is taken for a client that is done
+                except queue.Empty:
+                    break
+                if request is None:
+                    break
+                if self.directory.get(request.id):
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "until request_iterator ends"),
+    "empties a module-level set at each call": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            SEEN.clear()  # "a fresh count": but another call at the same time counts into it too
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    SEEN.add(request.id)
+            return users_pb2.UserCountResponse(count=len(SEEN))
+    ''', "lives on between calls"),
+    "keeps the set on self, made anew at each call": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            self.found = set()  # one servicer serves every call: a second call replaces the first's set
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    self.found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(self.found))
+    ''', "lives on between calls"),
+    "reads the first id before the loop and never counts it": ((COUNTS, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS), '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            first = next(request_iterator, None)  # "peek at the first": the loop below never sees it
+            for request in request_iterator:
+                if self.directory.get(request.id):
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "the first too"),
+    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS), '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is None:  # the mistake: the test the wrong way round
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "finds a user"),
+    "ALREADY_EXISTS for an id sent again": (DISTINCT, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if request.id in found:
+                    context.abort(grpc.StatusCode.ALREADY_EXISTS, f"id {request.id} was sent twice")
+                if self.directory.get(request.id):
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "no id is an error here"),
     "keeps the set at module level, shared by every call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             for request in request_iterator:

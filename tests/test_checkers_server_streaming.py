@@ -43,7 +43,7 @@ NO_TYPE_CHECK = with_method("""
 ONLY_UNSPECIFIED_REFUSED = with_method("""
     def GetUsersByType(self, request, context):
         if request.user_type == users_pb2.USER_TYPE_UNSPECIFIED:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_type is not set")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.problem_with_user_type(request.user_type))
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
 """)
@@ -196,6 +196,22 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
 """), REFUSES, ["as if nobody had a type that is not one"]),
+    "a refusal that names the value and nothing to send instead":
+        (with_method("""
+    def GetUsersByType(self, request, context):
+        if users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"user_type={request.user_type}")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+"""), REFUSES, ["said 'user_type=0', which does not say what to send instead"]),
+    "lists kept from earlier calls":
+        (with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in KEPT.setdefault(request.user_type, self.directory.of_type(request.user_type)):
+            yield users_pb2.UserResponse(user=user)
+""", above="KEPT = {}\n\n\n"), IN_ID_ORDER, ["asked again after lou was added", "on every call"]),
     "refusing only after the users were sent":
         (REFUSED_AFTER_STREAMING, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none",
                                             "before the first yield"]),
@@ -221,6 +237,22 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (LEAKS_ON_CANCEL, CANCEL, ["after 4 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
 }
+
+
+def test_slow_work_between_yields_that_checks_is_active_passes(tmp_path):
+    """The pattern the prose recommends: however slow each step, more cancelled streams than threads end in time."""
+    slow = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            time.sleep(0.3)  # slow work between two yields
+            if not context.is_active():
+                return
+            yield users_pb2.UserResponse(user=user)
+""").replace("import grpc\n", "import time\n\nimport grpc\n", 1)
+    result = check(slow, tmp_path)
+    assert result.all_passed, repr(result)
 
 
 def test_returning_a_list_is_told_to_yield(tmp_path):

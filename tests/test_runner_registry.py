@@ -92,6 +92,15 @@ def test_starts_that_prune_at_the_same_time_do_not_fail():
             server.stop()
 
 
+def test_a_checkers_copy_can_set_the_pool_size_from_outside_whatever_the_module_says(tmp_path):
+    from workshop.runner.serving import WORKERS_SETTING
+
+    module = tmp_path / "my_pool.py"
+    module.write_text("from workshop.servers.users import add_to_server  # noqa: F401\nMAX_WORKERS = 64\n")
+    with server_runner.start(str(module)) as own, server_runner.start(str(module), env={WORKERS_SETTING: "4"}) as copy:
+        assert own.entry.workers == 64 and copy.entry.workers == 4
+
+
 def test_list_servers_gives_typed_entries_with_the_serving_details():
     with server_runner.start("users") as users, server_runner.start("chat") as chat:
         entries = {entry.id: entry for entry in server_runner.list_servers()}

@@ -13,15 +13,21 @@ breaks each rule on its own.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import grpc
 
+from workshop.checkers import support
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
 from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
-PAUSE = 0.3  # seconds the client waits before its last id, in the case that checks the answer waits
+PAUSE = 1.2  # seconds the client waits before its last ids, in the case that checks the answer waits
+# Two calls at once, in the case of each call's own ids: the first pauses before its last id while the second
+# runs whole (a set shared by calls, emptied when each starts, loses the first call's ids).
+TOGETHER = ([1, 2, 3], [4, 5])
+SECOND_AFTER, TOGETHER_PAUSE = 0.1, 0.3  # seconds: the second call starts this soon after the first, which pauses
 LONG_STREAM = range(1001, 1301)  # ids of the checker's 300 extra users
 
 SEED = [*seed_users().values(),
@@ -51,8 +57,8 @@ RULES = [  # Exercise 6.1, one case each: (rule, the calls' ids, pause before a 
     ("the answer waits for the whole stream: ids 1001 to 1300, a pause, then 5 and 6 → 302", [[*LONG_STREAM, 5, 6]],
      PAUSE,
      READ_TO_THE_END_HINT),
-    ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1", [[2, 3], [5]], 0,
-     OWN_IDS_HINT),
+    ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1; and two calls at once, "
+     "ids 1, (a pause) 2, 3 → 3 while ids 4, 5 → 2", [[2, 3], [5]], 0, OWN_IDS_HINT),
 ]
 
 
@@ -92,6 +98,21 @@ def _cut_short(ids, users, got: int) -> tuple[str, str] | None:
     return None
 
 
+# Streams that tell two mistakes from others whose counts can look alike (an answer that came early, a stop at
+# the first unknown id): (the ids, what the mistake counts of them).
+SKIPS_FIRST = ([5, 404, 6, 2], lambda ids, users: expected_count(ids[1:], users))  # early answers give 1
+COUNTS_NOBODY = ([404, 405, 5], lambda ids, users: len(set(ids) - set(users)))  # early answers give 0 or 1
+
+
+def _probed(stub, probe, users) -> bool:
+    """Whether the method counts `probe`'s ids as its mistake would."""
+    ids, mistaken = probe
+    try:
+        return stub.CountAlreadyUsers(_requests(ids, 0), timeout=TIMEOUT).count == mistaken(ids, users)
+    except grpc.RpcError:
+        return False
+
+
 def _ask(target, users, calls, pause: float, hint: str) -> None:
     asked: list[int] = []
     with users_stub(target) as stub:
@@ -105,23 +126,60 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                     raise Fail(f"{which}the call failed with INTERNAL: {error.details()}",
                                "return a message, users_pb2.UserCountResponse(count=...), after the loop: "
                                "not a bare number, and not nothing (None)") from None
-                if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                if error.code() not in support.INFRASTRUCTURE_CODES:
                     raise Fail(f"{which}the call failed with {error.code().name}: {error.details()[:80]}; "
-                               f"expected count={expected}", hint) from None
+                               f"expected count={expected}", f"no id is an error here: {hint}") from None
                 raise
             if reply.count != expected:
                 got = f"{which}got count={reply.count}; expected {expected}"
                 if asked and reply.count == expected_count(asked + ids, users):
                     raise Fail(f"{got}: it counted the ids of the call before too", OWN_IDS_HINT)
+                if ids and reply.count == expected_count(ids[1:], users) and _probed(stub, SKIPS_FIRST, users):
+                    raise Fail(f"{got}: the count of every id but the first", "count every id of the stream, the "
+                               "first too: a next(request_iterator) before the loop takes one the loop never sees")
+                if reply.count == len(set(ids) - set(users)) and _probed(stub, COUNTS_NOBODY, users):
+                    raise Fail(f"{got}: the count of the ids nobody has", "count an id when self.directory.get("
+                               "request.id) finds a user: `is not None`, not `is None`")
                 why = _cut_short(ids, users, reply.count)
                 raise Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
             asked += ids
+
+
+def _at_once(target, users) -> None:
+    """TOGETHER's two calls at the same time: each must count its own ids alone."""
+    first, second = TOGETHER
+    replies: dict[str, object] = {}
+
+    def ask(name: str, ids, pause: float) -> None:
+        try:
+            with users_stub(target) as stub:
+                replies[name] = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT).count
+        except grpc.RpcError as error:
+            replies[name] = error
+
+    thread = threading.Thread(target=ask, args=("first", first, TOGETHER_PAUSE), name="checker-6.1", daemon=True)
+    thread.start()
+    time.sleep(SECOND_AFTER)
+    ask("second", second, 0)
+    thread.join(TIMEOUT + PAUSE)
+    for name, ids in (("first", first), ("second", second)):
+        got = replies.get(name)
+        if isinstance(got, grpc.RpcError):
+            raise got
+        if got != expected_count(ids, users):
+            cut = name == "first" and got == expected_count(ids[:1], users)  # the pause taken for the end
+            raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {name} got "
+                       f"count={got}; expected {expected_count(ids, users)}" + (": the count of its ids before the "
+                                                                               "pause" if cut else ""),
+                       READ_TO_THE_END_HINT if cut else OWN_IDS_HINT)
 
 
 def _case(server, calls, pause: float, hint: str):
     def run():
         with seeded(server, SEED) as (target, users):  # a copy of its own: no other call counts here
             target.guarded(lambda: _ask(target, users, calls, pause, hint))()
+            if hint is OWN_IDS_HINT:
+                target.guarded(lambda: _at_once(target, users))()
     return run
 
 

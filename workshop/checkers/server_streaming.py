@@ -20,12 +20,14 @@ import grpc
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2, users_pb2_grpc
+from workshop.runner.serving import WORKERS_SETTING
 
 UserType = users_pb2.UserType
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99  # a number UserType does not list
 PROBE_WAIT = 2.0  # seconds: how long a call may take while another stream is paused or was cancelled
 FILL_WAIT = 0.3  # seconds for a paused stream's server to fill the flow-control window and block
+CANCEL_POOL = 4  # threads of the copy that the cancelled streams run on
 
 # JSON order nora, tess, ada, bo; id order tess, bo, nora, ada; nickname order ada, bo, nora, tess.
 NORMAL_USERS = [(9, "nora"), (4, "tess"), (12, "ada"), (6, "bo")]
@@ -71,6 +73,8 @@ LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can
 # What a message must name to say what is wrong with each type the checker sends.
 NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b",
                      NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b"}
+NAMES_A_TYPE = "|".join(name.removeprefix("USER_TYPE_") for name in UserType.keys() if name != "USER_TYPE_UNSPECIFIED")
+LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
 
 
 def _counted(users) -> str:
@@ -131,6 +135,9 @@ def refuses_a_type_that_is_not_one(target) -> None:
             if not re.search(NAMES_THE_PROBLEM[user_type], said, re.IGNORECASE):
                 raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what is wrong",
                            SAYS_WHY_HINT)
+            if not re.search(NAMES_A_TYPE, said, re.IGNORECASE):
+                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what to send instead "
+                           "(no type is named)", SAYS_WHY_HINT)
 
 
 def streams_each_user_once_in_id_order(target) -> None:
@@ -150,6 +157,13 @@ def streams_each_user_once_in_id_order(target) -> None:
     names = [user.nickname for user in users]
     got = f"got {', '.join(names) or 'no users'}"
     if names == IN_ID_ORDER:
+        with users_cases.users_stub(target) as stub:  # a user added since must come too: of_type on every call
+            stub.AddUser(LATECOMER, timeout=support.TIMEOUT)
+            again = [user.nickname for user in _ended_ok(*_listing(stub, NORMAL), "NORMAL, asked again", ORDER_HINT)]
+        if again != [*IN_ID_ORDER, LATECOMER.nickname]:
+            raise Fail(f"NORMAL, asked again after {LATECOMER.nickname} was added: {', '.join(again)}; expected "
+                       f"{', '.join([*IN_ID_ORDER, LATECOMER.nickname])}", "ask self.directory.of_type(request."
+                       "user_type) on every call: a list kept from an earlier call misses whoever was added since")
         return
     if sorted(names) != sorted(IN_ID_ORDER):
         twice = [name for name in IN_ID_ORDER if names.count(name) > 1]
@@ -227,8 +241,10 @@ def _in_time(probe, stub, late: Fail) -> None:
 
 
 def gives_back_what_it_took_when_cancelled(target) -> None:
-    # A copy of its own: a stream an earlier case cancelled must not be what this one counts.
-    with users_cases.seeded(target, checker_seed()) as (own, _):
+    # A copy of its own: a stream an earlier case cancelled must not be what this one counts; with a small pool,
+    # so that more streams than it has threads are few (a method that works slowly between yields takes a while
+    # for each).
+    with users_cases.seeded(target, checker_seed(), env={WORKERS_SETTING: str(CANCEL_POOL)}) as (own, _):
         own.guarded(lambda: _cancel_one_after_another(own))()
 
 
@@ -251,9 +267,11 @@ def _cancel_one_after_another(target) -> None:
 
 
 RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
-    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT that says what is wrong, before any user":
+    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT that says what is wrong and what to send "
+    "instead, before any user":
         refuses_a_type_that_is_not_one,
-    "NORMAL → tess, bo, nora, ada: every user of the type, each once, in id order":
+    "NORMAL → tess, bo, nora, ada: every user of the type, each once, in id order, asked of the directory on "
+    "every call (a user added since comes too)":
         streams_each_user_once_in_id_order,
     "DISABLED (nobody has it) → no users, and the stream ends OK":
         an_empty_type_is_an_empty_stream,
