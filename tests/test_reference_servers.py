@@ -6,10 +6,10 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import server_runner
+from workshop.checkers.add_user import check_add_user
 from workshop.checkers.bidirectional import check_get_users_by_ids
 from workshop.checkers.client_streaming import check_count_already_users
 from workshop.checkers.server_streaming import check_get_users_by_type
-from workshop.checkers.add_user import check_add_user
 from workshop.checkers.unary import check_get_user
 
 USERS_CHECKERS = [check_get_user, check_add_user, check_get_users_by_type, check_count_already_users,
