@@ -300,6 +300,16 @@ MORE_WRONG = {  # other mistakes, each breaking one rule: (the answer with it, t
     "an empty message never compressed": (wrong(FRAMING, "(flag == 1, self.buffer[PREFIX.size:end])",
                                                 "(flag == 1 and length > 0, self.buffer[PREFIX.size:end])"),
                                           "flag", "an empty message has one too"),
+    "grpc-message read only once grpc-status was seen": (wrong(FRAMING, FIELDS, """\
+    fields = {}
+    for name, value in trailers:
+        if name == "grpc-status" or (name == "grpc-message" and "grpc-status" in fields):
+            fields[name] = value
+"""), "error", "any order"),
+    "every chunk kept": (wrong(FRAMING, "        self.buffer += data\n",
+                               "        self.fed = getattr(self, 'fed', [])\n        self.fed.append(data)  # \"for "
+                               "debugging\"\n        self.buffer += data\n"), "server stream",
+                         "drop each message's bytes"),
     "compressed by encode": (wrong_in_places(FRAMING, {ENCODE: "import zlib\n    if compressed:\n        payload = "
                                                                 "zlib.compress(payload)\n    " + ENCODE}),
                              "flag", "writes the payload it was given"),
@@ -337,6 +347,17 @@ def test_a_mistake_that_breaks_several_rules_gets_its_own_hint_where_it_shows(mi
     assert RULES[rule] in failed(result) and hint in result[RULES[rule]].hint, repr(result)
 
 
+@pytest.mark.parametrize("emptied", ["while trailers:\n        name, value = trailers.pop(0)",
+                                     "trailers.sort()\n    for name, value in trailers:"])
+def test_a_status_of_that_changes_its_list_fails_every_status_case_and_leaves_the_next_check_sound(emptied, tmp_path):
+    mutates = wrong(FRAMING, FIELDS, f"    fields = {{}}\n    {emptied}\n        fields[name] = value\n")
+    result = check(mutates, tmp_path)
+    status_rules = {RULES[name] for name in ("ok", "error", "percent", "no message", "no status")}
+    assert RULES["ok"] in failed(result) and failed(result) <= status_rules, repr(result)  # sorted: some stay right
+    assert all("change nothing of it" in result[rule].hint for rule in failed(result)), repr(result)
+    assert check(answer(FRAMING), tmp_path).all_passed  # the checker's own trailers are as they were
+
+
 def test_every_rule_has_a_wrong_answer():
     assert set(WRONG) == set(RULES)
 
@@ -344,10 +365,11 @@ def test_every_rule_has_a_wrong_answer():
 # Mistakes that break a second rule as well, by their nature: a little-endian length is wrong at any size; a
 # buffer that does not keep its bytes (so two Decoders' halves are lost too), or feed that returns old messages,
 # also garbles a prefix cut across chunks, and a stream of three cut in two; dropping a prefix's first bytes also
-# hides them from finish(); an "OK" made up for code 0 is wrong with or without a grpc-message.
+# hides them from finish(); an "OK" made up for code 0 is wrong with or without a grpc-message; a status taken
+# from the first trailer is wrong for grpcio's OK, which sends grpc-message first.
 ALSO_BROKEN = {"grpcio reads it": {"large"}, "split": {"across", "own buffer", "several"},
                "server stream": {"across", "several"},
-               "across": {"truncated"}, "ok": {"no message"}}
+               "across": {"truncated"}, "ok": {"no message"}, "error": {"ok"}}  # grpcio's OK: grpc-status second
 
 
 @pytest.mark.parametrize("rule", WRONG)

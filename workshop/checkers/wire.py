@@ -56,7 +56,7 @@ RULES = {  # Exercise 10.1: each rule is one case; a wrong-answer test breaks ea
 CARS = users_pb2.UserRequest(id=3)  # carol: a user the notebook never asks for by hand
 NORMAL_USERS = ["bob", "carol", "erin"]  # data/users.json's users of USER_TYPE_NORMAL, in id order
 PAYLOAD = bytes(range(256)) * 2  # 512 bytes: a length that needs more than one byte
-OK_TRAILERS = [("grpc-status", "0"), ("grpc-message", "")]  # as grpcio sends them
+OK_TRAILERS = [("grpc-message", ""), ("grpc-status", "0")]  # as grpcio sends them: the message first
 NOT_FOUND = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "5"),
              ("grpc-message", "no user has id 999")]
 # grpcio's own order: its status, then the servicer's trailing metadata, then rich details (11's google.rpc.Status)
@@ -64,10 +64,13 @@ NOT_FOUND_IN_FULL = [*NOT_FOUND, ("x-trace", "on"), ("x-upstream-grpc-status", "
                      ("x-error-message", "upstream%20said%20no"),
                      ("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"),
                      ("x-upstream-grpc-message", "the%20proxy%27s%20words")]
+MESSAGE_FIRST = [("grpc-message", "no user has id 999"), ("grpc-status", "5")]  # grpcio's own order
 DETAILS_FIRST = [("grpc-status-details-bin", "CAUSEm5vIHVzZXIgaGFzIGlkIDk5OQ"),
                  ("x-upstream-grpc-message", "the%20proxy%27s%20words"), ("grpc-status", "5"),
                  ("grpc-message", "no user has id 999")]  # another server's order: details before the status
 OK_WITH_MESSAGE = [("grpc-status", "0"), ("grpc-message", "served from cache")]  # set_details on an OK call
+ANY_ORDER_HINT = ("trailers come in any order (grpcio sends grpc-message first): look each one up by its name, "
+                  "dict(trailers), not in the order you expect them")
 EXACT_NAME_HINT = ("find grpc-status by its exact name, dict(trailers)[\"grpc-status\"]: :status is HTTP's (200), and "
                    "grpc-status-details-bin only starts the same way")
 PERCENT = [("grpc-status", "3"), ("grpc-message", "nickname%20%C3%A9l%C3%A8ve+1%20is%20100%25%20taken")]
@@ -254,12 +257,13 @@ def _kept_after_a_long_stream(reader, hint: str, chunk: int | None = None) -> in
     `chunk` bytes), beyond the bytes of the messages it has not given back yet."""
     message = framed(bytes(1024))
     stream = (message * LONG_STREAM)[:-500] if chunk else b""  # it stops inside the last one: never drained
-    pieces = [stream[i:i + chunk] for i in range(0, len(stream), chunk)] if chunk else [message] * LONG_STREAM
+    starts = range(0, len(stream), chunk) if chunk else range(LONG_STREAM)
     given = 0  # bytes of the messages feed gave back: only those must have left the buffer
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for piece in pieces:
+        for start in starts:  # each piece made here, while memory is traced: a Decoder that keeps them shows
+            piece = stream[start:start + chunk] if chunk else framed(bytes(1024))
             got = attempt("feed(...)", reader.feed, piece, hint=hint)
             given += sum(5 + len(message[1]) for message in got or () if isinstance(message, tuple) and
                          len(message) == 2 and isinstance(message[1], (bytes, bytearray, memoryview)))
@@ -307,7 +311,13 @@ def check_framing(module) -> CheckResult:
         return got
 
     def status(trailers, hint: str):
-        return attempt(f"status_of({shown(trailers, 40)})", status_of, trailers, hint=hint)
+        given_trailers = list(trailers)  # a copy each time: the checker's lists stay as they are
+        got = attempt(f"status_of({shown(trailers, 40)})", status_of, given_trailers, hint=hint)
+        if given_trailers != list(trailers):
+            raise Fail(f"status_of({shown(trailers, 40)}) left the list it was given as {shown(given_trailers, 40)}",
+                       "read trailers, and change nothing of it: the list is the caller's (no pop, remove or sort: "
+                       "loop over it, or over dict(trailers))")
+        return got
 
     with server_runner.start("users") as users:
         def grpcio_reads_it():
@@ -625,12 +635,14 @@ def check_framing(module) -> CheckResult:
                            hint)
             if type(got[0]) is not int:  # 5.0 == 5, but a status code is a whole number
                 raise Fail(f"status_of gave the code as a {type(got[0]).__name__}, {got[0]!r}; expected an int", hint)
-            for trailers, where in ((NOT_FOUND_IN_FULL, "with trailing metadata and grpc-status-details-bin after it"),
-                                    (DETAILS_FIRST, "with grpc-status-details-bin before it")):
-                got = status(trailers, EXACT_NAME_HINT)
+            for trailers, where, why in (
+                    (NOT_FOUND_IN_FULL, "with trailing metadata and grpc-status-details-bin after it", EXACT_NAME_HINT),
+                    (DETAILS_FIRST, "with grpc-status-details-bin before it", EXACT_NAME_HINT),
+                    (MESSAGE_FIRST, "grpc-message before grpc-status, as grpcio sends them", ANY_ORDER_HINT)):
+                got = status(trailers, why)
                 if got != (5, "no user has id 999"):
                     raise Fail(f"status_of(NOT_FOUND, {where}) gave {shown(got)}; expected (5, 'no user has id 999')",
-                               EXACT_NAME_HINT)
+                               why)
 
         def percent():
             hint = ("urllib.parse.unquote(message), once, and change nothing else: %XX are UTF-8 bytes; '+' is not "
