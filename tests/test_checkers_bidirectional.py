@@ -3,14 +3,14 @@ the answer and the reference server pass, whatever ran before."""
 import textwrap
 
 import pytest
-from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell
+from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell, wrong
 
 import server_runner
 from workshop.checkers.bidirectional import RULES, check_get_users_by_ids
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "07_1_get_users_by_ids.py"
-PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS = RULES
+PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS, TOGETHER = RULES
 
 
 def check(source, tmp_path):
@@ -176,7 +176,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                                                 "users.no_user_with(4242)"]),
     "looking up id 0 instead of refusing it (finds the planted user)":
         (LOOKS_UP_ANY_ID, BAD_ID,
-         ["ids 8, 0 → got hugo, zero, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
+         ["ids 8, 0, 21 → got hugo, zero, ines, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
           "users.problem_with_id"]),
     "NOT_FOUND for an id below 1 that nobody has (the id checked after the lookup fails)":
         (NOT_FOUND_BEFORE_THE_ID_CHECK, BAD_ID,
@@ -186,8 +186,71 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                                  "as users.problem_with_id(request.id) does"]),
     "refusing a client that sends no ids":
         (REFUSES_AN_EMPTY_STREAM, NO_IDS,
-         ["got no answers, then INVALID_ARGUMENT: send at least one id; expected no answers"]),
+         ["no ids → 0 answers, then INVALID_ARGUMENT: send at least one id; expected no answers"]),
+    "a lock held across the loop":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        with LOCK:  # "one conversation at a time": the next one waits while this client thinks
+            for request in request_iterator:
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if (user := self.directory.get(request.id)) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+                yield users_pb2.UserResponse(user=user)
+""").replace("class UserManager", "LOCK = threading.Lock()\n\n\nclass UserManager").replace(
+            "import grpc\n", "import threading\n\nimport grpc\n", 1),
+         TOGETHER, ["another's id 3 got no answer", "hold no lock while you wait"]),
+    "an empty answer of its own when no ids came":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        answered = False
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            answered = True
+            yield users_pb2.UserResponse(user=user)
+        if not answered:
+            yield users_pb2.UserResponse()  # "say something"
+"""), NO_IDS, ["no ids → 1 answer, then the stream ended OK", "yield nothing of your own"]),
+    "a wrong id skipped":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if users.problem_with_id(request.id):
+                continue  # "ignore ids that cannot be users"
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+"""), BAD_ID, ["ids 8, 0, 21 → got hugo, ines, then the stream ended OK", "not `continue`"]),
 }
+
+
+def test_each_id_answered_twice_is_named(tmp_path):
+    answer_line = "            yield users_pb2.UserResponse(user=user)"
+    twice = wrong(SOLUTION, answer_line, f"{answer_line}\n{answer_line}")
+    result = check(twice, tmp_path)
+    assert {IN_ORDER, UNKNOWN_ID} <= failed(result), repr(result)
+    assert all("each id got two" in result[rule].hint for rule in (IN_ORDER, UNKNOWN_ID)), repr(result)
+
+
+def test_a_lock_that_an_abort_leaves_taken_is_told_what_holds_the_next_call(tmp_path):
+    leaks = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        LOCK.acquire()
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+        LOCK.release()  # the mistake: an abort raises, so this line never runs
+""").replace("class UserManager", "LOCK = threading.Lock()\n\n\nclass UserManager").replace(
+        "import grpc\n", "import threading\n\nimport grpc\n", 1)
+    result = check(leaks, tmp_path)
+    stuck = [case for case in result.cases if "no answer within" in case.got]
+    assert stuck and all("still held by an earlier call" in case.hint for case in stuck), repr(result)
 
 
 @pytest.mark.parametrize("mistake", WRONG_ANSWERS)
@@ -198,10 +261,11 @@ def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_
 
 def test_an_abort_caught_by_try_except_is_named_where_the_stream_goes_on(tmp_path):
     result = check(SWALLOWS_THE_ABORT, tmp_path)
-    # For 8, 0 the status of the swallowed abort wins over hugo and the planted zero: only the unknown id shows it
-    assert failed(result) == {UNKNOWN_ID}, repr(result)
+    # The swallowed abort's status wins in the end, but the id after the wrong one is answered first
+    assert failed(result) == {UNKNOWN_ID, BAD_ID}, repr(result)
     assert "got hugo, ines, then NOT_FOUND" in result[UNKNOWN_ID].got, repr(result)
-    assert "no try/except around it" in result[UNKNOWN_ID].hint, repr(result)
+    assert "got hugo, ines, then INVALID_ARGUMENT" in result[BAD_ID].got, repr(result)
+    assert all("no try/except around it" in result[rule].hint for rule in (UNKNOWN_ID, BAD_ID)), repr(result)
 
 
 def test_a_return_after_the_first_answer_is_told_to_keep_looping(tmp_path):

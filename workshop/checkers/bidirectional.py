@@ -52,6 +52,14 @@ ENDED_EARLY_HINT = ("the stream ended before every id had its answer: answer eve
 WENT_ON_HINT = ("an id sent after the one that ends the stream was answered: answer the ids in the order they "
                 "arrive, and let context.abort end the call (it raises an exception: no try/except around it, "
                 "no `continue` after it)")
+TWICE_HINT = "one answer per id: each id got two (a second yield for the same request?)"
+SKIPPED_HINT = ("an id of 0 or below ends the stream, it is not skipped: context.abort(grpc.StatusCode."
+                "INVALID_ARGUMENT, problem), not `continue`")
+STUCK_HINT = ("no answer at all within the call's time: is something still held by an earlier call? A lock "
+              "released after the loop stays taken when context.abort ends the call (it raises): take it with "
+              "`with`, or better, hold no lock while you wait for the next id")
+HELD_HINT = ("hold no lock while you wait for the next id or yield (rule 4 of notebook 05): one conversation that "
+             "pauses would make every other wait. The directory takes care of its own lock")
 EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves before the next id is read, and the "
                          "stream ends at the id that cannot be answered")
 
@@ -59,6 +67,8 @@ EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves befor
 def _hint(replies, before: list[str], error, otherwise: str) -> str:
     """Why the stream did not give `before` (the answers due before its end): the cause its shape shows."""
     names = [reply.user.nickname for reply in replies]
+    if len(names) >= 2 and names[::2] == names[1::2]:
+        return TWICE_HINT
     if error is None and len(names) < len(before) + 1 and names == before[:len(names)]:
         return ENDED_EARLY_HINT
     if error is not None and not names and before:
@@ -105,6 +115,9 @@ def _all_at_once(target, ids):
             for reply in stub.GetUsersByIds(iter([users_pb2.UserRequest(id=i) for i in ids]), timeout=support.TIMEOUT):
                 replies.append(reply)
         except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and not replies:
+                raise Fail(f"ids {', '.join(map(str, ids)) or 'none'} → no answer within {support.TIMEOUT:g} s",
+                           STUCK_HINT) from None
             if error.code() in support.INFRASTRUCTURE_CODES or error.code() == grpc.StatusCode.INTERNAL:
                 raise _explained(error) from None
             _wrapped(replies)
@@ -155,7 +168,8 @@ def answers_every_id_in_order(target) -> None:
     expected = [NAMES[user_id] for user_id in ids]
     replies, error = _all_at_once(target, ids)
     if error is not None or [reply.user.nickname for reply in replies] != expected:
-        hint = ENDED_EARLY_HINT if error is None and len(replies) < len(expected) else ORDER_HINT
+        hint = ENDED_EARLY_HINT if error is None and len(replies) < len(expected) else _hint(replies, [], error,
+                                                                                            ORDER_HINT)
         raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", hint)
 
 
@@ -173,32 +187,65 @@ def ends_at_the_first_unknown_id(target) -> None:
 
 
 def refuses_an_id_of_zero_or_below(target) -> None:
-    for ids, before in (([8, 0], ["hugo"]), ([-3], []), ([-5], [])):  # -5: nobody has it, so no NOT_FOUND first
+    # -5: nobody has it, so no NOT_FOUND first; 21 after the 0: a wrong id skipped lets it through
+    for ids, bad, before in (([8, 0, 21], 0, ["hugo"]), ([-3], -3, []), ([-5], -5, [])):
         replies, error = _all_at_once(target, ids)
         shown = f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}"
         wanted = f"expected {'hugo, then ' if before else ''}INVALID_ARGUMENT"
+        skipped = [NAMES[user_id] for user_id in ids if user_id > 0]
+        if error is None and len(ids) > 1 and [reply.user.nickname for reply in replies] == skipped:
+            raise Fail(f"{shown}; {wanted}", SKIPPED_HINT)
         if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT:
             raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, BAD_ID_HINT))
         if [reply.user.nickname for reply in replies] != before:
             raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, ORDER_HINT))
-        if not _names_id(error.details() or "", ids[-1]):
-            raise Fail(f"id {ids[-1]} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
+        if not _names_id(error.details() or "", bad):
+            raise Fail(f"id {bad} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
                        "name the id", BAD_ID_SAYS_WHY_HINT)
 
 
 def no_ids_no_answers(target) -> None:
-    replies, error = _all_at_once(target, [])
+    replies, error = [], None
+    with users_cases.users_stub(target) as stub:
+        try:
+            replies = list(stub.GetUsersByIds(iter([]), timeout=support.TIMEOUT))
+        except grpc.RpcError as raised:
+            if raised.code() in support.INFRASTRUCTURE_CODES:
+                raise
+            error = raised
     if error is not None or replies:
-        raise Fail(f"{_ended(replies, error)}; expected no answers, and the stream to end OK", NO_IDS_HINT)
+        answered = f"{len(replies)} answer{'s' if len(replies) != 1 else ''}"
+        raise Fail(f"no ids → {answered}, then " + (support.describe_rpc_error(error) if error else
+                                                   "the stream ended OK") + "; expected no answers, and OK",
+                   NO_IDS_HINT + (": yield nothing of your own after it" if replies else ""))
+
+
+def answers_one_conversation_while_another_waits(target) -> None:
+    with users_cases.users_stub(target) as stub:
+        waiting, other = _Conversation(stub), _Conversation(stub)
+        try:
+            waiting.send(21)
+            if waiting.next_answer() is None:  # the ping-pong case says why
+                return
+            other.send(3)  # the first conversation now waits for its client, inside the servicer's loop
+            reply = other.next_answer()
+            if reply is None:
+                raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no answer "
+                           f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
+        finally:
+            waiting.close()
+            other.close()
 
 
 RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order": answers_every_id_in_order,
     f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}": ends_at_the_first_unknown_id,
-    "ids 8, 0 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
+    "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
         refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
+    "two conversations at once: while one waits for its client's next id, the other is answered (no lock held "
+    "across the loop)": answers_one_conversation_while_another_waits,
 }
 
 
