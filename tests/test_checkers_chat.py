@@ -27,7 +27,7 @@ UNNUMBERED = wrong(HAND_OUT, HAND_OUT.replace("inbox.put(note)", "inbox.put(requ
 
 HANDS_OUT_AFTER_THE_LOCK = wrong(HAND_OUT, """            note = self.history.add(request)
         time.sleep(random.uniform(0, 0.02))  # e.g. logging it: other Posts get in meanwhile
-        for inbox in self.inboxes:
+        for inbox in list(self.inboxes):
             inbox.put(note)""").replace("import threading", "import random\nimport threading\nimport time")
 
 JOIN = """        with self.lock:
@@ -53,6 +53,14 @@ NO_LOCK_AND_A_PRINT = without_the_lock(wrong("        with self.lock:\n" + HAND_
             print("handed out", note.sequence)  # writing lets other threads run, mid-loop"""))
 
 NO_REPLAY = wrong("self.history.last(request.replay)", "[]")
+# Gaps a few instructions wide, which the GIL hides at Python's default switching: the crowd's copy shows them
+FAN_OUT_OUTSIDE_THE_LOCK = wrong(HAND_OUT, """            note = self.history.add(request)
+        for inbox in list(self.inboxes):  # the mistake: handed out after the lock is let go
+            inbox.put(note)""")
+NO_LOCK_IN_POST = wrong("        with self.lock:\n" + HAND_OUT, """\
+        note = self.history.add(request)  # the mistake: History numbers under a lock of its own, but the
+        for inbox in list(self.inboxes):  # hand-out is not in it
+            inbox.put(note)""")
 
 REFUSES = '''        if problem:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)'''
@@ -65,9 +73,8 @@ CHECK_THEN_NUMBER = f"""        problem = problem_with_note(request)
 """
 NUMBERS_BEFORE_REFUSING = wrong(CHECK_THEN_NUMBER, f"""        with self.lock:
             note = self.history.add(request)  # the mistake: numbered (and kept) before the check
-        problem = problem_with_note(request)
-{REFUSES}
-        with self.lock:
+            problem = problem_with_note(request)
+    {REFUSES.replace(chr(10), chr(10) + "    ")}
 """)
 
 WAIT_IN_THE_INBOX = "        while (note := inbox.get()) is not None:  # sleeps until a note arrives: no polling"
@@ -132,6 +139,8 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "numbers_before_refusing": (NUMBERS_BEFORE_REFUSING, INVALID, "the refused notes took numbers", "refuse first"),
     "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),
     "hands_out_after_the_lock": (HANDS_OUT_AFTER_THE_LOCK, AT_ONCE, "which was posted after it", "self.lock"),
+    "fan_out_outside_the_lock": (FAN_OUT_OUTSIDE_THE_LOCK, AT_ONCE, "which was posted after it", "self.lock"),
+    "no_lock_in_post": (NO_LOCK_IN_POST, AT_ONCE, "which was posted after it", "self.lock"),
     "polls_every_0_2_s": (polls(0.2), IDLE, "threads of your server woke up", "inbox.get() with no timeout"),
     "polls_every_5_s": (POLLS_EVERY_5_S, IDLE, "threads of your server woke up in 6 s", "with no timeout"),
     "stays_in_the_room": (STAYS_IN_THE_ROOM, FORGETS, "posted to nobody, made your server's memory grow",

@@ -101,6 +101,19 @@ def test_a_checkers_copy_can_set_the_pool_size_from_outside_whatever_the_module_
         assert own.entry.workers == 64 and copy.entry.workers == 4
 
 
+def test_a_checkers_copy_can_make_its_threads_take_turns_more_often(tmp_path):
+    from workshop.runner.serving import SWITCH_SETTING
+
+    seen = tmp_path / "interval.txt"
+    module = tmp_path / "my_switching.py"
+    module.write_text("import os, sys\nfrom pathlib import Path\nfrom workshop.servers.users import add_to_server"
+                      "  # noqa: F401\nPath(os.environ['SEEN']).write_text(str(sys.getswitchinterval()))\n")
+    with server_runner.start(str(module), env={"SEEN": str(seen), SWITCH_SETTING: "1e-06"}):
+        assert float(seen.read_text()) == 1e-06
+    with server_runner.start(str(module), env={"SEEN": str(seen)}):
+        assert float(seen.read_text()) == 0.005  # Python's own, unless a checker asks
+
+
 def test_list_servers_gives_typed_entries_with_the_serving_details():
     with server_runner.start("users") as users, server_runner.start("chat") as chat:
         entries = {entry.id: entry for entry in server_runner.list_servers()}

@@ -11,12 +11,12 @@ learner's module, so that no earlier case, and no stream an earlier case left be
 their verdict.
 
 What no case can see, measured here: a join header sent before joining (0 of 200 notes posted the
-instant the header came were lost), and a missing lock whose gap is a few instructions wide (a
-fan-out outside the lock, no lock at all, a replay put in after joining: 0 notes out of order, lost
-or doubled in 3 runs each of 400 Posts from 8 threads to 50 subscribers, with 230-780 joins and
-leaves meanwhile). Under CPython's GIL another thread almost never runs inside such a gap. The
-concurrent case does see a Post that does some work between numbering a note and handing it out
-outside the lock; notebook 08 tells the learner the rest.
+instant the header came were lost). A missing lock whose gap is a few instructions wide (a fan-out
+outside the lock, no lock in Post) hid from every run under CPython's default thread switching
+(0 notes out of order, lost or doubled in 3 runs each of 400 Posts from 8 threads to 50
+subscribers); the concurrent case therefore runs on a copy that switches threads every
+microsecond, where such a gap shows in most of its rounds (chat_crowd). A replay put in after
+joining, or a lock missing only around joining and leaving, can still pass; notebook 08 says so.
 """
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ import grpc
 
 from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, Room, Stalled, count
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
-from workshop.checkers.chat_crowd import posting_at_once
+from workshop.checkers.chat_crowd import SWITCH_INTERVAL, posting_at_once
 from workshop.checkers.support import CASE_DEADLINE, CheckResult, Fail, Target, expect_status, run_checks, target
 from workshop.protos import chat_pb2
+from workshop.runner.serving import SWITCH_SETTING
 from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
 
 ROOM_SIZE = 50  # subscribers at once: a workshop room
@@ -157,14 +158,15 @@ def _room_of(size: int):
     return case
 
 
-RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fresh server)
+RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fresh server, or the env of its copy)
     "the join header comes at once, with nobody posting": (_join_header, False),
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
     "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none": (_replay, False),
     "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number": (_rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
-    "4 clients posting at once: every subscriber gets each note once, in order": (posting_at_once, False),
+    "4 clients posting at once: every subscriber gets each note once, in order": (
+        posting_at_once, {SWITCH_SETTING: str(SWITCH_INTERVAL)}),
     f"a room of {ROOM_SIZE}, and Posts still answered (the thread pool does not cap it)": (_room_of(ROOM_SIZE), True),
     f"{ROOM_SIZE} waiting subscribers sleep: no thread wakes up in {IDLE_SECONDS:g} s, no CPU (no polling)":
         (lambda room: idle(room, ROOM_SIZE), True),
@@ -173,7 +175,7 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
 }
 
 
-def _in_room(server: Target, case, fresh: bool):
+def _in_room(server: Target, case, fresh: bool | dict):
     def in_room(target: Target):
         with Room(target, ROOM_SIZE) as room:
             try:
@@ -189,7 +191,7 @@ def _in_room(server: Target, case, fresh: bool):
     def run():
         if not fresh:
             return in_room(server)
-        with server.fresh() as copy:
+        with server.fresh(env=fresh if isinstance(fresh, dict) else None) as copy:
             return in_room(copy)
     return run
 

@@ -23,6 +23,9 @@ DEFAULT_WORKERS = 32
 # Seconds: with this set, a grpc.aio server's loop runs in asyncio's debug mode and logs ("Executing <Task ...>
 # took 0.061 seconds") every step of a call that holds the loop this long (9.1's checker reads them).
 SLOW_STEP_SETTING = "WORKSHOP_SLOW_STEP"
+# A checker's copy: the interpreter lets threads take turns this often (seconds; Python's default is 0.005), so that
+# a race whose gap is a few instructions wide, which the GIL hides, shows in a short run.
+SWITCH_SETTING = "WORKSHOP_SWITCH_INTERVAL"
 WORKERS_SETTING = "WORKSHOP_WORKERS"  # a checker's copy: this many threads, whatever the module's MAX_WORKERS
 # One server per port: without this, Linux lets a second server bind the same port and steal calls.
 SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
