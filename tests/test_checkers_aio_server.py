@@ -154,6 +154,9 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
                 continue
             mails.add(user.mail_address)
 """), EMPTY, ["ADMINISTRATOR → root, sys Admin , then the stream ended OK", "two may share a mail"]),
+    "a timeout of its own around the lookup": (wrong(AIO, LOOKUP, "await asyncio.wait_for(asyncio.to_thread("
+                                                 "self.directory.of_type, request.user_type), 0.5)"),
+                                           NEVER_BLOCKS, ["Unexpected", "a timeout of your own ran out"]),
     "a blocking pause before the refusal": (wrong(AIO, "await context.abort(",
                                                  "time.sleep(0.3)\n            await context.abort(").replace(
         "import asyncio\n", "import asyncio\nimport time\n"), NEVER_BLOCKS,
@@ -218,3 +221,12 @@ def test_the_reference_grpclib_server_is_no_answer_to_9_1_but_the_checker_still_
 def test_a_lookup_not_awaited_is_told_to_await_it(tmp_path):
     result = check_aio(wrong(AIO, "await asyncio.to_thread(", "asyncio.to_thread("), tmp_path)
     assert "without `await`" in result[IN_ORDER].hint, repr(result)
+
+
+def test_an_empty_message_before_the_users_is_told_every_message_carries_one(tmp_path):
+    first = wrong(AIO, "        if problem := users.problem_with_user_type(request.user_type):",
+                  "        yield users_pb2.UserResponse()  # \"the stream has started\"\n"
+                  "        if problem := users.problem_with_user_type(request.user_type):")
+    result = check_aio(first, tmp_path)
+    assert IN_ORDER in failed(result), repr(result)
+    assert "every message carries a user" in result[IN_ORDER].hint, repr(result)

@@ -113,6 +113,11 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
         + RETURN), [ERROR], ["but RuntimeError rose", "an exception of your own hides them"]),
     "a timeout of 0.8 s": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=0.8)"), [DEADLINE],
                            ["carried a deadline of 0.8", "open(timeout=1)"]),
+    "the stream cancelled in a finally": (wrong(CLIENT, "        reply = await stream.recv_message()\n",
+                                                "        try:\n            reply = await stream.recv_message()\n"
+                                                "        finally:\n            await stream.cancel()  # \"always "
+                                                "clean up\"\n"), [COUNTS, NO_IDS, ERROR, ONE_CALL, LOOP_FREE],
+                                          ["StreamClosedError", "no stream.cancel()"]),
     "a refused connection turned into 0": (wrong(CLIENT, "    async with stub",
                                                  "    try:\n      async with stub").replace(
         RETURN, "    except ConnectionError:\n        return 0\n" + RETURN), [ERROR],

@@ -97,6 +97,8 @@ BLOCKING_HINT = ("something in your async def stops the event loop, so no other 
                  "request.user_type)` runs it in a thread), a time.sleep, or a threading.Lock that another call holds "
                  "across an await")
 
+OWN_TIMEOUT_HINT = ("a timeout of your own ran out (asyncio.wait_for or asyncio.timeout around the lookup): here a "
+                    "lookup takes a second. Let it take what it takes: the caller's deadline is the call's limit")
 ADDS_UP_HINT = ("something in your async def stops the event loop a little at a time, and it adds up: a time.sleep "
                 "per user, however short, or a blocking call in the loop over the users. Nothing in async def may "
                 "block; to wait, `await asyncio.sleep(...)`, and the slow work goes through asyncio.to_thread")
@@ -109,8 +111,9 @@ def _listing(target, user_type: int, timeout: float = support.TIMEOUT):
         try:
             for reply in stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=timeout):
                 if not reply.HasField("user"):
-                    raise Fail("a message came with no user in it",
-                               "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse")
+                    raise Fail("a message came with no user in it", "every message carries a user: yield one "
+                               "users_pb2.UserResponse(user=user) per user the directory gave, and nothing else "
+                               "(the User goes inside a UserResponse)")
                 users.append(reply.user)
         except grpc.RpcError as raised:
             if raised.code() == grpc.StatusCode.DEADLINE_EXCEEDED and users:
@@ -287,8 +290,11 @@ def _a_slow_round(slow, alone: dict) -> None:
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
     for name, (user_type, _) in calls.items():
         if user_type in alone and name in got and _outcome(got[name]) != _outcome(alone[user_type]):
+            error = got[name][1]
+            own_timeout = isinstance(error, grpc.RpcError) and "TimeoutError" in (error.details() or "")
             raise Fail(f"{_type_name(user_type)}, asked while other calls were under way, got "
-                       f"{_ended(*got[name])}; asked alone, {_ended(*alone[user_type])}", SHARED_HINT)
+                       f"{_ended(*got[name])}; asked alone, {_ended(*alone[user_type])}",
+                       OWN_TIMEOUT_HINT if own_timeout else SHARED_HINT)
     if together > TOGETHER * SLOW_LOOKUP:
         raise Fail(f"{len(streams)} streams at once (two of one type), each with a {SLOW_LOOKUP:g} s lookup, took "
                    f"{together:.1f} s: one waited for another", HELD_HINT)
