@@ -20,17 +20,23 @@ joining, or a lock missing only around joining and leaving, can still pass; note
 """
 from __future__ import annotations
 
+import time
+
 import grpc
 
 from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, Room, Stalled, count
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
 from workshop.checkers.chat_crowd import SWITCH_INTERVAL, posting_at_once
 from workshop.checkers.support import CASE_DEADLINE, CheckResult, Fail, Target, expect_status, run_checks, target
-from workshop.protos import chat_pb2
+from workshop.protos import chat_pb2, chat_pb2_grpc
 from workshop.runner.serving import SWITCH_SETTING
 from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
 
 ROOM_SIZE = 50  # subscribers at once: a workshop room
+# The slow reader of the replay case: 4 notes of 19 KB are more than the 64 KB its connection takes in unread (BDP
+# probing off, a connection of its own), so the server is still sending them UNREAD_FOR s later.
+SLOW_REPLAY, BIG_NOTE, UNREAD_FOR = 4, 19_000, 0.4
+UNREAD_STAYS = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
 
 HEADER_HINT = ("call context.send_initial_metadata(()) in Subscribe right after joining the room, before "
                "waiting for the first note: until it comes, a pane says 'joining…'")
@@ -96,6 +102,38 @@ def _replay(room: Room):
         raise Fail(f"a subscriber asking for replay=0 got {first.message!r} first, from before it joined; "
                    "expected 'after you joined'", "replay=0 asks for no old notes: history.last(request.replay) "
                    "gives none for 0, so replay exactly what the request asks for")
+    _slow_reader(room)
+
+
+def _slow_reader(room: Room) -> None:
+    """A newcomer whose replay is bigger than its connection takes in unread: while it has not read it, a note is
+    posted. Joined first (the replay in its inbox), it gets that note after the replay; a replay yielded before
+    joining is still going out when the note comes, and misses it."""
+    for number in range(SLOW_REPLAY):
+        room.post(f"big {number} " + "x" * BIG_NOTE)
+    with grpc.insecure_channel(room.server.address, options=UNREAD_STAYS) as channel:
+        call = chat_pb2_grpc.ChatServerStub(channel).Subscribe(chat_pb2.SubscribeRequest(replay=SLOW_REPLAY),
+                                                                timeout=CALL_TIMEOUT)
+        try:
+            time.sleep(UNREAD_FOR)  # its replay waits in the server, unread
+            room.post("while you caught up")
+            got = []
+            try:
+                for note in call:
+                    got.append(note.message)
+                    if len(got) == SLOW_REPLAY + 1:
+                        break
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+        finally:
+            call.cancel()
+    if got[SLOW_REPLAY:] != ["while you caught up"]:
+        shown = f"{len(got)} notes" if len(got) != SLOW_REPLAY else f"its {SLOW_REPLAY} replayed notes only"
+        raise Fail(f"a newcomer (replay={SLOW_REPLAY}) that read its replay slowly got {shown}: not 'while you caught "
+                   "up', posted meanwhile", "join first: put the replay into the new inbox and add the inbox to "
+                   "the room, under the lock, before the first yield. A replay yielded before joining is still "
+                   "going out when a note is posted, and that note reaches an inbox that is not in the room yet")
 
 
 INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must hold one)
@@ -124,11 +162,25 @@ def _refusals(room: Room):
 
 
 def _rejects_invalid(room: Room):
+    watcher = room.listen("watcher")
+    room.until_listening([watcher])
     before = room.post("before the invalid notes")
     for _, _, details in _refusals(room):
         if isinstance(details, Fail):
             raise details
     after = room.post("after the invalid notes")
+    heard = []
+    while not heard or heard[-1].message != "after the invalid notes":
+        try:
+            heard.append(watcher.next_note(waiting_for="'after the invalid notes'"))
+        except Stalled:
+            break  # the fan-out's cases say why
+    refused = [note for note in heard if note.message not in ("before the invalid notes", "after the invalid notes")]
+    if refused:
+        raise Fail(f"{len(refused)} refused note(s) still reached a subscriber, such as {refused[0].message[:40]!r} "
+                   f"from {refused[0].name[:20]!r}: the call went on after its refusal",
+                   "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem) ends the call by raising: set_code and "
+                   "set_details alone let the method go on, and so does an except around the abort")
     if before == after == 0:
         return  # Post answers no sequence at all: the order case says so, and no number can be compared here
     if after != before + 1:
@@ -162,7 +214,8 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "the join header comes at once, with nobody posting": (_join_header, False),
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
-    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none": (_replay, False),
+    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none; a note posted while "
+    "a newcomer reads its replay comes after it": (_replay, False),
     "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number": (_rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
     "4 clients posting at once: every subscriber gets each note once, in order": (

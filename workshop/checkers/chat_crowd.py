@@ -46,6 +46,14 @@ def posting_at_once(room: Room) -> None:
 def _one_crowd(room: Room) -> None:
     staying = [room.listen(f"stays {n}") for n in range(1, STAYING + 1)]
     try:
+        _crowd_around(room, staying)
+    finally:  # the next round's listeners need their threads: a pool of 10 holds one round, not four
+        for listener in staying:
+            listener.call.cancel()
+
+
+def _crowd_around(room: Room, staying: list[Listener]) -> None:
+    try:
         room.until_listening(staying)  # earlier cases' listeners may still be leaving: their probes show it too
     except grpc.RpcError as error:
         if error.code() != grpc.StatusCode.UNKNOWN:  # not written yet, not running: the framework says so
