@@ -68,8 +68,8 @@ class Listener:
             item = self.inbox.get(timeout=timeout)
         except queue.Empty:
             raise Stalled(f"subscriber {self.name} got no note within {timeout:g} s while waiting for {waiting_for}",
-                          "does Post put the note into every subscriber's inbox, and does Subscribe yield what "
-                          "arrives in its inbox?") from None
+                          "does Post put the note into every subscriber's inbox, does Subscribe yield what "
+                          "arrives in its inbox, and does leave take out (and wake) only its own inbox?") from None
         if item is _ENDED:
             raise Fail(f"subscriber {self.name}'s stream ended: Subscribe returned",
                        "Subscribe must keep waiting for notes until the call ends")
