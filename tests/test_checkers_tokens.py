@@ -131,6 +131,10 @@ WRONG = {  # the mistake: (the module, the rule it breaks, words of its hint)
                                              'token in known), None) if token else None').replace(
         "from workshop.tokens import may_call, who_holds", "from workshop.tokens import TOKENS, may_call, who_holds"),
         "bad tokens", "that exact token"),
+    "an '=' taken off the token's end": (wrong(SOLUTION, "who_holds(token)", 'who_holds(token.rstrip("="))'),
+                                         "bad tokens", "take the token as sent"),
+    "the token up to a comma": (wrong(SOLUTION, "who_holds(token)", 'who_holds(token.split(",")[0])'),
+                                "bad tokens", "take the token as sent"),
     "the token in any case": (wrong(SOLUTION, "who_holds(token)", "who_holds(token.lower())"), "bad tokens",
                               "that exact token"),
     "the scheme stripped if present": (wrong(SOLUTION, WHO, 'who = who_holds(credentials.removeprefix("Bearer "))'),
