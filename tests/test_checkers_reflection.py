@@ -38,10 +38,6 @@ WRONG = {  # the mistake: (the function, the rule it breaks, words of its hint)
                                  "the one ServiceDescriptor asked for"),
     "an unknown service as an empty table": (CATCHING, "unknown", "raise KeyError(service)"),
     "the pool's KeyError alone": (POOL_ALONE, "unknown", "a file may declare services the server does not serve"),
-    "grpc's own services trusted to the pool": (wrong(SOLUTION, "if service not in explorer.services():",
-                                                     "if not service.startswith(\"grpc.\") and service not in "
-                                                     "explorer.services():"), "unknown",
-                                               "compare the exact name with explorer.services()"),
     "methods of the file's services whose name ends the asked one": (
         wrong(SOLUTION, COMPREHENSION, "for each in explorer.service(service).file.services_by_name.values() "
                                        "if service.endswith(each.name) for method in each.methods]"),
