@@ -134,7 +134,7 @@ HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
 ''')
 
 
-# (a missing lock shows as a note overtaken, doubled or missed, each naming a note ('poster …'): which one, the race decides)
+# (a missing lock shows as a note overtaken, doubled or missed, each naming it ('poster …'): the race decides)
 ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case got, words of its hint)
     "no_join_header": (NO_JOIN_HEADER, HEADER, "no join header", "send_initial_metadata"),
     "unnumbered_notes": (UNNUMBERED, NUMBERED, "numbered [0, 0, 0]", "history.add"),
