@@ -62,6 +62,11 @@ ONE_RULE_BROKEN = [
     (NOTHING_ELSE, {"// One talk": "message Speaker { string name = 1; }\n// One talk"}, "nothing else"),
     (NOTHING_ELSE, {'import "google/protobuf/timestamp.proto";': 'import "google/protobuf/timestamp.proto";\n'
                     'import "google/protobuf/empty.proto";'}, "nothing else"),
+    (NOTHING_ELSE, {'import "google': 'import public "google'}, "nothing else"),
+    (NOTHING_ELSE, {"enum Level {\n": "enum Level {\n  option deprecated = true;\n"}, "nothing else"),
+    (NOTHING_ELSE, {"LEVEL_BEGINNER = 1;": "LEVEL_BEGINNER = 1 [deprecated = true];"}, "nothing else"),
+    (NOTHING_ELSE, {"LEVEL_ADVANCED = 3;": "LEVEL_ADVANCED = 3;\n  reserved 4 to max;"}, "nothing else"),
+    (NOTHING_ELSE, {"LEVEL_ADVANCED = 3;": 'LEVEL_ADVANCED = 3;\n  reserved "LEVEL_EXPERT";'}, "nothing else"),
 ]
 
 

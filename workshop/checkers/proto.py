@@ -184,6 +184,7 @@ def _nothing_else(file) -> None:
     found += [f"enum {e.name}" for e in file.enum_type if level and e.name != "Level"]
     found += [f"service {s.name}" for s in file.service]
     found += [f'import "{name}"' for name in file.dependency if name != "google/protobuf/timestamp.proto"]
+    found += [f'import public "{file.dependency[index]}"' for index in file.public_dependency]  # re-exported
     if file.options.ListFields():
         found.append(f"file options {text_format.MessageToString(file.options, as_one_line=True)}")
     if talk is not None:
@@ -200,6 +201,14 @@ def _nothing_else(file) -> None:
         found += [f"message Talk.{m.name}" for m in message.nested_type if not m.options.map_entry]
         if message.options.ListFields():
             found.append(f"Talk's options [{text_format.MessageToString(message.options, as_one_line=True)}]")
+    if level is not None:
+        enum = level[2]
+        if enum.options.ListFields():
+            found.append(f"Level's options [{text_format.MessageToString(enum.options, as_one_line=True)}]")
+        found += [f"{value.name} [{text_format.MessageToString(value.options, as_one_line=True)}]"
+                  for value in enum.value if value.options.ListFields()]
+        found += [f"reserved {r.start} in Level" for r in enum.reserved_range] + [
+            f'reserved "{name}" in Level' for name in enum.reserved_name]
     if found:
         more = f" (and {len(found) - 2} more)" if len(found) > 2 else ""
         raise Fail("the contract also has " + "; ".join(found[:2]) + more,
