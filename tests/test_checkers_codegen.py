@@ -273,6 +273,8 @@ def test_a_renamed_service_fails_without_a_traceback(tmp_path):
     assert failed(result) == [RPCS, DECLARED, *GENERATED], repr(result)
     assert result[RPCS].got == "there is no service UserManager any more (services: Users)"
     assert "has no UserManagerStub" in result[STUB].got
+    assert "has no UserManagerServicer" in result[SERVICER].got  # each line names what it looked for
+    assert "has no add_UserManagerServicer_to_server" in result[REGISTERED].got
 
 
 def test_the_notebooks_generate_cell_shows_protocs_line_for_a_broken_contract_not_a_traceback(tmp_path):

@@ -184,7 +184,9 @@ def _generated_has(part: str, what: str) -> Callable[[Answer], None]:
             raise Fail(f"{module} does not import ({report['import_error']})",
                        "run the generate(...) cell again; if the error stays, it names the file to look at")
         if not report.get("service"):
-            raise Fail(f"{module} has no {SERVICE}Stub", f"it is named after the service: keep `service {SERVICE}`")
+            missing = {"stub": f"{SERVICE}Stub", "servicer": f"{SERVICE}Servicer",
+                       "registered": f"add_{SERVICE}Servicer_to_server"}[part]
+            raise Fail(f"{module} has no {missing}", f"it is named after the service: keep `service {SERVICE}`")
         if report[part]:
             return
         service = answer.service()
