@@ -355,14 +355,37 @@ def test_add_user_refusing_a_chosen_free_id_fails_only_the_chosen_id_case_with_a
 
 
 def test_add_user_letting_already_exists_escape_fails_the_taken_case(tmp_path):
-    result = check(check_add_user, wrong(ADD_USER, '''        try:
+    result = check(check_add_user, wrong(ADD_USER, TRY_ADD, f"        {ADD}\n"), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["taken"], ADD_USER_RULES["at once"]}, repr(result)
+    got = result[ADD_USER_RULES["taken"]].got
+    assert got.startswith("your server raised ") and "AlreadyExists: a user with id 1 already exists" in got
+    assert "users.AlreadyExists escaped" in result[ADD_USER_RULES["at once"]].hint
+
+
+TRY_ADD = """        try:
             stored = self.directory.add(request)  # id 0: the directory picks the next free id
         except users.AlreadyExists as taken:
             context.abort(grpc.StatusCode.ALREADY_EXISTS, str(taken))
-''', f"        {ADD}\n"), tmp_path)
-    assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
-    got = result[ADD_USER_RULES["taken"]].got
-    assert got.startswith("your server raised ") and "AlreadyExists: a user with id 1 already exists" in got
+"""
+CHECKS_THEN_STORES = """        if request.id and (holder := self.directory.get(request.id)):  # the mistake
+            context.abort(grpc.StatusCode.ALREADY_EXISTS,
+                          f"a user with id {request.id} already exists ({users.quoted(holder.nickname)})")
+        for kind in users_pb2.UserType.values():
+            for user in self.directory.of_type(kind):
+                if user.nickname == request.nickname:
+                    context.abort(grpc.StatusCode.ALREADY_EXISTS,
+                                  f"the nickname {users.quoted(user.nickname)} is taken (by user {user.id})")
+        stored = self.directory.add(request)  # nothing catches what it raises: the check was made
+"""
+
+
+def test_add_user_checking_before_storing_leaves_a_gap_that_two_calls_at_once_find(tmp_path):
+    """Its own check answers the "taken" case in the exception's words; two calls at once both pass it."""
+    result = check(check_add_user, wrong(ADD_USER, TRY_ADD, CHECKS_THEN_STORES), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["at once"]}, repr(result)
+    assert "two users with the same nickname at once: OK and UNKNOWN, saying \"Exception calling" in (
+        result[ADD_USER_RULES["at once"]].got)
+    assert "a check of your own before add" in result[ADD_USER_RULES["at once"]].hint
 
 
 def test_add_user_taken_as_the_wrong_code_fails_the_taken_case(tmp_path):

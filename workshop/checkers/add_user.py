@@ -72,7 +72,14 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
              "quote it whole",
     "not stored": "a refused user is not stored",
+    "at once": "two AddUser calls at the same moment with the same nickname, or the same id → one is stored, the "
+               "other gets ALREADY_EXISTS (the directory's add decides, under its lock)",
 }
+RACE_LOOKUP = 0.3  # seconds each lookup of the "at once" case's copy takes: the gap a check of one's own leaves open
+RACE_HINT = ("users.AlreadyExists escaped from self.directory.add: a check of your own before add (is the nickname or "
+             "the id taken?) leaves a gap in which another call stores the same user. Let add decide (it checks and "
+             "stores under one lock): catch its users.AlreadyExists around add, and abort with ALREADY_EXISTS and "
+             "str(error)")
 
 ADD_USER_SEED = [
     users_pb2.User(id=1, nickname="alice", mail_address="alice@example.com", user_type=T.USER_TYPE_ADMINISTRATOR),
@@ -251,6 +258,23 @@ def check_add_user(server) -> CheckResult:
                     raise
                 raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
 
+        def at_once():
+            twins = {"the same nickname": (new_user("twin"), new_user("twin")),  # id 0 each: the server picks
+                     "the same id": (new_user("one", id=unused_id()), new_user("other"))}
+            twins["the same id"][1].id = twins["the same id"][0].id
+            with target.fresh(env={"USERS_LOOKUP_SECONDS": str(RACE_LOOKUP)}) as slow, users_stub(slow) as racing:
+                for what, pair in twins.items():
+                    calls = [racing.AddUser.future(user, timeout=TIMEOUT) for user in pair]  # both sent, then waited
+                    errors = [call.exception() for call in calls if call.exception() is not None]
+                    codes = " and ".join(sorted(["OK"] * (2 - len(errors)) + [error.code().name for error in errors]))
+                    for error in errors:
+                        if error.code() in support.INFRASTRUCTURE_CODES:
+                            if (error.details() or "").startswith(support.RAISED_PREFIXES):
+                                raise Fail(f"two users with {what} at once: {codes}, saying "
+                                           f"{(error.details() or '')[:90]!r}", RACE_HINT)
+                            raise error  # not done yet, not running, hanging: said as for any case
+                    # what else came (the refusal's code and words, a valid user refused) is the other cases' business
+
         return run_checks("Exercise 4.2 · AddUser", [
             (ADD_USER_RULES["new id"], new_id),
             (ADD_USER_RULES["chosen id"], chosen_id),
@@ -259,4 +283,5 @@ def check_add_user(server) -> CheckResult:
             *[(rule, invalid(n, *spec)) for n, (rule, *spec) in enumerate(INVALID_FIELDS)],
             (ADD_USER_RULES["short"], short),
             (ADD_USER_RULES["not stored"], not_stored),
+            (ADD_USER_RULES["at once"], at_once),
         ], target=target)
