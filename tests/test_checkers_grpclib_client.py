@@ -139,7 +139,7 @@ CLIENT_WRONG = {  # the mistake: (the function, the rules it breaks, what the fi
     "no timeout": (wrong(CLIENT, ".open(timeout=1)", ".open()"), [DEADLINE],
                    ["waited 8 s for a server that did not answer", "open(timeout=1)"]),
     "a timeout of 2 s": (wrong(CLIENT, ".open(timeout=1)", ".open(timeout=2)"), [DEADLINE],
-                         ["carried a deadline of 2.00 s", "open(timeout=1)"]),
+                         ["carried a deadline of 2.0 s", "open(timeout=1)"]),
     "a timeout caught, None returned": (wrong(CLIENT, "    async with stub", "    try:\n      async with stub").replace(
         RETURN, "    except asyncio.TimeoutError:\n        return None\n" + RETURN), [DEADLINE],
         ["count_known gave None", "let the TimeoutError rise"]),

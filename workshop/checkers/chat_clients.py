@@ -24,7 +24,7 @@ from workshop.protos import chat_pb2, chat_pb2_grpc
 CALL_TIMEOUT = 2.0  # a Post, the wait for one note, the wait for the join header
 FILL_PATIENCE = 3.0  # seconds a room of many listeners may take to fill
 STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them long before)
-SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: more than half a core in half a second is a busy loop
+SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: half a core or more (run, or waiting to) is a busy loop
 FAN_OUT_HINT = "Post must put each note into every subscriber's inbox (one queue per subscriber), not only one"
 
 
@@ -171,19 +171,21 @@ class Room:
                     break
 
     def spinning(self) -> str | None:
-        """Why the server keeps a CPU core busy while nothing comes, as a hint; None if it idles."""
+        """Why the server keeps a CPU core busy while nothing comes, as a hint; None if it idles.
+        Where the system tells, time spent waiting for a busy CPU counts too: on a loaded machine a
+        busy loop gets less CPU than it asks for, but it never sleeps."""
         try:
-            process = psutil.Process(self.server.pid)
-            before = sum(process.cpu_times()[:2])
+            pid = self.server.pid
+            busy = _running_or_ready if _running_or_ready(pid) is not None else _cpu_seconds
+            before = busy(pid)
             time.sleep(SPIN_SECONDS)
-            used = (sum(process.cpu_times()[:2]) - before) / SPIN_SECONDS
+            used = (busy(pid) - before) / SPIN_SECONDS
         except (psutil.Error, ValueError, TypeError):  # gone, or no PID known
             return None
         if used < SPIN_CPU:
             return None
-        return (f"while nothing came, your server kept {used:.0%} of a CPU core busy: a loop that looks for new "
-                "notes without sleeping (a busy loop) starves every call. Block in inbox.get(), which sleeps "
-                "until a note arrives")
+        return ("while nothing came, your server kept a CPU core busy: a loop that looks for new notes without "
+                "sleeping (a busy loop) starves every call. Block in inbox.get(), which sleeps until a note arrives")
 
 
 class Cost(NamedTuple):
@@ -191,6 +193,23 @@ class Cost(NamedTuple):
 
     cpu: float
     woke: int | None  # None where the system does not tell (only Linux counts each thread's sleeps)
+
+
+def _cpu_seconds(pid: int) -> float:
+    return sum(psutil.Process(pid).cpu_times()[:2])
+
+
+def _running_or_ready(pid: int) -> float | None:
+    """Seconds the threads of `pid` have spent running or ready to run, waiting for a CPU (Linux:
+    /proc/PID/task/*/schedstat, whose first two numbers are those, in ns); None where it is not told."""
+    total, found = 0, False
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            running, waiting, _ = stat.read_text().split()
+        except (OSError, ValueError):  # the thread ended meanwhile
+            continue
+        total, found = total + int(running) + int(waiting), True
+    return total / 1e9 if found else None
 
 
 def _sleeps_per_thread(pid: int) -> dict[str, int] | None:

@@ -419,7 +419,7 @@ def check_count_known(function) -> CheckResult:
                            "for a caller that is gone", "give the deadline to the call itself, open(timeout=1), "
                            "not asyncio.wait_for around it: then it travels with the call (grpc-timeout)")
             if not CARRIED_AT_LEAST <= silent_server.deadlines[0] <= CARRIED_AT_MOST:
-                raise Fail(f"the call carried a deadline of {silent_server.deadlines[0]:.2f} s; the exercise asks for "
+                raise Fail(f"the call carried a deadline of {silent_server.deadlines[0]:.1f} s; the exercise asks for "
                            "1 s", hint)
 
         return run_checks("Exercise 9.2 · a grpclib client", [
