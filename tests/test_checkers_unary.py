@@ -7,7 +7,7 @@ import re
 
 import grpc
 import pytest
-from exercises import answer, failed, skeleton, write_cell, wrong
+from exercises import answer, failed, skeleton, write_cell, wrong, wrong_in_places
 from exercises import check_server_cell as check
 
 import server_runner
@@ -646,3 +646,30 @@ def test_nickname_of_a_future_with_a_timeout_of_its_own_is_told_the_call_had_no_
     assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
     assert "FutureTimeoutError" in result[NICKNAME_OF_RULES["deadline"]].got
     assert "stub.GetUser(request, timeout=1)" in result[NICKNAME_OF_RULES["deadline"]].hint
+
+
+def test_nickname_of_with_a_deadline_sent_as_a_header_of_its_own_is_caught_by_a_host_that_never_answers():
+    """A server reads grpc-timeout and ends the call; a host that hangs never does, and nothing else would."""
+    as_a_header = wrong(NICKNAME_OF, ", timeout=1)", ', metadata=[("grpc-timeout", "1S")])')
+    result = check_nickname_of(caller(as_a_header))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert "a host that takes the connection and never answers" in result[NICKNAME_OF_RULES["deadline"]].got
+    assert "timeout=1" in result[NICKNAME_OF_RULES["deadline"]].hint
+
+
+def test_nickname_of_deciding_by_the_message_is_heard_when_another_code_says_the_same_words():
+    by_the_words = wrong(NICKNAME_OF, NOT_FOUND_ONLY, '        if "no user" in (error.details() or ""):\n'
+                                                      "            return None")
+    result = check_nickname_of(caller(by_the_words))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert "a server that refuses with" in result[NICKNAME_OF_RULES["other errors"]].got
+
+
+def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_another_stub():
+    kept = wrong_in_places(NICKNAME_OF, {
+        "    try:\n": "    if user_id in KEPT:\n        return KEPT[user_id]\n    try:\n",
+        "    return reply.user.nickname": "    KEPT[user_id] = reply.user.nickname\n    return reply.user.nickname"})
+    result = check_nickname_of(caller("KEPT = {}\n" + kept))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)  # the refusing server: ids 3 and 6 too
+    assert "which another server gave earlier" in result[NICKNAME_OF_RULES["other errors"]].got
+    assert "a nickname kept from an earlier call" in result[NICKNAME_OF_RULES["other errors"]].hint

@@ -9,6 +9,7 @@ each; tests/test_checkers_unary.py breaks each rule on its own.
 from __future__ import annotations
 
 import contextlib
+import socket
 import tempfile
 import threading
 import time
@@ -40,12 +41,14 @@ UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
 CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.85, 1.05  # seconds of deadline the silent server sees: timeout=1, give or take
-REFUSAL = "the checker refuses this call"
+# The refusing server's words for id n are a missing user's (users.no_user_with): only the code tells them apart.
 RERAISE_HINT = ("let the grpc.RpcError itself rise: a bare `raise` in the except block re-raises it, so the caller "
                 "can read error.code()")
 
 NICKNAMES = {user.nickname for user in seed_users(users.DEFAULT_SEED).values()}
 NICKNAMES |= {nickname + RENAMED for nickname in NICKNAMES}
+CACHE_HINT = ("ask the stub you are given, on every call: a nickname kept from an earlier call (a dict, "
+              "functools.cache) answers for a server that is gone, or has changed, as if it had answered")
 OWN_STUB_HINT = ("call GetUser on the stub nickname_of is given, its parameter `stub`: not on the notebook's stub, "
                  "nor on a channel of your own")
 
@@ -68,7 +71,7 @@ class RefusingUserManager(users.UserManager):
     """GetUser(id n) ends with REFUSED_WITH[n], whatever the directory holds."""
 
     def GetUser(self, request, context):
-        context.abort(REFUSED_WITH[request.id % len(REFUSED_WITH)], REFUSAL)
+        context.abort(REFUSED_WITH[request.id % len(REFUSED_WITH)], users.no_user_with(request.id))
 
 
 @contextlib.contextmanager
@@ -116,6 +119,8 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
             return
         raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}; expected {code.name}",
                    hint) from None
+    if isinstance(got, str) and got.endswith(RENAMED):  # what the checker's first server said, earlier: kept
+        raise Fail(f"for {what}, nickname_of gave {got!r}, which another server gave earlier", CACHE_HINT)
     if isinstance(got, str) and got in NICKNAMES:  # from a server that cannot give one: another stub was asked
         raise Fail(f"for {what}, nickname_of gave {got!r}: that came from another server", OWN_STUB_HINT)
     raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
@@ -140,6 +145,31 @@ def gone() -> Iterator[users_pb2_grpc.UserManagerStub]:
     workers.shutdown(wait=False)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield users_pb2_grpc.UserManagerStub(channel)
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[users_pb2_grpc.UserManagerStub]:
+    """A stub to a port that takes connections and never answers, not even HTTP/2's hello (a host that
+    hangs): only a deadline of the caller's own ends a call. Its calls are cancelled when the block ends."""
+    with socket.create_server(("127.0.0.1", 0)) as listener, \
+            grpc.insecure_channel(f"127.0.0.1:{listener.getsockname()[1]}") as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
+
+
+def ends_within(function: Callable, stub, user_id: int, seconds: float) -> bool:
+    """Whether function(stub, user_id) returns or raises within `seconds` (it runs on a thread of its own)."""
+    done = threading.Event()
+
+    def run():
+        try:
+            function(stub, user_id)
+        except BaseException:  # only when it ends matters here
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="checker-4.3-black-hole", daemon=True).start()
+    return done.wait(seconds)
 
 
 def check_nickname_of(function: Callable) -> CheckResult:
@@ -232,6 +262,13 @@ def check_nickname_of(function: Callable) -> CheckResult:
                            "for a caller that is gone", hint)
             if not CARRIED_AT_LEAST <= carried <= CARRIED_AT_MOST:
                 raise Fail(f"the call carried a deadline of {carried:.2f} s; the exercise asks for 1 s", hint)
+            with black_hole() as hanging:
+                if not ends_within(function, hanging, 1, GIVES_UP_BY):
+                    raise Fail(f"against a host that takes the connection and never answers, it still waited after "
+                               f"{GIVES_UP_BY:g} s (a server that answers did end it: it read the deadline you sent)",
+                               "give the call its own deadline, stub.GetUser(request, timeout=1): a grpc-timeout "
+                               "header of your own only asks the server to stop, and a server that hangs never reads "
+                               "it; the timeout is kept by your side of the call")
 
         try:
             return run_checks("Exercise 4.3 · a careful caller", [
