@@ -260,7 +260,7 @@ def test_a_subscribe_that_holds_the_lock_while_waiting_is_named_but_its_header_p
     result = check(HOLDS_THE_LOCK_WHILE_WAITING)
     assert HEADER not in failed(result) and {FAN_OUT, ROOM} <= failed(result), repr(result)
     assert "hold the lock while it waits" in result[FAN_OUT].hint, repr(result)
-    vague = "does your method return (or yield) for this input?"
+    vague = "does your method return (or yield) for this input"
     assert not any(vague in result[label].hint for label in failed(result)), repr(result)
 
 

@@ -80,6 +80,12 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
                               {"found"}, "look up the id that was asked for"),
     "NOT_FOUND for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT", "NOT_FOUND")),
                                  {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
+    "UNAVAILABLE for nobody": (wrong(GET_USER, NOT_FOUND, NOT_FOUND.replace("NOT_FOUND", "UNAVAILABLE")), {"unknown"},
+                               "UNAVAILABLE tells a caller 'the server cannot be reached now"),
+    "a missing return": (wrong(GET_USER, "return users_pb2.UserResponse(user=user)",
+                               "users_pb2.UserResponse(user=user)"), {"found"}, "where a `return` is missing"),
+    "a sleep of 6 s": (wrong(GET_USER, "        return users_pb2", "        time.sleep(6)\n        return users_pb2"
+                             ).replace("import grpc", "import time\n\nimport grpc"), {"found"}, "a time.sleep"),
     "OUT_OF_RANGE for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT",
                                                                                         "OUT_OF_RANGE")),
                                     {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),

@@ -31,6 +31,9 @@ CASE_DEADLINE = 2 * TIMEOUT  # a case may make a call or two; past this it is re
 # was sent by the servicer itself.
 RAISED_PREFIXES = ("Exception calling application", "Exception iterating", "Exception deserializing",
                    "Unexpected <class", "Internal Server Error")  # the last: grpclib's
+# How grpc words an UNAVAILABLE of its own (no connection, or one lost); any other words came from a method
+TRANSPORT_WORDS = ("failed to connect", "Socket closed", "Connection reset", "GOAWAY", "Broken pipe",
+                   "backends failing", "Connection refused", "keepalive", "Endpoint closing")
 INFRASTRUCTURE_CODES = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
                                   grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN})
 
@@ -117,7 +120,13 @@ def _explain(error: BaseException) -> Fail:
             return Fail(f"your server raised an exception ({describe_rpc_error(error)})",
                         "look at the end of your server's log: server.logs()")
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return Fail("no answer before the deadline", "does your method return (or yield) for this input?")
+            return Fail("no answer before the deadline", "does your method return (or yield) for this input, and "
+                        f"soon? Something that waits (a time.sleep, a lock, a loop that does not end) runs past the "
+                        f"checker's deadline ({TIMEOUT:g} s)")
+        if code == grpc.StatusCode.INTERNAL and "serialize response" in (error.details() or ""):
+            return Fail(f"the call failed with {describe_rpc_error(error)}",
+                        "your method returned something that is not its response message: None, where a `return` "
+                        "is missing, or a message of another type. Return the reply the rpc declares")
         return Fail(f"the call failed with {describe_rpc_error(error)}")
     return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
 
@@ -226,6 +235,13 @@ class Target:
                 raised = self.last_exception() if _code_of(error) == grpc.StatusCode.UNKNOWN else None
                 if raised:
                     raise Fail(f"your server raised {raised}", _fix(raised)) from None
+                if (_code_of(error) == grpc.StatusCode.UNAVAILABLE and self.handle is not None
+                        and not any(words in (error.details() or "") for words in TRANSPORT_WORDS)):
+                    self.ensure_running()  # stopped or crashed: says so; still running: the method chose the code
+                    raise Fail(f"the call ended {describe_rpc_error(error)[:100]}, and your server is running: "
+                               "your method answered UNAVAILABLE", "UNAVAILABLE tells a caller 'the server cannot "
+                               "be reached now, try again': the library's code for a server that is down. Answer "
+                               "with the code the exercise asks for") from None
                 raise
         return run
 
