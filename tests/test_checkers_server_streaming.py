@@ -127,8 +127,18 @@ LOCK_WHILE_STREAMING = with_method("""
             for user in self.directory.of_type(request.user_type):
                 yield users_pb2.UserResponse(user=user)
 """, above="import threading\n\nLISTING = threading.Lock()\n\n\n")
-# At most 4 listings at once, "to spare the database". The slot is given back only when the loop
-# ends, so every cancelled stream keeps its slot for ever.
+# At most 3 streams at once, "to spare the database", each holding its slot while the client reads.
+SEMAPHORE_WHILE_STREAMING = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        with SLOTS:
+            for user in self.directory.of_type(request.user_type):
+                yield users_pb2.UserResponse(user=user)
+""", above="import threading\n\nSLOTS = threading.BoundedSemaphore(3)\n\n\n")
+# At most 11 listings at once, "to spare the database" (one more than the checker pauses: only the leak shows).
+# The slot is given back only when the loop ends, so every cancelled stream keeps its slot for ever.
 LEAKS_ON_CANCEL = with_method("""
     def GetUsersByType(self, request, context):
         problem = users.problem_with_user_type(request.user_type)
@@ -138,7 +148,7 @@ LEAKS_ON_CANCEL = with_method("""
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
         LISTINGS.release()
-""", above="import threading\n\nLISTINGS = threading.Semaphore(4)\n\n\n")
+""", above="import threading\n\nLISTINGS = threading.Semaphore(11)\n\n\n")
 # The same slot as a plain lock, taken before the loop and released after it: held at every yield,
 # and never given back by a stream that is cancelled.
 LOCK_RELEASED_AFTER_THE_LOOP = with_method("""
@@ -232,6 +242,12 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "a lock held while yielding":
         (LOCK_WHILE_STREAMING, NO_LOCK,
          ["while 1 stream was paused unread, another GUEST stream sent nothing", "hold no lock"]),
+    "a semaphore of 3 slots held while yielding":
+        (SEMAPHORE_WHILE_STREAMING, NO_LOCK,
+         ["while 3 streams were paused unread, another GUEST stream sent nothing", "nor a semaphore's slot"]),
+    "a semaphore of 10 slots held while yielding":
+        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(10)"), NO_LOCK,
+         ["while 10 GUEST streams were paused unread, a second GetUsersByType got no answer", "nor a semaphore's"]),
     "nicknames tidied before they are sent":
         (with_method("""
     def GetUsersByType(self, request, context):
@@ -242,7 +258,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
             yield users_pb2.UserResponse(user=user)
 """), IN_ID_ORDER, ["'bo Li ' came as 'bo Li'", "nothing tidied"]),
     "a slot given back only when the loop ends, never on cancel":
-        (LEAKS_ON_CANCEL, CANCEL, ["after 4 streams were read a little and cancelled, the next one sent nothing",
+        (LEAKS_ON_CANCEL, CANCEL, ["after 11 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
 }
 
