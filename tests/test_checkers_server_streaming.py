@@ -197,7 +197,12 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (ONLY_UNSPECIFIED_REFUSED, REFUSES, ["user_type 99 → a stream of no users that ended OK"]),
     "a refusal that does not say what is wrong":
         (VAGUE_REFUSAL, REFUSES, ["USER_TYPE_UNSPECIFIED → INVALID_ARGUMENT said 'invalid', which does not say what is "
-                                  "wrong", "users.problem_with_user_type(request.user_type) does"]),
+                                  "wrong", "name what was sent (the user_type was not set)",
+                                  "users.problem_with_user_type(request.user_type) does"]),
+    "a refusal that lists the types but names nothing sent":
+        (VAGUE_REFUSAL.replace('"invalid"', '"user_type must be one of " + ", ".join(users_pb2.UserType.keys()[1:])'),
+         REFUSES, ["user_type 99 → INVALID_ARGUMENT said 'user_type must be one of USER_TYPE_NORMAL", "…', which does "
+                   "not say what is wrong", "name what was sent (the number 99)"]),
     "a refusal that says nobody has the type":
         (with_method("""
     def GetUsersByType(self, request, context):

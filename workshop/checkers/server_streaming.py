@@ -80,6 +80,7 @@ LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can
 # What a message must name to say what is wrong with each type the checker sends.
 NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b",
                      NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b"}
+NAMED_AS = {users_pb2.USER_TYPE_UNSPECIFIED: "the user_type was not set", NOT_A_TYPE: f"the number {NOT_A_TYPE}"}
 NAMES_A_TYPE = "|".join(name.removeprefix("USER_TYPE_") for name in UserType.keys() if name != "USER_TYPE_UNSPECIFIED")
 LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
 
@@ -136,14 +137,15 @@ def refuses_a_type_that_is_not_one(target) -> None:
             if users:
                 raise Fail(f"{what} → {_counted(users)} came before INVALID_ARGUMENT; expected none", LATE_ABORT_HINT)
             said = error.details() or ""
+            shown = repr(said if len(said) <= 80 else said[:79] + "…")
             if re.search(r"no users?\b.*\b(has|have|of)|nobody|not found", said, re.IGNORECASE):
-                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, as if nobody had a type that is not one",
+                raise Fail(f"{what} → INVALID_ARGUMENT said {shown}, as if nobody had a type that is not one",
                            SAYS_WHY_HINT)
             if not re.search(NAMES_THE_PROBLEM[user_type], said, re.IGNORECASE):
-                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what is wrong",
-                           SAYS_WHY_HINT)
+                raise Fail(f"{what} → INVALID_ARGUMENT said {shown}, which does not say what is wrong",
+                           f"name what was sent ({NAMED_AS[user_type]}): {SAYS_WHY_HINT}")
             if not re.search(NAMES_A_TYPE, said, re.IGNORECASE):
-                raise Fail(f"{what} → INVALID_ARGUMENT said {said[:60]!r}, which does not say what to send instead "
+                raise Fail(f"{what} → INVALID_ARGUMENT said {shown}, which does not say what to send instead "
                            "(no type is named)", SAYS_WHY_HINT)
 
 
