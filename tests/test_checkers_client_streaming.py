@@ -16,8 +16,10 @@ def check(source, tmp_path):
 
 
 def learners_module(method: str) -> str:
-    """The reference service with `method` written anew; a module-level SEEN = set() is there for it to misuse."""
-    return reference_with(method).replace("class MyUserManager", "SEEN = set()\n\n\nclass MyUserManager")
+    """The reference service with `method` written anew; a module-level SEEN = set() and a LOCK are there for it
+    to misuse."""
+    return reference_with(method).replace("class MyUserManager",
+                                          "SEEN = set()\nLOCK = threading.Lock()\n\n\nclass MyUserManager")
 
 
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
@@ -30,7 +32,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
     "counts unknown ids": ((UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
-    ''', "found a user"),
+    ''', "finds a user"),
     "aborts at an unknown id": ((UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
@@ -65,7 +67,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
-    "answers when the client pauses": ((WAITS, OWN_IDS), '''
+    "answers when the client pauses": (WAITS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             def read():
@@ -77,7 +79,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
             reader.join(0.15)  # the mistake: a quiet client is taken for a client that is done
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
-    "stops reading on a timer": ((WAITS, OWN_IDS), '''
+    "stops reading on a timer": (WAITS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             started, found = time.monotonic(), set()
             for request in request_iterator:
@@ -103,6 +105,31 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
+    "answers after two seconds of quiet": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found, arrived = set(), queue.Queue()
+            threading.Thread(target=lambda: [arrived.put(r) for r in request_iterator] + [arrived.put(None)],
+                             daemon=True).start()
+            while True:
+                try:
+                    request = arrived.get(timeout=2.0)  # "two seconds of quiet: surely done"
+                except queue.Empty:
+                    break
+                if request is None:
+                    break
+                if self.directory.get(request.id):
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "nor when the client pauses"),
+    "keeps the set on self, made safe by a lock held for the whole call": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            with LOCK:  # "no two calls touch self.found at once": so each waits for the other to end
+                self.found = set()
+                for request in request_iterator:
+                    if self.directory.get(request.id):
+                        self.found.add(request.id)
+                return users_pb2.UserCountResponse(count=len(self.found))
+    ''', "one call waited for the other to end"),
     "empties a module-level set at each call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             SEEN.clear()  # "a fresh count": but another call at the same time counts into it too
@@ -234,3 +261,11 @@ def test_stopped_server_is_reported_as_not_running(tmp_path):
     result = check_count_already_users(server)
     assert result.passed == 0, result
     assert all(case.got == "your server is not running" for case in result.cases), result
+
+
+def test_counting_ids_nobody_has_is_told_so_on_the_zero_or_below_case_too(tmp_path):
+    """Not "do not refuse it as GetUser does": nothing was refused, ids nobody has were counted."""
+    rules, method, _ = WRONG["counts unknown ids"]
+    result = check(learners_module(method), tmp_path)
+    assert "it counted ids that no user has" in result[BELOW_ONE].got, result
+    assert "0 and below too, counts nothing" in result[BELOW_ONE].hint and "refuse" not in result[BELOW_ONE].hint

@@ -23,11 +23,14 @@ from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
 from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
-PAUSE = 1.2  # seconds the client waits before its last ids, in the case that checks the answer waits
-# Two calls at once, in the case of each call's own ids: the first pauses before its last id while the second
-# runs whole (a set shared by calls, emptied when each starts, loses the first call's ids).
+# Seconds the client waits before its last ids, in the case that checks the answer waits: longer than a
+# "quiet client is done" timeout of a second or two would be.
+PAUSE = 2.5
+# Two calls at once, in the case of each call's own ids: the first pauses before its last ids until the second has
+# run whole (a set shared by calls, emptied when each starts, loses the first call's ids); a second call that cannot
+# end meanwhile (a lock held for the whole call) is given up on after TOGETHER_WAIT s.
 TOGETHER = ([1, 2, 3], [4, 5])
-SECOND_AFTER, TOGETHER_PAUSE = 0.1, 0.3  # seconds: the second call starts this soon after the first, which pauses
+TOGETHER_WAIT = 2.0
 LONG_STREAM = range(1001, 1301)  # ids of the checker's 300 extra users
 
 SEED = [*seed_users().values(),
@@ -40,6 +43,9 @@ READ_TO_THE_END_HINT = ("keep reading until request_iterator ends (the client is
                         "the loop: not after a number of ids, nor when the client pauses")
 READ_ON_HINT = ("an unknown id only counts nothing: skip it and read on. A `break` (or `return`) at the "
                 "unknown id stops the count there")
+HELD_HINT = ("one call waited for the other to end: something held for the whole call (a lock around the loop, "
+             "to keep a set on self safe) makes every other client wait while one pauses. Make the set inside the "
+             "method (found = set()): each call has its own, and none needs a lock")
 OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, or on "
                 "self, lives on between calls, so each call also counts the ids of the calls before it")
 
@@ -66,10 +72,16 @@ def expected_count(ids, users) -> int:
     return len(set(ids) & set(users))
 
 
-def _requests(ids, pause: float):
+def _requests(ids, pause: float, paused: threading.Event | None = None, resume: threading.Event | None = None):
+    """The stream of `ids`, pausing before its last two: `pause` s, or (with `resume`) until it is set."""
     for number, user_id in enumerate(ids):
         if pause and number == len(ids) - 2:  # two ids after the pause: a reader that stops early misses one
-            time.sleep(pause)
+            if paused is not None:
+                paused.set()
+            if resume is not None:
+                resume.wait(pause)
+            else:
+                time.sleep(pause)
         yield users_pb2.UserRequest(id=user_id)
 
 
@@ -141,6 +153,9 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                     raise Fail(f"{got}: the count of the ids nobody has", "count an id when self.directory.get("
                                "request.id) finds a user: `is not None`, not `is None`")
                 why = _cut_short(ids, users, reply.count)
+                if why is None and reply.count > expected and any(user_id not in users for user_id in ids):
+                    why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) "
+                           "finds a user: an id nobody has, 0 and below too, counts nothing")
                 raise Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
             asked += ids
 
@@ -149,19 +164,27 @@ def _at_once(target, users) -> None:
     """TOGETHER's two calls at the same time: each must count its own ids alone."""
     first, second = TOGETHER
     replies: dict[str, object] = {}
+    first_paused, second_ended = threading.Event(), threading.Event()
 
-    def ask(name: str, ids, pause: float) -> None:
+    def ask(name: str, requests) -> None:
         try:
             with users_stub(target) as stub:
-                replies[name] = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT).count
+                replies[name] = stub.CountAlreadyUsers(requests, timeout=TIMEOUT + TOGETHER_WAIT).count
         except grpc.RpcError as error:
             replies[name] = error
 
-    thread = threading.Thread(target=ask, args=("first", first, TOGETHER_PAUSE), name="checker-6.1", daemon=True)
+    thread = threading.Thread(target=ask, args=("first", _requests(first, TOGETHER_WAIT, first_paused, second_ended)),
+                              name="checker-6.1", daemon=True)
     thread.start()
-    time.sleep(SECOND_AFTER)
-    ask("second", second, 0)
-    thread.join(TIMEOUT + PAUSE)
+    first_paused.wait(TIMEOUT)
+    ask("second", _requests(second, 0))
+    ended_in_the_pause = thread.is_alive()
+    second_ended.set()
+    thread.join(TIMEOUT + TOGETHER_WAIT)
+    if not ended_in_the_pause and not isinstance(replies.get("second"), grpc.RpcError):
+        raise Fail(f"two calls at once: {_shown(second)} got its answer only when the call with {_shown(first)} "
+                   f"had ended; that one had paused for {TOGETHER_WAIT:g} s, and nothing else was asked",
+                   HELD_HINT)
     for name, ids in (("first", first), ("second", second)):
         got = replies.get(name)
         if isinstance(got, grpc.RpcError):
