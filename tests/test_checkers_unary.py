@@ -679,3 +679,17 @@ def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_ano
     assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)  # the refusing server: ids 3 and 6 too
     assert "which another server gave earlier" in result[NICKNAME_OF_RULES["other errors"]].got
     assert "a nickname kept from an earlier call" in result[NICKNAME_OF_RULES["other errors"]].hint
+
+
+def test_add_user_set_code_without_a_return_is_told_the_method_goes_on(tmp_path):
+    goes_on = wrong(ADD_USER, REFUSAL, "context.set_code(grpc.StatusCode.INVALID_ARGUMENT)\n"
+                                       "            context.set_details(mistake)")
+    result = check(check_add_user, goes_on, tmp_path)
+    assert ADD_USER_RULES["not stored"] in failed(result), repr(result)
+    assert "context.set_code without a `return` ends nothing" in result[ADD_USER_RULES["not stored"]].hint
+
+
+def test_add_user_replying_an_empty_user_is_told_to_reply_with_what_add_returned(tmp_path):
+    result = check(check_add_user, wrong(ADD_USER, "UserResponse(user=stored)", "UserResponse()"), tmp_path)
+    assert ADD_USER_RULES["valid"] in failed(result), repr(result)
+    assert "users_pb2.UserResponse(user=stored)" in result[ADD_USER_RULES["valid"]].hint

@@ -178,9 +178,12 @@ def check_add_user(server) -> CheckResult:
                                              "lets through must be stored")
                 for got in (reply, get(reply.id) if reply.id > 0 else reply):  # id 0 back: the "new id" case
                     if (got.nickname, got.mail_address) != (sent.nickname, sent.mail_address):
+                        hint = ("reply with the user directory.add returned: users_pb2.UserResponse(user=stored)"
+                                if got is reply and not got.nickname else
+                                "store the request as it came: do not change what the caller sent")
                         raise Fail(f"{what}: sent {sent.nickname!r} <{sent.mail_address}>, "
                                    f"{'replied' if got is reply else 'stored'} {got.nickname!r} <{got.mail_address}>",
-                                   "store the request as it came: do not change what the caller sent")
+                                   hint)
                 as_stored(reply, sent)
 
         def taken():
@@ -241,8 +244,8 @@ def check_add_user(server) -> CheckResult:
             refused = new_user("hopper", id=unused_id(), mail_address="no mail", user_type=T.USER_TYPE_UNSPECIFIED)
             expect_status(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT, "check every field first, then store")
             hint = ("check every field before self.directory.add, and let context.abort end the method: an abort "
-                    "inside try/except Exception is caught, the method stores the user anyway, and the caller "
-                    "still reads INVALID_ARGUMENT")
+                    "inside try/except Exception is caught, and context.set_code without a `return` ends nothing: "
+                    "either way the method stores the user, and the caller still reads INVALID_ARGUMENT")
             try:
                 stored = get(refused.id)
             except grpc.RpcError as error:
