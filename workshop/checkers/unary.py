@@ -108,13 +108,16 @@ def check_get_user(server) -> CheckResult:
 
         def refused(user_id) -> str:
             """The details of GetUser(user_id)'s INVALID_ARGUMENT, or a Fail that says what came instead."""
-            try:
-                get(user_id)
-            except grpc.RpcError as error:
-                if (wrong := _refused_with_another_code(user_id, error)) is not None:
-                    raise wrong from None
+            def asked():
+                try:
+                    return get(user_id)
+                except grpc.RpcError as error:
+                    if (wrong := _refused_with_another_code(user_id, error)) is not None:
+                        raise wrong from None
+                    raise
+
             hint = INVALID_HINT if user_id in users else ENDS_THE_CALL_HINT
-            return expect_status(lambda: get(user_id), grpc.StatusCode.INVALID_ARGUMENT, hint)
+            return expect_status(asked, grpc.StatusCode.INVALID_ARGUMENT, hint)
 
         def invalid():
             for user_id in INVALID_IDS:
