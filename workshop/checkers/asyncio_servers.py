@@ -231,13 +231,13 @@ def _a_slow_round(slow, alone: dict) -> None:
 
     took: dict[str, float] = {}
 
-    def read(name: str, user_type: int, after: float) -> None:
+    def read(name: str, user_type: int, after: float, cut_after: float | None) -> None:
         time.sleep(after)
         began = time.monotonic()
         try:
-            if user_type == users_pb2.USER_TYPE_DISABLED:  # only its steps count: a slow stream is cut short
+            if cut_after is not None:  # only its steps count: a slow stream is cut short
                 try:
-                    outcome[name] = _listing(slow, user_type, timeout=SLOW_LOOKUP + BIG_STREAM)
+                    outcome[name] = _listing(slow, user_type, timeout=cut_after)
                 except (Fail, grpc.RpcError) as cut:  # out of time: asyncio's debug mode judges what it logged
                     outcome[name] = ([], cut)
             else:
@@ -252,10 +252,12 @@ def _a_slow_round(slow, alone: dict) -> None:
     # context on self mixes them up; a lock per type, or room for two, makes the third wait); GUEST's and
     # DISABLED's lookups overlap the streams', their blocks apart from theirs: the health checks below see the
     # streams' blocks, asyncio's debug mode the rest.
-    calls = {"refusal": (UNSET, 0.0), "NORMAL": (NORMAL, STREAM_LAG),
-             "NORMAL again": (NORMAL, STREAM_LAG), "ADMINISTRATOR": (ADMINISTRATOR, STREAM_LAG),
-             "GUEST": (GUEST, GUEST_LAG), "DISABLED": (users_pb2.USER_TYPE_DISABLED, GUEST_LAG)}
-    streams = [name for name, (_, lag) in calls.items() if lag == STREAM_LAG]
+    # name: (type, seconds after the refusal, seconds after which its stream is cut short, or None)
+    calls = {"refusal": (UNSET, 0.0, None), "NORMAL": (NORMAL, STREAM_LAG, None),
+             "NORMAL again": (NORMAL, STREAM_LAG, None), "ADMINISTRATOR": (ADMINISTRATOR, STREAM_LAG, None),
+             "GUEST": (GUEST, GUEST_LAG, None),
+             "DISABLED": (users_pb2.USER_TYPE_DISABLED, GUEST_LAG, SLOW_LOOKUP + BIG_STREAM)}
+    streams = [name for name, (_, lag, _) in calls.items() if lag == STREAM_LAG]
     started = time.monotonic() + STREAM_LAG
     threads = {name: threading.Thread(target=read, args=(name, *call), name="checker-9.1", daemon=True)
                for name, call in calls.items()}
@@ -288,7 +290,7 @@ def _a_slow_round(slow, alone: dict) -> None:
     if any(name not in got for name in streams):
         raise Fail(f"with lookups of {SLOW_LOOKUP:g} s, {len(streams)} GetUsersByType streams at once did not end "
                    f"within {support.TIMEOUT:g} s", HELD_HINT)
-    for name, (user_type, _) in calls.items():
+    for name, (user_type, _, _) in calls.items():
         if user_type in alone and name in got and _outcome(got[name]) != _outcome(alone[user_type]):
             error = got[name][1]
             own_timeout = isinstance(error, grpc.RpcError) and "TimeoutError" in (error.details() or "")
