@@ -24,6 +24,12 @@ def with_method(method: str) -> str:
     return head + textwrap.indent(textwrap.dedent(method).strip("\n"), "    ") + "\n\n\n" + tail
 
 
+def with_module_lock(method: str) -> str:
+    """with_method, in a module that has LOCK, a threading.Lock shared by every call."""
+    return with_method(method).replace("class UserManager", "LOCK = threading.Lock()\n\n\nclass UserManager").replace(
+        "import grpc\n", "import threading\n\nimport grpc\n", 1)
+
+
 def test_with_method_rewrites_only_the_method():
     source = answer(SOLUTION)
     assert with_method(source[source.index("    def GetUsersByIds"):source.index("\n\n\ndef add_to_server")]) == source
@@ -155,6 +161,62 @@ ANSWERS_THE_FIRST_ID_ONLY = with_method("""
             yield users_pb2.UserResponse(user=user)
             return
 """)
+# "One reader at a time": the lock is held while the method waits for this client's next id.
+LOCKS_WHILE_IT_READS = with_module_lock("""
+    def GetUsersByIds(self, request_iterator, context):
+        while True:
+            with LOCK:
+                request = next(request_iterator, None)
+            if request is None:
+                return
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+# Right for one client; a second call's request_iterator replaces the first one's on the shared servicer.
+KEEPS_THE_REQUESTS_ON_SELF = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        self.requests = request_iterator  # "so helper methods can read them too"
+        while (request := next(self.requests, None)) is not None:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+# Finds the seeded users (it reads the same seed file), but not those the server's AddUser stored.
+A_DIRECTORY_PER_LOOKUP = wrong(SOLUTION, "self.directory.get(request.id)", "users.UserDirectory().get(request.id)")
+BREAKS_AT_A_WRONG_ID = wrong(SOLUTION, "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)", "break")
+DROPS_THE_FIRST_ID = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        if next(request_iterator, None) is None:  # "no ids: nothing to do"; but it reads the first one
+            return
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+# "Answer each id once": the set is on self, so an id answered in one call is skipped in every later one.
+REMEMBERS_IDS_ON_SELF = with_method("""
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.seen = set()
+
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            if request.id in self.seen:
+                continue
+            self.seen.add(request.id)
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -188,7 +250,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (REFUSES_AN_EMPTY_STREAM, NO_IDS,
          ["no ids → 0 answers, then INVALID_ARGUMENT: send at least one id; expected no answers"]),
     "a lock held across the loop":
-        (with_method("""
+        (with_module_lock("""
     def GetUsersByIds(self, request_iterator, context):
         with LOCK:  # "one conversation at a time": the next one waits while this client thinks
             for request in request_iterator:
@@ -197,8 +259,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                 if (user := self.directory.get(request.id)) is None:
                     context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
                 yield users_pb2.UserResponse(user=user)
-""").replace("class UserManager", "LOCK = threading.Lock()\n\n\nclass UserManager").replace(
-            "import grpc\n", "import threading\n\nimport grpc\n", 1),
+"""),
          TOGETHER, ["another's id 3 got no answer", "hold no lock while you wait"]),
     "an empty answer of its own when no ids came":
         (with_method("""
@@ -224,6 +285,20 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                 context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
 """), BAD_ID, ["ids 8, 0, 21 → got hugo, ines, then the stream ended OK", "not `continue`"]),
+    "a lock held while waiting for the next id, released before answering":
+        (LOCKS_WHILE_IT_READS, TOGETHER, ["another's id 3 got no answer within 2 s", "hold no lock while you wait"]),
+    "the request iterator kept on self":
+        (KEEPS_THE_REQUESTS_ON_SELF, IN_ORDER,
+         ["two conversations taking turns (first 21 → ines, second 3 → carmen, first 8 → hugo, first 3 → no answer "
+          "within 2 s); expected carmen", "not on self (self.requests = request_iterator, say)"]),
+    "a new directory for each lookup":
+        (A_DIRECTORY_PER_LOOKUP, UNKNOWN_ID,
+         ["AddUser stored nora (id 30), then id 30 → got no answers, then NOT_FOUND: no user has id 30; expected nora",
+          "look users up in self.directory, the directory AddUser writes to"]),
+    "a break at a wrong id instead of INVALID_ARGUMENT":
+        (BREAKS_AT_A_WRONG_ID, BAD_ID,
+         ["ids 8, 0, 21 → got hugo, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
+          "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem), not with `break` or `return`"]),
 }
 
 
@@ -272,6 +347,24 @@ def test_a_return_after_the_first_answer_is_told_to_keep_looping(tmp_path):
     result = check(ANSWERS_THE_FIRST_ID_ONLY, tmp_path)
     assert failed(result) == {PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID}, repr(result)
     assert all("keep looping over request_iterator" in result[rule].hint for rule in failed(result)), repr(result)
+
+
+def test_a_first_id_read_before_the_loop_is_told_it_is_dropped(tmp_path):
+    result = check(DROPS_THE_FIRST_ID, tmp_path)
+    assert failed(result) == {PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID}, repr(result)
+    assert "no answer to id 21 within 2 s" in result[PING_PONG].got, repr(result)
+    assert "got carmen, ines, carmen, then the stream ended OK" in result[IN_ORDER].got, repr(result)
+    assert all("reads the first request before the loop" in result[rule].hint for rule in failed(result)), repr(result)
+    assert "collect every request" not in repr(result)
+
+
+def test_ids_remembered_on_self_across_calls_are_told_so(tmp_path):
+    result = check(REMEMBERS_IDS_ON_SELF, tmp_path)
+    # the ping-pong case asks 21 and 3 first, so later calls skip them (and 8 once it was answered)
+    assert failed(result) == {IN_ORDER, UNKNOWN_ID, BAD_ID}, repr(result)
+    assert "got hugo, then the stream ended OK" in result[IN_ORDER].got, repr(result)
+    assert all("keep no record of answered ids on self" in result[rule].hint for rule in failed(result)), repr(result)
+    assert "keep looping" not in repr(result) and "answer each id as it comes" not in repr(result)
 
 
 def test_looking_up_before_refusing_passes_because_the_client_cannot_tell(tmp_path):

@@ -9,10 +9,20 @@ The key case is a conversation: the checker sends one id and does not send the n
 answer has arrived. A server that answers each request as it comes passes at once; a server that
 first collects every request never answers, because the client never finishes, so the case
 reports it after a short wait instead of hanging.
+
+Two cases hold two conversations at once, the second opened while the server waits for the
+first one's next id: a lock held while waiting shows there, and so does what one call leaves on
+self for the next (the servicer object serves every call). The unknown-id case first stores a user
+through the server's own AddUser (the kit's, inherited): a lookup anywhere but self.directory misses
+it. When a case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes
+apart for the hint (never the verdict).
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import time
+from collections.abc import Iterator
 
 import grpc
 
@@ -21,6 +31,9 @@ from workshop.checkers.support import Fail
 from workshop.protos import users_pb2
 
 UNKNOWN_ID = 4242  # nobody has it
+ADDED = users_pb2.User(id=30, nickname="nora", mail_address="nora@example.com", user_type=users_pb2.USER_TYPE_NORMAL)
+PEEK = 0.5  # seconds: how long to wait for an answer whose absence another case judges (and explains)
+SETTLE = 0.1  # seconds: time for the server to go back to waiting for a conversation's next id
 
 SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
 
@@ -62,12 +75,36 @@ HELD_HINT = ("hold no lock while you wait for the next id or yield (rule 4 of no
              "pauses would make every other wait. The directory takes care of its own lock")
 EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves before the next id is read, and the "
                          "stream ends at the id that cannot be answered")
+ENDED_OK_AT_A_WRONG_ID_HINT = ("the stream ended OK at the wrong id, so the client cannot tell why it stopped: "
+                               "end it with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem), not with "
+                               "`break` or `return`")
+FIRST_DROPPED_HINT = ("the first id of a call gets no answer, the ids after it do: something reads the first request "
+                      "before the loop (a next(request_iterator)?) and drops it. Let `for request in "
+                      "request_iterator:` read every request, the first one too")
+KEPT_ON_SELF_HINT = ("a new call that sent ids 8 and 21, users the directory has, got no answer at all, though "
+                     "earlier calls got theirs: keep no record of answered ids on self (a self.seen set, say). One "
+                     "UserManager serves every call, so what you put on self outlives the call; and a repeated id "
+                     "is answered again anyway")
+SHARED_CALL_HINT = ("with two conversations at once, one stopped getting its answers: keep what belongs to one "
+                    "call in local variables, not on self (self.requests = request_iterator, say). One UserManager "
+                    "serves every call, so the second call's request_iterator replaces the first one's")
+ADDED_USER_HINT = ("the user that AddUser had just stored was not found: look users up in self.directory, the "
+                   "directory AddUser writes to. A directory your method makes (users.UserDirectory()) holds only "
+                   "the first users")
+
+
+def _nicknames(replies) -> list[str]:
+    return [reply.user.nickname for reply in replies]
+
+
+def _each_twice(names: list[str]) -> bool:
+    return len(names) >= 2 and names[::2] == names[1::2]
 
 
 def _hint(replies, before: list[str], error, otherwise: str) -> str:
     """Why the stream did not give `before` (the answers due before its end): the cause its shape shows."""
-    names = [reply.user.nickname for reply in replies]
-    if len(names) >= 2 and names[::2] == names[1::2]:
+    names = _nicknames(replies)
+    if _each_twice(names):
         return TWICE_HINT
     if error is None and len(names) < len(before) + 1 and names == before[:len(names)]:
         return ENDED_EARLY_HINT
@@ -76,6 +113,37 @@ def _hint(replies, before: list[str], error, otherwise: str) -> str:
     if error is not None and names[:len(before)] == before and len(names) > len(before):
         return WENT_ON_HINT
     return otherwise
+
+
+def _fresh_call_names(target) -> list[str] | None:
+    """The names a new call that sends ids 8 and 21 at once gets back, or None if it does not end OK in time.
+    It only chooses a hint, never a verdict, so an error just means no clue."""
+    try:
+        with users_cases.users_stub(target) as stub:
+            requests = iter([users_pb2.UserRequest(id=8), users_pb2.UserRequest(id=21)])
+            return _nicknames(stub.GetUsersByIds(requests, timeout=users_cases.ANSWER_WAIT))
+    except grpc.RpcError:
+        return None
+
+
+def _missing_answers_hint(target) -> str | None:
+    """Why answers went missing, when a fresh call shows it: only ines comes back (the first request was
+    read and dropped), or nothing at all, though both are users and earlier cases had them answered (ids
+    kept on self, which every call shares). Both look like other mistakes in the stream that failed."""
+    names = _fresh_call_names(target)
+    if names == ["ines"]:
+        return FIRST_DROPPED_HINT
+    if names == []:
+        return KEPT_ON_SELF_HINT
+    return None
+
+
+def _why(target, replies, before: list[str], error, otherwise: str) -> str:
+    """_hint, but when answers due before the stream's end are missing, a fresh call may name the cause first."""
+    names = _nicknames(replies)
+    if len(names) < len(before) and not _each_twice(names) and (hint := _missing_answers_hint(target)):
+        return hint
+    return _hint(replies, before, error, otherwise)
 
 
 def _names(replies) -> str:
@@ -100,11 +168,49 @@ def _explained(error: grpc.RpcError) -> BaseException:
 class _Conversation(users_cases.Conversation):
     """The shared conversation, whose errors read as this checker explains them."""
 
-    def next_answer(self):
+    def next_answer(self, wait: float = users_cases.ANSWER_WAIT):
         try:
-            return super().next_answer()
+            return super().next_answer(wait)
         except grpc.RpcError as error:
             raise _explained(error) from None
+
+
+def _end(*conversations: _Conversation) -> None:
+    """Half-close each conversation, give the server a moment to end the calls by itself, then cancel them.
+
+    Cancelling at once would raise inside the learner's loop, where a lock released after the loop stays
+    taken and makes every later case wait; a client that says goodbye leaves the server as it found it.
+    """
+    for conversation in conversations:
+        conversation.finish()
+    deadline = time.monotonic() + PEEK
+    for conversation in conversations:
+        with contextlib.suppress(Exception):  # an error ends the call too
+            while (left := deadline - time.monotonic()) > 0 and conversation.next_answer(left) not in (
+                    None, users_cases.END):
+                pass
+        conversation.close()
+
+
+@contextlib.contextmanager
+def _two_conversations(target) -> Iterator[tuple[_Conversation, _Conversation] | None]:
+    """Two conversations, ended politely whatever happens: the first has id 21 answered, and only once the
+    server is back to waiting for its next id does the second open (nothing sent on it yet).
+
+    Gives None when id 21 got no answer: the ping-pong case says why.
+    """
+    with users_cases.users_stub(target) as stub:
+        opened = [_Conversation(stub)]
+        try:
+            opened[0].send(21)
+            if not isinstance(opened[0].next_answer(PEEK), users_pb2.UserResponse):
+                yield None
+                return
+            time.sleep(SETTLE)  # the server sends the answer, then reads on: let it get to waiting
+            opened.append(_Conversation(stub))
+            yield opened[0], opened[1]
+        finally:
+            _end(*opened)
 
 
 def _all_at_once(target, ids):
@@ -134,6 +240,15 @@ def _ended(replies, error) -> str:
     return f"got {_names(replies)}, then " + (support.describe_rpc_error(error) if error else "the stream ended OK")
 
 
+def _outcome(reply) -> str:
+    """One step of a conversation, for a ✗ line: the name that came back, or what came instead."""
+    if reply is None:
+        return f"no answer within {users_cases.ANSWER_WAIT:g} s"
+    if reply is users_cases.END:
+        return "the stream ended"
+    return _names([reply])
+
+
 # ---------------------------------------------------------------- the rules, one case each
 
 
@@ -145,8 +260,11 @@ def answers_each_id_before_the_next_comes(target) -> None:
                 conversation.send(user_id)
                 reply = conversation.next_answer()
                 if reply is None:
+                    conversation.close()  # before the fresh call that tells why
+                    dropped = _fresh_call_names(target) == ["ines"]
                     raise Fail(f"no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the client "
-                               "waited for it before sending the next id", PING_PONG_HINT)
+                               "waited for it before sending the next id",
+                               FIRST_DROPPED_HINT if dropped else PING_PONG_HINT)
                 if reply is users_cases.END:
                     raise Fail(f"the stream ended after id {user_id} with no answer", ENDED_EARLY_HINT)
                 _wrapped([reply])
@@ -163,42 +281,89 @@ def answers_each_id_before_the_next_comes(target) -> None:
             conversation.close()
 
 
+TAKING_TURNS = [("second", 3), ("first", 8), ("first", 3), ("second", 21)]  # after the first's id 21
+
+
+def _answers_two_conversations_taking_turns(target) -> None:
+    """Each id is sent once the one before it was answered, the two conversations taking turns. A method
+    that keeps its request_iterator on self reads the second call's requests in the first call once the
+    second has opened: the first's next id is never read, or gets the second's answer."""
+    with _two_conversations(target) as pair:
+        if pair is None:
+            return  # the ping-pong case says why
+        talk, seen = {"first": pair[0], "second": pair[1]}, ["first 21 → ines"]
+        for step, (who, user_id) in enumerate(TAKING_TURNS):
+            talk[who].send(user_id)
+            reply = talk[who].next_answer(PEEK if step == 0 else users_cases.ANSWER_WAIT)
+            if reply is None and step == 0:
+                return  # the second waits while the first is idle: a lock, which the two-conversations case names
+            seen.append(f"{who} {user_id} → {_outcome(reply)}")
+            if not isinstance(reply, users_pb2.UserResponse) or reply.user.nickname != NAMES[user_id]:
+                raise Fail(f"two conversations taking turns ({', '.join(seen)}); expected {NAMES[user_id]}",
+                           SHARED_CALL_HINT)
+
+
 def answers_every_id_in_order(target) -> None:
     ids = [8, 3, 21, 3]
     expected = [NAMES[user_id] for user_id in ids]
     replies, error = _all_at_once(target, ids)
-    if error is not None or [reply.user.nickname for reply in replies] != expected:
-        hint = ENDED_EARLY_HINT if error is None and len(replies) < len(expected) else _hint(replies, [], error,
-                                                                                            ORDER_HINT)
+    if error is not None or _nicknames(replies) != expected:
+        missing = len(replies) < len(expected)
+        hint = (missing and _missing_answers_hint(target)) or (
+            ENDED_EARLY_HINT if error is None and missing else _hint(replies, [], error, ORDER_HINT))
         raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", hint)
+    _answers_two_conversations_taking_turns(target)
+
+
+def _finds_a_user_added_just_before(target) -> None:
+    """The kit's AddUser stores nora, and GetUsersByIds must find her: a lookup in any directory other
+    than self.directory, the one AddUser writes to, answers NOT_FOUND. (Asked before the unknown id, whose
+    abort would leave a lock released after the loop taken: that mistake is the other cases' to name.)"""
+    with users_cases.users_stub(target) as stub:
+        stub.AddUser(ADDED, timeout=support.TIMEOUT)
+    replies, error = _all_at_once(target, [ADDED.id])
+    if error is not None or _nicknames(replies) != [ADDED.nickname]:
+        hint = TWICE_HINT if _each_twice(_nicknames(replies)) else (
+            (not replies and _missing_answers_hint(target)) or ADDED_USER_HINT)
+        raise Fail(f"AddUser stored {ADDED.nickname} (id {ADDED.id}), then id {ADDED.id} → {_ended(replies, error)}; "
+                   f"expected {ADDED.nickname}", hint)
 
 
 def ends_at_the_first_unknown_id(target) -> None:
+    _finds_a_user_added_just_before(target)
     replies, error = _all_at_once(target, [8, UNKNOWN_ID, 21])
     expected = f"expected hugo, then NOT_FOUND naming {UNKNOWN_ID}"
     if error is None or error.code() != grpc.StatusCode.NOT_FOUND:
-        raise Fail(f"{_ended(replies, error)}; {expected}", _hint(replies, ["hugo"], error, NOT_FOUND_HINT))
+        raise Fail(f"{_ended(replies, error)}; {expected}", _why(target, replies, ["hugo"], error, NOT_FOUND_HINT))
     if _names(replies) != "hugo":
-        raise Fail(f"{_ended(replies, error)}; {expected}", _hint(replies, ["hugo"], error, EACH_AS_IT_COMES_HINT))
+        raise Fail(f"{_ended(replies, error)}; {expected}",
+                   _why(target, replies, ["hugo"], error, EACH_AS_IT_COMES_HINT))
     if str(UNKNOWN_ID) not in (error.details() or ""):
         raise Fail(f"NOT_FOUND said {error.details()!r}, which does not name the id",
                    f"name the id, as users.no_user_with({UNKNOWN_ID}) does: the client sent several ids "
                    "and needs to know which one failed")
 
 
+# -5: nobody has it, so no NOT_FOUND first; 21 after the 0: a wrong id skipped lets it through
+WRONG_IDS = [([8, 0, 21], 0, ["hugo"]), ([-3], -3, []), ([-5], -5, [])]  # (ids, the wrong one, answers before it)
+
+
 def refuses_an_id_of_zero_or_below(target) -> None:
-    # -5: nobody has it, so no NOT_FOUND first; 21 after the 0: a wrong id skipped lets it through
-    for ids, bad, before in (([8, 0, 21], 0, ["hugo"]), ([-3], -3, []), ([-5], -5, [])):
-        replies, error = _all_at_once(target, ids)
+    outcomes = [(ids, bad, before, *_all_at_once(target, ids)) for ids, bad, before in WRONG_IDS]
+    if all(error is None and _nicknames(replies) == before for _, _, before, replies, error in outcomes):
+        ids, _, before, replies, error = outcomes[0]  # every call stopped at its wrong id, but OK: a break
+        raise Fail(f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}; expected hugo, then INVALID_ARGUMENT",
+                   ENDED_OK_AT_A_WRONG_ID_HINT)
+    for ids, bad, before, replies, error in outcomes:
         shown = f"ids {', '.join(map(str, ids))} → {_ended(replies, error)}"
         wanted = f"expected {'hugo, then ' if before else ''}INVALID_ARGUMENT"
         skipped = [NAMES[user_id] for user_id in ids if user_id > 0]
-        if error is None and len(ids) > 1 and [reply.user.nickname for reply in replies] == skipped:
+        if error is None and len(ids) > 1 and _nicknames(replies) == skipped:
             raise Fail(f"{shown}; {wanted}", SKIPPED_HINT)
         if error is None or error.code() != grpc.StatusCode.INVALID_ARGUMENT:
-            raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, BAD_ID_HINT))
-        if [reply.user.nickname for reply in replies] != before:
-            raise Fail(f"{shown}; {wanted}", _hint(replies, before, error, ORDER_HINT))
+            raise Fail(f"{shown}; {wanted}", _why(target, replies, before, error, BAD_ID_HINT))
+        if _nicknames(replies) != before:
+            raise Fail(f"{shown}; {wanted}", _why(target, replies, before, error, ORDER_HINT))
         if not _names_id(error.details() or "", bad):
             raise Fail(f"id {bad} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
                        "name the id", BAD_ID_SAYS_WHY_HINT)
@@ -221,26 +386,22 @@ def no_ids_no_answers(target) -> None:
 
 
 def answers_one_conversation_while_another_waits(target) -> None:
-    with users_cases.users_stub(target) as stub:
-        waiting, other = _Conversation(stub), _Conversation(stub)
-        try:
-            waiting.send(21)
-            if waiting.next_answer() is None:  # the ping-pong case says why
-                return
-            other.send(3)  # the first conversation now waits for its client, inside the servicer's loop
-            reply = other.next_answer()
-            if reply is None:
-                raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no answer "
-                           f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
-        finally:
-            waiting.close()
-            other.close()
+    with _two_conversations(target) as pair:
+        if pair is None:
+            return  # the ping-pong case says why
+        _, other = pair  # the first now waits for its client's next id, inside the servicer's loop
+        other.send(3)
+        if other.next_answer() is None:
+            raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no answer "
+                       f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
 
 
 RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
-    "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order": answers_every_id_in_order,
-    f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}": ends_at_the_first_unknown_id,
+    "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order; and so for two conversations "
+    "taking turns": answers_every_id_in_order,
+    f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}; a user AddUser has just stored is found":
+        ends_at_the_first_unknown_id,
     "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
         refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,

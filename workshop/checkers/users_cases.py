@@ -148,11 +148,11 @@ class Conversation:
         """Half-close: tell the server no more ids will come."""
         self._requests.put(None)
 
-    def next_answer(self):
-        """The next reply, END when the stream ended OK, or None if nothing came within ANSWER_WAIT.
+    def next_answer(self, wait: float = ANSWER_WAIT):
+        """The next reply, END when the stream ended OK, or None if nothing came within `wait` seconds.
         A stream that ended with an error raises that error."""
         try:
-            item = self._answers.get(timeout=ANSWER_WAIT)
+            item = self._answers.get(timeout=wait)
         except queue.Empty:
             return None
         if isinstance(item, grpc.RpcError):
