@@ -29,6 +29,7 @@ NOT_A_TYPE = 99
 UNSET = users_pb2.USER_TYPE_UNSPECIFIED
 NOT_TYPES = (users_pb2.USER_TYPE_UNSPECIFIED, -1, max(users_pb2.UserType.values()) + 1, NOT_A_TYPE)  # and edges
 SLOW_LOOKUP = 1.0  # seconds each lookup of the slow copy's directory takes
+LOOKUP_TICK = 0.25  # and it ends on a multiple of this: the round's streams get their users at the same moment
 HEALTH_WAIT = 0.25  # seconds a health check may take while lookups are slow (shorter blocks: STALL_LINE)
 TOGETHER = 1.8  # × SLOW_LOOKUP: two overlapping lookups end well before two in a row would
 REFUSED_WITHIN = 0.5  # × SLOW_LOOKUP: a refusal that waited for a lookup takes all of one
@@ -333,7 +334,8 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
     with users_cases.seeded(target, SEED) as (quick, _):  # what each call of the round gives when made alone
         alone = {user_type: _listing(quick, user_type)
                  for user_type in (UNSET, NORMAL, ADMINISTRATOR)}
-    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(LOGGED_STEP)}  # logs each slow step
+    env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(LOGGED_STEP),  # logs each slow step
+           "USERS_LOOKUP_TICK": str(LOOKUP_TICK)}
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
         _a_slow_round(slow, alone)

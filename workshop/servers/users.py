@@ -14,6 +14,7 @@ A learner's module subclasses `UserManager`, writes one method, and serves it wi
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -157,27 +158,39 @@ class UserDirectory:
 
 class SlowDirectory(UserDirectory):
     """A directory whose every lookup takes `seconds` longer, like a database far away: notebook 09
-    shows with it what one blocking call does to an event loop, and its checker makes lookups slow."""
+    shows with it what one blocking call does to an event loop, and its checker makes lookups slow.
 
-    def __init__(self, path: str = ":memory:", seconds: float = 0.0):
+    With a `tick`, each lookup ends on the next multiple of `tick` seconds of the process's clock:
+    lookups begun together end at the same moment, so calls that share what they should not (state
+    on self) surely run into each other."""
+
+    def __init__(self, path: str = ":memory:", seconds: float = 0.0, tick: float = 0.0):
         super().__init__(path)
-        self.seconds = seconds
+        self.seconds, self.tick = seconds, tick
+
+    def _wait(self) -> None:
+        end = time.monotonic() + self.seconds
+        if self.tick:
+            end = math.ceil(end / self.tick) * self.tick
+        time.sleep(max(0.0, end - time.monotonic()))
 
     def get(self, user_id: int) -> users_pb2.User | None:
-        time.sleep(self.seconds)
+        self._wait()
         return super().get(user_id)
 
     def of_type(self, user_type: int) -> list[users_pb2.User]:
-        time.sleep(self.seconds)
+        self._wait()
         return super().of_type(user_type)
 
 
 def directory_from_env() -> UserDirectory:
     """The directory a server module gets from server_runner's environment: USERS_DB (a SQLite file;
-    memory by default), USERS_SEED (its first users), USERS_LOOKUP_SECONDS (each lookup that much slower)."""
+    memory by default), USERS_SEED (its first users), USERS_LOOKUP_SECONDS (each lookup that much slower),
+    USERS_LOOKUP_TICK (slow lookups end on a multiple of it: see SlowDirectory)."""
     path = os.environ.get("USERS_DB", ":memory:")
     seconds = float(os.environ.get("USERS_LOOKUP_SECONDS") or 0)
-    return SlowDirectory(path, seconds) if seconds > 0 else UserDirectory(path)
+    tick = float(os.environ.get("USERS_LOOKUP_TICK") or 0)
+    return SlowDirectory(path, seconds, tick) if seconds > 0 else UserDirectory(path)
 
 
 # ---------------------------------------------------------------- the service
