@@ -210,3 +210,9 @@ def test_a_producer_that_awaits_between_ids_passes_even_against_a_refusal():
     send = "await stream.send_message(users_pb2.UserRequest(id=user_id))"
     awaits = wrong(CLIENT, send, send + "\n            await asyncio.sleep(0.001)  # a real producer awaits")
     assert check_count_known(client(awaits)).all_passed
+
+
+def test_a_stream_never_ended_is_told_so_where_a_refusal_never_came():
+    """Not "an exception of your own": the refusal the server holds until the ids are in never came."""
+    result = check_count_known(client(wrong(CLIENT, END, "")))
+    assert "but TimeoutError rose" in result[ERROR].got and "await stream.end()" in result[ERROR].hint, repr(result)

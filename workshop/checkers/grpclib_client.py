@@ -286,10 +286,11 @@ def check_count_known(function) -> CheckResult:
                 except Fail:
                     raise
                 except Exception as other:
+                    timed_out = isinstance(other, (TimeoutError, asyncio.TimeoutError))  # its refusal never came
                     raise Fail(f"the server refused with {status}, but {type(other).__name__} rose: "
-                               f"{str(other)[:60]!r}", "let the GRPCError itself rise, as it came: its status and "
-                               "message are what the caller needs to decide (an exception of your own hides them)"
-                               ) from None
+                               f"{str(other)[:60]!r}", END_HINT if timed_out else "let the GRPCError itself rise, "
+                               "as it came: its status and message are what the caller needs to decide (an "
+                               "exception of your own hides them)") from None
                 raise Fail(f"against a server that refuses with {status}, count_known gave {got!r}",
                            "let the GRPCError rise, whatever its status: a count of 0 (or None) would read as "
                            "'none of these are users'")
