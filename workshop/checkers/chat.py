@@ -20,28 +20,60 @@ joining, or a lock missing only around joining and leaving, can still pass; note
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
 import grpc
 
-from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, Room, Stalled, count
+from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, STREAM_LIFETIME, Room, Stalled, count
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
 from workshop.checkers.chat_crowd import SWITCH_INTERVAL, posting_at_once
-from workshop.checkers.support import CASE_DEADLINE, CheckResult, Fail, Target, expect_status, run_checks, target
+from workshop.checkers.support import (
+    CASE_DEADLINE,
+    CheckResult,
+    Fail,
+    Target,
+    describe_rpc_error,
+    expect_status,
+    run_checks,
+    target,
+)
 from workshop.protos import chat_pb2, chat_pb2_grpc
 from workshop.runner.serving import SWITCH_SETTING
 from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
 
 ROOM_SIZE = 50  # subscribers at once: a workshop room
 # The slow reader of the replay case: 4 notes of 19 KB are more than the 64 KB its connection takes in unread (BDP
-# probing off, a connection of its own), so the server is still sending them UNREAD_FOR s later.
-SLOW_REPLAY, BIG_NOTE, UNREAD_FOR = 4, 19_000, 0.4
+# probing off, a connection of its own), so the server is still sending them UNREAD_FOR s later, and still when
+# MEANWHILE short notes have been posted: more than an inbox of queue.Queue(maxsize=50) holds, far fewer than the
+# reference server lets a subscriber lag behind (MAX_BACKLOG) before it cuts it off.
+SLOW_REPLAY, BIG_NOTE, UNREAD_FOR, MEANWHILE = 4, 19_000, 0.4, 60
 UNREAD_STAYS = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
 
 HEADER_HINT = ("call context.send_initial_metadata(()) in Subscribe right after joining the room, before "
                "waiting for the first note: until it comes, a pane says 'joining…'")
 WORDS_HINT = ("abort with the words problem_with_note(request) returns: context.abort(grpc.StatusCode."
               "INVALID_ARGUMENT, problem), so the client can tell its user what to fix")
+QUOTED_HINT = ("the refusal quoted what was sent: its details travel back in the call's metadata, and a long name or "
+               "message makes them grow past the metadata limit (16 KB), so the client gets RESOURCE_EXHAUSTED "
+               "instead of your INVALID_ARGUMENT. Quote nothing of the note: problem_with_note's words are enough")
+STRICTER_HINT = ("refuse only what problem_with_note(request) finds wrong, in its words: a rule of your own turns "
+                 f"away notes the room takes (a name of up to {MAX_NAME} characters, a message of up to "
+                 f"{MAX_MESSAGE:,})")
+LOCKED_SEND_HINT = ("Post waited for a subscriber's client: does Subscribe yield inside `with self.lock`? A yield "
+                    "waits until its client takes the note, however long that takes (and a call cancelled meanwhile "
+                    "leaves it there, lock held). Take the lock only to join and leave; yield outside it")
+FULL_INBOX_HINT = ("Post waited for room in that newcomer's inbox: an inbox with a maxsize (queue.Queue(maxsize=…)) "
+                   "makes put() wait while it is full, lock held, so every Post waits for the slowest reader. Use "
+                   "queue.SimpleQueue(), whose put() never waits")
+RETURNED_HINT = ("a Subscribe that returns ends its stream: loop on inbox.get() until it gives None, which only "
+                 "leave puts in, when the call ends. If it ended at once, look at add_callback: context.add_callback"
+                 "(leave) hands gRPC the function to call later; context.add_callback(leave()) calls leave now, so "
+                 "the subscriber leaves the room as it joins")
+CONCURRENCY_HINT = ("your server turns away calls past a number at once (MAX_CONCURRENT_RPCS in your module: grpc."
+                    "server's maximum_concurrent_rpcs), and every open Subscribe is a call that lasts: leave "
+                    f"MAX_CONCURRENT_RPCS out, or make it clearly more than a room of {ROOM_SIZE} and its Posts")
 
 
 def _texts(notes) -> str:
@@ -102,38 +134,95 @@ def _replay(room: Room):
         raise Fail(f"a subscriber asking for replay=0 got {first.message!r} first, from before it joined; "
                    "expected 'after you joined'", "replay=0 asks for no old notes: history.last(request.replay) "
                    "gives none for 0, so replay exactly what the request asks for")
+    for earlier in (newcomer, listener):  # the slow reader is alone in the room: a fan-out that misses one misses it
+        earlier.call.cancel()
     _slow_reader(room)
 
 
 def _slow_reader(room: Room) -> None:
-    """A newcomer whose replay is bigger than its connection takes in unread: while it has not read it, a note is
-    posted. Joined first (the replay in its inbox), it gets that note after the replay; a replay yielded before
-    joining is still going out when the note comes, and misses it."""
+    """A newcomer whose replay is bigger than its connection takes in unread: while it has not read it, MEANWHILE
+    notes are posted. Joined first (the replay in its inbox), it gets them after the replay, and each Post is answered
+    at once. A replay yielded before joining is still going out when the notes come, and misses them; a Post that
+    waits for this reader (a yield under the lock, a full inbox) is not answered."""
     for number in range(SLOW_REPLAY):
         room.post(f"big {number} " + "x" * BIG_NOTE)
+    meanwhile = [f"while you caught up {number}" for number in range(1, MEANWHILE + 1)]
+    newcomer = f"a newcomer (replay={SLOW_REPLAY})"
     with grpc.insecure_channel(room.server.address, options=UNREAD_STAYS) as channel:
-        call = chat_pb2_grpc.ChatServerStub(channel).Subscribe(chat_pb2.SubscribeRequest(replay=SLOW_REPLAY),
-                                                                timeout=CALL_TIMEOUT)
+        call = chat_pb2_grpc.ChatServerStub(channel).Subscribe(
+            chat_pb2.SubscribeRequest(name="slow reader", replay=SLOW_REPLAY), timeout=STREAM_LIFETIME)
         try:
             time.sleep(UNREAD_FOR)  # its replay waits in the server, unread
-            room.post("while you caught up")
-            got = []
-            try:
-                for note in call:
-                    got.append(note.message)
-                    if len(got) == SLOW_REPLAY + 1:
-                        break
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise
+            answered = 0
+            for text in meanwhile:
+                try:
+                    room.post(text)
+                except Stalled:
+                    break
+                answered += 1
+            notes = _read(call)  # now it reads: whatever waited for it goes on
+            if answered < len(meanwhile):
+                _messages(notes, SLOW_REPLAY + answered + 1)  # the waiting Post hands out its note: nothing stays stuck
+                when = f"while {newcomer} had not read its replay yet"
+                if answered == 0:
+                    raise Stalled(f"{when}, a Post got no answer within {CALL_TIMEOUT:g} s", LOCKED_SEND_HINT)
+                raise Stalled(f"{when}, {count(answered, 'Post')} got an answer, then one got none within "
+                              f"{CALL_TIMEOUT:g} s", FULL_INBOX_HINT)
+            got = _messages(notes, SLOW_REPLAY + len(meanwhile))
+            heard = got[SLOW_REPLAY:]
+            if heard == meanwhile:
+                return
+            if heard:
+                raise Fail(f"{newcomer} that read its replay slowly got {len(heard)} notes after it: not the "
+                           f"{len(meanwhile)} posted meanwhile, each once, in order (it got {heard[0]!r} first)",
+                           "Post puts each note into every inbox, once, under the lock, and drops none")
+            shown = f"{len(got)} notes" if len(got) != SLOW_REPLAY else f"its {SLOW_REPLAY} replayed notes only"
+            room.post("are you in the room now?")
+            if _messages(notes, 1) == ["are you in the room now?"]:  # it is now: it joined after its replay
+                raise Stalled(f"{newcomer} that read its replay slowly got {shown}: not the {len(meanwhile)} notes "
+                              "posted meanwhile", "join first: put the replay into the new inbox and add the inbox "
+                              "to the room, under the lock, before the first yield. A replay yielded before joining "
+                              "is still going out when a note is posted, and that note reaches an inbox that is not "
+                              "in the room yet")
+            raise Stalled(f"{newcomer} that read its replay slowly got {shown}: none of the {len(meanwhile)} notes "
+                          "posted meanwhile, nor one posted after it had read it", FAN_OUT_HINT + ", and Subscribe "
+                          "adds its inbox to the room (self.inboxes) whatever replay it asked for")
         finally:
             call.cancel()
-    if got[SLOW_REPLAY:] != ["while you caught up"]:
-        shown = f"{len(got)} notes" if len(got) != SLOW_REPLAY else f"its {SLOW_REPLAY} replayed notes only"
-        raise Fail(f"a newcomer (replay={SLOW_REPLAY}) that read its replay slowly got {shown}: not 'while you caught "
-                   "up', posted meanwhile", "join first: put the replay into the new inbox and add the inbox to "
-                   "the room, under the lock, before the first yield. A replay yielded before joining is still "
-                   "going out when a note is posted, and that note reaches an inbox that is not in the room yet")
+
+
+def _read(call) -> queue.SimpleQueue:
+    """The notes of a Subscribe `call` as they come, read on a thread of their own; then None, or the error that
+    ended it."""
+    notes = queue.SimpleQueue()
+
+    def read():
+        try:
+            for note in call:
+                notes.put(note)
+            notes.put(None)
+        except grpc.RpcError as error:
+            notes.put(error)
+    threading.Thread(target=read, name="checker-slow-reader", daemon=True).start()
+    return notes
+
+
+def _messages(notes: queue.SimpleQueue, most: int) -> list[str]:
+    """The messages of up to `most` notes: fewer if the stream ends, or if one does not come within CALL_TIMEOUT."""
+    got = []
+    while len(got) < most:
+        try:
+            note = notes.get(timeout=CALL_TIMEOUT)
+        except queue.Empty:
+            break
+        if isinstance(note, grpc.RpcError):
+            if note.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise note
+            break
+        if note is None:
+            break
+        got.append(note.message)
+    return got
 
 
 INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must hold one)
@@ -143,6 +232,8 @@ INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must h
                                                  (f"{MAX_MESSAGE:,}", str(MAX_MESSAGE))),
     "a note without a name": (chat_pb2.Note(name="", message="hello"), ("name",)),
     f"a {MAX_NAME + 1}-character name": (chat_pb2.Note(name="n" * (MAX_NAME + 1), message="hello"), (str(MAX_NAME),)),
+    # quoted in a refusal, a name this long grows past the metadata limit: the client gets RESOURCE_EXHAUSTED
+    f"a {MAX_MESSAGE:,}-character name": (chat_pb2.Note(name="n" * MAX_MESSAGE, message="hello"), (str(MAX_NAME),)),
 }
 LONGEST_REFUSAL = 200  # characters: a sentence that says what is wrong, never the note itself
 
@@ -151,14 +242,22 @@ def _refusals(room: Room):
     """(what is wrong, the words its refusal needs, the details it got, or a Fail if it was not refused)."""
     for what, (note, words) in INVALID_NOTES.items():
         try:
-            details = expect_status(lambda note=note: room.stub.Post(note, timeout=CALL_TIMEOUT),
-                                    grpc.StatusCode.INVALID_ARGUMENT,
+            details = expect_status(lambda note=note: _post_invalid(room, note), grpc.StatusCode.INVALID_ARGUMENT,
                                     "when problem_with_note(request) finds a problem, end the call with "
                                     "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)")
         except Fail as failure:
             yield what, words, Fail(f"{what}: {failure.got}", failure.hint)
         else:
             yield what, words, details
+
+
+def _post_invalid(room: Room, note: chat_pb2.Note):
+    try:
+        return room.stub.Post(note, timeout=CALL_TIMEOUT)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "metadata" in (error.details() or ""):
+            raise Fail(f"got {describe_rpc_error(error)}; expected INVALID_ARGUMENT", QUOTED_HINT) from None
+        raise
 
 
 def _rejects_invalid(room: Room):
@@ -188,6 +287,13 @@ def _rejects_invalid(room: Room):
                    "the refused notes took numbers",
                    "refuse first, number after: call problem_with_note(request) before history.add, so a refused "
                    "note is never numbered, kept or replayed")
+    try:
+        room.post("x" * MAX_MESSAGE, name="n" * MAX_NAME)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+            raise
+        raise Fail(f"a note at the limits (a {MAX_NAME}-character name, a {MAX_MESSAGE:,}-character message) was "
+                   f"refused: {describe_rpc_error(error)[:100]}", STRICTER_HINT) from None
 
 
 def _says_what_is_wrong(room: Room):
@@ -195,7 +301,7 @@ def _says_what_is_wrong(room: Room):
         if isinstance(details, Fail):
             continue  # not refused at all: the case above says so
         if len(details) > LONGEST_REFUSAL:
-            raise Fail(f"{what} was refused with {len(details):,} characters of details", WORDS_HINT)
+            raise Fail(f"{what} was refused with {len(details):,} characters of details", QUOTED_HINT)
         if not any(word in details for word in words):
             expected = " or ".join(repr(word) for word in words)
             raise Fail(f"{what} was refused with {details!r}, which does not mention {expected}", WORDS_HINT)
@@ -214,9 +320,10 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "the join header comes at once, with nobody posting": (_join_header, False),
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
-    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none; a note posted while "
-    "a newcomer reads its replay comes after it": (_replay, False),
-    "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number": (_rejects_invalid, False),
+    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none; notes posted while "
+    "a newcomer reads its replay slowly are answered and come after it": (_replay, False),
+    "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number; a note at the limits is taken": (
+        _rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
     "4 clients posting at once: every subscriber gets each note once, in order": (
         posting_at_once, {SWITCH_SETTING: str(SWITCH_INTERVAL)}),
@@ -235,11 +342,21 @@ def _in_room(server: Target, case, fresh: bool | dict):
                 return case(room)
             except Stalled as stall:  # a busy loop stalls everything: if the server spins, that is the cause
                 raise Fail(stall.got, room.spinning() or stall.hint) from None
+            except Fail as failure:
+                if any(_returned(listener.call) for listener in room.listeners):
+                    raise Fail(failure.got, RETURNED_HINT) from None
+                raise
             except grpc.RpcError as error:
+                shown = f"with {count(len(room.listeners), 'subscriber')} connected, a call got"
+                if (error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                        and "Concurrent RPC limit" in (error.details() or "")):
+                    raise Fail(f"{shown} {describe_rpc_error(error)}", CONCURRENCY_HINT) from None
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the checker posts only notes the kit takes
+                    raise Fail(f"your server refused a note problem_with_note finds nothing wrong with: "
+                               f"{describe_rpc_error(error)[:100]}", STRICTER_HINT) from None
                 if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise
-                raise Fail(f"with {count(len(room.listeners), 'subscriber')} connected, a call got no answer in time",
-                           room.spinning() or room.stalled_post_hint()) from None
+                raise Fail(f"{shown} no answer in time", room.spinning() or room.stalled_post_hint()) from None
 
     def run():
         if not fresh:
@@ -247,6 +364,12 @@ def _in_room(server: Target, case, fresh: bool | dict):
         with server.fresh(env=fresh if isinstance(fresh, dict) else None) as copy:
             return in_room(copy)
     return run
+
+
+def _returned(call) -> bool:
+    """Whether a Subscribe stream ended by itself, with OK: its method returned (the checker cancels, or lets a
+    deadline pass, otherwise)."""
+    return call.done() and call.code() == grpc.StatusCode.OK
 
 
 def check_chat_server(server) -> CheckResult:

@@ -18,7 +18,7 @@ import uuid
 
 import grpc
 
-from workshop.checkers.chat_clients import Listener, Room
+from workshop.checkers.chat_clients import Listener, Room, Stalled
 from workshop.checkers.support import Fail, describe_rpc_error
 
 POSTERS, POSTS_EACH = 4, 25
@@ -32,6 +32,14 @@ LOCK_HINT = ("hold self.lock while you number a note and put it into every inbox
              "joins (its replay too) or leaves: a Post that lets go of the lock before its note is in every "
              "inbox lets the next Post overtake it")
 
+# Posts were answered while the staying subscribers waited (Subscribe does not hold the lock while it waits), and one
+# stalls once others came and went: it waits for a subscriber that left, or reads late.
+WAITS_FOR_A_SUBSCRIBER_HINT = (
+    "Posts were answered while subscribers waited, and one got none once others came and went: Post waited for a "
+    "subscriber. Does Subscribe yield inside `with self.lock` (a yield waits for its client, and a call cancelled "
+    "meanwhile leaves it there, lock held)? Does put() wait for room in a full inbox (queue.Queue(maxsize=…))? "
+    "Take the lock only to join, leave and hand out, into inboxes whose put() never waits (queue.SimpleQueue)")
+
 REPLAY_ORDER_HINT = ("its replay came newest first: history.last(request.replay) gives the notes oldest first, "
                      "so put them into the new inbox in that order")
 
@@ -39,22 +47,26 @@ REPLAY_ORDER_HINT = ("its replay came newest first: history.last(request.replay)
 def posting_at_once(room: Room) -> None:
     """CROWD_ROUNDS crowds, one after another, until one shows a mistake. The case runs on a copy whose threads take
     turns every microsecond (SWITCH_INTERVAL), so that a gap a few instructions wide shows in most rounds."""
-    for _ in range(CROWD_ROUNDS):
-        _one_crowd(room)
+    for crowd in range(CROWD_ROUNDS):
+        _one_crowd(room, first=crowd == 0)
 
 
-def _one_crowd(room: Room) -> None:
+def _one_crowd(room: Room, first: bool) -> None:
     staying = [room.listen(f"stays {n}") for n in range(1, STAYING + 1)]
     try:
-        _crowd_around(room, staying)
+        _crowd_around(room, staying, first)
     finally:  # the next round's listeners need their threads: a pool of 10 holds one round, not four
         for listener in staying:
             listener.call.cancel()
 
 
-def _crowd_around(room: Room, staying: list[Listener]) -> None:
+def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
     try:
         room.until_listening(staying)  # earlier cases' listeners may still be leaving: their probes show it too
+    except Stalled as stall:
+        if first or stall.hint != room.stalled_post_hint():
+            raise
+        raise _explained(stall, room) from None  # a probe stalls on what the crowd before, which went well, left
     except grpc.RpcError as error:
         if error.code() != grpc.StatusCode.UNKNOWN:  # not written yet, not running: the framework says so
             raise
@@ -97,7 +109,7 @@ def _crowd_around(room: Room, staying: list[Listener]) -> None:
     end = f"{run} the end"
     try:
         room.post(end)  # the crowd may still be leaving: a set changed under a fan-out shows here too
-    except grpc.RpcError as error:
+    except (grpc.RpcError, Stalled) as error:
         raise _explained(error, room) from None
     order = _Order(receipts)
     for listener in staying:
@@ -119,8 +131,12 @@ def _crowd_around(room: Room, staying: list[Listener]) -> None:
 
 
 def _explained(error: BaseException, room: Room) -> BaseException:
+    if isinstance(error, Stalled) and (room.server.workers or 0) > STAYING + NEWCOMERS + POSTERS:
+        return Stalled(error.got, WAITS_FOR_A_SUBSCRIBER_HINT)  # threads enough: not the pool
     if not isinstance(error, grpc.RpcError):  # Stalled, say: it explains itself
         return error
+    if error.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT):
+        return error  # a limit on calls at once, or a rule of the learner's own: the checker's room explains them
     raised = room.server.last_exception() if error.code() == grpc.StatusCode.UNKNOWN else None
     what = f"your server raised {raised}" if raised else describe_rpc_error(error)
     return Fail(f"while {POSTERS} clients posted at once, a Post failed: {what}", LOCK_HINT)
