@@ -121,6 +121,18 @@ AIO_WRONG = {  # the mistake: (the module, the one rule it breaks, what the ✗ 
         f"        found = {LOOKUP}": f"        self.found = {LOOKUP}",  # of one round ended at the same moment
         LOOP: "        while self.found:\n            yield users_pb2.UserResponse(user=self.found.pop(0))\n"}),
         NEVER_BLOCKS, ["asked while other calls were under way", "local variables"]),
+    "an abort whose exception is caught, the lookup made after the refusal": (wrong(
+        AIO, "            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)",
+        "            try:\n                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)\n"
+        "            except Exception:  # \"just in case\": it catches what ends the method\n"
+        "                pass"), NEVER_BLOCKS, ["the directory was asked for that type all the same",
+                                                "inside try/except"]),
+    "a lookup started beside the check": (wrong_in_places(AIO, {
+        f"        found = {LOOKUP}  # the loop goes on meanwhile\n": "        found = await lookup\n",
+        "        if problem := users.problem_with_user_type(request.user_type):":
+        f"        lookup = asyncio.ensure_future({LOOKUP.removeprefix('await ')})  # \"get going at once\"\n"
+        "        if problem := users.problem_with_user_type(request.user_type):"}),
+        NEVER_BLOCKS, ["the directory was asked for that type all the same", "a task made beside it"]),
     "the context kept on self": (wrong_in_places(AIO, {
         "        if problem := users.problem_with_user_type(request.user_type):\n"
         "            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)": "        self.context = context",

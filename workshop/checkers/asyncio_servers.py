@@ -100,6 +100,10 @@ BLOCKING_HINT = ("something in your async def stops the event loop, so no other 
 
 OWN_TIMEOUT_HINT = ("a timeout of your own ran out (asyncio.wait_for or asyncio.timeout around the lookup): here a "
                     "lookup takes a second. Let it take what it takes: the caller's deadline is the call's limit")
+LOOKED_ANYWAY_HINT = ("refuse first, then look, and only if the request is good: the method went on after its "
+                      "refusal (an `await context.abort(...)` inside try/except, whose exception is caught), or "
+                      "started the lookup before the check (a task made beside it). A wrong request needs no lookup, "
+                      "and a slow directory's threads are for the calls that do")
 ADDS_UP_HINT = ("something in your async def stops the event loop a little at a time, and it adds up: a time.sleep "
                 "per user, however short, or a blocking call in the loop over the users. Nothing in async def may "
                 "block; to wait, `await asyncio.sleep(...)`, and the slow work goes through asyncio.to_thread")
@@ -222,12 +226,13 @@ def _outcome(listing) -> tuple:
     return [user.nickname for user in users], error.code() if error else None
 
 
-def _a_slow_round(slow, alone: dict) -> None:
+def _a_slow_round(slow, alone: dict) -> bool:
     """On the slow copy: a refusal, then three GetUsersByType streams at once (two of one type, one of another)
     with health checks meanwhile, then a type nobody has and one of 150 users (their paths may block too, a
     little per user). A Fail if the loop stopped
     long enough for a check to go unanswered, if the streams took turns, or if a call's answer differs from
-    `alone`'s listing (the same call made on its own): one call's state leaked into another's."""
+    `alone`'s listing (the same call made on its own): one call's state leaked into another's. Whether the
+    refusal came as INVALID_ARGUMENT."""
     outcome: dict[str, object] = {}
 
     took: dict[str, float] = {}
@@ -309,6 +314,7 @@ def _a_slow_round(slow, alone: dict) -> None:
                    "refuse first, then look: users.problem_with_user_type(request.user_type) before the directory "
                    "is asked (a request that is wrong needs no lookup, and a slow directory should not make a "
                    "caller wait to hear so)")
+    return refused
 
 
 def _stalls(slow) -> list[float]:
@@ -335,11 +341,14 @@ def answers_others_while_a_lookup_is_slow(target) -> None:
         alone = {user_type: _listing(quick, user_type)
                  for user_type in (UNSET, NORMAL, ADMINISTRATOR)}
     env = {"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP), SLOW_STEP_SETTING: str(LOGGED_STEP),  # logs each slow step
-           "USERS_LOOKUP_TICK": str(LOOKUP_TICK)}
+           "USERS_LOOKUP_TICK": str(LOOKUP_TICK), "USERS_LOOKUP_NOTED": "1"}
     with users_cases.seeded(target, SEED, env=env) as (slow, _):
         slow.ensure_running()
-        _a_slow_round(slow, alone)
+        refused = _a_slow_round(slow, alone)
         seen = _stalls(slow)
+        if refused and slow.handle and f"{users_server.LOOKUP_NOTE}{UNSET})" in slow.handle.logs(STALL_LOG_LINES):
+            raise Fail("the refusal of USER_TYPE_UNSPECIFIED reached its caller, but the directory was asked for "
+                       "that type all the same", LOOKED_ANYWAY_HINT)
         if _held(seen):  # once may be a busy machine; a blocking call does it again
             _a_slow_round(slow, alone)
             again = _stalls(slow)[len(seen):]
@@ -365,8 +374,11 @@ def is_an_async_generator(target) -> None:
                    "write GetUsersByType in the exercise cell's class UserManager(users_pb2_grpc.UserManagerServicer)")
     method = servicers[0].GetUsersByType
     if not inspect.isasyncgenfunction(method):
-        kind = "a coroutine that returns" if inspect.iscoroutinefunction(method) else "a plain def"
-        raise Fail(f"GetUsersByType is {kind}, not an async def that yields",
+        if inspect.iscoroutinefunction(method):
+            raise Fail("GetUsersByType is a coroutine that returns, not an async def that yields",
+                       "`yield` each users_pb2.UserResponse(user=user) in your async def, as the exercise asks "
+                       "(await context.write(...) works too, but it is not the generator the exercise is about)")
+        raise Fail("GetUsersByType is a plain def, not an async def that yields",
                    "write `async def GetUsersByType(self, request, context):` and `yield` each response: grpc.aio "
                    "runs a plain def in a thread of its own, which is what asyncio saves")
 

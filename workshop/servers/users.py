@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -156,6 +157,9 @@ class UserDirectory:
         return [self._user(row) for row in rows]
 
 
+LOOKUP_NOTE = "directory: of_type("  # how a noted lookup starts its line in the log
+
+
 class SlowDirectory(UserDirectory):
     """A directory whose every lookup takes `seconds` longer, like a database far away: notebook 09
     shows with it what one blocking call does to an event loop, and its checker makes lookups slow.
@@ -164,9 +168,9 @@ class SlowDirectory(UserDirectory):
     lookups begun together end at the same moment, so calls that share what they should not (state
     on self) surely run into each other."""
 
-    def __init__(self, path: str = ":memory:", seconds: float = 0.0, tick: float = 0.0):
+    def __init__(self, path: str = ":memory:", seconds: float = 0.0, tick: float = 0.0, noted: bool = False):
         super().__init__(path)
-        self.seconds, self.tick = seconds, tick
+        self.seconds, self.tick, self.noted = seconds, tick, noted  # noted: each lookup gets a line in the log
 
     def _wait(self) -> None:
         end = time.monotonic() + self.seconds
@@ -179,6 +183,8 @@ class SlowDirectory(UserDirectory):
         return super().get(user_id)
 
     def of_type(self, user_type: int) -> list[users_pb2.User]:
+        if self.noted:
+            print(f"{LOOKUP_NOTE}{user_type})", file=sys.stderr, flush=True)
         self._wait()
         return super().of_type(user_type)
 
@@ -186,11 +192,13 @@ class SlowDirectory(UserDirectory):
 def directory_from_env() -> UserDirectory:
     """The directory a server module gets from server_runner's environment: USERS_DB (a SQLite file;
     memory by default), USERS_SEED (its first users), USERS_LOOKUP_SECONDS (each lookup that much slower),
-    USERS_LOOKUP_TICK (slow lookups end on a multiple of it: see SlowDirectory)."""
+    USERS_LOOKUP_TICK (slow lookups end on a multiple of it: see SlowDirectory), USERS_LOOKUP_NOTED
+    (a slow directory writes a line to the server's log for each of_type it is asked)."""
     path = os.environ.get("USERS_DB", ":memory:")
     seconds = float(os.environ.get("USERS_LOOKUP_SECONDS") or 0)
     tick = float(os.environ.get("USERS_LOOKUP_TICK") or 0)
-    return SlowDirectory(path, seconds, tick) if seconds > 0 else UserDirectory(path)
+    noted = os.environ.get("USERS_LOOKUP_NOTED") == "1"
+    return SlowDirectory(path, seconds, tick, noted) if seconds > 0 else UserDirectory(path)
 
 
 # ---------------------------------------------------------------- the service
