@@ -290,11 +290,39 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "the request iterator kept on self":
         (KEEPS_THE_REQUESTS_ON_SELF, IN_ORDER,
          ["two conversations taking turns (first 21 → ines, second 3 → carmen, first 8 → hugo, first 3 → no answer "
-          "within 2 s); expected carmen", "not on self (self.requests = request_iterator, say)"]),
+          "within 2 s); expected carmen", "not on self (self.requests = request_iterator"]),
     "a new directory for each lookup":
         (A_DIRECTORY_PER_LOOKUP, UNKNOWN_ID,
          ["AddUser stored nora (id 30), then id 30 → got no answers, then NOT_FOUND: no user has id 30; expected nora",
           "look users up in self.directory, the directory AddUser writes to"]),
+    "the context kept on self, its abort made on another call":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        self.context = context  # "handy in the helpers": but the next call replaces it
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                self.context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                self.context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+"""), IN_ORDER, ["first 4242 → UNKNOWN", "self.context = context"]),
+    "answers kept on self across calls":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        known = self.__dict__.setdefault("known", {})  # "a cache saves the directory work"
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if request.id not in known:
+                known[request.id] = self.directory.get(request.id)
+            if (user := known[request.id]) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+"""), UNKNOWN_ID, ["AddUser stored nora (id 30), then id 30 → got no answers, then NOT_FOUND", "a cache on self"]),
+    "a wrong id refused in a missing user's words":
+        (wrong(SOLUTION, "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)",
+               "context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.no_user_with(request.id))"),
+         BAD_ID, ["INVALID_ARGUMENT said 'no user has id 0', as if nobody had it", "what is wrong with it"]),
     "a break at a wrong id instead of INVALID_ARGUMENT":
         (BREAKS_AT_A_WRONG_ID, BAD_ID,
          ["ids 8, 0, 21 → got hugo, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
@@ -410,3 +438,20 @@ def test_stopped_server_is_reported_as_not_running(tmp_path):
     result = check_get_users_by_ids(server)
     assert result.passed == 0, repr(result)
     assert all(case.got == "your server is not running" for case in result.cases), repr(result)
+
+
+def test_a_yield_after_the_loop_is_told_only_the_last_id_is_answered(tmp_path):
+    last_only = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        user = None
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+        if user is not None:  # the mistake: after the loop, this runs once
+            yield users_pb2.UserResponse(user=user)
+""")
+    result = check(last_only, tmp_path)
+    assert IN_ORDER in failed(result), repr(result)
+    assert "only the last id of a call gets an answer" in result[IN_ORDER].hint, repr(result)

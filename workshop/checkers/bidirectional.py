@@ -28,6 +28,7 @@ import grpc
 
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
+from workshop.checkers.unary import NOBODY_WORDS
 from workshop.protos import users_pb2
 
 UNKNOWN_ID = 4242  # nobody has it
@@ -71,8 +72,8 @@ SKIPPED_HINT = ("an id of 0 or below ends the stream, it is not skipped: context
 STUCK_HINT = ("no answer at all within the call's time: is something still held by an earlier call? A lock "
               "released after the loop stays taken when context.abort ends the call (it raises): take it with "
               "`with`, or better, hold no lock while you wait for the next id")
-HELD_HINT = ("hold no lock while you wait for the next id or yield (rule 4 of notebook 05): one conversation that "
-             "pauses would make every other wait. The directory takes care of its own lock")
+HELD_HINT = ("hold no lock while you wait for the next id (the `for` over request_iterator waits for the client): "
+             "one conversation that pauses would make every other wait. The directory takes care of its own lock")
 EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves before the next id is read, and the "
                          "stream ends at the id that cannot be answered")
 ENDED_OK_AT_A_WRONG_ID_HINT = ("the stream ended OK at the wrong id, so the client cannot tell why it stopped: "
@@ -81,16 +82,19 @@ ENDED_OK_AT_A_WRONG_ID_HINT = ("the stream ended OK at the wrong id, so the clie
 FIRST_DROPPED_HINT = ("the first id of a call gets no answer, the ids after it do: something reads the first request "
                       "before the loop (a next(request_iterator)?) and drops it. Let `for request in "
                       "request_iterator:` read every request, the first one too")
-KEPT_ON_SELF_HINT = ("a new call that sent ids 8 and 21, users the directory has, got no answer at all, though "
+LAST_ONLY_HINT = ("only the last id of a call gets an answer: the yield is after the loop, so it runs once, for the "
+                  "request the loop ended on. Yield inside `for request in request_iterator:`, once per request")
+KEPT_ON_SELF_HINT = ("a new call that sent ids 8, 21 and 3, users the directory has, got no answer at all, though "
                      "earlier calls got theirs: keep no record of answered ids on self (a self.seen set, say). One "
                      "UserManager serves every call, so what you put on self outlives the call; and a repeated id "
                      "is answered again anyway")
 SHARED_CALL_HINT = ("with two conversations at once, one stopped getting its answers: keep what belongs to one "
-                    "call in local variables, not on self (self.requests = request_iterator, say). One UserManager "
-                    "serves every call, so the second call's request_iterator replaces the first one's")
+                    "call in local variables, not on self (self.requests = request_iterator, or self.context = "
+                    "context, say). One UserManager serves every call, so the second call's replaces the first one's")
 ADDED_USER_HINT = ("the user that AddUser had just stored was not found: look users up in self.directory, the "
-                   "directory AddUser writes to. A directory your method makes (users.UserDirectory()) holds only "
-                   "the first users")
+                   "directory AddUser writes to, on every call. A directory your method makes (users.UserDirectory()) "
+                   "holds only the first users, and answers kept from an earlier call (a cache on self) miss whoever "
+                   "was added since")
 
 
 def _nicknames(replies) -> list[str]:
@@ -115,24 +119,30 @@ def _hint(replies, before: list[str], error, otherwise: str) -> str:
     return otherwise
 
 
+PROBE_IDS = (8, 21, 3)  # hugo, ines, carmen
+
+
 def _fresh_call_names(target) -> list[str] | None:
-    """The names a new call that sends ids 8 and 21 at once gets back, or None if it does not end OK in time.
+    """The names a new call that sends PROBE_IDS at once gets back, or None if it does not end OK in time.
     It only chooses a hint, never a verdict, so an error just means no clue."""
     try:
         with users_cases.users_stub(target) as stub:
-            requests = iter([users_pb2.UserRequest(id=8), users_pb2.UserRequest(id=21)])
+            requests = iter([users_pb2.UserRequest(id=user_id) for user_id in PROBE_IDS])
             return _nicknames(stub.GetUsersByIds(requests, timeout=users_cases.ANSWER_WAIT))
     except grpc.RpcError:
         return None
 
 
 def _missing_answers_hint(target) -> str | None:
-    """Why answers went missing, when a fresh call shows it: only ines comes back (the first request was
-    read and dropped), or nothing at all, though both are users and earlier cases had them answered (ids
-    kept on self, which every call shares). Both look like other mistakes in the stream that failed."""
+    """Why answers went missing, when a fresh call shows it: all but hugo come back (the first request was
+    read and dropped), only carmen (only the last id is answered: a yield after the loop), or nothing at all,
+    though all are users and earlier cases had them answered (ids kept on self, which every call shares).
+    Each looks like other mistakes in the stream that failed."""
     names = _fresh_call_names(target)
-    if names == ["ines"]:
+    if names == ["ines", "carmen"]:
         return FIRST_DROPPED_HINT
+    if names == ["carmen"]:
+        return LAST_ONLY_HINT
     if names == []:
         return KEPT_ON_SELF_HINT
     return None
@@ -261,7 +271,7 @@ def answers_each_id_before_the_next_comes(target) -> None:
                 reply = conversation.next_answer()
                 if reply is None:
                     conversation.close()  # before the fresh call that tells why
-                    dropped = _fresh_call_names(target) == ["ines"]
+                    dropped = _fresh_call_names(target) == ["ines", "carmen"]
                     raise Fail(f"no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the client "
                                "waited for it before sending the next id",
                                FIRST_DROPPED_HINT if dropped else PING_PONG_HINT)
@@ -281,7 +291,17 @@ def answers_each_id_before_the_next_comes(target) -> None:
             conversation.close()
 
 
-TAKING_TURNS = [("second", 3), ("first", 8), ("first", 3), ("second", 21)]  # after the first's id 21
+# after the first's id 21; its unknown id last: NOT_FOUND must end that conversation (its own context's abort)
+TAKING_TURNS = [("second", 3), ("first", 8), ("first", 3), ("second", 21), ("first", UNKNOWN_ID)]
+
+
+def _refused_alone(target, user_id: int) -> bool:
+    """Whether a call of its own that sends only `user_id` ends with NOT_FOUND."""
+    try:
+        replies, error = _all_at_once(target, [user_id])
+    except Fail:  # an answer with no user in it: another case says so
+        return False
+    return not replies and error is not None and error.code() == grpc.StatusCode.NOT_FOUND
 
 
 def _answers_two_conversations_taking_turns(target) -> None:
@@ -294,13 +314,23 @@ def _answers_two_conversations_taking_turns(target) -> None:
         talk, seen = {"first": pair[0], "second": pair[1]}, ["first 21 → ines"]
         for step, (who, user_id) in enumerate(TAKING_TURNS):
             talk[who].send(user_id)
-            reply = talk[who].next_answer(PEEK if step == 0 else users_cases.ANSWER_WAIT)
+            if user_id == UNKNOWN_ID:
+                talk[who].finish()  # its last: the call ends with NOT_FOUND, also where an abort is caught
+            try:
+                reply = talk[who].next_answer(PEEK if step == 0 else users_cases.ANSWER_WAIT)
+            except grpc.RpcError as error:
+                if user_id == UNKNOWN_ID and error.code() == grpc.StatusCode.NOT_FOUND:
+                    return
+                reply = error
             if reply is None and step == 0:
                 return  # the second waits while the first is idle: a lock, which the two-conversations case names
-            seen.append(f"{who} {user_id} → {_outcome(reply)}")
-            if not isinstance(reply, users_pb2.UserResponse) or reply.user.nickname != NAMES[user_id]:
-                raise Fail(f"two conversations taking turns ({', '.join(seen)}); expected {NAMES[user_id]}",
-                           SHARED_CALL_HINT)
+            if user_id == UNKNOWN_ID and not _refused_alone(target, UNKNOWN_ID):
+                return  # no NOT_FOUND even alone: the unknown-id case says why
+            seen.append(f"{who} {user_id} → " + (support.describe_rpc_error(reply)[:80]
+                                                 if isinstance(reply, grpc.RpcError) else _outcome(reply)))
+            if not isinstance(reply, users_pb2.UserResponse) or reply.user.nickname != NAMES.get(user_id):
+                raise Fail(f"two conversations taking turns ({', '.join(seen)}); expected "
+                           f"{NAMES.get(user_id, 'NOT_FOUND')}", SHARED_CALL_HINT)
 
 
 def answers_every_id_in_order(target) -> None:
@@ -319,6 +349,8 @@ def _finds_a_user_added_just_before(target) -> None:
     """The kit's AddUser stores nora, and GetUsersByIds must find her: a lookup in any directory other
     than self.directory, the one AddUser writes to, answers NOT_FOUND. (Asked before the unknown id, whose
     abort would leave a lock released after the loop taken: that mistake is the other cases' to name.)"""
+    with contextlib.suppress(Fail):  # what came is the unknown id's business, which asks next
+        _all_at_once(target, [ADDED.id])  # nobody has it yet: NOT_FOUND, which a cache of answers on self keeps
     with users_cases.users_stub(target) as stub:
         stub.AddUser(ADDED, timeout=support.TIMEOUT)
     replies, error = _all_at_once(target, [ADDED.id])
@@ -364,6 +396,9 @@ def refuses_an_id_of_zero_or_below(target) -> None:
             raise Fail(f"{shown}; {wanted}", _why(target, replies, before, error, BAD_ID_HINT))
         if _nicknames(replies) != before:
             raise Fail(f"{shown}; {wanted}", _why(target, replies, before, error, ORDER_HINT))
+        if re.search(NOBODY_WORDS, error.details() or "", re.IGNORECASE):
+            raise Fail(f"id {bad} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, as if nobody had it: "
+                       "the id itself is wrong", BAD_ID_SAYS_WHY_HINT)
         if not _names_id(error.details() or "", bad):
             raise Fail(f"id {bad} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
                        "name the id", BAD_ID_SAYS_WHY_HINT)
