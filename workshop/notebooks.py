@@ -1,4 +1,4 @@
-"""Executing notebooks the way the tests will: fresh kernel, notebook's own folder, stored outputs.
+"""Executing notebooks the way the tests will: fresh kernel, a folder of its own, stored outputs.
 
 `python -m workshop execute [NOTEBOOK ...]` is the only way stored outputs are made, so what is
 in git is what a fresh kernel prints. The "solved" test run uses `solved` to swap every exercise
@@ -46,12 +46,18 @@ def execute(notebook, folder: Path, timeout: int = CELL_TIMEOUT):
 
 
 def execute_and_save(arguments: list[str]) -> int:
+    """Each notebook runs in an empty folder of its own, as on a fresh checkout: the files its cells write
+    (my_*.py, my_talk.proto) neither meet a learner's nor change what it prints ("Writing", never
+    "Overwriting" a file left by an earlier run)."""
+    import tempfile
+
     paths = [Path(a).resolve() for a in arguments] or sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
     for path in paths:
         started = time.monotonic()
         notebook = nbformat.read(path, as_version=4)
         try:
-            execute(notebook, path.parent)
+            with tempfile.TemporaryDirectory(prefix=f"workshop-{path.stem}-") as folder:
+                execute(notebook, Path(folder))
         except Exception as error:  # report which notebook, keep the file untouched
             print(f"✗ {path.name}: {type(error).__name__}: {str(error)[-2000:]}", file=sys.stderr)
             return 1
