@@ -137,7 +137,7 @@ SEMAPHORE_WHILE_STREAMING = with_method("""
             for user in self.directory.of_type(request.user_type):
                 yield users_pb2.UserResponse(user=user)
 """, above="import threading\n\nSLOTS = threading.BoundedSemaphore(3)\n\n\n")
-# At most 11 listings at once, "to spare the database" (one more than the checker pauses: only the leak shows).
+# At most 21 listings at once, "to spare the database" (one more than the checker pauses: only the leak shows).
 # The slot is given back only when the loop ends, so every cancelled stream keeps its slot for ever.
 LEAKS_ON_CANCEL = with_method("""
     def GetUsersByType(self, request, context):
@@ -148,7 +148,7 @@ LEAKS_ON_CANCEL = with_method("""
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
         LISTINGS.release()
-""", above="import threading\n\nLISTINGS = threading.Semaphore(11)\n\n\n")
+""", above="import threading\n\nLISTINGS = threading.Semaphore(21)\n\n\n")
 # The same slot as a plain lock, taken before the loop and released after it: held at every yield,
 # and never given back by a stream that is cancelled.
 LOCK_RELEASED_AFTER_THE_LOOP = with_method("""
@@ -250,9 +250,21 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "a semaphore of 3 slots held while yielding":
         (SEMAPHORE_WHILE_STREAMING, NO_LOCK,
          ["while 3 streams were paused unread, another GUEST stream sent nothing", "nor a semaphore's slot"]),
-    "a semaphore of 10 slots held while yielding":
-        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(10)"), NO_LOCK,
-         ["while 10 GUEST streams were paused unread, a second GetUsersByType got no answer", "nor a semaphore's"]),
+    "a connection from a pool of 30, given back only when the loop ends":
+        (with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        connection = POOL.get()  # "one of 30 database connections"
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        POOL.put(connection)
+""", above="import queue\n\nPOOL = queue.Queue()\nfor number in range(30):\n    POOL.put(number)\n\n\n"),
+         CANCEL, ["after 30 streams were read a little and cancelled, the next one sent nothing", "`finally`"]),
+    "a semaphore of 20 slots held while yielding":
+        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(20)"), NO_LOCK,
+         ["while 20 GUEST streams were paused unread, a second GetUsersByType got no answer", "nor a semaphore's"]),
     "nicknames tidied before they are sent":
         (with_method("""
     def GetUsersByType(self, request, context):
@@ -263,7 +275,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
             yield users_pb2.UserResponse(user=user)
 """), IN_ID_ORDER, ["'bo Li ' came as 'bo Li'", "nothing tidied"]),
     "a slot given back only when the loop ends, never on cancel":
-        (LEAKS_ON_CANCEL, CANCEL, ["after 11 streams were read a little and cancelled, the next one sent nothing",
+        (LEAKS_ON_CANCEL, CANCEL, ["after 21 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
 }
 

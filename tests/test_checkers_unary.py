@@ -693,3 +693,39 @@ def test_add_user_replying_an_empty_user_is_told_to_reply_with_what_add_returned
     result = check(check_add_user, wrong(ADD_USER, "UserResponse(user=stored)", "UserResponse()"), tmp_path)
     assert ADD_USER_RULES["valid"] in failed(result), repr(result)
     assert "users_pb2.UserResponse(user=stored)" in result[ADD_USER_RULES["valid"]].hint
+
+
+def test_add_user_that_picks_the_next_id_itself_is_caught_by_users_sent_at_once(tmp_path):
+    picks_it = wrong(ADD_USER, f"            {ADD}", """\
+            if request.id == 0:  # the mistake: "the highest so far, plus one"
+                taken = [user.id for kind in users_pb2.UserType.values() for user in self.directory.of_type(kind)]
+                request.id = max(taken, default=0) + 1
+            """ + ADD)
+    result = check(check_add_user, picks_it, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["at once"]}, repr(result)
+    assert "new users at once, each with id 0:" in result[ADD_USER_RULES["at once"]].got
+    assert "leave id 0 as it is" in result[ADD_USER_RULES["at once"]].hint
+
+
+def test_add_user_that_remembers_refused_nicknames_leaves_a_trace(tmp_path):
+    remembers = wrong(ADD_USER, "        try:\n", """\
+        seen = self.__dict__.setdefault("seen", set())  # the mistake: "valid nicknames already asked for"
+        if request.nickname in seen:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"the nickname {users.quoted(request.nickname)} is taken")
+        seen.add(request.nickname)
+        try:
+""")
+    result = check(check_add_user, remembers, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["not stored"]}, repr(result)
+    assert "then the same user with id 0 → ALREADY_EXISTS" in result[ADD_USER_RULES["not stored"]].got
+    assert "leaves no trace" in result[ADD_USER_RULES["not stored"]].hint
+
+
+def test_add_user_that_checks_a_stripped_copy_lets_a_long_nickname_with_a_space_through(tmp_path):
+    stripped = wrong(ADD_USER, "        mistake = users.problem_with_new_user(request)", """\
+        checked = users_pb2.User()
+        checked.CopyFrom(request)
+        checked.nickname = checked.nickname.strip()  # the mistake: the check sees another nickname than is stored
+        mistake = users.problem_with_new_user(checked)""")
+    result = check(check_add_user, stripped, tmp_path)
+    assert failed(result) == {INVALID_FIELDS[2][0]}, repr(result)

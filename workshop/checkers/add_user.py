@@ -6,6 +6,7 @@ per invalid field); tests/test_checkers_unary.py breaks each rule on its own.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import tempfile
@@ -33,7 +34,7 @@ INVALID_FIELDS = [
      [{"nickname": ""}, {"nickname": "  "}], {"nickname": "name the nickname"},
      "refuse a nickname that is empty or only spaces"),
     (f"a nickname over {MAX_NICKNAME} characters → INVALID_ARGUMENT, naming the nickname and the limit",
-     [{"nickname": "n" * (MAX_NICKNAME + 1)}],
+     [{"nickname": "n" * (MAX_NICKNAME + 1)}, {"nickname": " " + "n" * MAX_NICKNAME}],  # a space counts too
      {"nickname": "name the nickname", rf"\b{MAX_NICKNAME}\b": f"give the limit ({MAX_NICKNAME})"},
      f"refuse a nickname longer than users.MAX_NICKNAME ({MAX_NICKNAME}) characters"),
     ("a mail_address not of the form name@domain ('carla.example.com', '@', 'a@', '@b') → INVALID_ARGUMENT, "
@@ -62,6 +63,7 @@ NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
            "users.problem_with_new_user(request) words it for you")
 SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less than what a caller may send
 
+CROWD = 12  # new users sent at once with id 0: each must get an id of its own
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
@@ -71,10 +73,15 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
     "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
              "quote it whole",
-    "not stored": "a refused user is not stored",
-    "at once": "two AddUser calls at the same moment with the same nickname, or the same id → one is stored, the "
-               "other gets ALREADY_EXISTS (the directory's add decides, under its lock)",
+    "not stored": "a refused user is not stored, and leaves no trace: the same user, refused for a taken id, is "
+                  "then stored with id 0",
+    "at once": f"{CROWD} new users at once with id 0 → all stored; two AddUser calls at the same moment with the "
+               "same nickname, or the same id → one is stored, the other gets ALREADY_EXISTS (the directory's add "
+               "decides, under its lock)",
 }
+CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the next free id, under its lock. An id "
+                  "you pick (the highest so far plus one, a counter of your own) is picked twice when calls come at "
+                  "once, and clashes with ids that callers chose")
 RACE_LOOKUP = 0.3  # seconds each lookup of the "at once" case's copy takes: the gap a check of one's own leaves open
 RACE_HINT = ("users.AlreadyExists escaped from self.directory.add: a check of your own before add (is the nickname or "
              "the id taken?) leaves a gap in which another call stores the same user. Let add decide (it checks and "
@@ -260,12 +267,33 @@ def check_add_user(server) -> CheckResult:
                 if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
                 raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
+            first = min(users.values(), key=lambda user: user.id)
+            again = new_user("second_try", id=first.id)  # a taken id: how it is refused is the taken case's business
+            with contextlib.suppress(grpc.RpcError):
+                add(again)
+            again.id = 0
+            try:
+                add(again)
+            except grpc.RpcError as error:
+                if error.code() in support.INFRASTRUCTURE_CODES:
+                    raise
+                raise Fail(f"refused as ALREADY_EXISTS for its taken id, then the same user with id 0 → "
+                           f"{support.describe_rpc_error(error)[:90]}",
+                           "a refused user leaves no trace: let self.directory.add decide what is taken, and keep "
+                           "no record of your own (a set of nicknames seen, on self) of users it refused") from None
 
         def at_once():
             twins = {"the same nickname": (new_user("twin"), new_user("twin")),  # id 0 each: the server picks
                      "the same id": (new_user("one", id=unused_id()), new_user("other"))}
             twins["the same id"][1].id = twins["the same id"][0].id
             with target.fresh(env={"USERS_LOOKUP_SECONDS": str(RACE_LOOKUP)}) as slow, users_stub(slow) as racing:
+                crowd = [racing.AddUser.future(new_user(f"crowd{n}"), timeout=TIMEOUT) for n in range(CROWD)]
+                refused = [call.exception() for call in crowd if call.exception() is not None]
+                if refused and refused[0].code() == grpc.StatusCode.UNIMPLEMENTED:
+                    raise refused[0]  # not done yet
+                if refused:
+                    raise Fail(f"{CROWD} new users at once, each with id 0: {len(refused)} refused, the first with "
+                               f"{support.describe_rpc_error(refused[0])[:90]}", CHOSEN_ID_HINT)
                 for what, pair in twins.items():
                     calls = [racing.AddUser.future(user, timeout=TIMEOUT) for user in pair]  # both sent, then waited
                     errors = [call.exception() for call in calls if call.exception() is not None]

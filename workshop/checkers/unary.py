@@ -7,6 +7,7 @@ add_user.py, the optional client exercise (4.3) in unary_caller.py.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 
 import grpc
@@ -27,8 +28,10 @@ def names_number(number: int, text: str) -> bool:
 
 # ---------------------------------------------------------------- Exercise 4.1
 
+LATECOMER_ID = 77  # nobody has it in the checker's seed: asked for, then added, then asked for again
 GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id (1, the lowest, too) → its user, with every field as stored",
+    "found": "an existing id (1, the lowest, too) → its user, with every field as stored; asked of the directory "
+             "on every call (a user AddUser has just stored, under an id asked for before, too)",
     "unknown": "an unknown id → NOT_FOUND, with a message that names that id",
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
     "invalid message": "an id of 0 or below → a message that says what is wrong with the id, not 'no user'",
@@ -92,6 +95,21 @@ def check_get_user(server) -> CheckResult:
                 if reply != user:
                     raise Fail(f"GetUser({user.id}) gave {one_line(reply)}; expected {one_line(user)}",
                                "return users_pb2.UserResponse(user=user) with the user self.directory.get found")
+            added = users_pb2.User(id=LATECOMER_ID, nickname="lou", mail_address="lou@example.com",
+                                   user_type=users_pb2.USER_TYPE_GUEST)
+            with contextlib.suppress(grpc.RpcError):  # nobody has it yet: the unknown case judges what came
+                get(added.id)
+            stub.AddUser(added, timeout=TIMEOUT)
+            try:
+                reply = get(added.id).user
+            except grpc.RpcError as error:
+                raise Fail(f"AddUser stored {one_line(added)}, then GetUser({added.id}) → "
+                           f"{support.describe_rpc_error(error)[:80]}",
+                           "ask self.directory on every call: an answer kept from an earlier call (a cache on self "
+                           "or in the module) misses whoever was added since") from None
+            if reply != added:
+                raise Fail(f"AddUser stored {one_line(added)}, then GetUser({added.id}) gave {one_line(reply)}",
+                           "ask self.directory on every call, and return the user it finds")
 
         def unknown():
             for user_id in UNKNOWN_IDS:

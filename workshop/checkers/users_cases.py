@@ -97,7 +97,8 @@ def seeded(server, users: Iterable[users_pb2.User], env: dict | None = None,
 
 
 
-def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules: dict) -> support.CheckResult:
+def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules: dict,
+                      deadline: float = support.CASE_DEADLINE) -> support.CheckResult:
     """Run `rules` ({label: case(target)}) on a fresh copy of the learner's module over `seed`.
 
     For checkers whose cases only work on their own users (an order that only this seed shows, a
@@ -111,7 +112,7 @@ def check_on_own_seed(title: str, server, seed: Iterable[users_pb2.User], rules:
     with seeded(server, seed) as (target, users):
         own = users.keys() == {user.id for user in seed}
         cases = [(label, functools.partial(case if own else _not_restartable, target)) for label, case in rules.items()]
-        return support.run_checks(title, cases, target=target)
+        return support.run_checks(title, cases, deadline=deadline, target=target)
 
 
 def _not_restartable(target) -> None:
