@@ -588,3 +588,12 @@ def test_a_loop_that_spins_for_ever_is_stopped_and_the_kernel_goes_on(monkeypatc
         framing_checker.attempt("feed(...)", spins, b"abc", hint="")
     assert "ran for 0.3 s" in stopped.value.got
     assert [framing_checker.attempt("feed(...)", len, b"abc", hint="") for _ in range(2000)] == [3] * 2000
+
+
+def test_a_status_code_given_as_an_int_enum_passes(tmp_path):
+    """An IntEnum is an int: every case takes it alike (only a float, say, is no whole number)."""
+    as_an_enum = wrong(FRAMING, 'int(fields["grpc-status"])', 'Code(int(fields["grpc-status"]))')
+    cell_magic, _, module = as_an_enum.partition("\n")  # the %%writefile line stays first
+    code = "import enum\n\nCode = enum.IntEnum('Code', {f'C{n}': n for n in range(17)})\n"
+    result = check(f"{cell_magic}\n{code}{module}", tmp_path)
+    assert result.all_passed, repr(result)
