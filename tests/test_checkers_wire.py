@@ -597,3 +597,9 @@ def test_a_status_code_given_as_an_int_enum_passes(tmp_path):
     code = "import enum\n\nCode = enum.IntEnum('Code', {f'C{n}': n for n in range(17)})\n"
     result = check(f"{cell_magic}\n{code}{module}", tmp_path)
     assert result.all_passed, repr(result)
+
+
+def test_an_encode_without_its_payload_is_told_to_add_it(tmp_path):
+    result = check(wrong(FRAMING, "len(payload)) + payload", "len(payload))"), tmp_path)
+    told = [case for case in result.cases if not case.passed and "prefix + payload" in case.hint]
+    assert told and "encode of 16 MiB gave 5 bytes" in repr(result), repr(result)

@@ -506,16 +506,22 @@ def check_framing(module) -> CheckResult:
             if got[:5] != b"\x00\x00\x01\x11\x70":
                 raise Fail(f"encode of 70,000 bytes starts {got[:5].hex(' ')}; expected 00 00 01 11 70", hint)
             huge = attempt("encode(16 MiB)", encode, bytes(1 << 24), hint=LIMIT_HINT)
-            if huge[:5] != b"\x00\x01\x00\x00\x00" or len(huge) != 5 + (1 << 24):
+            if huge[:5] != b"\x00\x01\x00\x00\x00":
                 raise Fail(f"encode of 16 MiB starts {huge[:5].hex(' ')}; expected 00 01 00 00 00", hint)
+            if len(huge) != 5 + (1 << 24):
+                raise Fail(f"encode of 16 MiB gave {len(huge):,} bytes; expected the 5-byte prefix and the "
+                           f"{1 << 24:,} bytes of the payload", "after the 5-byte prefix comes the whole payload, "
+                           "unchanged: return prefix + payload")
             del huge
             if got[5:] != LARGE:
                 raise Fail(f"encode of 70,000 bytes gave its prefix, then {len(got) - 5:,} bytes that are not the "
                            "payload", "after the 5-byte prefix comes the whole payload, unchanged: prefix + payload")
             back = feed([framed(LARGE)], hint)[0]
             if back != [(False, LARGE)]:
-                raise Fail(f"feed of a 70,000-byte message gave {len(back)} message(s) of "
-                           f"{[len(message[1]) for message in back if isinstance(message, tuple)]} bytes", hint)
+                sizes = [len(message[1]) for message in back if isinstance(message, tuple)]
+                raise Fail(f"feed of a 70,000-byte message gave {len(back)} message(s) of {sizes} bytes",
+                           hint if sizes != [len(LARGE)] else "the message came whole, but not as (False, the "
+                           "payload's bytes): see the lines above on the flag and the payload's type")
             reader = decoder()
             early = feed([HUGE_PREFIX + b"abc"], LIMIT_HINT, into=reader)[0]
             try:
