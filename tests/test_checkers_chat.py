@@ -78,6 +78,9 @@ SAYS_ONLY_INVALID = wrong(REFUSES, REFUSES.replace("problem)", '"invalid note")'
 # a refusal's details travel in the trailing metadata: quoting a long name or message grows them past its limit
 QUOTES_THE_NAME = wrong(REFUSES, REFUSES.replace("problem)", 'f"{problem} (from {request.name!r})")'))
 QUOTES_THE_MESSAGE = wrong(REFUSES, REFUSES.replace("problem)", 'f"{problem}: {request.message!r}")'))
+QUOTES_A_LITTLE_OF_THE_NAME = wrong(REFUSES, REFUSES.replace("problem)", 'f"{problem} (from {request.name[:15]!r})")'))
+QUOTES_A_LITTLE_OF_THE_MESSAGE = wrong(REFUSES, REFUSES.replace("problem)",
+                                                                'f"{problem} (got {request.message[:15]!r})")'))
 A_LIMIT_OF_ITS_OWN = wrong(REFUSES, REFUSES + """
         if len(request.message) > 10_000:  # the mistake: stricter than the kit's 20,000
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "too long")""")
@@ -175,10 +178,10 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
         except Exception:  # the mistake: it catches the exception that ends the call
             pass"""), INVALID, "the call went on after its refusal", "an except around the abort"),
     "refusal_without_its_words": (SAYS_ONLY_INVALID, WORDS, "'invalid note', which does not mention", "problem_with"),
-    "refusal_that_quotes_the_name": (QUOTES_THE_NAME, INVALID, "a 20,000-character name: got RESOURCE_EXHAUSTED",
-                                     "Quote nothing of the note"),
-    "refusal_that_quotes_the_message": (QUOTES_THE_MESSAGE, INVALID, "a 20,001-character message: got "
-                                        "RESOURCE_EXHAUSTED", "Quote nothing of the note"),
+    "refusal_that_quotes_a_little_of_the_name": (QUOTES_A_LITTLE_OF_THE_NAME, WORDS, "which quotes the note",
+                                                 "Quote nothing of the note"),
+    "refusal_that_quotes_a_little_of_the_message": (QUOTES_A_LITTLE_OF_THE_MESSAGE, WORDS, "which quotes the note",
+                                                    "Quote nothing of the note"),
     "hands_out_after_the_lock": (HANDS_OUT_AFTER_THE_LOCK, AT_ONCE, "'poster", "self.lock"),
     "fan_out_outside_the_lock": (FAN_OUT_OUTSIDE_THE_LOCK, AT_ONCE, "'poster", "self.lock"),
     "no_lock_in_post": (NO_LOCK_IN_POST, AT_ONCE, "'poster", "self.lock"),
@@ -204,6 +207,13 @@ SEVERAL_RULES_BROKEN = {
                               "yield inside `with self.lock`"),
     "bounded_inboxes": (BOUNDED_INBOXES, {REPLAY}, {AT_ONCE}, "got an answer, then one got none",
                         "queue.Queue(maxsize=…)"),
+    "inboxes_bounded_at_200": (wrong("inbox = queue.SimpleQueue()", "inbox = queue.Queue(maxsize=200)"), {REPLAY},
+                               {AT_ONCE}, "got an answer, then one got none", "queue.Queue(maxsize=…)"),
+    # the long name (or message) quoted whole: RESOURCE_EXHAUSTED; the short notes' names (or messages): quoted
+    "refusal_that_quotes_the_name": (QUOTES_THE_NAME, {INVALID, WORDS}, set(), "a 20,000-character name: got "
+                                     "RESOURCE_EXHAUSTED", "Quote nothing of the note"),
+    "refusal_that_quotes_the_message": (QUOTES_THE_MESSAGE, {INVALID, WORDS}, set(), "a 20,001-character message: "
+                                        "got RESOURCE_EXHAUSTED", "Quote nothing of the note"),
     # Racy: a stream ends at once, before or after the header and the replay cases look at it
     "leaves_as_it_joins": (LEAVES_AS_IT_JOINS, {FAN_OUT, NUMBERED, INVALID, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS},
                            {HEADER, REPLAY}, "stream ended: Subscribe returned", "context.add_callback(leave())"),

@@ -46,9 +46,9 @@ from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
 ROOM_SIZE = 50  # subscribers at once: a workshop room
 # The slow reader of the replay case: 4 notes of 19 KB are more than the 64 KB its connection takes in unread (BDP
 # probing off, a connection of its own), so the server is still sending them UNREAD_FOR s later, and still when
-# MEANWHILE short notes have been posted: more than an inbox of queue.Queue(maxsize=50) holds, far fewer than the
+# MEANWHILE short notes have been posted: more than an inbox of queue.Queue(maxsize=200) holds, far fewer than the
 # reference server lets a subscriber lag behind (MAX_BACKLOG) before it cuts it off.
-SLOW_REPLAY, BIG_NOTE, UNREAD_FOR, MEANWHILE = 4, 19_000, 0.4, 60
+SLOW_REPLAY, BIG_NOTE, UNREAD_FOR, MEANWHILE = 4, 19_000, 0.4, 250
 UNREAD_STAYS = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
 
 HEADER_HINT = ("call context.send_initial_metadata(()) in Subscribe right after joining the room, before "
@@ -226,9 +226,9 @@ def _messages(notes: queue.SimpleQueue, most: int) -> list[str]:
 
 
 INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must hold one)
-    "an empty message": (chat_pb2.Note(name="checker", message=""), ("empty",)),
-    "a message of spaces": (chat_pb2.Note(name="checker", message="   "), ("empty",)),
-    f"a {MAX_MESSAGE + 1:,}-character message": (chat_pb2.Note(name="checker", message="x" * (MAX_MESSAGE + 1)),
+    "an empty message": (chat_pb2.Note(name="Quentin", message=""), ("empty",)),
+    "a message of spaces": (chat_pb2.Note(name="Quentin", message="   "), ("empty",)),
+    f"a {MAX_MESSAGE + 1:,}-character message": (chat_pb2.Note(name="Quentin", message="x" * (MAX_MESSAGE + 1)),
                                                  (f"{MAX_MESSAGE:,}", str(MAX_MESSAGE))),
     "a note without a name": (chat_pb2.Note(name="", message="hello"), ("name",)),
     f"a {MAX_NAME + 1}-character name": (chat_pb2.Note(name="n" * (MAX_NAME + 1), message="hello"), (str(MAX_NAME),)),
@@ -236,6 +236,7 @@ INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must h
     f"a {MAX_MESSAGE:,}-character name": (chat_pb2.Note(name="n" * MAX_MESSAGE, message="hello"), (str(MAX_NAME),)),
 }
 LONGEST_REFUSAL = 200  # characters: a sentence that says what is wrong, never the note itself
+QUOTE = 6  # characters of a name or message that, found in a refusal, show it quoted the note
 
 
 def _refusals(room: Room):
@@ -305,6 +306,10 @@ def _says_what_is_wrong(room: Room):
         if not any(word in details for word in words):
             expected = " or ".join(repr(word) for word in words)
             raise Fail(f"{what} was refused with {details!r}, which does not mention {expected}", WORDS_HINT)
+        note = INVALID_NOTES[what][0]
+        quoted = [part for part in (note.name[:QUOTE], note.message.strip()[:QUOTE]) if len(part) >= 4]
+        if any(part in details for part in quoted):
+            raise Fail(f"{what} was refused with {details[:100]!r}, which quotes the note", QUOTED_HINT)
 
 
 def _room_of(size: int):
