@@ -276,14 +276,17 @@ def _a_slow_round(slow, alone: dict) -> bool:
             threads[streams[-1]].join(STARTED)
             if all(name in outcome for name in streams):
                 break
-            try:
-                health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise
-                raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, a health check "
-                           f"got no answer within {HEALTH_WAIT:g} s: the event loop was stopped",
-                           BLOCKING_HINT) from None
+            for attempt in (1, 2):  # a late answer once may be a busy machine; a stopped loop is late twice
+                try:
+                    health.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_WAIT)
+                    break
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                        raise
+                    if attempt == 2:
+                        raise Fail(f"while GetUsersByType waited {SLOW_LOOKUP:g} s for the directory, two health "
+                                   f"checks in a row got no answer within {HEALTH_WAIT:g} s: the event loop was "
+                                   "stopped", BLOCKING_HINT) from None
     for name in streams:
         threads[name].join(max(0.1, deadline - time.monotonic()))
     together = time.monotonic() - started
