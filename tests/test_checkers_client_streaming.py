@@ -22,6 +22,23 @@ def learners_module(method: str) -> str:
                                           "SEEN = set()\nLOCK = threading.Lock()\n\n\nclass MyUserManager")
 
 
+# A reader thread fills a queue; the method stops at the first quiet moment longer than `seconds`.
+ANSWERS_AFTER_QUIET = '''
+    def CountAlreadyUsers(self, request_iterator, context):
+        found, arrived = set(), queue.Queue()
+        threading.Thread(target=lambda: [arrived.put(r) for r in request_iterator] + [arrived.put(None)],
+                         daemon=True).start()
+        while True:
+            try:
+                request = arrived.get(timeout={seconds})  # the mistake: a quiet client taken for one that is done
+            except queue.Empty:
+                break
+            if request is None:
+                break
+            if self.directory.get(request.id):
+                found.add(request.id)
+        return users_pb2.UserCountResponse(count=len(found))
+'''
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
     # (an id of 0 or below is an unknown id too: a mistake with every unknown id breaks that rule as well)
     "counts a repeated id again": (DISTINCT, '''
@@ -89,38 +106,10 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     break
             return users_pb2.UserCountResponse(count=len(found))
     ''', "until request_iterator ends"),
-    "answers after half a second of quiet": (WAITS, '''
-        def CountAlreadyUsers(self, request_iterator, context):
-            found, arrived = set(), queue.Queue()
-            threading.Thread(target=lambda: [arrived.put(r) for r in request_iterator] + [arrived.put(None)],
-                             daemon=True).start()
-            while True:
-                try:
-                    request = arrived.get(timeout=0.5)  # the mistake: a quiet client is taken for a client that is done
-                except queue.Empty:
-                    break
-                if request is None:
-                    break
-                if self.directory.get(request.id):
-                    found.add(request.id)
-            return users_pb2.UserCountResponse(count=len(found))
-    ''', "until request_iterator ends"),
-    "answers after two seconds of quiet": (WAITS, '''
-        def CountAlreadyUsers(self, request_iterator, context):
-            found, arrived = set(), queue.Queue()
-            threading.Thread(target=lambda: [arrived.put(r) for r in request_iterator] + [arrived.put(None)],
-                             daemon=True).start()
-            while True:
-                try:
-                    request = arrived.get(timeout=2.0)  # "two seconds of quiet: surely done"
-                except queue.Empty:
-                    break
-                if request is None:
-                    break
-                if self.directory.get(request.id):
-                    found.add(request.id)
-            return users_pb2.UserCountResponse(count=len(found))
-    ''', "nor when the client pauses"),
+    "answers after half a second of quiet": (WAITS, ANSWERS_AFTER_QUIET.format(seconds=0.5),
+                                              "until request_iterator ends"),
+    "answers after two seconds of quiet": (WAITS, ANSWERS_AFTER_QUIET.format(seconds=2.0),
+                                           "nor when the client pauses"),
     "keeps the set on self, made safe by a lock held for the whole call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             with LOCK:  # "no two calls touch self.found at once": so each waits for the other to end
