@@ -169,26 +169,32 @@ def _slow_reader(room: Room) -> None:
                 raise Stalled(f"{when}, {count(answered, 'Post')} got an answer, then one got none within "
                               f"{CALL_TIMEOUT:g} s", FULL_INBOX_HINT)
             got = _messages(notes, SLOW_REPLAY + len(meanwhile))
-            heard = got[SLOW_REPLAY:]
-            if heard == meanwhile:
-                return
-            if heard:
-                raise Fail(f"{newcomer} that read its replay slowly got {len(heard)} notes after it: not the "
-                           f"{len(meanwhile)} posted meanwhile, each once, in order (it got {heard[0]!r} first)",
-                           "Post puts each note into every inbox, once, under the lock, and drops none")
-            shown = f"{len(got)} notes" if len(got) != SLOW_REPLAY else f"its {SLOW_REPLAY} replayed notes only"
-            room.post("are you in the room now?")
-            if _messages(notes, 1) == ["are you in the room now?"]:  # it is now: it joined after its replay
-                raise Stalled(f"{newcomer} that read its replay slowly got {shown}: not the {len(meanwhile)} notes "
-                              "posted meanwhile", "join first: put the replay into the new inbox and add the inbox "
-                              "to the room, under the lock, before the first yield. A replay yielded before joining "
-                              "is still going out when a note is posted, and that note reaches an inbox that is not "
-                              "in the room yet")
-            raise Stalled(f"{newcomer} that read its replay slowly got {shown}: none of the {len(meanwhile)} notes "
-                          "posted meanwhile, nor one posted after it had read it", FAN_OUT_HINT + ", and Subscribe "
-                          "adds its inbox to the room (self.inboxes) whatever replay it asked for")
+            if got[SLOW_REPLAY:] != meanwhile:
+                _explain_missed_notes(room, notes, got, meanwhile, newcomer)
         finally:
             call.cancel()
+
+
+def _explain_missed_notes(room: Room, notes: queue.SimpleQueue, got: list[str], meanwhile: list[str],
+                          newcomer: str) -> None:
+    """Why the slow reader did not get the `meanwhile` notes after its replay: they came wrong, or it was not in the
+    room while they were posted (one more note, posted now it has read its replay, tells whether it is now)."""
+    heard = got[SLOW_REPLAY:]
+    if heard:
+        raise Fail(f"{newcomer} that read its replay slowly got {len(heard)} notes after it: not the "
+                   f"{len(meanwhile)} posted meanwhile, each once, in order (it got {heard[0]!r} first)",
+                   "Post puts each note into every inbox, once, under the lock, and drops none")
+    shown = f"{len(got)} notes" if len(got) != SLOW_REPLAY else f"its {SLOW_REPLAY} replayed notes only"
+    room.post("are you in the room now?")
+    if _messages(notes, 1) == ["are you in the room now?"]:  # it is now: it joined after its replay
+        raise Stalled(f"{newcomer} that read its replay slowly got {shown}: not the {len(meanwhile)} notes "
+                      "posted meanwhile", "join first: put the replay into the new inbox and add the inbox "
+                      "to the room, under the lock, before the first yield. A replay yielded before joining "
+                      "is still going out when a note is posted, and that note reaches an inbox that is not "
+                      "in the room yet")
+    raise Stalled(f"{newcomer} that read its replay slowly got {shown}: none of the {len(meanwhile)} notes "
+                  "posted meanwhile, nor one posted after it had read it", FAN_OUT_HINT + ", and Subscribe "
+                  "adds its inbox to the room (self.inboxes) whatever replay it asked for")
 
 
 def _read(call) -> queue.SimpleQueue:
