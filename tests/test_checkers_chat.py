@@ -214,6 +214,10 @@ SEVERAL_RULES_BROKEN = {
                                      "RESOURCE_EXHAUSTED", "Quote nothing of the note"),
     "refusal_that_quotes_the_message": (QUOTES_THE_MESSAGE, {INVALID, WORDS}, set(), "a 20,001-character message: "
                                         "got RESOURCE_EXHAUSTED", "Quote nothing of the note"),
+    # each note kept (and numbered) twice: numbers skip, a replay shows a note twice; the crowd's newcomers may too
+    "adds_each_note_twice": (wrong("note = self.history.add(request)", "self.history.add(request)\n"
+                                   "            note = self.history.add(request)"), {NUMBERED, REPLAY, INVALID},
+                             {AT_ONCE}, "three notes posted one after another were numbered", "once per Post"),
     # Racy: a stream ends at once, before or after the header and the replay cases look at it
     "leaves_as_it_joins": (LEAVES_AS_IT_JOINS, {FAN_OUT, NUMBERED, INVALID, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS},
                            {HEADER, REPLAY}, "stream ended: Subscribe returned", "context.add_callback(leave())"),
@@ -271,6 +275,13 @@ def test_a_replay_newest_first_is_named_wherever_a_newcomer_shows_it(check):
     # The crowd's newcomers (replay=3) may show it too, with the same cause named.
     assert REPLAY in failed(result) and failed(result) <= {REPLAY, AT_ONCE}, repr(result)
     assert AT_ONCE not in failed(result) or "oldest first" in result[AT_ONCE].hint, repr(result)
+
+
+@pytest.mark.usefixtures("short_idle_window")
+def test_an_inbox_that_hands_out_the_newest_first_is_named_in_the_replay_case(check):
+    result = check(wrong("inbox = queue.SimpleQueue()", "inbox = queue.LifoQueue()"))
+    assert REPLAY in failed(result), repr(result)
+    assert "queue.LifoQueue hands out the newest first" in result[REPLAY].hint, repr(result)
 
 
 @pytest.mark.usefixtures("short_idle_window")

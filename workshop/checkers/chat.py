@@ -28,7 +28,7 @@ import grpc
 
 from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, STREAM_LIFETIME, Room, Stalled, count
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
-from workshop.checkers.chat_crowd import SWITCH_INTERVAL, posting_at_once
+from workshop.checkers.chat_crowd import KEPT_TWICE_HINT, REPLAY_ORDER_HINT, SWITCH_INTERVAL, posting_at_once
 from workshop.checkers.support import (
     CASE_DEADLINE,
     CheckResult,
@@ -68,9 +68,9 @@ FULL_INBOX_HINT = ("Post waited for room in that newcomer's inbox: an inbox with
                    "makes put() wait while it is full, lock held, so every Post waits for the slowest reader. Use "
                    "queue.SimpleQueue(), whose put() never waits")
 RETURNED_HINT = ("a Subscribe that returns ends its stream: loop on inbox.get() until it gives None, which only "
-                 "leave puts in, when the call ends. If it ended at once, look at add_callback: context.add_callback"
-                 "(leave) hands gRPC the function to call later; context.add_callback(leave()) calls leave now, so "
-                 "the subscriber leaves the room as it joins")
+                 "leave puts in, into the inbox of the call that ended, and only then. If it ended at once, look at "
+                 "add_callback: context.add_callback(leave) hands gRPC the function to call later; "
+                 "context.add_callback(leave()) calls leave now, so the subscriber leaves the room as it joins")
 CONCURRENCY_HINT = ("your server turns away calls past a number at once (MAX_CONCURRENT_RPCS in your module: grpc."
                     "server's maximum_concurrent_rpcs), and every open Subscribe is a call that lasts: leave "
                     f"MAX_CONCURRENT_RPCS out, or make it clearly more than a room of {ROOM_SIZE} and its Posts")
@@ -107,10 +107,14 @@ def _order(room: Room):
     got = [ann.next_note(waiting_for=repr(text)) for text in texts]
     if [note.message for note in got] != texts:
         raise Fail(f"got {_texts(got)}; expected 'first', 'second', 'third'",
-                   "hand the notes out in the order they were posted, under one lock")
+                   "hand the notes out in the order they were posted, under one lock, into inboxes that hand out "
+                   "first what came in first (queue.SimpleQueue)")
     if [note.sequence for note in got] != answered or not answered[0] < answered[1] < answered[2]:
         raise Fail(f"the notes arrived numbered {[n.sequence for n in got]}; Post answered {answered}",
                    "hand out the note that history.add(request) returns (numbered), and answer its sequence")
+    if answered != list(range(answered[0], answered[0] + 3)):  # nobody else posts: one number a note
+        raise Fail(f"three notes posted one after another were numbered {answered}: some numbers went to no note "
+                   "handed out", KEPT_TWICE_HINT)
 
 
 def _replay(room: Room):
@@ -123,8 +127,10 @@ def _replay(room: Room):
     except Stalled as failure:
         raise Stalled(failure.got, hint) from None
     if [note.message for note in got] != ["history 2", "history 3"]:
+        messages = [note.message for note in got]
         raise Fail(f"a subscriber asking for replay=2 got {_texts(got)} first; expected 'history 2', 'history 3'",
-                   hint)
+                   KEPT_TWICE_HINT if messages[0] == messages[1] else
+                   REPLAY_ORDER_HINT if messages == ["history 3", "history 2"] else hint)
     listener = room.listen("no replay", replay=0)
     if not listener.joined.wait(CALL_TIMEOUT) or listener.call.done():
         return  # no join header: nothing tells when it joined (the header's case says so)
@@ -289,6 +295,9 @@ def _rejects_invalid(room: Room):
                    "set_details alone let the method go on, and so does an except around the abort")
     if before == after == 0:
         return  # Post answers no sequence at all: the order case says so, and no number can be compared here
+    if after == before + 2:  # one number more than the note after: each note takes two
+        raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones got numbers {before} and {after}",
+                   KEPT_TWICE_HINT)
     if after != before + 1:
         raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones got numbers {before} and {after}: "
                    "the refused notes took numbers",

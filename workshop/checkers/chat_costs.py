@@ -67,7 +67,8 @@ POLL_HINT = ("each waiting subscriber wakes up again and again to look for notes
              "context.add_callback(leave) wake it when the call ends")
 LEAVE_HINT = ("a cancelled Subscribe still sleeps in inbox.get() (or polls) and holds its worker thread: leave the "
               "room in context.add_callback(leave), where leave takes the inbox out and puts None into it to wake "
-              "the loop at once (and if add_callback returns False, the call has ended: leave at once)")
+              "the loop at once, which returns on None (and if add_callback returns False, the call has ended: "
+              "leave at once)")
 KEPT_HINT = ("a subscriber that left is still in the room, so every later note piles up in its inbox and is never "
              "freed: leave() must take the inbox out of self.inboxes (under the lock), not only put None into it")
 

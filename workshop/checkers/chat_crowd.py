@@ -41,7 +41,10 @@ WAITS_FOR_A_SUBSCRIBER_HINT = (
     "Take the lock only to join, leave and hand out, into inboxes whose put() never waits (queue.SimpleQueue)")
 
 REPLAY_ORDER_HINT = ("its replay came newest first: history.last(request.replay) gives the notes oldest first, "
-                     "so put them into the new inbox in that order")
+                     "so put them into the new inbox in that order, into a queue that hands out first what came in "
+                     "first (queue.SimpleQueue; a queue.LifoQueue hands out the newest first)")
+KEPT_TWICE_HINT = ("history.add(request) numbers and keeps a note each time it is called: call it once per Post, "
+                   "and hand out and answer the note it returns")
 
 
 def posting_at_once(room: Room) -> None:
@@ -126,8 +129,9 @@ def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
         if problem:
             replayed_in_order = notes[:REPLAY][::-1] + notes[REPLAY:]
             replay_reversed = order.problem([text for text in replayed_in_order if text in receipts]) is None
+            kept_twice = len(set(notes[:REPLAY])) < len(notes[:REPLAY])
             raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}",
-                       REPLAY_ORDER_HINT if replay_reversed else LOCK_HINT)
+                       KEPT_TWICE_HINT if kept_twice else REPLAY_ORDER_HINT if replay_reversed else LOCK_HINT)
 
 
 def _explained(error: BaseException, room: Room) -> BaseException:
