@@ -83,9 +83,26 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
     "UNAVAILABLE for nobody": (wrong(GET_USER, NOT_FOUND, NOT_FOUND.replace("NOT_FOUND", "UNAVAILABLE")), {"unknown"},
                                "UNAVAILABLE tells a caller 'the server cannot be reached now"),
     "a missing return": (wrong(GET_USER, "return users_pb2.UserResponse(user=user)",
-                               "users_pb2.UserResponse(user=user)"), {"found"}, "where a `return` is missing"),
+                               "users_pb2.UserResponse(user=user)"), {"found", "at once"},
+                         "where a `return` is missing"),
     "a sleep of 6 s": (wrong(GET_USER, "        return users_pb2", "        time.sleep(6)\n        return users_pb2"
-                             ).replace("import grpc", "import time\n\nimport grpc"), {"found"}, "a time.sleep"),
+                             ).replace("import grpc", "import time\n\nimport grpc"), {"found", "at once"},
+                       "a time.sleep"),
+    # int64 ids have no limit above: a user beyond 32 bits is in the checker's seed
+    "an upper limit of its own": (wrong(GET_USER, ID_CHECK, ID_CHECK + """\
+        if request.id > 2**31 - 1:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id too large")
+"""), {"found"}, "an id of 1 or more is a good one"),
+    # the kit's message for id 0, copied: for -7 it names another id
+    "a message copied for id 0": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace(
+        "problem)", '"id must be a positive number; got 0")')), {"invalid message"},
+        "build the message from request.id"),
+    # what one call found, on self: a call that comes meanwhile overwrites it
+    "the user kept on self": (wrong(GET_USER, "        user = self.directory.get(request.id)\n", """\
+        self.user = self.directory.get(request.id)
+        time.sleep(0.05)  # e.g. a log line
+        user = self.user
+""").replace("import grpc", "import time\n\nimport grpc"), {"at once"}, "not on self"),
     "OUT_OF_RANGE for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT",
                                                                                         "OUT_OF_RANGE")),
                                     {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
@@ -171,7 +188,7 @@ def test_get_user_message_in_a_learners_own_words_passes(message, tmp_path):
 def test_get_user_exception_in_the_server_is_reported_with_its_line(tmp_path):
     result = check(check_get_user, wrong(GET_USER, "user = self.directory.get(request.id)",
                                          "user = self.directory._users[request.id]"), tmp_path)
-    assert result.passed == 2  # only the id checks, which come first, still work
+    assert result.passed == 2  # only the id checks still work
     assert result[GET_USER_RULES["found"]].got == (
         "your server raised AttributeError: 'UserDirectory' object has no attribute '_users' "
         "(my_get_user.py, line 13, in GetUser)")
@@ -669,6 +686,7 @@ def test_nickname_of_deciding_by_the_message_is_heard_when_another_code_says_the
     result = check_nickname_of(caller(by_the_words))
     assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
     assert "a server that refuses with" in result[NICKNAME_OF_RULES["other errors"]].got
+    assert "only the code tells them apart" in result[NICKNAME_OF_RULES["other errors"]].hint
 
 
 def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_another_stub():
@@ -676,9 +694,11 @@ def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_ano
         "    try:\n": "    if user_id in KEPT:\n        return KEPT[user_id]\n    try:\n",
         "    return reply.user.nickname": "    KEPT[user_id] = reply.user.nickname\n    return reply.user.nickname"})
     result = check_nickname_of(caller("KEPT = {}\n" + kept))
-    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)  # the refusing server: ids 3 and 6 too
-    assert "which another server gave earlier" in result[NICKNAME_OF_RULES["other errors"]].got
-    assert "a nickname kept from an earlier call" in result[NICKNAME_OF_RULES["other errors"]].hint
+    # every id was asked of the first server: the other servers' answers come from the cache
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("other errors", "gone", "deadline")}, repr(result)
+    for rule in ("other errors", "gone", "deadline"):
+        assert "which another server gave earlier" in result[NICKNAME_OF_RULES[rule]].got
+        assert "a nickname kept from an earlier call" in result[NICKNAME_OF_RULES[rule]].hint
 
 
 def test_add_user_set_code_without_a_return_is_told_the_method_goes_on(tmp_path):
@@ -707,6 +727,29 @@ def test_add_user_that_picks_the_next_id_itself_is_caught_by_users_sent_at_once(
     assert "leave id 0 as it is" in result[ADD_USER_RULES["at once"]].hint
 
 
+@pytest.mark.parametrize("shared", [
+    # the reply taken from self: a call that stored meanwhile overwrote it
+    wrong(ADD_USER, "        return users_pb2.UserResponse(user=stored)", "        self.last = stored\n"
+          "        time.sleep(0.02)  # e.g. a log line\n        return users_pb2.UserResponse(user=self.last)"),
+    # the request kept on self: two calls store the same one, and the other's nickname is taken
+    wrong_in_places(ADD_USER, {"        mistake = users.problem_with_new_user(request)": "        self.request = "
+                               "request\n        time.sleep(0.02)  # e.g. a log line\n"
+                               "        mistake = users.problem_with_new_user(self.request)",
+                               "self.directory.add(request)": "self.directory.add(self.request)"}),
+], ids=["the reply", "the request"])
+def test_add_user_that_keeps_a_call_on_self_is_caught_by_users_sent_at_once(shared, tmp_path):
+    result = check(check_add_user, shared.replace("import grpc", "import time\n\nimport grpc"), tmp_path)
+    assert failed(result) == {ADD_USER_RULES["at once"]}, repr(result)
+    assert "not on self" in result[ADD_USER_RULES["at once"]].hint, repr(result)
+
+
+def test_add_user_that_ignores_the_id_asked_for_is_told_so_and_not_of_a_record_of_its_own(tmp_path):
+    ignores_it = wrong(ADD_USER, f"            {ADD}", f"            request.id = 0\n            {ADD}")
+    result = check(check_add_user, ignores_it, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["chosen id"], ADD_USER_RULES["taken"]}, repr(result)
+    assert "keep any other" in result[ADD_USER_RULES["chosen id"]].hint, repr(result)
+
+
 def test_add_user_that_remembers_refused_nicknames_leaves_a_trace(tmp_path):
     remembers = wrong(ADD_USER, "        try:\n", """\
         seen = self.__dict__.setdefault("seen", set())  # the mistake: "valid nicknames already asked for"
@@ -729,3 +772,42 @@ def test_add_user_that_checks_a_stripped_copy_lets_a_long_nickname_with_a_space_
         mistake = users.problem_with_new_user(checked)""")
     result = check(check_add_user, stripped, tmp_path)
     assert failed(result) == {INVALID_FIELDS[2][0]}, repr(result)
+
+
+def test_nickname_of_sharing_one_request_between_calls_is_told_to_build_it_on_every_call():
+    shared = wrong(NICKNAME_OF, "def nickname_of(stub, user_id):", "def nickname_of(stub, user_id, _request=users_pb2."
+                   "UserRequest()):").replace("stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+                                              "stub.GetUser(_request, timeout=1)").replace(
+        "    try:\n", "    _request.id = user_id\n    time.sleep(0.001)  # e.g. a log line\n    try:\n")
+    result = check_nickname_of(caller("import time\n" + shared))
+    assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
+    assert "threads at once" in result[NICKNAME_OF_RULES["found"]].got, repr(result)
+    assert "build the UserRequest inside the function" in result[NICKNAME_OF_RULES["found"]].hint, repr(result)
+
+
+def test_nickname_of_answering_none_for_a_wrong_id_without_asking_is_told_to_ask():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "    try:\n", "    if user_id < 1:\n        return None\n"
+                                                                     "    try:\n")))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert "ask the server for every id" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+
+
+SWALLOWS_IN_FINALLY = """\
+def nickname_of(stub, user_id):
+    nickname = None
+    try:
+        reply = stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)
+        nickname = reply.user.nickname
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    finally:
+        return nickname  # the mistake: a return here cancels the exception being raised
+"""
+
+
+def test_nickname_of_a_return_in_finally_is_named_as_what_swallows_the_error():
+    result = check_nickname_of(caller(SWALLOWS_IN_FINALLY))
+    assert NICKNAME_OF_RULES["other errors"] in failed(result), repr(result)
+    assert "a `return` in a `finally:` block" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)

@@ -6,7 +6,6 @@ per invalid field); tests/test_checkers_unary.py breaks each rule on its own.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 import tempfile
@@ -75,14 +74,16 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
              "quote it whole",
     "not stored": "a refused user is not stored, and leaves no trace: the same user, refused for a taken id, is "
                   "then stored with id 0",
-    "at once": f"{CROWD} new users at once with id 0 → all stored; two AddUser calls at the same moment with the "
-               "same nickname, or the same id → one is stored, the other gets ALREADY_EXISTS (the directory's add "
-               "decides, under its lock)",
+    "at once": f"{CROWD} new users at once with id 0 → all stored, each reply with its own user; two AddUser calls "
+               "at the same moment with the same nickname, or the same id → one is stored, the other gets "
+               "ALREADY_EXISTS (the directory's add decides, under its lock)",
 }
 CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the next free id, under its lock. An id "
                   "you pick (the highest so far plus one, a counter of your own) is picked twice when calls come at "
                   "once, and clashes with ids that callers chose")
 RACE_LOOKUP = 0.3  # seconds each lookup of the "at once" case's copy takes: the gap a check of one's own leaves open
+SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call sends and stores in "
+               "local variables (request, stored), not on self, where the next call overwrites it")
 RACE_HINT = ("users.AlreadyExists escaped from self.directory.add: a check of your own before add (is the nickname or "
              "the id taken?) leaves a gap in which another call stores the same user. Let add decide (it checks and "
              "stores under one lock): catch its users.AlreadyExists around add, and abort with ALREADY_EXISTS and "
@@ -269,8 +270,11 @@ def check_add_user(server) -> CheckResult:
                 raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
             first = min(users.values(), key=lambda user: user.id)
             again = new_user("second_try", id=first.id)  # a taken id: how it is refused is the taken case's business
-            with contextlib.suppress(grpc.RpcError):
+            try:
                 add(again)
+                return  # stored after all, under another id: the chosen-id and taken cases say why
+            except grpc.RpcError:
+                pass
             again.id = 0
             try:
                 add(again)
@@ -287,13 +291,20 @@ def check_add_user(server) -> CheckResult:
                      "the same id": (new_user("one", id=unused_id()), new_user("other"))}
             twins["the same id"][1].id = twins["the same id"][0].id
             with target.fresh(env={"USERS_LOOKUP_SECONDS": str(RACE_LOOKUP)}) as slow, users_stub(slow) as racing:
-                crowd = [racing.AddUser.future(new_user(f"crowd{n}"), timeout=TIMEOUT) for n in range(CROWD)]
+                sent = [new_user(f"crowd{n}") for n in range(CROWD)]
+                crowd = [racing.AddUser.future(user, timeout=TIMEOUT) for user in sent]
                 refused = [call.exception() for call in crowd if call.exception() is not None]
                 if refused and refused[0].code() == grpc.StatusCode.UNIMPLEMENTED:
                     raise refused[0]  # not done yet
                 if refused:
+                    nickname_taken = "nickname" in (refused[0].details() or "")  # one call's user stored by another
                     raise Fail(f"{CROWD} new users at once, each with id 0: {len(refused)} refused, the first with "
-                               f"{support.describe_rpc_error(refused[0])[:90]}", CHOSEN_ID_HINT)
+                               f"{support.describe_rpc_error(refused[0])[:90]}",
+                               SHARED_HINT if nickname_taken else CHOSEN_ID_HINT)
+                for user, call in zip(sent, crowd, strict=True):
+                    if call.result().user.nickname != user.nickname:
+                        raise Fail(f"{CROWD} new users at once, each with id 0: the reply to {user.nickname} holds "
+                                   f"{one_line(call.result().user)[:90]}", SHARED_HINT)
                 for what, pair in twins.items():
                     calls = [racing.AddUser.future(user, timeout=TIMEOUT) for user in pair]  # both sent, then waited
                     errors = [call.exception() for call in calls if call.exception() is not None]

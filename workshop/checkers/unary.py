@@ -34,7 +34,9 @@ GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on 
              "on every call (a user AddUser has just stored, under an id asked for before, too)",
     "unknown": "an unknown id → NOT_FOUND, with a message that names that id",
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
-    "invalid message": "an id of 0 or below → a message that says what is wrong with the id, not 'no user'",
+    "invalid message": "an id of 0 or below → a message that says what is wrong with the id (that id, if it "
+                       "names one), not 'no user'",
+    "at once": "12 calls at once, for 4 different ids → each gets the user it asked for, as when asked alone",
 }
 
 # Users with ids 0 and -7 cannot be added, but this seed plants them: a GetUser that looks them
@@ -46,6 +48,8 @@ GET_USER_SEED = [
     users_pb2.User(id=4, nickname="dave", mail_address="dave@example.com", user_type=T.USER_TYPE_GUEST),
     users_pb2.User(id=7, nickname="grace", mail_address="grace@example.org", user_type=T.USER_TYPE_ADMINISTRATOR),
     users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
+    # beyond 32 bits: an int64 id has no limit of its own above, and a check of one's own that adds one refuses it
+    users_pb2.User(id=5_000_000_000, nickname="zoe", mail_address="zoe@example.com", user_type=T.USER_TYPE_NORMAL),
 ]
 UNKNOWN_IDS = (73, 2718)  # ids the notebook never shows: only a message built from request.id names them
 INVALID_IDS = (0, -7, -2)  # -2 is planted nowhere: a refusal that does not end the call falls through to NOT_FOUND
@@ -56,9 +60,14 @@ NOBODY_WORDS = r"no user|not found|no such|does not exist|doesn't exist|unknown 
 INVALID_WORDS = r"invalid|must be|positive|wrong|bad id"  # what NOT_FOUND's and ALREADY_EXISTS's words must not say
 INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
                 "even when the directory holds a user with it")
-ENDS_THE_CALL_HINT = ("end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem): set_code "
-                      "alone does not end the method, and an abort inside try/except Exception is caught, so the "
-                      "method goes on to the lookup")
+ENDS_THE_CALL_HINT = ("the lookup ran for a wrong id that nobody has: check users.problem_with_id(request.id) first, "
+                      "before the lookup, and end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
+                      "problem). set_code alone does not end the method, and an abort inside try/except Exception is "
+                      "caught: either way the method goes on to the lookup")
+NAMED_ID = re.compile(r"\b(?:got|id|was|is)\s*[:=]?\s*(-?\d+)", re.IGNORECASE)  # "got -7", "id 0": the id it names
+AT_ONCE_CALLS, AT_ONCE_IDS = 12, 4
+SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up in local "
+               "variables, not on self (self.user, self.request), where the next call overwrites it")
 
 
 def _refused_with_another_code(user_id: int, error) -> Fail | None:
@@ -151,10 +160,42 @@ def check_get_user(server) -> CheckResult:
                 if not re.search(WRONG_ID_WORDS, details, re.IGNORECASE):
                     raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} does not say "
                                "what is wrong with the id (a good id is 1 or more)", say_it)
+                named = NAMED_ID.search(details)
+                if named and int(named.group(1)) != user_id:
+                    raise Fail(f"INVALID_ARGUMENT for id {user_id}, but its message {details[:80]!r} names id "
+                               f"{named.group(1)}", "build the message from request.id: " + say_it)
+
+        def at_once():
+            """Each call of a crowd answers as that id is answered when asked alone (what that is, is the other
+            cases' business)."""
+            def ask(user_id):
+                return stub.GetUser.future(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
+
+            alone, failed = {}, None
+            for user_id in sorted(user_id for user_id in users if user_id > 0)[:AT_ONCE_IDS]:
+                try:
+                    alone[user_id] = ask(user_id).result().user
+                except grpc.RpcError as error:
+                    if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        raise  # not done yet, or too slow for a crowd: said as for any case
+                    failed = error  # an id refused alone: the found case says why, and the others are asked
+            if not alone:
+                if failed.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    return  # the method's own refusals, of good ids: the found case says why
+                raise failed  # an error for every id, alone: said as for any case
+            asked = [list(alone)[n % len(alone)] for n in range(AT_ONCE_CALLS)]
+            calls = [ask(user_id) for user_id in asked]
+            for user_id, call in zip(asked, calls, strict=True):
+                reply = call.result().user
+                if reply != alone[user_id]:
+                    raise Fail(f"{AT_ONCE_CALLS} calls at once, for ids {', '.join(map(str, alone))}: "
+                               f"GetUser({user_id}) gave {one_line(reply)}; asked alone, {one_line(alone[user_id])}",
+                               SHARED_HINT)
 
         return run_checks("Exercise 4.1 · GetUser", [
             (GET_USER_RULES["found"], found),
             (GET_USER_RULES["unknown"], unknown),
             (GET_USER_RULES["invalid"], invalid),
             (GET_USER_RULES["invalid message"], invalid_message),
+            (GET_USER_RULES["at once"], at_once),
         ], target=target)

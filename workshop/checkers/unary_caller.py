@@ -27,7 +27,8 @@ from workshop.servers import users
 REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
     grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)]
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id → its nickname, asked through the stub it is given",
+    "found": "an existing id → its nickname, asked through the stub it is given; called from 12 threads at once, "
+             "each call gets its own",
     "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure",
     "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for id 0 is not 'no such user', "
                     f"and a server that refuses with each of the {len(REFUSED_WITH)} other codes is heard each time",
@@ -36,6 +37,7 @@ RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks eac
                 "itself carries that 1 s deadline",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
+AT_ONCE_THREADS, AT_ONCE_CALLS = 12, 48  # a request shared by calls (a default argument, a global) mixes them up
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
@@ -64,6 +66,18 @@ class SilentUserManager(users.UserManager):
     def GetUser(self, request, context):
         self.deadlines.append(context.time_remaining())
         self.released.wait(SILENCE)
+        return super().GetUser(request, context)
+
+
+class CountingUserManager(users.UserManager):
+    """The reference service, noting the id of each GetUser it is asked."""
+
+    def __init__(self, directory: users.UserDirectory):
+        super().__init__(directory)
+        self.asked: list[int] = []
+
+    def GetUser(self, request, context):
+        self.asked.append(request.id)
         return super().GetUser(request, context)
 
 
@@ -178,7 +192,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
     known = seed_users(users.DEFAULT_SEED)
     silent_servicer = SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)
     with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
-          serving(users.UserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
+          serving(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
           serving(silent_servicer) as silent,
           serving(RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
           gone() as stopped):
@@ -194,6 +208,16 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 if got != expected:
                     raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}; expected {expected!r}",
                                "return reply.user.nickname, from the reply of stub.GetUser")
+            asked = [sorted(known)[n % len(known)] for n in range(AT_ONCE_CALLS)]
+            with ThreadPoolExecutor(AT_ONCE_THREADS, thread_name_prefix="checker-4.3-caller") as threads:
+                answers = list(threads.map(lambda user_id: call(function, stub, user_id), asked))
+            for user_id, got in zip(asked, answers, strict=True):
+                if got != known[user_id].nickname + RENAMED:
+                    raise Fail(f"called from {AT_ONCE_THREADS} threads at once, nickname_of(stub, {user_id}) gave "
+                               f"{got!r}; alone it gives {known[user_id].nickname + RENAMED!r}",
+                               "keep each call's request and reply to that call: build the UserRequest inside the "
+                               "function, on every call (a default argument, a global or an attribute is one object "
+                               "that every call shares)")
 
         def unknown():
             hint = "catch grpc.RpcError; when error.code() == grpc.StatusCode.NOT_FOUND, return None"
@@ -206,7 +230,9 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave {got!r}; expected None", hint)
 
         def other_errors():
-            hint = "after the NOT_FOUND check, `raise`: every other failure is for the caller to handle"
+            hint = ("after the NOT_FOUND check, `raise`: every other failure is for the caller to handle (and let "
+                    "nothing swallow it after: a `return` in a `finally:` block cancels the exception)")
+            del counting.asked[:]
             try:
                 got = call(function, stub, 0)
             except grpc.RpcError as error:
@@ -214,14 +240,19 @@ def check_nickname_of(function: Callable) -> CheckResult:
                     return
                 raise Fail(f"nickname_of(stub, 0) raised {describe_rpc_error(error)}; expected the INVALID_ARGUMENT "
                            "of GetUser(0)", hint) from None
+            if 0 not in counting.asked:
+                hint = ("ask the server for every id: GetUser(0) answers INVALID_ARGUMENT, a wrong request, which the "
+                        "caller must hear of; a check of your own that returns None for it makes a wrong id look "
+                        "like a missing user")
             raise Fail(f"nickname_of(stub, 0) gave {got!r}, so its caller cannot tell a wrong id from a missing user",
                        hint)
 
         def refused_with_every_code():
             for number, code in enumerate(REFUSED_WITH):
                 expect_rpc_error(function, refusing, number, code, f"a server that refuses with {code.name}",
-                                 "return None only for NOT_FOUND; `raise` every other code: "
-                                 f"{code.name} is a failure the caller must hear of, whatever it is")
+                                 "return None only when error.code() is grpc.StatusCode.NOT_FOUND, and `raise` "
+                                 f"every other code: {code.name} is a failure the caller must hear of. (This server "
+                                 "words every refusal as a missing user's: only the code tells them apart)")
 
         def server_gone():
             try:
