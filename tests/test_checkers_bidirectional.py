@@ -6,11 +6,25 @@ import pytest
 from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell, wrong
 
 import server_runner
+from workshop.checkers import bidirectional
 from workshop.checkers.bidirectional import RULES, check_get_users_by_ids
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "07_1_get_users_by_ids.py"
-PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS, TOGETHER = RULES
+PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS, TOGETHER, IDLE = RULES
+REAL_IDLE_WINDOW = bidirectional.IDLE_WINDOW
+
+
+@pytest.fixture(autouse=True)
+def short_idle_window(monkeypatch):
+    """The idle case watches ten waiting conversations for 1.5 s. A wrong answer whose mistake is no poll only has to
+    pass it, which a glance shows: 1.4 s less a check. The tests of the answer and of polls ask for real_idle_window."""
+    monkeypatch.setattr(bidirectional, "IDLE_WINDOW", 0.1)
+
+
+@pytest.fixture
+def real_idle_window(monkeypatch):
+    monkeypatch.setattr(bidirectional, "IDLE_WINDOW", REAL_IDLE_WINDOW)
 
 
 def check(source, tmp_path):
@@ -218,6 +232,40 @@ REMEMBERS_IDS_ON_SELF = with_method("""
             yield users_pb2.UserResponse(user=user)
 """)
 REFERENCE = "from workshop.servers.users import add_to_server\n"
+# The requests read on a thread of their own into an inbox, which the method then looks into again and again.
+PUMPED = """
+    def GetUsersByIds(self, request_iterator, context):
+        inbox = queue.SimpleQueue()
+        threading.Thread(target=lambda: [*map(inbox.put, request_iterator), inbox.put(None)], daemon=True).start()
+        while True:
+{look}
+            if request is None:
+                return
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+"""
+
+
+def pumped(look: str) -> str:
+    return with_method(PUMPED.replace("{look}", textwrap.indent(textwrap.dedent(look).strip("\n"), " " * 12))).replace(
+        "import grpc\n", "import queue\nimport threading\nimport time\n\nimport grpc\n", 1)
+
+
+POLLS = {
+    "a busy loop": pumped("""
+        if inbox.empty():
+            continue
+        request = inbox.get()"""),
+    "a poll every 0.3 s": pumped("""
+        try:
+            request = inbox.get_nowait()
+        except queue.Empty:
+            time.sleep(0.3)
+            continue"""),
+}
 
 
 WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the ✗ line and its hint say)
@@ -356,6 +404,22 @@ def test_a_lock_that_an_abort_leaves_taken_is_told_what_holds_the_next_call(tmp_
     assert stuck and all("still held by an earlier call" in case.hint for case in stuck), repr(result)
 
 
+@pytest.mark.usefixtures("real_idle_window")
+@pytest.mark.parametrize("mistake", POLLS)
+def test_a_conversation_that_waits_by_looking_again_and_again_fails_only_the_idle_case(mistake, tmp_path):
+    result = check(POLLS[mistake], tmp_path)
+    assert failed(result) == {IDLE}, repr(result)
+    assert "woke up" in result[IDLE].got or "of CPU" in result[IDLE].got, repr(result)
+    assert "for request in request_iterator" in result[IDLE].hint, repr(result)
+
+
+@pytest.mark.usefixtures("real_idle_window")
+def test_a_pumped_inbox_read_with_a_blocking_get_passes(tmp_path):
+    """The same thread and inbox, read with get(): it sleeps until an id comes, so nothing polls."""
+    result = check(pumped("request = inbox.get()"), tmp_path)
+    assert result.all_passed, repr(result)
+
+
 @pytest.mark.parametrize("mistake", WRONG_ANSWERS)
 def test_a_wrong_answer_breaks_only_its_rule_and_the_hint_says_why(mistake, tmp_path):
     source, rule, shown = WRONG_ANSWERS[mistake]
@@ -414,6 +478,7 @@ def test_yielding_users_instead_of_responses_is_reported(tmp_path):
     assert "inside a UserResponse" in repr(result)
 
 
+@pytest.mark.usefixtures("real_idle_window")
 def test_answer_passes_every_rule_and_again_after_its_server_was_used(tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
         first = check_get_users_by_ids(server)
@@ -427,6 +492,7 @@ def test_answer_passes_every_rule_and_again_after_its_server_was_used(tmp_path):
     assert "Traceback" not in repr(first)
 
 
+@pytest.mark.usefixtures("real_idle_window")
 def test_reference_server_passes_the_same_rules(tmp_path):
     result = check(REFERENCE, tmp_path)
     assert result.all_passed, repr(result)

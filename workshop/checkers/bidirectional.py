@@ -15,7 +15,9 @@ first one's next id: a lock held while waiting shows there, and so does what one
 self for the next (the servicer object serves every call). The unknown-id case first stores a user
 through the server's own AddUser (the kit's, inherited): a lookup anywhere but self.directory misses
 it. When a case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes
-apart for the hint (never the verdict).
+apart for the hint (never the verdict). A last case holds ten conversations that wait for their next
+id and watches the server's process: waiting is free when the loop sleeps in request_iterator, and a
+poll or a busy loop shows in the threads that wake and the CPU they use.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 import grpc
 
 from workshop.checkers import support, users_cases
+from workshop.checkers.chat_clients import cost_over
 from workshop.checkers.support import Fail
 from workshop.checkers.unary import NOBODY_WORDS
 from workshop.protos import users_pb2
@@ -431,6 +434,40 @@ def answers_one_conversation_while_another_waits(target) -> None:
                        f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
 
 
+# Ten conversations wait for their next id while the checker watches the server for IDLE_WINDOW. Measured on the
+# kit's 2-core machine, 1.5 s windows (3 each): the answer (asleep in request_iterator) had 1-4 threads that woke 4
+# times or more (grpc's own), a thread that polls a queue every 0.05 s or 0.3 s 11-14; a busy loop used 1.0 s of CPU a
+# second, the answer 0.00-0.01.
+IDLE_CONVERSATIONS, IDLE_WINDOW, WAKES, IDLE_CPU = 10, 1.5, 4, 0.3
+POLL_HINT = ("a conversation that waits for its next id must cost nothing: loop `for request in request_iterator:`, "
+             "which sleeps until the client sends. A loop that looks again and again (queue.get_nowait() and a "
+             "sleep, inbox.empty(), a timeout) wakes a thread, or keeps a CPU busy, for every waiting client")
+
+
+def waits_without_polling(target) -> None:
+    pid = target.pid
+    if pid is None:
+        return  # a server the kit does not run: nothing of it can be watched
+    with users_cases.users_stub(target) as stub:
+        talks = [_Conversation(stub) for _ in range(IDLE_CONVERSATIONS)]
+        try:
+            for talk in talks:
+                talk.send(21)
+            if not all(isinstance(talk.next_answer(), users_pb2.UserResponse) for talk in talks):
+                return  # the ping-pong case says why
+            time.sleep(SETTLE)  # each call back to waiting for its next id
+            used = cost_over(pid, IDLE_WINDOW)
+        finally:
+            _end(*talks)
+    waiting = f"while {IDLE_CONVERSATIONS} conversations waited for their next id"
+    if used.cpu > IDLE_CPU:
+        raise Fail(f"{waiting}, your server used {used.cpu:.2f} s of CPU in {IDLE_WINDOW:g} s (a busy loop?)",
+                   POLL_HINT)
+    if used.wakes is not None and (awake := sum(1 for wakes in used.wakes if wakes >= WAKES)) >= IDLE_CONVERSATIONS:
+        raise Fail(f"{waiting}, {awake} threads of your server woke up {WAKES} times or more in {IDLE_WINDOW:g} s "
+                   "(a poll?)", POLL_HINT)
+
+
 RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order; and so for two conversations "
@@ -442,6 +479,8 @@ RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test brea
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
     "two conversations at once: while one waits for its client's next id, the other is answered (no lock held "
     "across the loop)": answers_one_conversation_while_another_waits,
+    f"{IDLE_CONVERSATIONS} conversations waiting for their next id cost nothing: no poll, no busy loop":
+        waits_without_polling,
 }
 
 

@@ -190,10 +190,12 @@ class Room:
 
 
 class Cost(NamedTuple):
-    """What a server process spent over a while: CPU seconds, and how many of its threads woke up."""
+    """What a server process spent over a while: CPU seconds, how many of its threads woke up, and how often
+    each thread woke (most first)."""
 
     cpu: float
     woke: int | None  # None where the system does not tell (only Linux counts each thread's sleeps)
+    wakes: tuple[int, ...] | None = None
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -237,4 +239,5 @@ def cost_over(pid: int, seconds: float) -> Cost:
     cpu, later = sum(process.cpu_times()[:2]) - cpu, _sleeps_per_thread(pid)
     if sleeps is None or later is None:
         return Cost(cpu, None)
-    return Cost(cpu, sum(1 for thread, times in later.items() if times > sleeps.get(thread, times)))
+    wakes = tuple(sorted((times - sleeps.get(thread, times) for thread, times in later.items()), reverse=True))
+    return Cost(cpu, sum(1 for woke in wakes if woke > 0), wakes)
