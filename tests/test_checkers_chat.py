@@ -1,5 +1,7 @@
 """check_chat_server: ✗ on the shipped skeleton, ✓ on the answer, and each wrong answer below breaks
 one rule of workshop.checkers.chat.RULES, gets ✗ on that case, and a hint that names the cause."""
+import re
+
 import exercises
 import pytest
 from exercises import answer, check_server_cell, failed, skeleton, write_cell
@@ -20,6 +22,17 @@ NO_JOIN_HEADER = wrong('''        context.send_initial_metadata(())''', "")  # p
 
 ONE_SUBSCRIBER_HEARS = wrong("for inbox in self.inboxes:", "for inbox in list(self.inboxes)[:1]:")
 ONE_SUBSCRIBER_LEFT_OUT = wrong("for inbox in self.inboxes:", "for inbox in list(self.inboxes)[1:]:")
+
+
+def inbox_on_self(source: str) -> str:
+    """`source` with Subscribe's inbox kept on self: one for every call, each of which takes what it finds there."""
+    head, subscribe, rest = source.partition("    def Subscribe")
+    body, post, tail = rest.partition("    def Post")
+    assert body.count("inbox = queue.SimpleQueue()") == 1, "the answer changed; update this wrong answer"
+    return head + subscribe + re.sub(r"(?<![.\w])inbox\b", "self.inbox", body) + post + tail
+
+
+INBOX_ON_SELF = inbox_on_self(answer(SOLUTION))
 
 HAND_OUT = """            note = self.history.add(request)
             for inbox in self.inboxes:
@@ -138,6 +151,16 @@ MAX_CONCURRENT_RPCS = 50  # the mistake: a room of 50 streams, and no call left 
 class ChatServer""")
 
 NEVER_LEAVES = wrong(ADD_CALLBACK, "")  # sleeps in inbox.get() until a Post wakes it
+
+# In place of add_callback, a thread per subscriber that looks every second whether its call is still active: it
+# leaves, but late (after the forgetting case's rounds, which end about 0.7 s after the cancel)
+WATCHES_EVERY_SECOND = wrong(ADD_CALLBACK, """        def watch():
+            while context.is_active():
+                time.sleep(1.0)
+            leave()
+
+        threading.Thread(target=watch, daemon=True).start()""").replace("import threading",
+                                                                          "import threading\nimport time")
 
 STAYS_IN_THE_ROOM = wrong(LEAVE + "\n", "")  # leave() only wakes the loop: the inbox stays in self.inboxes
 
@@ -268,6 +291,15 @@ def test_a_subscriber_that_never_leaves_holds_its_thread_and_stays_in_the_room(c
     assert "add_callback" in result[LEAVES].hint and "self.inboxes" in result[FORGETS].hint, repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window", "lenient_leaving")
+def test_a_thread_per_subscriber_that_looks_whether_its_call_ended_wakes_up_and_leaves_late(check):
+    result = check(WATCHES_EVERY_SECOND)
+    # Its threads come back up to 1 s after the cancel: a busy machine may make that more than the lenient 1.5 s
+    assert {IDLE, FORGETS} <= failed(result) <= {IDLE, FORGETS, LEAVES}, repr(result)
+    assert "they left late" in result[FORGETS].got and "not on a poll" in result[FORGETS].hint, repr(result)
+    assert all("context.add_callback(leave)" in result[label].hint for label in failed(result)), repr(result)
+
+
 @pytest.mark.usefixtures("short_idle_window")
 def test_a_replay_newest_first_is_named_wherever_a_newcomer_shows_it(check):
     result = check(wrong("for note in self.history.last(request.replay):",
@@ -292,18 +324,23 @@ def test_a_post_that_answers_no_sequence_fails_only_the_numbering_rule(check):
 
 
 @pytest.mark.usefixtures("short_idle_window", "quick_stalls")
-@pytest.mark.parametrize("mistake, must", [
-    (ONE_SUBSCRIBER_HEARS, {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}),
-    (ONE_SUBSCRIBER_LEFT_OUT, {FAN_OUT, NUMBERED, REPLAY, INVALID, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}),
-], ids=["one_subscriber_hears", "one_subscriber_left_out"])
-def test_a_post_that_misses_subscribers_fails_fan_out(check, mistake, must):
+@pytest.mark.parametrize("mistake, must, named", [
+    (ONE_SUBSCRIBER_HEARS, {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}, "every subscriber's inbox"),
+    (ONE_SUBSCRIBER_LEFT_OUT, {FAN_OUT, NUMBERED, REPLAY, INVALID, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS},
+     "every subscriber's inbox"),
+    (INBOX_ON_SELF, {FAN_OUT, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS}, "own inbox in a local variable"),
+], ids=["one_subscriber_hears", "one_subscriber_left_out", "inbox_on_self"])
+def test_a_post_that_misses_subscribers_fails_fan_out(check, mistake, must, named):
     result = check(mistake)
     # Every case that fills a room, however small, needs a post that reaches all of its subscribers (with one left
     # out, a room of one hears nothing). The replay case has two at once ('no replay' joins the newcomer), then its
     # slow reader alone: with one left out it fails on one or the other (the set's order decides which); with one
     # heard, only when that is the newcomer. Either way it names the fan-out, never a replay sent before joining.
+    # With one inbox on self, whichever subscriber takes a note first gets it: the others miss it, and the hint says
+    # where the inbox belongs.
     assert must <= failed(result) <= must | {REPLAY}, repr(result)
-    assert all("every subscriber's inbox" in result[label].hint for label in failed(result)), repr(result)
+    assert all("every subscriber's inbox" in result[label].hint and named in result[label].hint
+               for label in failed(result)), repr(result)
 
 
 def test_a_busy_loop_is_named_as_the_cause_of_what_it_starves(check):
@@ -340,7 +377,9 @@ def test_no_lock_at_all_is_caught_when_the_fan_out_lets_other_threads_in(check):
     result = check(NO_LOCK_AND_A_PRINT)
     # A join or leave during the fan-out changes the set under it; the other crowded cases may see it too.
     assert AT_ONCE in failed(result) and HEADER not in failed(result), repr(result)
-    assert "Set changed size during iteration" in result[AT_ONCE].got and "self.lock" in result[AT_ONCE].hint
+    assert "Set changed size during iteration" in result[AT_ONCE].got, repr(result)
+    assert "joined or left while Post went through self.inboxes" in result[AT_ONCE].hint, repr(result)
+    assert "take self.lock in leave() and when joining too" in result[AT_ONCE].hint, repr(result)
 
 
 @pytest.mark.usefixtures("short_idle_window")

@@ -26,9 +26,23 @@ import time
 
 import grpc
 
-from workshop.checkers.chat_clients import CALL_TIMEOUT, FAN_OUT_HINT, STREAM_LIFETIME, Room, Stalled, count
+from workshop.checkers.chat_clients import (
+    CALL_TIMEOUT,
+    FAN_OUT_HINT,
+    SHARED_INBOX_HINT,
+    STREAM_LIFETIME,
+    Room,
+    Stalled,
+    count,
+)
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
-from workshop.checkers.chat_crowd import KEPT_TWICE_HINT, REPLAY_ORDER_HINT, SWITCH_INTERVAL, posting_at_once
+from workshop.checkers.chat_crowd import (
+    KEPT_TWICE_HINT,
+    REPLAY_ORDER_HINT,
+    SWITCH_INTERVAL,
+    changed_under_post,
+    posting_at_once,
+)
 from workshop.checkers.support import (
     CASE_DEADLINE,
     CheckResult,
@@ -361,12 +375,19 @@ def _in_room(server: Target, case, fresh: bool | dict):
             try:
                 return case(room)
             except Stalled as stall:  # a busy loop stalls everything: if the server spins, that is the cause
-                raise Fail(stall.got, room.spinning() or stall.hint) from None
+                raise Fail(stall.got, room.spinning() or room.missed_notes_hint(stall.hint)) from None
             except Fail as failure:
-                if any(_returned(listener.call) for listener in room.listeners):
-                    raise Fail(failure.got, RETURNED_HINT) from None
+                hint = room.missed_notes_hint(failure.hint)
+                if any(_returned(listener.call) for listener in room.listeners):  # one inbox for all: another's None
+                    shared = room.missed_notes_hint(FAN_OUT_HINT) == SHARED_INBOX_HINT
+                    hint = SHARED_INBOX_HINT if shared else RETURNED_HINT
+                if hint != failure.hint:
+                    raise Fail(failure.got, hint) from None
                 raise
             except grpc.RpcError as error:
+                changed = changed_under_post(error, room)
+                if changed:
+                    raise changed from None
                 shown = f"with {count(len(room.listeners), 'subscriber')} connected, a call got"
                 if (error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                         and "Concurrent RPC limit" in (error.details() or "")):

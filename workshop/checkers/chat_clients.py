@@ -4,7 +4,9 @@ the server costs while the room is quiet.
 Each stream is read on its own thread into a queue, so a note that never comes is a bounded
 wait, never a hang. `Room.until_listening` posts probes until every listener has heard one:
 only then are they surely in the room, whether or not the server sends its join header.
-Whatever does not come in time raises `Stalled`, which the checker explains.
+Whatever does not come in time raises `Stalled`, which the checker explains. Each listener keeps
+what it got, and the room what it posted, so that a note one subscriber missed and another got
+tells a fan-out to some inboxes, or one inbox shared by every call, from the rest.
 """
 from __future__ import annotations
 
@@ -27,6 +29,17 @@ STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them
 SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: half a core or more (run, or waiting to) is a busy loop,
 SPIN_CPU_AT_LEAST = 0.15  # if it ran for this much of a core too: what a busy loop gets even on a loaded machine
 FAN_OUT_HINT = "Post must put each note into every subscriber's inbox (one queue per subscriber), not only one"
+NOTE_HINT = ("does Post put the note into every subscriber's inbox, does Subscribe yield what arrives in its inbox, "
+             "and does leave take out (and wake) only its own inbox?")
+# Where a subscriber in the room missed a note another one got: a fan-out to some inboxes only, or one inbox that
+# every call shares (self.inbox), whose notes go to whichever subscriber takes them first. Where two subscribers each
+# got a note the other missed, only a shared inbox does that.
+OWN_INBOX = ("each Subscribe makes its own inbox in a local variable (inbox = queue.SimpleQueue()): one on self is "
+             "shared by every call, so subscribers steal each other's notes")
+MISSED_HINT = f"{FAN_OUT_HINT}; and {OWN_INBOX}"
+SHARED_INBOX_HINT = (f"subscribers each got notes another one missed, as if they took turns at one inbox: {OWN_INBOX}; "
+                     "and Post puts each note into every subscriber's inbox, not only one")
+SETTLED = 0.5  # seconds after its Post was answered by which a note has surely reached every subscriber in the room
 
 
 def count(number: int, thing: str) -> str:
@@ -49,18 +62,24 @@ class Listener:
         self.call = stub.Subscribe(chat_pb2.SubscribeRequest(name=name, replay=replay), timeout=STREAM_LIFETIME)
         self.inbox: queue.Queue = queue.Queue()
         self.joined, self.heard = threading.Event(), threading.Event()
+        self.joined_at: float | None = None  # when its join header (or its first note) came
+        self.ended_at: float | None = None  # when its stream ended
+        self.messages: list[str] = []  # of every note it got, kept to tell which notes it missed
         threading.Thread(target=self._read, name=f"checker-{name}", daemon=True).start()
 
     def _read(self):
         try:
             self.call.initial_metadata()  # returns when the header comes, with the first note, or at the end
+            self.joined_at = time.monotonic()
             self.joined.set()
             for note in self.call:
+                self.messages.append(note.message)
                 self.inbox.put(note)
                 self.heard.set()
             self.inbox.put(_ENDED)
         except Exception as error:  # an RpcError, or anything: handed to the case to report
             self.inbox.put(error)
+        self.ended_at = time.monotonic()
         self.joined.set()
         self.heard.set()
 
@@ -69,8 +88,7 @@ class Listener:
             item = self.inbox.get(timeout=timeout)
         except queue.Empty:
             raise Stalled(f"subscriber {self.name} got no note within {timeout:g} s while waiting for {waiting_for}",
-                          "does Post put the note into every subscriber's inbox, does Subscribe yield what "
-                          "arrives in its inbox, and does leave take out (and wake) only its own inbox?") from None
+                          NOTE_HINT) from None
         if item is _ENDED:
             raise Fail(f"subscriber {self.name}'s stream ended: Subscribe returned",
                        "Subscribe must keep waiting for notes until the call ends")
@@ -101,6 +119,7 @@ class Room:
         self.channel = grpc.insecure_channel(server.address)
         self.stub = chat_pb2_grpc.ChatServerStub(self.channel)
         self.listeners: list[Listener] = []
+        self.posted: list[tuple[str, float, float]] = []  # each note posted: its message, when sent, when answered
         self.probes = 0
         self.number = next(_ROOMS)  # in its probes: a replay of another room's probe is not this room's
 
@@ -123,8 +142,11 @@ class Room:
         return listeners
 
     def post(self, message: str, name: str = "checker") -> int:
+        sent = time.monotonic()
         try:
-            return self.stub.Post(chat_pb2.Note(name=name, message=message), timeout=CALL_TIMEOUT).sequence
+            sequence = self.stub.Post(chat_pb2.Note(name=name, message=message), timeout=CALL_TIMEOUT).sequence
+            self.posted.append((message, sent, time.monotonic()))
+            return sequence
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
@@ -170,6 +192,27 @@ class Room:
                                   FAN_OUT_HINT) from None
                 if note.message == last:
                     break
+
+    def missed_notes_hint(self, hint: str) -> str:
+        """`hint`, the fan-out's, made to name the cause the notes this room's subscribers got show: a subscriber
+        that was in the room (its join header had come, its stream had not ended) missed a note another one got."""
+        if hint not in (FAN_OUT_HINT, NOTE_HINT) and not hint.startswith(FAN_OUT_HINT):
+            return hint
+        heard = {listener: set(listener.messages) for listener in self.listeners}
+        settled = time.monotonic() - SETTLED
+        missed: dict[Listener, set[Listener]] = {}  # a subscriber: the others that got a note it missed
+        for message, sent, answered in self.posted:
+            if answered > settled:
+                continue
+            got_it = {listener for listener in self.listeners if message in heard[listener]}
+            for listener in self.listeners if got_it else ():
+                joined, ended = listener.joined_at, listener.ended_at
+                in_the_room = joined is not None and joined < sent and (ended is None or ended > answered + SETTLED)
+                if in_the_room and listener not in got_it:
+                    missed.setdefault(listener, set()).update(got_it)
+        if any(listener in missed.get(other, ()) for listener, others in missed.items() for other in others):
+            return SHARED_INBOX_HINT
+        return MISSED_HINT if missed else hint
 
     def spinning(self) -> str | None:
         """Why the server keeps a CPU core busy while nothing comes, as a hint; None if it idles.

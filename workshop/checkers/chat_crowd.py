@@ -31,6 +31,10 @@ NEWCOMERS, COMERS_EACH, REPLAY = 2, 10, 3  # threads that each subscribe this of
 LOCK_HINT = ("hold self.lock while you number a note and put it into every inbox, and while a subscriber "
              "joins (its replay too) or leaves: a Post that lets go of the lock before its note is in every "
              "inbox lets the next Post overtake it")
+# Python raises this in a loop over a set (or dict) that another thread changes meanwhile: a join or a leave
+SET_CHANGED = "changed size during iteration"
+SET_CHANGED_HINT = ("a subscriber joined or left while Post went through self.inboxes, and the set changed under "
+                    "its loop: take self.lock in leave() and when joining too, and hold it in Post while it hands out")
 
 # Posts were answered while the staying subscribers waited (Subscribe does not hold the lock while it waits), and one
 # stalls once others came and went: it waits for a subscriber that left, or reads late.
@@ -143,7 +147,18 @@ def _explained(error: BaseException, room: Room) -> BaseException:
         return error  # a limit on calls at once, or a rule of the learner's own: the checker's room explains them
     raised = room.server.last_exception() if error.code() == grpc.StatusCode.UNKNOWN else None
     what = f"your server raised {raised}" if raised else describe_rpc_error(error)
-    return Fail(f"while {POSTERS} clients posted at once, a Post failed: {what}", LOCK_HINT)
+    return Fail(f"while {POSTERS} clients posted at once, a Post failed: {what}",
+                SET_CHANGED_HINT if raised and SET_CHANGED in raised else LOCK_HINT)
+
+
+def changed_under_post(error: grpc.RpcError, room: Room) -> Fail | None:
+    """A call that failed because the server's set of inboxes changed under a loop over it, as a Fail; else None."""
+    if error.code() != grpc.StatusCode.UNKNOWN:
+        return None
+    raised = room.server.last_exception()
+    if not raised or SET_CHANGED not in raised:
+        return None
+    return Fail(f"your server raised {raised}", SET_CHANGED_HINT)
 
 
 class _Order:
