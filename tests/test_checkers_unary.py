@@ -103,6 +103,10 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
         time.sleep(0.05)  # e.g. a log line
         user = self.user
 """).replace("import grpc", "import time\n\nimport grpc"), {"at once"}, "not on self"),
+    # a message built of the id and what problem_with_id said of it, which is None for a good id
+    "a None in the message": (wrong(GET_USER, "users.no_user_with(request.id)",
+                                    'f"user {request.id}: {users.problem_with_id(request.id)}"'), {"unknown"},
+                              "a None made it into the text"),
     "OUT_OF_RANGE for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT",
                                                                                         "OUT_OF_RANGE")),
                                     {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
@@ -626,7 +630,8 @@ def test_nickname_of_that_ignores_the_stub_it_is_given_fails_the_found_case():
     assert "for a server that is gone, nickname_of gave 'alice': that came from another server" in (
         result[NICKNAME_OF_RULES["gone"]].got)
     assert all("its parameter `stub`: not on the notebook's stub" in result[NICKNAME_OF_RULES[rule]].hint
-               for rule in ("found", "gone", "deadline")), repr(result)
+               for rule in ("found", "other errors", "gone", "deadline")), repr(result)
+    assert "yet it never asked that server" in result[NICKNAME_OF_RULES["other errors"]].got, repr(result)
 
 
 @pytest.mark.parametrize("mistake", [
@@ -764,6 +769,28 @@ def test_add_user_that_remembers_refused_nicknames_leaves_a_trace(tmp_path):
     assert "leaves no trace" in result[ADD_USER_RULES["not stored"]].hint
 
 
+def test_add_user_that_records_nicknames_before_checking_them_is_told_of_its_record(tmp_path):
+    records = wrong(ADD_USER, "        mistake = users.problem_with_new_user(request)", """\
+        seen = self.__dict__.setdefault("seen", set())  # the mistake: recorded before the fields are checked
+        if request.nickname in seen:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"the nickname {users.quoted(request.nickname)} is taken")
+        seen.add(request.nickname)
+        mistake = users.problem_with_new_user(request)""")
+    result = check(check_add_user, records, tmp_path)
+    assert ADD_USER_RULES["not stored"] in failed(result), repr(result)
+    assert "its nickname was taken afterwards" in result[ADD_USER_RULES["not stored"]].got, repr(result)
+    assert "a record of your own" in result[ADD_USER_RULES["not stored"]].hint, repr(result)
+
+
+def test_add_user_that_lets_a_very_long_nickname_through_is_told_to_refuse_it(tmp_path):
+    lets_it_through = wrong(ADD_USER, "mistake = users.problem_with_new_user(request)",
+                            "mistake = users.problem_with_new_user(request) if len(request.nickname) <= 33 else None")
+    result = check(check_add_user, lets_it_through, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["short"]}, repr(result)
+    assert "got OK" in result[ADD_USER_RULES["short"]].got, repr(result)
+    assert "a nickname over its limit is a wrong request" in result[ADD_USER_RULES["short"]].hint, repr(result)
+
+
 def test_add_user_that_checks_a_stripped_copy_lets_a_long_nickname_with_a_space_through(tmp_path):
     stripped = wrong(ADD_USER, "        mistake = users.problem_with_new_user(request)", """\
         checked = users_pb2.User()
@@ -789,7 +816,23 @@ def test_nickname_of_answering_none_for_a_wrong_id_without_asking_is_told_to_ask
     result = check_nickname_of(caller(wrong(NICKNAME_OF, "    try:\n", "    if user_id < 1:\n        return None\n"
                                                                      "    try:\n")))
     assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
-    assert "ask the server for every id" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+    assert "ask the server for the id you are given" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+
+
+def test_nickname_of_that_asks_for_the_id_made_positive_is_told_to_ask_for_it_as_it_is():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "UserRequest(id=user_id)", "UserRequest(id=abs(user_id))")))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert "nickname_of(stub, -5) gave 'erin_of_the_checker'" in result[NICKNAME_OF_RULES["other errors"]].got, (
+        repr(result))
+    assert "such as abs(user_id)" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+
+
+def test_nickname_of_behind_functools_cache_is_told_of_its_cache_once_a_missing_user_comes():
+    cached = "import functools\n\n\n@functools.cache\n" + answer(NICKNAME_OF)
+    result = check_nickname_of(caller(cached))
+    assert NICKNAME_OF_RULES["unknown"] in failed(result), repr(result)
+    assert "still gave None without asking it" in result[NICKNAME_OF_RULES["unknown"]].got, repr(result)
+    assert "functools.cache" in result[NICKNAME_OF_RULES["unknown"]].hint, repr(result)
 
 
 SWALLOWS_IN_FINALLY = """\

@@ -83,7 +83,8 @@ CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the ne
                   "once, and clashes with ids that callers chose")
 RACE_LOOKUP = 0.3  # seconds each lookup of the "at once" case's copy takes: the gap a check of one's own leaves open
 SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call sends and stores in "
-               "local variables (request, stored), not on self, where the next call overwrites it")
+               "local variables (request, stored), not on self or in the module (a reply made once and filled "
+               "anew), where the next call overwrites it")
 RACE_HINT = ("users.AlreadyExists escaped from self.directory.add: a check of your own before add (is the nickname or "
              "the id taken?) leaves a gap in which another call stores the same user. Let add decide (it checks and "
              "stores under one lock): catch its users.AlreadyExists around add, and abort with ALREADY_EXISTS and "
@@ -242,7 +243,9 @@ def check_add_user(server) -> CheckResult:
             long_nickname = users_pb2.User(nickname=f"echo_{tag}".ljust(2_000, "n"), mail_address="m" * 300)
             long_mail = new_user("echo", mail_address=f"echo{tag}".ljust(200, "m"), user_type=T.USER_TYPE_UNSPECIFIED)
             for sent, field in ((long_nickname, "nickname"), (long_mail, "mail_address")):
-                details = expect_status(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, hint)
+                refuse = (f"a {field} over its limit is a wrong request: refuse it with INVALID_ARGUMENT and the "
+                          "message of users.problem_with_new_user(request), which finds it and quotes a short start")
+                details = expect_status(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, refuse)
                 value = getattr(sent, field)
                 if value in details or len(details) >= SHORT_MESSAGE:
                     raise Fail(f"for a {field} of {len(value):,} characters, the message is {len(details):,} "
@@ -267,7 +270,9 @@ def check_add_user(server) -> CheckResult:
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
-                raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards", hint) from None
+                raise Fail("refused with INVALID_ARGUMENT, yet its nickname was taken afterwards",
+                           hint + ", or a record of your own (a set of nicknames seen) keeps its nickname: let "
+                           "self.directory.add alone decide what is taken") from None
             first = min(users.values(), key=lambda user: user.id)
             again = new_user("second_try", id=first.id)  # a taken id: how it is refused is the taken case's business
             try:

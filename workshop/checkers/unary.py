@@ -67,7 +67,8 @@ ENDS_THE_CALL_HINT = ("the lookup ran for a wrong id that nobody has: check user
 NAMED_ID = re.compile(r"\b(?:got|id|was|is)\s*[:=]?\s*(-?\d+)", re.IGNORECASE)  # "got -7", "id 0": the id it names
 AT_ONCE_CALLS, AT_ONCE_IDS = 12, 4
 SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up in local "
-               "variables, not on self (self.user, self.request), where the next call overwrites it")
+               "variables, not on self (self.user, self.request) or in the module (a reply made once and filled "
+               "anew), where the next call overwrites it")
 
 
 def _refused_with_another_code(user_id: int, error) -> Fail | None:
@@ -128,6 +129,10 @@ def check_get_user(server) -> CheckResult:
                 if not names_number(user_id, details):
                     raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} does not name {user_id}",
                                "build the message from request.id: users.no_user_with(request.id)")
+                if re.search(r"\bNone\b", details):
+                    raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} shows a None",
+                               "a None made it into the text (a problem_with_id that found nothing wrong?): build "
+                               "the message from request.id, users.no_user_with(request.id)")
                 if re.search(INVALID_WORDS, details, re.IGNORECASE):
                     raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} says the id is wrong; "
                                "it is a good id that nobody has", "build the message from request.id: "

@@ -20,7 +20,7 @@ import grpc
 
 from workshop.checkers.support import CheckResult, Fail, describe_rpc_error, run_checks
 from workshop.checkers.users_cases import seed_users, write_seed
-from workshop.protos import users_pb2_grpc
+from workshop.protos import users_pb2, users_pb2_grpc
 from workshop.servers import users
 
 # Every code but OK, NOT_FOUND (an answer), and UNAVAILABLE and DEADLINE_EXCEEDED (cases of their own): each must rise.
@@ -29,8 +29,9 @@ REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
     "found": "an existing id → its nickname, asked through the stub it is given; called from 12 threads at once, "
              "each call gets its own",
-    "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure",
-    "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for id 0 is not 'no such user', "
+    "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure; once a user has that id, its nickname",
+    "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for ids 0 and -5 is not 'no such "
+                    "user', "
                     f"and a server that refuses with each of the {len(REFUSED_WITH)} other codes is heard each time",
     "gone": "a server that is gone → its UNAVAILABLE rises",
     "deadline": "a server that does not answer → after about a second, its DEADLINE_EXCEEDED rises; the call "
@@ -82,9 +83,14 @@ class CountingUserManager(users.UserManager):
 
 
 class RefusingUserManager(users.UserManager):
-    """GetUser(id n) ends with REFUSED_WITH[n], whatever the directory holds."""
+    """GetUser(id n) ends with REFUSED_WITH[n], whatever the directory holds; it notes each id asked."""
+
+    def __init__(self, directory: users.UserDirectory):
+        super().__init__(directory)
+        self.asked: list[int] = []
 
     def GetUser(self, request, context):
+        self.asked.append(request.id)
         context.abort(REFUSED_WITH[request.id % len(REFUSED_WITH)], users.no_user_with(request.id))
 
 
@@ -124,13 +130,18 @@ def call(function: Callable, stub, user_id: int):
         raise
 
 
-def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCode, what: str, hint: str) -> None:
-    """`function(stub, user_id)` must let an RpcError with `code` rise."""
+def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCode, what: str, hint: str,
+                     asked: list[int] | None = None) -> None:
+    """`function(stub, user_id)` must let an RpcError with `code` rise. With `asked`, the ids the server behind `stub`
+    was asked: an error that came from elsewhere is told so."""
     try:
         got = call(function, stub, user_id)
     except grpc.RpcError as error:
         if error.code() == code:
             return
+        if asked is not None and user_id not in asked:
+            raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}, yet it never asked that "
+                       "server", OWN_STUB_HINT) from None
         raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}; expected {code.name}",
                    hint) from None
     if isinstance(got, str) and got.endswith(RENAMED):  # what the checker's first server said, earlier: kept
@@ -194,7 +205,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
     with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
           serving(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
           serving(silent_servicer) as silent,
-          serving(RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
+          serving(refuser := RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
           gone() as stopped):
 
         def found():
@@ -221,6 +232,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
 
         def unknown():
             hint = "catch grpc.RpcError; when error.code() == grpc.StatusCode.NOT_FOUND, return None"
+            del counting.asked[:]
             try:
                 got = call(function, stub, UNKNOWN_ID)
             except grpc.RpcError as error:
@@ -228,31 +240,44 @@ def check_nickname_of(function: Callable) -> CheckResult:
                            hint) from None
             if got is not None:
                 raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave {got!r}; expected None", hint)
+            newcomer = users_pb2.User(id=UNKNOWN_ID, nickname="newcomer" + RENAMED, mail_address="new@example.com",
+                                      user_type=users_pb2.USER_TYPE_GUEST)
+            if UNKNOWN_ID not in counting.asked:
+                return  # another stub was asked: the found case says so
+            counting.directory.add(newcomer)
+            del counting.asked[:]
+            if call(function, stub, UNKNOWN_ID) is None and UNKNOWN_ID not in counting.asked:
+                raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave None, then the server stored {newcomer.nickname!r} "
+                           f"with that id, and nickname_of(stub, {UNKNOWN_ID}) still gave None without asking it",
+                           CACHE_HINT)
 
         def other_errors():
             hint = ("after the NOT_FOUND check, `raise`: every other failure is for the caller to handle (and let "
                     "nothing swallow it after: a `return` in a `finally:` block cancels the exception)")
-            del counting.asked[:]
-            try:
-                got = call(function, stub, 0)
-            except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                    return
-                raise Fail(f"nickname_of(stub, 0) raised {describe_rpc_error(error)}; expected the INVALID_ARGUMENT "
-                           "of GetUser(0)", hint) from None
-            if 0 not in counting.asked:
-                hint = ("ask the server for every id: GetUser(0) answers INVALID_ARGUMENT, a wrong request, which the "
-                        "caller must hear of; a check of your own that returns None for it makes a wrong id look "
-                        "like a missing user")
-            raise Fail(f"nickname_of(stub, 0) gave {got!r}, so its caller cannot tell a wrong id from a missing user",
-                       hint)
+            for wrong_id in (0, -5):
+                del counting.asked[:]
+                try:
+                    got = call(function, stub, wrong_id)
+                except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                        continue
+                    raise Fail(f"nickname_of(stub, {wrong_id}) raised {describe_rpc_error(error)}; expected the "
+                               f"INVALID_ARGUMENT of GetUser({wrong_id})", hint) from None
+                if wrong_id not in counting.asked:
+                    hint = (f"ask the server for the id you are given, as it is: GetUser({wrong_id}) answers "
+                            "INVALID_ARGUMENT, a wrong request, which the caller must hear of; a check of your own "
+                            "(or an id changed, such as abs(user_id)) makes a wrong id look like another answer")
+                raise Fail(f"nickname_of(stub, {wrong_id}) gave {got!r}, so its caller cannot tell a wrong id from "
+                           "a user's answer", hint)
 
         def refused_with_every_code():
             for number, code in enumerate(REFUSED_WITH):
+                del refuser.asked[:]
                 expect_rpc_error(function, refusing, number, code, f"a server that refuses with {code.name}",
                                  "return None only when error.code() is grpc.StatusCode.NOT_FOUND, and `raise` "
                                  f"every other code: {code.name} is a failure the caller must hear of. (This server "
-                                 "words every refusal as a missing user's: only the code tells them apart)")
+                                 "words every refusal as a missing user's: only the code tells them apart)",
+                                 asked=refuser.asked)
 
         def server_gone():
             try:
