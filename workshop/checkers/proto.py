@@ -78,7 +78,9 @@ def _level_values(file) -> None:
     got = {value.name: value.number for value in found[2].value}
     if got != LEVEL_VALUES:
         shown = ", ".join(f"{name} = {number}" for name, number in got.items())
-        if any(not name.startswith("LEVEL_") for name in got):
+        if {name.upper(): number for name, number in got.items()} == LEVEL_VALUES:
+            hint = "enum values are written in capitals, as the style guide asks: " + ", ".join(LEVEL_VALUES)
+        elif any(not name.startswith("LEVEL_") for name in got):
             hint = ("start every value with the enum's name, LEVEL_: enum values share the package's "
                     "namespace, so a bare UNSPECIFIED would clash with the next enum's")
         else:
