@@ -17,8 +17,8 @@ REAL_IDLE_WINDOW = bidirectional.IDLE_WINDOW
 
 @pytest.fixture(autouse=True)
 def short_idle_window(monkeypatch):
-    """The idle case watches ten waiting conversations for 1.5 s. A wrong answer whose mistake is no poll only has to
-    pass it, which a glance shows: 1.4 s less a check. The tests of the answer and of polls ask for real_idle_window."""
+    """The idle case watches twelve waiting conversations for 3 s. A wrong answer whose mistake is no poll only has to
+    pass it, which a glance shows: 2.9 s less a check. The tests of the answer and of polls ask for real_idle_window."""
     monkeypatch.setattr(bidirectional, "IDLE_WINDOW", 0.1)
 
 
@@ -259,11 +259,10 @@ POLLS = {
         if inbox.empty():
             continue
         request = inbox.get()"""),
-    "a poll every 0.3 s": pumped("""
+    "a poll every second": pumped("""
         try:
-            request = inbox.get_nowait()
+            request = inbox.get(timeout=1.0)
         except queue.Empty:
-            time.sleep(0.3)
             continue"""),
 }
 

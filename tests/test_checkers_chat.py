@@ -343,6 +343,7 @@ def test_a_post_that_misses_subscribers_fails_fan_out(check, mistake, must, name
                for label in failed(result)), repr(result)
 
 
+@pytest.mark.usefixtures("short_idle_window")  # 50 spinning subscribers use seconds of CPU in any window
 def test_a_busy_loop_is_named_as_the_cause_of_what_it_starves(check):
     result = check(BUSY_LOOP)
     # 50 spinning subscribers starve Posts too: whatever fails must blame the loop, never the fan-out

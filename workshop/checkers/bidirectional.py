@@ -15,7 +15,7 @@ first one's next id: a lock held while waiting shows there, and so does what one
 self for the next (the servicer object serves every call). The unknown-id case first stores a user
 through the server's own AddUser (the kit's, inherited): a lookup anywhere but self.directory misses
 it. When a case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes
-apart for the hint (never the verdict). A last case holds ten conversations that wait for their next
+apart for the hint (never the verdict). A last case holds twelve conversations that wait for their next
 id and watches the server's process: waiting is free when the loop sleeps in request_iterator, and a
 poll or a busy loop shows in the threads that wake and the CPU they use.
 """
@@ -434,11 +434,12 @@ def answers_one_conversation_while_another_waits(target) -> None:
                        f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
 
 
-# Ten conversations wait for their next id while the checker watches the server for IDLE_WINDOW. Measured on the
-# kit's 2-core machine, 1.5 s windows (3 each): the answer (asleep in request_iterator) had 1-4 threads that woke 4
-# times or more (grpc's own), a thread that polls a queue every 0.05 s or 0.3 s 11-14; a busy loop used 1.0 s of CPU a
-# second, the answer 0.00-0.01.
-IDLE_CONVERSATIONS, IDLE_WINDOW, WAKES, IDLE_CPU = 10, 1.5, 4, 0.3
+# Twelve conversations wait for their next id while the checker watches the server for IDLE_WINDOW. Measured on the
+# kit's 2-core machine with ten: in 1.5 s windows (3 each) the answer (asleep in request_iterator) had 1-4 threads that
+# woke 4 times or more, a thread per call that polls a queue every 0.05 s or 0.3 s 11-14; in 3 s windows (4 each) the
+# answer had 7 threads that woke twice or more, always the same 7 (grpc's own: the workers asleep in request_iterator
+# never wake), so a poll up to 1.5 s apart shows. A busy loop used 1.0 s of CPU a second, the answer 0.00-0.01.
+IDLE_CONVERSATIONS, IDLE_WINDOW, WAKES, IDLE_CPU = 12, 3.0, 2, 0.3
 POLL_HINT = ("a conversation that waits for its next id must cost nothing: loop `for request in request_iterator:`, "
              "which sleeps until the client sends. A loop that looks again and again (queue.get_nowait() and a "
              "sleep, inbox.empty(), a timeout) wakes a thread, or keeps a CPU busy, for every waiting client")
