@@ -1,7 +1,7 @@
 """check_count_already_users (6.1): each rule broken on its own by one wrong answer, hints that name the
 cause (an answer inside the loop, a stop at an unknown id, a set kept between calls), and the answer passes."""
 import pytest
-from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell
+from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell, wrong, wrong_in_places
 
 import server_runner
 from workshop.checkers.client_streaming import RULES, check_count_already_users
@@ -170,6 +170,41 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
             return users_pb2.UserCountResponse(count=len(SEEN))
     ''', "lives on between calls"),
 }
+
+
+# Lines of the answer that the wrong answers below change
+IMPORTS = "from workshop.protos import users_pb2\n"
+START = "    def CountAlreadyUsers(self, request_iterator, context):\n"
+FOUND = "            if self.directory.get(request.id) is not None:\n"
+WRONG_ANSWERS = {  # the answer with one mistake put in: (the module, the rules it breaks, what the first one's ✗ says)
+    "never counts id 1 (a test off by one)": (
+        wrong(SOLUTION, FOUND, FOUND.replace("if ", "if request.id > 1 and ")), COUNTS,
+        ["id 1 alone → count=0, though a user has id 1", "a test such as `request.id > 1` leaves user 1 out"]),
+    "the whole method under a lock at module level, its set a local one": (
+        wrong_in_places(SOLUTION, {IMPORTS: "import threading\n\n" + IMPORTS,
+                                   "class UserManager": "LOCK = threading.Lock()\n\n\nclass UserManager",
+                                   START: START + "      with LOCK:  # \"one count at a time, to be safe\"\n"}),
+        OWN_IDS, ["s later, once the call with ids 1, 2, 3 went on after its pause", "one call waited for the other"]),
+    "answers with a UserResponse, the message of another rpc": (
+        wrong(SOLUTION, "users_pb2.UserCountResponse(count=len(found))", "users_pb2.UserResponse()"),
+        (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS),
+        ["got count=0; expected 3; and ids 1, 2, 3, 404, 5 → count=0 too: every answer is 0",
+         "does the method return users_pb2.UserCountResponse(count=len(found))? Another message type"]),
+    "a second's sleep at the start of every call": (
+        wrong_in_places(SOLUTION, {IMPORTS: "import time\n\n" + IMPORTS,
+                                   START: START + "        time.sleep(1)  # \"let the client get going\"\n"}),
+        OWN_IDS, ["went on after its pause of 2 s; nothing else was asked; and a call alone takes",
+                  "a time.sleep holds the call"]),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_ANSWERS)
+def test_an_answer_with_one_mistake_fails_its_rules_and_says_why(mistake, tmp_path):
+    source, rules, shown = WRONG_ANSWERS[mistake]
+    rule, *also = rules if isinstance(rules, tuple) else (rules,)
+    result = check(source, tmp_path)
+    assert failed(result) == {rule, *also}, result
+    assert all(text in f"{result[rule].got}\n{result[rule].hint}" for text in shown), result
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):

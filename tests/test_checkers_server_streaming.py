@@ -5,7 +5,16 @@ from concurrent import futures
 
 import grpc
 import pytest
-from exercises import answer, assert_breaks_only, check_server_cell, failed, skeleton, write_cell
+from exercises import (
+    answer,
+    assert_breaks_only,
+    check_server_cell,
+    failed,
+    skeleton,
+    write_cell,
+    wrong,
+    wrong_in_places,
+)
 
 import server_runner
 from workshop.checkers.server_streaming import RULES, check_get_users_by_type
@@ -13,7 +22,12 @@ from workshop.protos import users_pb2, users_pb2_grpc
 from workshop.servers import users
 
 SOLUTION = "05_1_get_users_by_type.py"
-REFUSES, IN_ID_ORDER, EMPTY_TYPE, NO_LOCK, CANCEL = RULES
+REFUSES, IN_ID_ORDER, EMPTY_TYPE, OWN_TYPE, NO_LOCK, CANCEL = RULES
+# Lines of the answer that the wrong answers below change
+IMPORTS = "import grpc\n"
+LOOP = "        for user in self.directory.of_type(request.user_type):  # a list, in id order; no lock is held\n"
+CHECK = "        problem = users.problem_with_user_type(request.user_type)\n"
+YIELD = "            yield users_pb2.UserResponse(user=user)\n"
 
 
 def check(source, tmp_path):
@@ -186,6 +200,11 @@ WAITS_AFTER_THE_LAST_USER = with_method("""
         while context.is_active():  # "wait until the client is done": it waits for the end of this stream
             time.sleep(0.05)
 """, above="import time\n\n\n")
+# The request kept on self, "to use it later": a second call at the same time replaces it before the first reads it.
+REQUEST_ON_SELF = wrong_in_places(SOLUTION, {
+    IMPORTS: "import time\n\n" + IMPORTS,
+    CHECK: "        self.request = request\n        time.sleep(0.05)  # a moment's work: another call comes\n" + CHECK,
+    LOOP: LOOP.replace("of_type(request.user_type)", "of_type(self.request.user_type)")})
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -277,7 +296,41 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "a slot given back only when the loop ends, never on cancel":
         (LEAKS_ON_CANCEL, CANCEL, ["after 21 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
+    "half a second of work before each stream (too slow for 40 cancelled streams in a row)":
+        (wrong_in_places(SOLUTION, {IMPORTS: "import time\n\n" + IMPORTS,
+                                    LOOP: "        time.sleep(0.5)  # \"connect to the database\"\n" + LOOP}),
+         CANCEL, ["streams, each read a little and cancelled, took", "s each): the 40 in a row", "a time.sleep",
+                  "worker threads"]),
+    "the request kept on self, read after a moment":
+        (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "asked alone → tess, bo Li , nora, ada",
+                                     "in local variables", "not on self"]),
 }
+
+
+def test_a_method_that_cancels_its_own_call_is_told_to_just_return(tmp_path):
+    result = check(wrong(SOLUTION, YIELD, YIELD + "        context.cancel()  # \"done\"\n"), tmp_path)
+    assert failed(result) == {IN_ID_ORDER, EMPTY_TYPE, NO_LOCK, OWN_TYPE}, repr(result)
+    assert "NORMAL → 4 users, then CANCELLED, though the checker read on and did not cancel" in result[IN_ID_ORDER].got
+    assert all("cancelled its own call" in result[rule].hint and "just return" in result[rule].hint
+               for rule in failed(result)), repr(result)
+
+
+def test_is_active_tested_the_wrong_way_round_is_named(tmp_path):
+    result = check(wrong(SOLUTION, "if not context.is_active():", "if context.is_active():"), tmp_path)
+    assert failed(result) == {IN_ID_ORDER, NO_LOCK, CANCEL}, repr(result)
+    assert "NORMAL → no users, and the stream ended OK; 4 users have the type" in result[IN_ID_ORDER].got
+    assert all("is_active() is True while the client still listens" in result[rule].hint
+               for rule in failed(result)), repr(result)
+
+
+def test_an_empty_response_before_the_type_check_is_told_to_refuse_first(tmp_path):
+    result = check(wrong(SOLUTION, CHECK, "        yield users_pb2.UserResponse()  # \"it has begun\"\n" + CHECK),
+                   tmp_path)
+    assert REFUSES in failed(result) and CANCEL not in failed(result), repr(result)
+    assert result[REFUSES].got == "UNSPECIFIED → an empty UserResponse (no user in it) came first, then " \
+                                  "INVALID_ARGUMENT", repr(result)
+    assert all("refuse first: nothing may be yielded before" in result[rule].hint
+               for rule in failed(result)), repr(result)
 
 
 def test_slow_work_between_yields_that_checks_is_active_passes(tmp_path):

@@ -24,14 +24,18 @@ from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
 # Seconds the client waits before its last ids, in the case that checks the answer waits: longer than a
-# "quiet client is done" timeout of a second or two would be.
+# "quiet client is done" timeout of a second or two would be. (Notebook 06 does not say how long: no timeout is
+# long enough, and one chosen to pass would only be tuned to this number.)
 PAUSE = 2.5
-# Two calls at once, in the case of each call's own ids: the first pauses before its last ids until the second has
-# run whole (a set shared by calls, emptied when each starts, loses the first call's ids); a second call that cannot
-# end meanwhile (a lock held for the whole call) is given up on after TOGETHER_WAIT s.
+# Two calls at once, in the case of each call's own ids: the first pauses before its last ids while the second runs
+# whole, twice (a set shared by calls, emptied when each starts, loses the first call's ids). The first pauses for
+# TOGETHER_WAIT s at most: a second call that cannot end meanwhile (a lock held for the whole call) ends only after.
 TOGETHER = ([1, 2, 3], [4, 5])
 TOGETHER_WAIT = 2.0
-STARTED_FOR = 0.2  # seconds between the first call's pause and the second call's start
+# Seconds before each second call, from the first call's pause. Twice: if the first call's method has not started by
+# the first (a loaded machine), the second call takes a lock first and lets go; by the next, the first holds it.
+SECOND_CALLS_AFTER = (0.1, 0.2)
+HELD_FOR = 0.5  # seconds: a second call that took this long, and ended only after the first, waited for it
 LONG_STREAM = range(1001, 1301)  # ids of the checker's 300 extra users
 
 SEED = [*seed_users().values(),
@@ -45,13 +49,21 @@ READ_TO_THE_END_HINT = ("keep reading until request_iterator ends (the client is
 READ_ON_HINT = ("an unknown id only counts nothing: skip it and read on. A `break` (or `return`) at the "
                 "unknown id stops the count there")
 HELD_HINT = ("one call waited for the other to end: something held for the whole call (a lock around the loop, "
-             "to keep a set on self safe) makes every other client wait while one pauses. Make the set inside the "
-             "method (found = set()): each call has its own, and none needs a lock")
+             "to keep a set on self safe; a time.sleep holds the call too) makes every other client wait while one "
+             "pauses. Make the set inside the method (found = set()): each call has its own, and none needs a lock")
+SLOW_CALL_HINT = ("each call takes long even alone: a time.sleep holds the call for that long (and one of the "
+                  "server's worker threads), as a lock around the loop would hold every other call. Count each id "
+                  "as it arrives, and answer as soon as request_iterator ends")
+ZERO_HINT = ("every answer is count=0, even for ids that users have: does the method return "
+             "users_pb2.UserCountResponse(count=len(found))? Another message type (such as users_pb2.UserResponse), "
+             "or a UserCountResponse with no count=, reads as count 0. And is each id found added to the set?")
+DROPPED_HINT = ("count every id for which self.directory.get(request.id) finds a user, the lowest too: ids start at "
+                "1, so a test such as `request.id > 1` leaves user 1 out (only 0 and below name nobody)")
 OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, or on "
                 "self, lives on between calls, so each call also counts the ids of the calls before it")
 
 RULES = [  # Exercise 6.1, one case each: (rule, the calls' ids, pause before a call's last id, hint[, two at once])
-    ("counts existing users: ids 2, 3, 5 → 3", [[2, 3, 5]], 0,
+    ("counts existing users: ids 1, 3, 5 → 3", [[1, 3, 5]], 0,
      "count the ids for which self.directory.get(request.id) finds a user"),
     ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], 0,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
@@ -117,6 +129,25 @@ SKIPS_FIRST = ([5, 404, 6, 2], lambda ids, users: expected_count(ids[1:], users)
 COUNTS_NOBODY = ([404, 405, 5], lambda ids, users: len(set(ids) - set(users)))  # early answers give 0 or 1
 
 
+EVERY_KIND = [1, 2, 3, 404, 5]  # users, and one id nobody has: only a method whose every answer is 0 counts 0 here
+MOST_PROBED = 6  # ids asked alone, at most, to find one that counts nothing
+
+
+def _count(stub, ids) -> int | None:
+    try:
+        return stub.CountAlreadyUsers(_requests(ids, 0), timeout=TIMEOUT).count
+    except grpc.RpcError:
+        return None
+
+
+def _dropped(stub, ids, users) -> int | None:
+    """A user's id of `ids` that, sent alone, counts 0 while another user's id alone counts 1; else None."""
+    alone = {user_id: _count(stub, [user_id]) for user_id in sorted(set(ids) & set(users))[:MOST_PROBED]}
+    if 1 not in alone.values():
+        return None
+    return next((user_id for user_id, count in alone.items() if count == 0), None)
+
+
 def _probed(stub, probe, users) -> bool:
     """Whether the method counts `probe`'s ids as its mistake would."""
     ids, mistaken = probe
@@ -153,6 +184,11 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                 if reply.count == len(set(ids) - set(users)) and _probed(stub, COUNTS_NOBODY, users):
                     raise Fail(f"{got}: the count of the ids nobody has", "count an id when self.directory.get("
                                "request.id) finds a user: `is not None`, not `is None`")
+                if reply.count == 0 and _count(stub, EVERY_KIND) == 0:
+                    raise Fail(f"{got}; and {_shown(EVERY_KIND)} → count=0 too: every answer is 0", ZERO_HINT)
+                dropped = _dropped(stub, ids, users) if reply.count < expected else None
+                if dropped is not None:
+                    raise Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
                 why = _cut_short(ids, users, reply.count)
                 if why is None and reply.count > expected and any(user_id not in users for user_id in ids):
                     why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) "
@@ -161,53 +197,74 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
             asked += ids
 
 
-def _at_once(target, users) -> None:
-    """TOGETHER's two calls at the same time: each must count its own ids alone."""
+def _at_once(target, users, alone: float) -> None:
+    """TOGETHER's two calls at the same time: each must count its own ids alone, and the second must not wait for the
+    first to end. `alone`: the seconds a call took with no other call open."""
     first, second = TOGETHER
     replies: dict[str, object] = {}
-    first_paused, second_ended = threading.Event(), threading.Event()
+    started, ended = {}, {}  # when each call started and got its answer
+    first_paused, released, resumed = threading.Event(), threading.Event(), []
 
-    answered: list[str] = []  # which call got its answer first
+    def ask(stub, name: str, requests) -> None:
+        started[name] = time.monotonic()
+        try:
+            replies[name] = stub.CountAlreadyUsers(requests, timeout=TIMEOUT + TOGETHER_WAIT).count
+        except grpc.RpcError as error:
+            replies[name] = error
+        ended[name] = time.monotonic()
 
-    def ask(name: str, requests) -> None:
-        with users_stub(target) as stub:
-            try:
-                replies[name] = stub.CountAlreadyUsers(requests, timeout=TIMEOUT + TOGETHER_WAIT).count
-            except grpc.RpcError as error:
-                replies[name] = error
-            answered.append(name)  # now, not once the channel has closed: that takes a while of its own
+    def first_requests():
+        for number, request in enumerate(_requests(first, TOGETHER_WAIT, first_paused, released)):
+            if number == len(first) - 2:  # the first id after the pause: it is over
+                resumed.append(time.monotonic())
+            yield request
 
-    thread = threading.Thread(target=ask, args=("first", _requests(first, TOGETHER_WAIT, first_paused, second_ended)),
-                              name="checker-6.1", daemon=True)
-    thread.start()
-    first_paused.wait(TIMEOUT)
-    time.sleep(STARTED_FOR)  # the first id is sent: give the server time to start the first call with it
-    first_waits = not answered  # not if it answered at once, its pause taken for the end (another case's)
-    ask("second", _requests(second, 0))
-    ended_in_the_pause = answered[0] == "second"
-    second_ended.set()
-    thread.join(TIMEOUT + TOGETHER_WAIT)
-    if first_waits and not ended_in_the_pause and not isinstance(replies.get("second"), grpc.RpcError):
-        raise Fail(f"two calls at once: {_shown(second)} got its answer only when the call with {_shown(first)} "
-                   f"had ended; that one had paused for {TOGETHER_WAIT:g} s, and nothing else was asked",
-                   HELD_HINT)
-    for name, ids in (("first", first), ("second", second)):
+    # One channel: the first call reaches the server before any second one does, as it started first
+    with users_stub(target) as stub:
+        thread = threading.Thread(target=ask, args=(stub, "first", first_requests()), name="checker-6.1", daemon=True)
+        thread.start()
+        first_paused.wait(TIMEOUT)
+        held, seconds = None, []
+        for number, after in enumerate(SECOND_CALLS_AFTER):
+            time.sleep(after)
+            name = f"second{number}"
+            seconds.append(name)
+            ask(stub, name, _requests(second, 0))
+            # Released only after these calls, the first pauses for TOGETHER_WAIT s: a second call that took a while
+            # and ended only after that pause had waited for it (not for the order in which two threads wake)
+            if (resumed and ended[name] >= resumed[0] and ended[name] - started[name] >= HELD_FOR
+                    and not isinstance(replies[name], grpc.RpcError)):
+                held = name
+                break
+        released.set()
+        thread.join(TIMEOUT + TOGETHER_WAIT)
+    if held is not None:
+        slow = f"; and a call alone takes {alone:.1f} s" if alone >= HELD_FOR else ""
+        raise Fail(f"two calls at once: {_shown(second)} was answered only {ended[held] - started[held]:.1f} s "
+                   f"later, once the call with {_shown(first)} went on after its pause of {TOGETHER_WAIT:g} s; nothing "
+                   f"else was asked{slow}", SLOW_CALL_HINT if slow else HELD_HINT)
+    for name, ids in (("first", first), *((name, second) for name in seconds)):
         got = replies.get(name)
         if isinstance(got, grpc.RpcError):
             raise got
         if got != expected_count(ids, users):
+            # read short, a pause taken for the end: the case of the long stream and its pause judges; and an id that
+            # counts nothing even alone (id 1?) is the first case's (ids 1, 3, 5) to name
             if name == "first" and any(got == expected_count(ids[:read], users) for read in range(1, len(ids))):
-                continue  # read short, a pause taken for the end: the case of the long stream and its pause judges
-            raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {name} got "
+                continue
+            which = "first" if name == "first" else "second"
+            raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {which} got "
                        f"count={got}; expected {expected_count(ids, users)}", OWN_IDS_HINT)
 
 
 def _case(server, calls, pause: float, hint: str, at_once: bool = False):
     def run():
         with seeded(server, SEED) as (target, users):  # a copy of its own: no other call counts here
+            started = time.monotonic()
             target.guarded(lambda: _ask(target, users, calls, pause, hint))()
+            alone = (time.monotonic() - started) / len(calls)  # these calls ran one at a time
             if at_once:
-                target.guarded(lambda: _at_once(target, users))()
+                target.guarded(lambda: _at_once(target, users, alone))()
     return run
 
 

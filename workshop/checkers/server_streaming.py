@@ -35,6 +35,12 @@ PAUSED_STREAMS = 20
 PAUSED_FOR = support.TIMEOUT + 2 * PROBE_WAIT
 CANCEL_POOL = 4  # threads of the copy that the cancelled streams run on
 CANCELLED_STREAMS = 40  # one after another: more than a pool of connections or slots a learner would make
+# Seconds from the start of the cancel case by which its last stream must have started: its deadline, less a stream's
+# wait and a margin, so that a method too slow for 40 streams is told so (at the pace of its first few), not cut off
+# by the case's deadline.
+CANCEL_BUDGET = 2 * support.CASE_DEADLINE - PROBE_WAIT - 2.0
+# Asked at once, and each alone: a servicer that keeps its request on self answers one of them with another's users
+AT_ONCE = (NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR, users_pb2.USER_TYPE_DISABLED)
 
 # JSON order nora, tess, ada, bo; id order tess, bo, nora, ada; nickname order ada, bo, nora, tess. "bo Li " has
 # a capital and spaces (one at its end): as stored, so a stream that tidies nicknames shows.
@@ -59,6 +65,17 @@ def checker_seed() -> list[users_pb2.User]:
 
 
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
+EMPTY_FIRST_HINT = ("refuse first: nothing may be yielded before the type check and its abort, not even an empty "
+                    "UserResponse (the client reads it as a user with id 0). Then yield one "
+                    "users_pb2.UserResponse(user=user) per user")
+SELF_CANCEL_HINT = ("the checker did not cancel this stream: your method cancelled its own call (context.cancel() "
+                    "ends it CANCELLED for the client). To end a stream OK, just return, or let the loop end")
+ENDED_EARLY_HINT = ("the method returned before its first yield: is a test the wrong way round? context.is_active() "
+                    "is True while the client still listens, so return only once it is False "
+                    "(`if not context.is_active(): return`)")
+SHARED_HINT = ("keep what belongs to one call in local variables (request, the list of_type gives), not on self: one "
+               "servicer object serves every call, so a call that stores its request on self replaces the request "
+               "of another call still running")
 TYPE_HINT = ("check users.problem_with_user_type(request.user_type) first, and if it finds a problem, "
              "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem) before the first yield")
 LATE_ABORT_HINT = ("the call ended with the right code, but only after yielding: call context.abort(grpc.StatusCode."
@@ -71,8 +88,12 @@ ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 LOCK_HINT = ("hold no lock (nor a semaphore's slot) across a yield: a yield waits for as long as the client does "
              "not read. of_type hands you a list and lets go of its lock; yield from that list")
-SLOW_HINT = ("the method is slow, or never ends (a loop that waits after the last yield?): yield each user of the "
-             "list that of_type gives, then let the method end")
+SLOW_HINT = ("the method is slow (a time.sleep per call or per user?), or never ends (a loop that waits after the "
+             "last yield?): yield each user of the list that of_type gives, then let the method end")
+SLOW_CANCEL_HINT = ("the method is slow: a time.sleep (or other slow work) per call or per user makes every stream "
+                    "that slow, and holds one of the server's few worker threads all the while, so calls wait for "
+                    "each other. Yield from the list that of_type gives at once; where work must be slow, check "
+                    "context.is_active() between its steps and return once it is False")
 CANCEL_HINT = ("when the client cancels, grpcio drops your generator at its yield, so code after the loop "
                "never runs: give back what you take (a lock, a semaphore, a file) with `with` or `finally`")
 LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can hold: a lock, released after the "
@@ -98,16 +119,37 @@ def _type_name(user_type: int) -> str:
     return UserType.Name(user_type) if user_type in UserType.values() else f"user_type {user_type}"
 
 
+def _short_name(user_type: int) -> str:
+    return _type_name(user_type).removeprefix("USER_TYPE_")
+
+
 def _listing(stub, user_type: int, timeout: float = support.TIMEOUT):
     """Every user the stream sent, and the error it ended with (None if it ended OK)."""
+    return _read(stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=timeout), user_type)
+
+
+def _read(call, user_type: int):
+    """Every user `call` (a GetUsersByType stream of `user_type`) sent, and the error it ended with, or None."""
     replies, error = [], None
     try:
-        for reply in stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type), timeout=timeout):
+        for reply in call:
             replies.append(reply)
     except grpc.RpcError as raised:
         error = raised
-    if any(not reply.HasField("user") for reply in replies):
+    what = _short_name(user_type)
+    empty = [number for number, reply in enumerate(replies) if not reply.HasField("user")]
+    # Empty messages before anything else (before users, before an error, or alone): yielded before the type check
+    if empty and empty == list(range(len(empty))) and (
+            len(empty) < len(replies) or error is not None or len(replies) == 1):
+        came = "an empty UserResponse" if len(empty) == 1 else f"{len(empty)} empty UserResponses"
+        then = (", then the users" if len(empty) < len(replies) else
+                f", then {error.code().name}" if error is not None else ", and nothing else")
+        raise Fail(f"{what} → {came} (no user in it) came first{then}", EMPTY_FIRST_HINT)
+    if empty:
         raise Fail("a message came with no user in it", WRAP_HINT)
+    if error is not None and error.code() == grpc.StatusCode.CANCELLED:
+        sent = f"{_counted(replies)}, then " if replies else ""
+        raise Fail(f"{what} → {sent}CANCELLED, though the checker read on and did not cancel", SELF_CANCEL_HINT)
     return [reply.user for reply in replies], error
 
 
@@ -171,7 +213,10 @@ def streams_each_user_once_in_id_order(target) -> None:
         raise Fail(f"{stranger.nickname} came too, and is {_type_name(stranger.user_type)}",
                    "yield only the users of the type asked for: self.directory.of_type(request.user_type)")
     names = [user.nickname for user in users]
-    got = f"got {', '.join(names) or 'no users'}"
+    if not names:
+        raise Fail(f"NORMAL → no users, and the stream ended OK; {len(IN_ID_ORDER)} users have the type",
+                   ENDED_EARLY_HINT)
+    got = f"got {', '.join(names)}"
     if names == IN_ID_ORDER:
         with users_cases.users_stub(target) as stub:  # a user added since must come too: of_type on every call
             stub.AddUser(LATECOMER, timeout=support.TIMEOUT)
@@ -234,7 +279,10 @@ def _first_guest(stub, wait: float):
     if got is None or isinstance(got, grpc.RpcError):
         call.cancel()
         if got is None:
-            raise Fail("the GUEST stream ended before its first user", ORDER_HINT)
+            raise Fail("the GUEST stream ended OK before its first user", ENDED_EARLY_HINT)
+        if got.code() == grpc.StatusCode.CANCELLED:
+            raise Fail("the GUEST stream ended CANCELLED before its first user, though the checker did not cancel "
+                       "it", SELF_CANCEL_HINT)
         raise got
     return call
 
@@ -292,18 +340,26 @@ def gives_back_what_it_took_when_cancelled(target) -> None:
     # A copy of its own: a stream an earlier case cancelled must not be what this one counts; with a small pool,
     # so that more streams than it has threads are few (a method that works slowly between yields takes a while
     # for each).
+    last_start = time.monotonic() + CANCEL_BUDGET
     with users_cases.seeded(target, checker_seed(), env={WORKERS_SETTING: str(CANCEL_POOL)}) as (own, _):
-        own.guarded(lambda: _cancel_one_after_another(own))()
+        own.guarded(lambda: _cancel_one_after_another(own, last_start))()
 
 
-def _cancel_one_after_another(target) -> None:
+def _cancel_one_after_another(target, last_start: float = float("inf")) -> None:
     import server_runner
 
     # More rounds than the pool has workers: a call that goes on running after its cancel shows too; and more than
     # the paused-streams case pauses: slots that a cancel leaks run out even where that case had one to spare.
     rounds = max((target.workers or server_runner.DEFAULT_WORKERS) + 2, CANCELLED_STREAMS)
     with _separate_channel(target) as stub:
+        started = time.monotonic()
         for cancelled in range(rounds):  # one after another: never more than one open at a time
+            took = time.monotonic() - started
+            # from the fifth on, at the pace so far: would the last one start in time?
+            if cancelled >= 5 and time.monotonic() + took / cancelled * (rounds - cancelled) > last_start:
+                raise Fail(f"{cancelled} streams, each read a little and cancelled, took {took:.1f} s (about "
+                           f"{took / cancelled:.1f} s each): the {rounds} in a row that the checker makes would "
+                           f"take {took / cancelled * rounds:.0f} s", SLOW_CANCEL_HINT)
             try:
                 call = _first_guest(stub, PROBE_WAIT)
             except Late:
@@ -315,6 +371,30 @@ def _cancel_one_after_another(target) -> None:
             call.cancel()
 
 
+def each_call_at_once_gets_its_own_type(target) -> None:
+    """Whatever a type's answer is alone (other rules judge it), it must be the same when other calls run too."""
+    with users_cases.users_stub(target) as stub:
+        alone = {user_type: _answer(_listing(stub, user_type)) for user_type in AT_ONCE}
+        for order in (AT_ONCE, AT_ONCE[::-1]):  # twice, so that no one call is always the last to start
+            calls = [(user_type, stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type),
+                                                     timeout=support.TIMEOUT)) for user_type in order]  # all sent
+            for user_type, call in calls:
+                together = _answer(_read(call, user_type))
+                if together != alone[user_type]:
+                    others = " and ".join(_short_name(other) for other in order if other != user_type)
+                    raise Fail(f"{_short_name(user_type)}, asked at the same time as {others} → {together}; asked "
+                               f"alone → {alone[user_type]}", SHARED_HINT)
+
+
+def _answer(listing) -> str:
+    """A stream's answer in words: its users' nicknames, and how it ended if not OK."""
+    users, error = listing
+    if error is not None and error.code() in support.INFRASTRUCTURE_CODES:
+        raise error
+    names = ", ".join(user.nickname for user in users) or "no users"
+    return names if error is None else f"{names}, then {support.describe_rpc_error(error)}"
+
+
 RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
     "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT that says what is wrong and what to send "
     "instead, before any user":
@@ -324,6 +404,9 @@ RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test brea
         streams_each_user_once_in_id_order,
     "DISABLED (nobody has it) → no users, and the stream ends OK":
         an_empty_type_is_an_empty_stream,
+    # before any stream is cancelled on this copy: a lock that a cancel leaks is the next rule's and the last's to show
+    "NORMAL, ADMINISTRATOR and DISABLED asked at once, twice → each its own type's answer, as when asked alone":
+        each_call_at_once_gets_its_own_type,
     f"holds no lock while the client reads: other calls are answered while {PAUSED_STREAMS} streams are paused":
         answers_others_while_a_stream_is_paused,
     "a cancelled stream ends on the server too, and gives back what it took":
