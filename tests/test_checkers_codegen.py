@@ -121,6 +121,11 @@ ADDITIONS = [
      "message User has `reserved 5`, which is new"),
     ({"USER_TYPE_DISABLED = 4;": "USER_TYPE_DISABLED = 4;\n  reserved 5 to 9;"},
      "enum UserType has `reserved 5 to 9`, which is new"),
+    ({"string mail_address = 3;": 'string mail_address = 3 [json_name = "mailAddress"];'},
+     'User.mail_address has [json_name = "mailAddress"], which is new'),
+    ({"USER_TYPE_UNSPECIFIED = 0;": "USER_TYPE_UNSPECIFIED = 0;\n  USER_TYPE_UNKNOWN = 0;",
+      "enum UserType {\n": "enum UserType {\n  option allow_alias = true;\n"},
+     "value UserType.USER_TYPE_UNKNOWN = 0 is new; enum UserType now has [allow_alias: true]; it had no options"),
     ({"service UserManager {": "service UserAdmin { rpc PurgeUsers(UserRequest) returns (UserCountResponse); }\n"
                                "service UserManager {"}, "service UserAdmin is new"),
 ]

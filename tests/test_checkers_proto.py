@@ -48,6 +48,10 @@ ONE_RULE_BROKEN = [
     ("Level's four values: LEVEL_UNSPECIFIED = 0 … LEVEL_ADVANCED = 3",
      {name: name.lower() for name in ("LEVEL_UNSPECIFIED", "LEVEL_BEGINNER", "LEVEL_INTERMEDIATE", "LEVEL_ADVANCED")},
      "written in capitals"),
+    ("Level's four values: LEVEL_UNSPECIFIED = 0 … LEVEL_ADVANCED = 3",
+     {"LEVEL_UNSPECIFIED = 0;\n": "", "LEVEL_BEGINNER = 1": "LEVEL_BEGINNER = 0",
+      "LEVEL_INTERMEDIATE = 2": "LEVEL_INTERMEDIATE = 1", "LEVEL_ADVANCED = 3": "LEVEL_ADVANCED = 2"},
+     'zero means "not set"'),
     ("Talk.id: int64 = 1", {"int64 id = 1;": "int32 id = 1;"}, "int64"),
     ("Talk.title: string = 2", {"string title = 2;": "optional string title = 2;"}, "leave out `optional`"),
     ("Talk.speakers: repeated string = 3", {"repeated string speakers": "string speakers"}, "repeated"),
@@ -58,6 +62,7 @@ ONE_RULE_BROKEN = [
      "google.protobuf.Timestamp"),
     ("Talk.starts_at: google.protobuf.Timestamp = 5", {"starts_at = 5;": "starts_at = 6;"}, "not a default value"),
     (NOTHING_ELSE, {"string title = 2;": 'string title = 2 [json_name = "name"];'}, "nothing else"),
+    (NOTHING_ELSE, {"starts_at = 5;": 'starts_at = 5 [json_name = "startsAt"];'}, "nothing else"),
     (NOTHING_ELSE, {"string title = 2;": "string title = 2;\n  string room = 6;"}, "nothing else"),
     (NOTHING_ELSE, {"string title = 2;": "string title = 2 [deprecated = true];"}, "nothing else"),
     (NOTHING_ELSE, {"int64 id = 1;": "int64 id = 1;\n  reserved 6;"}, "nothing else"),
@@ -102,11 +107,19 @@ def test_an_enum_copied_into_talk_instead_of_moved_fails_the_level_field_alone(t
     assert "delete the copy" in result["Talk.level: Level = 4"].hint
 
 
-@pytest.mark.parametrize("id_type", ["sint64", "uint64"])
-def test_another_64_bit_integer_for_the_id_is_told_the_spec_says_int64(id_type, tmp_path):
+@pytest.mark.parametrize(("id_type", "why"), [("sint64", "zig-zag"), ("uint64", "unsigned"),
+                                              ("fixed64", "another wire type")])
+def test_another_64_bit_integer_for_the_id_is_told_the_spec_says_int64_and_what_differs(id_type, why, tmp_path):
     result = check(wrong({"int64 id = 1;": f"{id_type} id = 1;"}), tmp_path)
     assert failed(result) == ["Talk.id: int64 = 1"], repr(result)
     assert "the spec asks for `int64`" in result["Talk.id: int64 = 1"].hint
+    assert why in result["Talk.id: int64 = 1"].hint
+
+
+def test_a_json_name_written_out_is_named_though_protoc_would_make_the_same(tmp_path):
+    result = check(wrong({"int64 id = 1;": 'int64 id = 1 [json_name = "id"];'}), tmp_path)
+    assert failed(result) == [NOTHING_ELSE], repr(result)
+    assert 'id [json_name = "id"]' in result[NOTHING_ELSE].got
 
 
 def test_a_map_for_the_speakers_is_named_as_a_map_not_as_a_wrong_type(tmp_path):

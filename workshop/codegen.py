@@ -133,13 +133,16 @@ def protoc_location(error: ProtoError) -> tuple[str, int] | None:
 _ABSL_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} \d\d:\d\d:\d\d)")
 
 
-def descriptor_set(proto_file: Path, include_imports: bool = False) -> descriptor_pb2.FileDescriptorSet:
+def descriptor_set(proto_file: Path, include_imports: bool = False,
+                   source_info: bool = False) -> descriptor_pb2.FileDescriptorSet:
     """What protoc understood of one contract: its own FileDescriptorSet (`--descriptor_set_out`).
 
     The contract is compiled alone, with its folder and the well-known types on the import path.
     Nothing is generated and nothing is imported, so a learner can change a contract and check it
     again as often as they like (protobuf's registry in a process takes each file only once).
-    The contract is the set's last file; with `include_imports`, the files it imports come first.
+    The contract is the set's last file; with `include_imports`, the files it imports come first; with
+    `source_info`, each file also says where in its text each declaration was written (what was written
+    by hand and what protoc filled in, such as a field's JSON name).
     Raises FileNotFoundError if the file is missing, ProtoError with protoc's message otherwise.
     """
     from google.protobuf import descriptor_pb2  # here: this module is imported before protobuf is installed
@@ -153,6 +156,7 @@ def descriptor_set(proto_file: Path, include_imports: bool = False) -> descripto
             sys.executable, "-m", "grpc_tools.protoc",
             f"-I{proto_file.parent}", f"-I{_include_dir_of_well_known_types()}",
             f"--descriptor_set_out={out}", *(["--include_imports"] if include_imports else []),
+            *(["--include_source_info"] if source_info else []),
             proto_file.name,
         ]
         result = subprocess.run(command, capture_output=True, text=True, cwd=proto_file.parent)

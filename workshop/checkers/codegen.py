@@ -240,8 +240,9 @@ def check_delete_user(contract: str | Path = "my_contracts/users.proto",
     mine, failure = contracts.compile_contract(contract_path, shown=str(contract_path), rerun=rerun)
     cases = [(f"{contract_path.name} compiles", lambda: _raise(failure))]
     if failure is None:
-        answer = Answer(mine, descriptor_set(PROTOS / "users.proto").file[-1], contract_path, package_dir,
-                        _probe(package_dir, f"{contract_path.stem}_pb2_grpc"))
+        original = descriptor_set(PROTOS / "users.proto", source_info=True).file[-1]
+        probe = _probe(package_dir, f"{contract_path.stem}_pb2_grpc")
+        answer = Answer(mine, original, contract_path, package_dir, probe)
         cases += [(label, lambda rule=rule: rule(answer)) for label, rule in RULES.items()]
     return run_checks("Exercise 3.1 · DeleteUser", cases)
 

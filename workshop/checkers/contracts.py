@@ -19,6 +19,11 @@ from workshop.codegen import ProtoError, descriptor_set, protoc_message
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 PROTO2_COMPLAINT = 'Expected "required", "optional", or "repeated"'  # protoc's words for a field without a label
+# Field numbers of descriptor.proto, as they stand in a source location's path
+MESSAGE_TYPE = descriptor_pb2.FileDescriptorProto.MESSAGE_TYPE_FIELD_NUMBER
+NESTED_TYPE = descriptor_pb2.DescriptorProto.NESTED_TYPE_FIELD_NUMBER
+FIELD = descriptor_pb2.DescriptorProto.FIELD_FIELD_NUMBER
+JSON_NAME = FieldProto.JSON_NAME_FIELD_NUMBER
 UNDEFINED_WELL_KNOWN = re.compile(r'"google\.protobuf\.(\w+)" is not defined')  # its import is missing
 
 
@@ -38,7 +43,7 @@ def compile_contract(path: Path, shown: str, rerun: str) -> tuple[descriptor_pb2
     `shown` names the file in the ✗ line; `rerun` says which cells to run after a fix.
     """
     try:
-        return descriptor_set(path).file[-1], None
+        return descriptor_set(path, source_info=True).file[-1], None
     except FileNotFoundError:
         return None, Fail(f"there is no {shown} in this folder",
                           "run the exercise's %%writefile cell first; it writes the file")
@@ -78,6 +83,27 @@ def messages(file) -> dict[str, descriptor_pb2.DescriptorProto]:
                 walk(message.nested_type, f"{outer}{message.name}.")
 
     walk(file.message_type, "")
+    return found
+
+
+def written_json_names(file) -> dict[str, str]:
+    """{'Talk.starts_at': 'startsAt'}: the fields whose JSON name the contract spells out (`[json_name = ...]`).
+
+    protoc fills in every field's JSON name, so only the file's source info (compiled with `source_info`) tells
+    one written by hand, even one that protoc would have made anyway.
+    """
+    found = {}
+    for location in file.source_code_info.location:
+        path = list(location.path)  # [4, message, (3, nested message)..., 2, field, 10]: a field's json_name
+        if (len(path) < 5 or len(path) % 2 == 0 or (path[0], path[-3], path[-1]) != (MESSAGE_TYPE, FIELD, JSON_NAME)
+                or any(kind != NESTED_TYPE for kind in path[2:-3:2])):
+            continue
+        message = file.message_type[path[1]]
+        names = [message.name]
+        for nested in path[3:-3:2]:
+            message = message.nested_type[nested]
+            names.append(message.name)
+        found[".".join([*names, message.field[path[-2]].name])] = message.field[path[-2]].json_name
     return found
 
 
@@ -146,6 +172,8 @@ def changes(mine, original) -> list[str]:
             by_name = {m.name: m for m in getattr(new, members)}
             for member in getattr(old, members):
                 now = by_number.get(member.number)
+                if member.name in by_name and by_name[member.name].number == member.number:
+                    now = by_name[member.name]  # kept, though an alias (allow_alias) may share its number
                 if now is None and member.name in by_name:
                     found.append(f"{name}.{member.name} is now number {by_name[member.name].number}, "
                                  f"not {member.number}")
@@ -205,7 +233,12 @@ def _new_members(kind: str, container: str, old_members, new_members) -> list[st
 
     if any(not known(member, new_members) for member in old_members):
         return []  # one is gone: a "new" one is probably it, renamed and renumbered
-    return [f"{kind} {container}.{m.name} = {m.number} is new" for m in new_members if not known(m, old_members)]
+    kept = {m.name for m in new_members}
+    # a member under a new name whose number an old one still has, by its old name: an alias (allow_alias)
+    aliases = [m for m in new_members if all(o.name != m.name for o in old_members) and any(
+        o.number == m.number and o.name in kept for o in old_members)]
+    return [f"{kind} {container}.{m.name} = {m.number} is new" for m in new_members
+            if not known(m, old_members) or m in aliases]
 
 
 def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
@@ -220,6 +253,12 @@ def additions(mine, original, expected: set[tuple[str, str]]) -> list[str]:
               for field, value in mine.options.ListFields() if before.get(field) != value]
     old_messages, new_messages = messages(original), messages(mine)
     found += _new("message", old_messages, new_messages)
+    # a JSON name written out as it was (protoc's own): a changed one is `changes`'s to name
+    was_written = written_json_names(original)
+    old_json_names = {f"{name}.{field.name}": field.json_name for name, message in old_messages.items()
+                      for field in message.field}
+    found += [f'{field} has [json_name = "{json_name}"], which is new' for field, json_name in
+              written_json_names(mine).items() if field not in was_written and old_json_names.get(field) == json_name]
     for name, message in new_messages.items():
         if name in old_messages:
             found += _new_members("field", name, old_messages[name].field, message.field)

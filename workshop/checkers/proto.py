@@ -12,7 +12,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2, text_format
 
-from workshop.checkers.contracts import compile_contract, dialect, enums, messages
+from workshop.checkers.contracts import compile_contract, dialect, enums, messages, written_json_names
 from workshop.checkers.support import CheckResult, Fail, run_checks
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
@@ -83,6 +83,9 @@ def _level_values(file) -> None:
         elif any(not name.startswith("LEVEL_") for name in got):
             hint = ("start every value with the enum's name, LEVEL_: enum values share the package's "
                     "namespace, so a bare UNSPECIFIED would clash with the next enum's")
+        elif any(number == 0 and name != "LEVEL_UNSPECIFIED" for name, number in got.items()):
+            hint = ("zero means \"not set\": a field nobody filled in reads as 0, so 0 must be LEVEL_UNSPECIFIED, "
+                    "and the real levels 1, 2, 3: " + ", ".join(f"{n} = {v}" for n, v in LEVEL_VALUES.items()))
         else:
             hint = "write exactly these four: " + ", ".join(f"{n} = {v}" for n, v in LEVEL_VALUES.items())
         raise Fail(f"Level has {shown}", hint)
@@ -117,7 +120,16 @@ def _kind(field, message) -> tuple[str, str]:
     return "", type_
 
 
-WIDE_INTEGERS = {"sint64", "uint64", "fixed64", "sfixed64"}
+WIDE_INTEGERS = {  # why each is not int64, though all hold 64 bits
+    "uint64": "unsigned, so code generated from the contract in other languages gives the field another type, and "
+              "a negative number sent as int64 reads back as a huge one",
+    "sint64": "its numbers are written another way (zig-zag), so a program built from an int64 contract reads "
+              "other values from the same bytes",
+    "fixed64": "always 8 bytes, with another wire type (1, not 0): a program built from an int64 contract cannot "
+               "read it",
+    "sfixed64": "always 8 bytes, with another wire type (1, not 0): a program built from an int64 contract cannot "
+                "read it",
+}
 TYPE_HINTS = {
     "string": "a text field is `string`",
     "int64": "the spec asks for `int64`",
@@ -144,8 +156,8 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
         if got_type != type_:
             hint = TYPE_HINTS.get(type_, f"write `{written}`")
             if type_ == "int64":
-                hint += (f": {got_type} is a 64-bit integer too, but another type on the wire" if got_type in
-                         WIDE_INTEGERS else f" (`{written}`): an id can grow past what {got_type} holds")
+                hint += (f": {got_type} is a 64-bit integer too, but another type: {WIDE_INTEGERS[got_type]}"
+                         if got_type in WIDE_INTEGERS else f" (`{written}`): an id can grow past what {got_type} holds")
             raise Fail(f"{name} is of type {got_type}; expected {type_}", hint)
         if got_label != label:
             if label == "repeated":
@@ -190,12 +202,15 @@ def _nothing_else(file) -> None:
     if file.options.ListFields():
         found.append(f"file options {text_format.MessageToString(file.options, as_one_line=True)}")
     if talk is not None:
-        message = talk[2]
+        message, written = talk[2], written_json_names(file)
         found += [f"field {f.name} = {f.number}" for f in message.field if f.name not in TALK_FIELDS]
         for field in message.field:
             if field.name in TALK_FIELDS and field.json_name != _default_json_name(field.name):
                 found.append(f"{field.name}'s JSON name {field.json_name!r} (JSON clients would send "
                              f"{_default_json_name(field.name)!r})")
+            elif field.name in TALK_FIELDS and f"Talk.{field.name}" in written:
+                found.append(f'{field.name} [json_name = "{field.json_name}"] (the name protoc gives it anyway, '
+                             "but written out it is an option of the contract)")
             if field.name in TALK_FIELDS and field.options.ListFields():
                 found.append(f"{field.name} [{text_format.MessageToString(field.options, as_one_line=True)}]")
         found += [f"reserved {r.start}" for r in message.reserved_range] + [

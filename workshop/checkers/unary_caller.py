@@ -82,12 +82,8 @@ class CountingUserManager(users.UserManager):
         return super().GetUser(request, context)
 
 
-class RefusingUserManager(users.UserManager):
+class RefusingUserManager(CountingUserManager):
     """GetUser(id n) ends with REFUSED_WITH[n], whatever the directory holds; it notes each id asked."""
-
-    def __init__(self, directory: users.UserDirectory):
-        super().__init__(directory)
-        self.asked: list[int] = []
 
     def GetUser(self, request, context):
         self.asked.append(request.id)
