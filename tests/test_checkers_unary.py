@@ -12,7 +12,7 @@ from exercises import check_server_cell as check
 
 import server_runner
 from workshop.checkers import unary, unary_caller
-from workshop.checkers.add_user import ADD_USER_RULES, INVALID_FIELDS, check_add_user
+from workshop.checkers.add_user import ADD_USER_RULES, EVERY_TYPE_HINT, INVALID_FIELDS, check_add_user
 from workshop.checkers.unary import GET_USER_RULES, check_get_user
 from workshop.checkers.unary_caller import RULES as NICKNAME_OF_RULES
 from workshop.checkers.unary_caller import check_nickname_of
@@ -103,6 +103,17 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
         time.sleep(0.05)  # e.g. a log line
         user = self.user
 """).replace("import grpc", "import time\n\nimport grpc"), {"at once"}, "not on self"),
+    # the same with a print between, which is all the time another call needs
+    "the user kept on self, printed": (wrong(GET_USER, "        user = self.directory.get(request.id)\n", """\
+        self.user = self.directory.get(request.id)
+        print(end="")  # e.g. a log line
+        user = self.user
+"""), {"at once"}, "not on self"),
+    # an abort that the method catches: for id 0 (which the seed plants), it goes on to find nobody
+    "an abort caught by except Exception": (wrong(GET_USER, INVALID_ABORT, f"""try:
+                {INVALID_ABORT}
+            except Exception:  # the mistake: this catches the exception abort raises
+                pass"""), {"invalid", "invalid message"}, "try/except Exception"),
     # a message built of the id and what problem_with_id said of it, which is None for a good id
     "a None in the message": (wrong(GET_USER, "users.no_user_with(request.id)",
                                     'f"user {request.id}: {users.problem_with_id(request.id)}"'), {"unknown"},
@@ -294,6 +305,17 @@ def test_add_user_forgetting_one_field_check_fails_only_its_case(rule, tmp_path)
     assert failed(result) == {rule}, repr(result)
     assert re.search("got OK with .*expected INVALID_ARGUMENT", result[rule].got)
     assert result[rule].hint == FIELD_HINTS[rule]
+
+
+def test_add_user_that_lets_administrators_skip_the_checks_fails_each_field_case_naming_the_type(tmp_path):
+    skips = wrong(ADD_USER, VALIDATION, "mistake = (users.problem_with_new_user(request) if request.user_type != "
+                                        "users_pb2.USER_TYPE_ADMINISTRATOR else None)")
+    result = check(check_add_user, skips, tmp_path)
+    fields = [rule for rule, values, *_ in INVALID_FIELDS if all("user_type" not in fields for fields in values)]
+    assert len(fields) == 5 and failed(result) == set(fields), repr(result)
+    for rule in fields:
+        assert result[rule].got.startswith("as USER_TYPE_ADMINISTRATOR: got OK"), repr(result)
+        assert result[rule].hint == EVERY_TYPE_HINT
 
 
 def test_add_user_mail_check_that_only_looks_for_an_at_sign_fails_the_form_case(tmp_path):
@@ -694,6 +716,35 @@ def test_nickname_of_deciding_by_the_message_is_heard_when_another_code_says_the
     assert "only the code tells them apart" in result[NICKNAME_OF_RULES["other errors"]].hint
 
 
+def test_nickname_of_that_tries_again_after_a_deadline_is_told_it_waited_past_its_second():
+    retries = wrong(NICKNAME_OF, "    try:\n        reply = stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+                    "    try:\n        try:\n            reply = stub.GetUser(users_pb2.UserRequest(id=user_id), "
+                    "timeout=1)\n        except grpc.RpcError as first:\n            if first.code() != "
+                    "grpc.StatusCode.DEADLINE_EXCEEDED:\n                raise\n            reply = stub.GetUser("
+                    "users_pb2.UserRequest(id=user_id), timeout=1)  # the mistake: once more")
+    result = check_nickname_of(caller(retries))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["deadline"]].got.startswith("the server that does not answer was called 2 times")
+    assert "a retry after DEADLINE_EXCEEDED" in result[NICKNAME_OF_RULES["deadline"]].hint
+
+
+def test_nickname_of_that_asks_for_zero_in_place_of_a_negative_id_is_told_to_ask_as_given():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "UserRequest(id=user_id)", "UserRequest(id=max(user_id, 0))")))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["other errors"]].got == "nickname_of(stub, -5) asked the server for id 0, not -5"
+    assert "max(user_id, 0)" in result[NICKNAME_OF_RULES["other errors"]].hint
+
+
+def test_nickname_of_that_fills_in_one_shared_request_is_caught_from_many_threads():
+    shared = wrong(NICKNAME_OF, "stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+                   "stub.GetUser(fill(user_id), timeout=1)")
+    helper = ("REQUEST = users_pb2.UserRequest()\n\n\ndef fill(user_id):\n    REQUEST.id = user_id  # the mistake: "
+              "one request for every call\n    print(end='')\n    return REQUEST\n\n\n")
+    result = check_nickname_of(caller(helper + shared))
+    assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
+    assert "threads at once" in result[NICKNAME_OF_RULES["found"]].got
+
+
 def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_another_stub():
     kept = wrong_in_places(NICKNAME_OF, {
         "    try:\n": "    if user_id in KEPT:\n        return KEPT[user_id]\n    try:\n",
@@ -741,7 +792,10 @@ def test_add_user_that_picks_the_next_id_itself_is_caught_by_users_sent_at_once(
                                "request\n        time.sleep(0.02)  # e.g. a log line\n"
                                "        mistake = users.problem_with_new_user(self.request)",
                                "self.directory.add(request)": "self.directory.add(self.request)"}),
-], ids=["the reply", "the request"])
+    # the same with a print between, which is all the time another call needs
+    wrong(ADD_USER, "        return users_pb2.UserResponse(user=stored)", "        self.last = stored\n"
+          '        print(end="")  # e.g. a log line\n        return users_pb2.UserResponse(user=self.last)'),
+], ids=["the reply", "the request", "the reply, printed"])
 def test_add_user_that_keeps_a_call_on_self_is_caught_by_users_sent_at_once(shared, tmp_path):
     result = check(check_add_user, shared.replace("import grpc", "import time\n\nimport grpc"), tmp_path)
     assert failed(result) == {ADD_USER_RULES["at once"]}, repr(result)
@@ -824,7 +878,7 @@ def test_nickname_of_that_asks_for_the_id_made_positive_is_told_to_ask_for_it_as
     assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
     assert "nickname_of(stub, -5) gave 'erin_of_the_checker'" in result[NICKNAME_OF_RULES["other errors"]].got, (
         repr(result))
-    assert "such as abs(user_id)" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+    assert "(abs(user_id)" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
 
 
 def test_nickname_of_behind_functools_cache_is_told_of_its_cache_once_a_missing_user_comes():

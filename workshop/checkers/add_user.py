@@ -50,6 +50,9 @@ INVALID_FIELDS = [
      {r"\b99\b": "name the 99"},
      "refuse a user_type that users_pb2.UserType does not define: a client can send any number"),
 ]
+OTHER_TYPES = [value for value in T.values() if value not in (T.USER_TYPE_UNSPECIFIED, T.USER_TYPE_NORMAL)]
+EVERY_TYPE_HINT = ("check every field of every user, whatever its user_type: a rule that an administrator (or any "
+                   "type) skips lets a bad user in. Call users.problem_with_new_user(request) for all")
 CAUGHT_ABORT_HINT = ("a field that is wrong is INVALID_ARGUMENT: ALREADY_EXISTS says the user is fine but taken. (If "
                      "you did abort with INVALID_ARGUMENT, an except around the checks caught the exception that "
                      "context.abort raises: catch only users.AlreadyExists, around self.directory.add alone)")
@@ -63,6 +66,7 @@ NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
 SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less than what a caller may send
 
 CROWD = 12  # new users sent at once with id 0: each must get an id of its own
+CROWD_ROUNDS = 8  # crowds sent again to the server at its own speed
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
@@ -74,9 +78,9 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
              "quote it whole",
     "not stored": "a refused user is not stored, and leaves no trace: the same user, refused for a taken id, is "
                   "then stored with id 0",
-    "at once": f"{CROWD} new users at once with id 0 → all stored, each reply with its own user; two AddUser calls "
-               "at the same moment with the same nickname, or the same id → one is stored, the other gets "
-               "ALREADY_EXISTS (the directory's add decides, under its lock)",
+    "at once": f"{CROWD} new users at once with id 0, several times → all stored, each reply with its own user; two "
+               "AddUser calls at the same moment with the same nickname, or the same id → one is stored, the other "
+               "gets ALREADY_EXISTS (the directory's add decides, under its lock)",
 }
 CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the next free id, under its lock. An id "
                   "you pick (the highest so far plus one, a counter of your own) is picked twice when calls come at "
@@ -235,6 +239,14 @@ def check_add_user(server) -> CheckResult:
                         if not re.search(words, details):
                             raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",
                                        NAME_IT)
+                    for user_type in () if "user_type" in fields else OTHER_TYPES:  # the same, from anyone
+                        try:
+                            refused(new_user(f"bad{number}{k}t{user_type}", **fields, user_type=user_type), hint)
+                        except Fail as failure:
+                            # stored; anything else (the first one's trace: ALREADY_EXISTS) is another case's
+                            if failure.got.startswith("got OK"):
+                                raise Fail(f"as {T.Name(user_type)}: {failure.got}; the same from a "
+                                           "USER_TYPE_NORMAL was refused", EVERY_TYPE_HINT) from None
             return case
 
         def short():
@@ -295,10 +307,10 @@ def check_add_user(server) -> CheckResult:
             twins = {"the same nickname": (new_user("twin"), new_user("twin")),  # id 0 each: the server picks
                      "the same id": (new_user("one", id=unused_id()), new_user("other"))}
             twins["the same id"][1].id = twins["the same id"][0].id
-            with target.fresh(env={"USERS_LOOKUP_SECONDS": str(RACE_LOOKUP)}) as slow, users_stub(slow) as racing:
-                sent = [new_user(f"crowd{n}") for n in range(CROWD)]
-                crowd = [racing.AddUser.future(user, timeout=TIMEOUT) for user in sent]
-                refused = [call.exception() for call in crowd if call.exception() is not None]
+            def crowd(stub, name: str) -> None:
+                sent = [new_user(f"{name}{n}") for n in range(CROWD)]
+                calls = [stub.AddUser.future(user, timeout=TIMEOUT) for user in sent]
+                refused = [call.exception() for call in calls if call.exception() is not None]
                 if refused and refused[0].code() == grpc.StatusCode.UNIMPLEMENTED:
                     raise refused[0]  # not done yet
                 if refused:
@@ -306,10 +318,16 @@ def check_add_user(server) -> CheckResult:
                     raise Fail(f"{CROWD} new users at once, each with id 0: {len(refused)} refused, the first with "
                                f"{support.describe_rpc_error(refused[0])[:90]}",
                                SHARED_HINT if nickname_taken else CHOSEN_ID_HINT)
-                for user, call in zip(sent, crowd, strict=True):
+                for user, call in zip(sent, calls, strict=True):
                     if call.result().user.nickname != user.nickname:
                         raise Fail(f"{CROWD} new users at once, each with id 0: the reply to {user.nickname} holds "
                                    f"{one_line(call.result().user)[:90]}", SHARED_HINT)
+
+            with target.fresh(env={"USERS_LOOKUP_SECONDS": str(RACE_LOOKUP)}) as slow, users_stub(slow) as racing:
+                crowd(racing, "crowd")
+                # and at full speed, a few times: a reply kept on self between two quick steps is overwritten in some
+                for round_ in range(CROWD_ROUNDS):
+                    crowd(stub, f"quick{round_}x")
                 for what, pair in twins.items():
                     calls = [racing.AddUser.future(user, timeout=TIMEOUT) for user in pair]  # both sent, then waited
                     errors = [call.exception() for call in calls if call.exception() is not None]

@@ -36,7 +36,8 @@ GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on 
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
     "invalid message": "an id of 0 or below → a message that says what is wrong with the id (that id, if it "
                        "names one), not 'no user'",
-    "at once": "12 calls at once, for 4 different ids → each gets the user it asked for, as when asked alone",
+    "at once": "24 calls at once, five times over, for 4 different ids → each gets the user it asked for, as when "
+               "asked alone",
 }
 
 # Users with ids 0 and -7 cannot be added, but this seed plants them: a GetUser that looks them
@@ -59,13 +60,14 @@ WRONG_ID_WORDS = (r"positive|at least (1|one)|greater than (0|zero)|above (0|zer
 NOBODY_WORDS = r"no user|not found|no such|does not exist|doesn't exist|unknown user"
 INVALID_WORDS = r"invalid|must be|positive|wrong|bad id"  # what NOT_FOUND's and ALREADY_EXISTS's words must not say
 INVALID_HINT = ("check users.problem_with_id(request.id) first: an id below 1 is a wrong request (INVALID_ARGUMENT), "
-                "even when the directory holds a user with it")
+                "even when the directory holds a user with it. (If you do, is its abort inside a try/except "
+                "Exception? That catches the exception context.abort raises to end the call, and the method goes on)")
 ENDS_THE_CALL_HINT = ("the lookup ran for a wrong id that nobody has: check users.problem_with_id(request.id) first, "
                       "before the lookup, and end the call there with context.abort(grpc.StatusCode.INVALID_ARGUMENT, "
                       "problem). set_code alone does not end the method, and an abort inside try/except Exception is "
                       "caught: either way the method goes on to the lookup")
 NAMED_ID = re.compile(r"\b(?:got|id|was|is)\s*[:=]?\s*(-?\d+)", re.IGNORECASE)  # "got -7", "id 0": the id it names
-AT_ONCE_CALLS, AT_ONCE_IDS = 12, 4
+AT_ONCE_CALLS, AT_ONCE_IDS, AT_ONCE_ROUNDS = 24, 4, 5  # a state on self shows in some of 120 calls, not of 12
 SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up in local "
                "variables, not on self (self.user, self.request) or in the module (a reply made once and filled "
                "anew), where the next call overwrites it")
@@ -189,13 +191,14 @@ def check_get_user(server) -> CheckResult:
                     return  # the method's own refusals, of good ids: the found case says why
                 raise failed  # an error for every id, alone: said as for any case
             asked = [list(alone)[n % len(alone)] for n in range(AT_ONCE_CALLS)]
-            calls = [ask(user_id) for user_id in asked]
-            for user_id, call in zip(asked, calls, strict=True):
-                reply = call.result().user
-                if reply != alone[user_id]:
-                    raise Fail(f"{AT_ONCE_CALLS} calls at once, for ids {', '.join(map(str, alone))}: "
-                               f"GetUser({user_id}) gave {one_line(reply)}; asked alone, {one_line(alone[user_id])}",
-                               SHARED_HINT)
+            for _ in range(AT_ONCE_ROUNDS):
+                calls = [ask(user_id) for user_id in asked]
+                for user_id, call in zip(asked, calls, strict=True):
+                    reply = call.result().user
+                    if reply != alone[user_id]:
+                        raise Fail(f"{AT_ONCE_CALLS} calls at once, for ids {', '.join(map(str, alone))}: GetUser("
+                                   f"{user_id}) gave {one_line(reply)}; asked alone, {one_line(alone[user_id])}",
+                                   SHARED_HINT)
 
         return run_checks("Exercise 4.1 · GetUser", [
             (GET_USER_RULES["found"], found),

@@ -27,8 +27,8 @@ from workshop.servers import users
 REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
     grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)]
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id → its nickname, asked through the stub it is given; called from 12 threads at once, "
-             "each call gets its own",
+    "found": "an existing id → its nickname, asked through the stub it is given; called from 16 threads at once, "
+             "400 times, each call gets its own",
     "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure; once a user has that id, its nickname",
     "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for ids 0 and -5 is not 'no such "
                     "user', "
@@ -38,7 +38,7 @@ RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks eac
                 "itself carries that 1 s deadline",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
-AT_ONCE_THREADS, AT_ONCE_CALLS = 12, 48  # a request shared by calls (a default argument, a global) mixes them up
+AT_ONCE_THREADS, AT_ONCE_CALLS = 16, 400  # a request shared by calls (a default argument, a global) mixes them up
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
@@ -52,6 +52,9 @@ NICKNAMES = {user.nickname for user in seed_users(users.DEFAULT_SEED).values()}
 NICKNAMES |= {nickname + RENAMED for nickname in NICKNAMES}
 CACHE_HINT = ("ask the stub you are given, on every call: a nickname kept from an earlier call (a dict, "
               "functools.cache) answers for a server that is gone, or has changed, as if it had answered")
+AS_GIVEN_HINT = ("ask the server for the id you are given, as it is: GetUser({wrong_id}) answers INVALID_ARGUMENT, a "
+                 "wrong request, which the caller must hear of; a check of your own, or an id changed (abs(user_id), "
+                 "max(user_id, 0)), makes a wrong id look like another answer or another id's error")
 OWN_STUB_HINT = ("call GetUser on the stub nickname_of is given, its parameter `stub`: not on the notebook's stub, "
                  "nor on a channel of your own")
 
@@ -255,14 +258,16 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 try:
                     got = call(function, stub, wrong_id)
                 except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT and counting.asked and (
+                            wrong_id not in counting.asked):
+                        raise Fail(f"nickname_of(stub, {wrong_id}) asked the server for id {counting.asked[-1]}, "
+                                   f"not {wrong_id}", AS_GIVEN_HINT.format(wrong_id=wrong_id)) from None
                     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
                         continue
                     raise Fail(f"nickname_of(stub, {wrong_id}) raised {describe_rpc_error(error)}; expected the "
                                f"INVALID_ARGUMENT of GetUser({wrong_id})", hint) from None
                 if wrong_id not in counting.asked:
-                    hint = (f"ask the server for the id you are given, as it is: GetUser({wrong_id}) answers "
-                            "INVALID_ARGUMENT, a wrong request, which the caller must hear of; a check of your own "
-                            "(or an id changed, such as abs(user_id)) makes a wrong id look like another answer")
+                    hint = AS_GIVEN_HINT.format(wrong_id=wrong_id)
                 raise Fail(f"nickname_of(stub, {wrong_id}) gave {got!r}, so its caller cannot tell a wrong id from "
                            "a user's answer", hint)
 
@@ -308,6 +313,11 @@ def check_nickname_of(function: Callable) -> CheckResult:
             if waited < GIVES_UP_AFTER:
                 raise Fail(f"it gave up after {waited:.2f} s; expected about 1 s, time for a busy server to answer",
                            hint)
+            if len(silent_servicer.deadlines) > 1:
+                raise Fail(f"the server that does not answer was called {len(silent_servicer.deadlines)} times, and "
+                           f"nickname_of took {waited:.1f} s", "call GetUser once, with timeout=1: a retry after "
+                           "DEADLINE_EXCEEDED makes the caller wait a second more each time, past the second it "
+                           "allowed; let the error rise, and the caller decides whether to try again")
             carried = silent_servicer.deadlines[-1] if silent_servicer.deadlines else None
             if carried is None:
                 raise Fail("it gave up in time, but the call carried no deadline: the server would go on working "
