@@ -4,11 +4,26 @@ import pytest
 from exercises import answer, check_server_cell, failed, reference_with, skeleton, write_cell, wrong, wrong_in_places
 
 import server_runner
+from workshop.checkers import client_streaming
 from workshop.checkers.client_streaming import RULES, check_count_already_users
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "06_1_count_already_users.py"
-COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, EMPTY, WAITS, OWN_IDS = (rule for rule, *_ in RULES)
+COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, EMPTY, WAITS, OWN_IDS, ASKS_AGAIN = (rule for rule, *_ in RULES)
+REAL_PAUSE = client_streaming.PAUSE
+
+
+@pytest.fixture(autouse=True)
+def short_pause(monkeypatch):
+    """The long stream's case pauses for PAUSE s (6) before its last ids. A wrong answer that takes a quiet client
+    for one that is done only needs a pause longer than its quiet: 1 s here. The tests of quiet timeouts of 2 s and
+    5 s, and of the answer, ask for real_pause."""
+    monkeypatch.setattr(client_streaming, "PAUSE", 1.0)
+
+
+@pytest.fixture
+def real_pause(monkeypatch):
+    monkeypatch.setattr(client_streaming, "PAUSE", REAL_PAUSE)
 
 
 def check(source, tmp_path):
@@ -40,17 +55,18 @@ ANSWERS_AFTER_QUIET = '''
         return users_pb2.UserCountResponse(count=len(found))
 '''
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
-    # (an id of 0 or below is an unknown id too: a mistake with every unknown id breaks that rule as well)
+    # (an id of 0 or below is an unknown id too, and so is 77 before it is added: a mistake with every unknown id
+    # breaks those rules as well)
     "counts a repeated id again": (DISTINCT, '''
         def CountAlreadyUsers(self, request_iterator, context):
             count = sum(1 for request in request_iterator if self.directory.get(request.id))
             return users_pb2.UserCountResponse(count=count)
     ''', "set"),
-    "counts unknown ids": ((UNKNOWN, BELOW_ONE), '''
+    "counts unknown ids": ((UNKNOWN, BELOW_ONE, ASKS_AGAIN), '''
         def CountAlreadyUsers(self, request_iterator, context):
             return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
     ''', "finds a user"),
-    "aborts at an unknown id": ((UNKNOWN, BELOW_ONE), '''
+    "aborts at an unknown id": ((UNKNOWN, BELOW_ONE, ASKS_AGAIN), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -108,8 +124,36 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
     ''', "until request_iterator ends"),
     "answers after half a second of quiet": (WAITS, ANSWERS_AFTER_QUIET.format(seconds=0.5),
                                               "until request_iterator ends"),
-    "answers after two seconds of quiet": (WAITS, ANSWERS_AFTER_QUIET.format(seconds=2.0),
-                                           "nor when the client pauses"),
+    "stops reading after 1,000 ids": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for number, request in enumerate(request_iterator):
+                if number >= 1000:  # "no client needs more than 1,000 ids"
+                    break
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "not after a number of ids"),
+    "keeps each call's set in a dict keyed by id(context), never removed": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = self.__dict__.setdefault("sets", {}).setdefault(id(context), set())  # ids of objects are reused
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "id(context) and the like are reused by later calls"),
+    "remembers the ids found missing, and never asks for them again": (ASKS_AGAIN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if request.id in SEEN:  # here: the ids nobody had, "no need to ask again"
+                    continue
+                if self.directory.get(request.id) is None:
+                    SEEN.add(request.id)
+                else:
+                    found.add(request.id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "misses whoever was added since"),
     "keeps the set on self, made safe by a lock held for the whole call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             with LOCK:  # "no two calls touch self.found at once": so each waits for the other to end
@@ -126,7 +170,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                 if self.directory.get(request.id):
                     SEEN.add(request.id)
             return users_pb2.UserCountResponse(count=len(SEEN))
-    ''', "lives on between calls"),
+    ''', "shared by calls that run at the same time, even one emptied"),
     "keeps the set on self, made anew at each call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             self.found = set()  # one servicer serves every call: a second call replaces the first's set
@@ -134,8 +178,9 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                 if self.directory.get(request.id):
                     self.found.add(request.id)
             return users_pb2.UserCountResponse(count=len(self.found))
-    ''', "lives on between calls"),
-    "reads the first id before the loop and never counts it": ((COUNTS, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS), '''
+    ''', "shared by calls that run at the same time"),
+    "reads the first id before the loop and never counts it": ((COUNTS, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS,
+                                                                ASKS_AGAIN), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             first = next(request_iterator, None)  # "peek at the first": the loop below never sees it
@@ -144,7 +189,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "the first too"),
-    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS), '''
+    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS, ASKS_AGAIN), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -187,7 +232,7 @@ WRONG_ANSWERS = {  # the answer with one mistake put in: (the module, the rules 
         OWN_IDS, ["s later, once the call with ids 1, 2, 3 went on after its pause", "one call waited for the other"]),
     "answers with a UserResponse, the message of another rpc": (
         wrong(SOLUTION, "users_pb2.UserCountResponse(count=len(found))", "users_pb2.UserResponse()"),
-        (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS),
+        (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS, ASKS_AGAIN),
         ["got count=0; expected 3; and ids 1, 2, 3, 404, 5 → count=0 too: every answer is 0",
          "does the method return users_pb2.UserCountResponse(count=len(found))? Another message type"]),
     "a second's sleep at the start of every call": (
@@ -205,6 +250,31 @@ def test_an_answer_with_one_mistake_fails_its_rules_and_says_why(mistake, tmp_pa
     result = check(source, tmp_path)
     assert failed(result) == {rule, *also}, result
     assert all(text in f"{result[rule].got}\n{result[rule].hint}" for text in shown), result
+
+
+def test_a_quiet_client_taken_for_done_after_5_seconds_fails_the_real_pause(real_pause, tmp_path):
+    """The checker's own pause (6 s): a "quiet client is done" timeout of up to 5 s answers before the last ids."""
+    result = check(learners_module(ANSWERS_AFTER_QUIET.format(seconds=5.0)), tmp_path)
+    assert failed(result) == {WAITS}, result
+    assert "the answer came before the stream ended" in result[WAITS].got, result
+    assert "nor when the client pauses" in result[WAITS].hint, result
+
+
+def test_a_not_found_from_a_caught_abort_of_getuser_is_named(tmp_path):
+    """The kit's GetUser aborts NOT_FOUND for an unknown id: caught, its exception is gone, its code is not."""
+    result = check(learners_module('''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                try:
+                    found.add(super().GetUser(request, context).user.id)
+                except Exception:  # "an unknown id: skip it"
+                    pass
+            return users_pb2.UserCountResponse(count=len(found))
+    '''), tmp_path)
+    assert UNKNOWN in failed(result), result
+    assert "the call failed with NOT_FOUND" in result[UNKNOWN].got, result
+    assert "came from an abort it caught" in result[UNKNOWN].hint and "returns None" in result[UNKNOWN].hint, result
 
 
 def test_shipped_skeleton_is_reported_not_done_yet(tmp_path):
@@ -271,7 +341,7 @@ def test_verdict_ignores_users_the_learner_added_before(tmp_path):
     assert result.all_passed, result
 
 
-def test_solution_passes_every_case_also_by_address(tmp_path):
+def test_solution_passes_every_case_also_by_address(real_pause, tmp_path):
     with server_runner.start(str(write_cell(answer(SOLUTION), tmp_path))) as server:
         by_handle = check_count_already_users(server)
         by_address = check_count_already_users(server.address)

@@ -151,7 +151,7 @@ SEMAPHORE_WHILE_STREAMING = with_method("""
             for user in self.directory.of_type(request.user_type):
                 yield users_pb2.UserResponse(user=user)
 """, above="import threading\n\nSLOTS = threading.BoundedSemaphore(3)\n\n\n")
-# At most 21 listings at once, "to spare the database" (one more than the checker pauses: only the leak shows).
+# At most 31 listings at once, "to spare the database" (one more than the checker pauses: only the leak shows).
 # The slot is given back only when the loop ends, so every cancelled stream keeps its slot for ever.
 LEAKS_ON_CANCEL = with_method("""
     def GetUsersByType(self, request, context):
@@ -162,7 +162,7 @@ LEAKS_ON_CANCEL = with_method("""
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
         LISTINGS.release()
-""", above="import threading\n\nLISTINGS = threading.Semaphore(21)\n\n\n")
+""", above="import threading\n\nLISTINGS = threading.Semaphore(31)\n\n\n")
 # The same slot as a plain lock, taken before the loop and released after it: held at every yield,
 # and never given back by a stream that is cancelled.
 LOCK_RELEASED_AFTER_THE_LOOP = with_method("""
@@ -269,21 +269,24 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "a semaphore of 3 slots held while yielding":
         (SEMAPHORE_WHILE_STREAMING, NO_LOCK,
          ["while 3 streams were paused unread, another GUEST stream sent nothing", "nor a semaphore's slot"]),
-    "a connection from a pool of 30, given back only when the loop ends":
+    "a connection from a pool of 32, given back only when the loop ends":
         (with_method("""
     def GetUsersByType(self, request, context):
         problem = users.problem_with_user_type(request.user_type)
         if problem:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        connection = POOL.get()  # "one of 30 database connections"
+        connection = POOL.get()  # "one of 32 database connections"
         for user in self.directory.of_type(request.user_type):
             yield users_pb2.UserResponse(user=user)
         POOL.put(connection)
-""", above="import queue\n\nPOOL = queue.Queue()\nfor number in range(30):\n    POOL.put(number)\n\n\n"),
-         CANCEL, ["after 30 streams were read a little and cancelled, the next one sent nothing", "`finally`"]),
-    "a semaphore of 20 slots held while yielding":
-        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(20)"), NO_LOCK,
-         ["while 20 GUEST streams were paused unread, a second GetUsersByType got no answer", "nor a semaphore's"]),
+""", above="import queue\n\nPOOL = queue.Queue()\nfor number in range(32):\n    POOL.put(number)\n\n\n"),
+         CANCEL, ["after 32 streams were read a little and cancelled, the next one sent nothing", "`finally`"]),
+    "a semaphore of 25 slots held while yielding (fewer than the server's 32 threads)":
+        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(25)"), NO_LOCK,
+         ["while 25 streams were paused unread, another GUEST stream sent nothing", "nor a semaphore's slot"]),
+    "a semaphore of 30 slots held while yielding (as many as the checker pauses)":
+        (SEMAPHORE_WHILE_STREAMING.replace("BoundedSemaphore(3)", "BoundedSemaphore(30)"), NO_LOCK,
+         ["while 30 GUEST streams were paused unread, a second GetUsersByType got no answer", "nor a semaphore's"]),
     "nicknames tidied before they are sent":
         (with_method("""
     def GetUsersByType(self, request, context):
@@ -294,13 +297,23 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
             yield users_pb2.UserResponse(user=user)
 """), IN_ID_ORDER, ["'bo Li ' came as 'bo Li'", "nothing tidied"]),
     "a slot given back only when the loop ends, never on cancel":
-        (LEAKS_ON_CANCEL, CANCEL, ["after 21 streams were read a little and cancelled, the next one sent nothing",
+        (LEAKS_ON_CANCEL, CANCEL, ["after 31 streams were read a little and cancelled, the next one sent nothing",
                                    "`with` or `finally`"]),
     "half a second of work before each stream (too slow for 40 cancelled streams in a row)":
         (wrong_in_places(SOLUTION, {IMPORTS: "import time\n\n" + IMPORTS,
                                     LOOP: "        time.sleep(0.5)  # \"connect to the database\"\n" + LOOP}),
          CANCEL, ["streams, each read a little and cancelled, took", "s each): the 40 in a row", "a time.sleep",
                   "worker threads"]),
+    "the list kept on self, a header sent before it is read (no sleep: only many calls at once show it)":
+        (with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        self.found = self.directory.of_type(request.user_type)
+        context.send_initial_metadata([("x-total-count", str(len(self.found)))])
+        for user in self.found:
+            yield users_pb2.UserResponse(user=user)
+"""), OWN_TYPE, ["asked at the same time as", "12 calls at once", "not on self"]),
     "the request kept on self, read after a moment":
         (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "asked alone → tess, bo Li , nora, ada",
                                      "in local variables", "not on self"]),

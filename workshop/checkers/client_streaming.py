@@ -3,9 +3,10 @@
 Each case streams ids to a fresh copy of the learner's module of its own, so that no call of
 another case (or of the learner) can change its count, and compares the one answer with the
 count the rules ask for: how many DISTINCT ids belong to existing users. The copy holds
-data/users.json's users (ids 1 to 6; nobody has 404) and 300 more (ids 1001 to 1300), for a stream
-longer than any number of ids an answer might read and then stop. A server given by address holds
-data/users.json's users only: there the long stream's 300 ids are unknown, and its count is 1.
+data/users.json's users (ids 1 to 6; nobody has 404 or 77) and 8 more (ids 1001 to 1008); the long
+stream's copy holds 10,000 more (ids 1001 to 11000), for a stream longer than any number of ids an
+answer might read and then stop. A server given by address holds data/users.json's users only:
+there the extra ids are unknown, and only 5 and 6 of the long stream count.
 
 A wrong count that is the count of a first part of the stream says so: the answer came before
 the stream ended, or the loop stopped at an unknown id. tests/test_checkers_client_streaming.py
@@ -24,9 +25,9 @@ from workshop.checkers.users_cases import seed_users, seeded, users_stub
 from workshop.protos import users_pb2
 
 # Seconds the client waits before its last ids, in the case that checks the answer waits: longer than a
-# "quiet client is done" timeout of a second or two would be. (Notebook 06 does not say how long: no timeout is
+# "quiet client is done" timeout of up to 5 s would be. (Notebook 06 does not say how long: no timeout is
 # long enough, and one chosen to pass would only be tuned to this number.)
-PAUSE = 2.5
+PAUSE = 6.0
 # Two calls at once, in the case of each call's own ids: the first pauses before its last ids while the second runs
 # whole, twice (a set shared by calls, emptied when each starts, loses the first call's ids). The first pauses for
 # TOGETHER_WAIT s at most: a second call that cannot end meanwhile (a lock held for the whole call) ends only after.
@@ -36,11 +37,20 @@ TOGETHER_WAIT = 2.0
 # the first (a loaded machine), the second call takes a lock first and lets go; by the next, the first holds it.
 SECOND_CALLS_AFTER = (0.1, 0.2)
 HELD_FOR = 0.5  # seconds: a second call that took this long, and ended only after the first, waited for it
-LONG_STREAM = range(1001, 1301)  # ids of the checker's 300 extra users
+LONG_STREAM = range(1001, 11001)  # ids of the long stream's 10,000 extra users: an answer that stops at a number
+ONE_BY_ONE = range(1001, 1009)  # calls one after another, one id each: a set kept by a key a later call reuses shows
+LATE_ID = 77  # nobody has it, until the case that asks again stores a user with it
 
-SEED = [*seed_users().values(),
-        *(users_pb2.User(id=n, nickname=f"user{n}", mail_address=f"user{n}@example.com",
-                         user_type=users_pb2.USER_TYPE_NORMAL) for n in LONG_STREAM)]
+
+def _extra_user(user_id: int) -> users_pb2.User:
+    return users_pb2.User(id=user_id, nickname=f"user{user_id}", mail_address=f"user{user_id}@example.com",
+                          user_type=users_pb2.USER_TYPE_NORMAL)
+
+
+SEED = [*seed_users().values(), *map(_extra_user, ONE_BY_ONE)]
+LONG_SEED = [*seed_users().values(), *map(_extra_user, LONG_STREAM)]  # only the long stream's case: 10,000 take a while
+LATECOMER = users_pb2.User(id=LATE_ID, nickname="lou", mail_address="lou@example.com",
+                           user_type=users_pb2.USER_TYPE_GUEST)
 
 ANSWER_AFTER_THE_LOOP_HINT = ("answer after the loop, not inside it: a `return` inside `for request in "
                               "request_iterator:` answers after the first id, and the rest is never read")
@@ -60,24 +70,38 @@ ZERO_HINT = ("every answer is count=0, even for ids that users have: does the me
 DROPPED_HINT = ("count every id for which self.directory.get(request.id) finds a user, the lowest too: ids start at "
                 "1, so a test such as `request.id > 1` leaves user 1 out (only 0 and below name nobody)")
 OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, or on "
-                "self, lives on between calls, so each call also counts the ids of the calls before it")
+                "self (also one in a dict keyed by the call: id(context) and the like are reused by later calls), "
+                "lives on between calls, so a call also counts the ids of calls before it")
+AT_ONCE_HINT = ("make the set inside the method (found = set(), before the loop): one servicer serves every call, so "
+                "a set on self or at module level is shared by calls that run at the same time, even one emptied "
+                "when each call starts: the second call empties it, or adds its ids to the first call's")
+ASKS_AGAIN_HINT = ("ask self.directory.get(request.id) on every call, for every id: an answer kept from an earlier "
+                   "call (a set of ids found missing, on self or at module level) misses whoever was added since")
+NOT_FOUND_HINT = ("no id is an error here, and an unknown id counts nothing. A NOT_FOUND your method did not mean "
+                  "came from an abort it caught: the kit's GetUser aborts with NOT_FOUND for an unknown id, and the "
+                  "abort sets the call's code even when try/except catches its exception. Use "
+                  "self.directory.get(request.id), which returns None, and check that it found a user")
 
-RULES = [  # Exercise 6.1, one case each: (rule, the calls' ids, pause before a call's last id, hint[, two at once])
-    ("counts existing users: ids 1, 3, 5 → 3", [[1, 3, 5]], 0,
+# Exercise 6.1, one case each: (rule, the calls (each a list of ids, or a User to store with AddUser first), whether
+# each call pauses PAUSE s before its last two ids, hint[, two calls at once too])
+RULES = [
+    ("counts existing users: ids 1, 3, 5 → 3", [[1, 3, 5]], False,
      "count the ids for which self.directory.get(request.id) finds a user"),
-    ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], 0,
+    ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], False,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
-    ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], 0,
+    ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], False,
      "check that self.directory.get() found a user before you count the id; an unknown id is no error"),
-    ("an id of 0 or below counts nothing and is no error: ids 2, 0, -4, 3 → 2", [[2, 0, -4, 3]], 0,
+    ("an id of 0 or below counts nothing and is no error: ids 2, 0, -4, 3 → 2", [[2, 0, -4, 3]], False,
      "users.proto says CountAlreadyUsers counts an id of 0 or below as no user: do not refuse it as GetUser does"),
-    ("an empty stream is a question too: no ids → 0", [[]], 0,
+    ("an empty stream is a question too: no ids → 0", [[]], False,
      "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
-    ("the answer waits for the whole stream: ids 1001 to 1300, a pause, then 5 and 6 → 302", [[*LONG_STREAM, 5, 6]],
-     PAUSE,
-     READ_TO_THE_END_HINT),
-    ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1; and two calls at once, "
-     "ids 1, (a pause) 2, 3 → 3 while ids 4, 5 → 2", [[2, 3], [5]], 0, OWN_IDS_HINT, True),
+    ("the answer waits for the whole stream: ids 1001 to 11000, a pause of a few seconds, then 5 and 6 → 10002",
+     [[*LONG_STREAM, 5, 6]], True, READ_TO_THE_END_HINT),
+    ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1, then 8 calls one after "
+     "another, ids 1001 to 1008, one each → 1 each; and two calls at once, ids 1, (a pause) 2, 3 → 3 while ids 4, "
+     "5 → 2", [[2, 3], [5], *([user_id] for user_id in ONE_BY_ONE)], False, OWN_IDS_HINT, True),
+    (f"the directory is asked on every call: ids 2, {LATE_ID} → 1; AddUser stores a user with id {LATE_ID}; "
+     f"ids 2, {LATE_ID} again → 2", [[2, LATE_ID], LATECOMER, [2, LATE_ID]], False, ASKS_AGAIN_HINT),
 ]
 
 
@@ -109,9 +133,12 @@ def _cut_short(ids, users, got: int) -> tuple[str, str] | None:
     The part ends where the count last grew, so the id after it says what stopped the count:
     an unknown id (the loop stopped there), or a known one (the answer came too early).
     """
+    counted: set[int] = set()
     for read in range(1, len(ids)):
-        grew = ids[read - 1] in users and ids[read - 1] not in ids[:read - 1]
-        if not grew or expected_count(ids[:read], users) != got:
+        grew = ids[read - 1] in users and ids[read - 1] not in counted
+        if grew:
+            counted.add(ids[read - 1])
+        if not grew or len(counted) != got:
             continue
         if ids[read] not in users:
             return f"the count of the ids before {ids[read]}: the count stopped at the unknown id", READ_ON_HINT
@@ -158,13 +185,21 @@ def _probed(stub, probe, users) -> bool:
 
 
 def _ask(target, users, calls, pause: float, hint: str) -> None:
+    """Each of `calls` in turn (a list of ids to count, or a User to store with AddUser first): each count must be the
+    count of its own ids, of the users the directory holds by then."""
     asked: list[int] = []
+    users, added = dict(users), None
     with users_stub(target) as stub:
         for ids in calls:
+            if isinstance(ids, users_pb2.User):
+                stub.AddUser(ids, timeout=TIMEOUT)
+                users[ids.id], added = ids, ids
+                continue
             expected = expected_count(ids, users)
-            which = f"a new call with {_shown(ids)} → " if asked else ""
+            which = (f"after AddUser stored user {added.id}, a new call with {_shown(ids)} → " if added else
+                     f"a new call with {_shown(ids)} → " if asked else "")
             try:
-                reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT)
+                reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT + pause)
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
                     raise Fail(f"{which}the call failed with INTERNAL: {error.details()}",
@@ -172,12 +207,17 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                                "not a bare number, and not nothing (None)") from None
                 if error.code() not in support.INFRASTRUCTURE_CODES:
                     raise Fail(f"{which}the call failed with {error.code().name}: {error.details()[:80]}; "
-                               f"expected count={expected}", f"no id is an error here: {hint}") from None
+                               f"expected count={expected}", NOT_FOUND_HINT if ids and error.code() ==
+                               grpc.StatusCode.NOT_FOUND else f"no id is an error here: {hint}") from None
                 raise
             if reply.count != expected:
                 got = f"{which}got count={reply.count}; expected {expected}"
+                if added:
+                    raise Fail(got, hint)
                 if asked and reply.count == expected_count(asked + ids, users):
-                    raise Fail(f"{got}: it counted the ids of the call before too", OWN_IDS_HINT)
+                    raise Fail(f"{got}: it counted the ids of the calls before too", OWN_IDS_HINT)
+                if asked and reply.count > expected and reply.count <= expected_count(asked + ids, users):
+                    raise Fail(f"{got}: it counted ids of an earlier call too", OWN_IDS_HINT)
                 if ids and reply.count == expected_count(ids[1:], users) and _probed(stub, SKIPS_FIRST, users):
                     raise Fail(f"{got}: the count of every id but the first", "count every id of the stream, the "
                                "first too: a next(request_iterator) before the loop takes one the loop never sees")
@@ -254,12 +294,14 @@ def _at_once(target, users, alone: float) -> None:
                 continue
             which = "first" if name == "first" else "second"
             raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {which} got "
-                       f"count={got}; expected {expected_count(ids, users)}", OWN_IDS_HINT)
+                       f"count={got}; expected {expected_count(ids, users)}", AT_ONCE_HINT)
 
 
-def _case(server, calls, pause: float, hint: str, at_once: bool = False):
+def _case(server, calls, paused: bool, hint: str, at_once: bool = False):
     def run():
-        with seeded(server, SEED) as (target, users):  # a copy of its own: no other call counts here
+        pause = PAUSE if paused else 0  # read when the case runs: the tests shorten it
+        seed = LONG_SEED if paused else SEED
+        with seeded(server, seed) as (target, users):  # a copy of its own: no other call counts here
             started = time.monotonic()
             target.guarded(lambda: _ask(target, users, calls, pause, hint))()
             alone = (time.monotonic() - started) / len(calls)  # these calls ran one at a time
@@ -270,5 +312,6 @@ def _case(server, calls, pause: float, hint: str, at_once: bool = False):
 
 def check_count_already_users(server) -> CheckResult:
     """Exercise 6.1: `server` is the running server of my_count_users.py (or an address)."""
+    # the long stream's case seeds 10,000 users, sends 10,000 ids and pauses PAUSE s: more than one case's usual time
     return run_checks("Exercise 6.1 · CountAlreadyUsers",
-                      [(rule, _case(server, *how)) for rule, *how in RULES])
+                      [(rule, _case(server, *how)) for rule, *how in RULES], deadline=2 * support.CASE_DEADLINE)

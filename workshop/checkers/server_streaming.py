@@ -22,16 +22,18 @@ import grpc
 from workshop.checkers import support, users_cases
 from workshop.checkers.support import Fail
 from workshop.protos import users_pb2, users_pb2_grpc
-from workshop.runner.serving import WORKERS_SETTING
+from workshop.runner.serving import DEFAULT_WORKERS, WORKERS_SETTING
 
 UserType = users_pb2.UserType
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99  # a number UserType does not list
 PROBE_WAIT = 2.0  # seconds: how long a call may take while another stream is paused or was cancelled
 FILL_WAIT = 0.3  # seconds for a paused stream's server to fill the flow-control window and block
-# Paused at once (fewer if the learner's pool is small): a semaphore of up to this many slots held across yields
-# is full. Each stays open for PAUSED_FOR s, past both rounds of probes, so none lets its slot go meanwhile.
-PAUSED_STREAMS = 20
+# Paused at once: as many as the server's pool has threads, less two for the probes (30 of DEFAULT_WORKERS = 32).
+# A semaphore held across yields with fewer slots than that is full; one with more is no tighter than the pool itself.
+# Each stays open for PAUSED_FOR s, past both rounds of probes, so none lets its slot go meanwhile.
+SPARE_WORKERS = 2
+MOST_PAUSED = 100  # for a module that asks for a huge pool: each paused stream is a connection of its own
 PAUSED_FOR = support.TIMEOUT + 2 * PROBE_WAIT
 CANCEL_POOL = 4  # threads of the copy that the cancelled streams run on
 CANCELLED_STREAMS = 40  # one after another: more than a pool of connections or slots a learner would make
@@ -39,8 +41,11 @@ CANCELLED_STREAMS = 40  # one after another: more than a pool of connections or 
 # wait and a margin, so that a method too slow for 40 streams is told so (at the pace of its first few), not cut off
 # by the case's deadline.
 CANCEL_BUDGET = 2 * support.CASE_DEADLINE - PROBE_WAIT - 2.0
-# Asked at once, and each alone: a servicer that keeps its request on self answers one of them with another's users
+# Asked at once, and each alone: a servicer that keeps its request (or its list) on self answers one of them with
+# another's users. Only when two calls meet in the moment between storing and reading it, so: many calls, in rounds.
 AT_ONCE = (NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR, users_pb2.USER_TYPE_DISABLED)
+AT_ONCE_CALLS = 12  # sent together in each round, the three types in turn
+AT_ONCE_ROUNDS = 8
 
 # JSON order nora, tess, ada, bo; id order tess, bo, nora, ada; nickname order ada, bo, nora, tess. "bo Li " has
 # a capital and spaces (one at its end): as stored, so a stream that tidies nicknames shows.
@@ -303,7 +308,7 @@ def answers_others_while_a_stream_is_paused(target) -> None:
         stub = stack.enter_context(_separate_channel(target))
         import server_runner
 
-        pausing = min(PAUSED_STREAMS, (target.workers or server_runner.DEFAULT_WORKERS) - 2)  # threads for probes
+        pausing = min(MOST_PAUSED, (target.workers or server_runner.DEFAULT_WORKERS) - SPARE_WORKERS)
         paused_stubs = [stack.enter_context(_separate_channel(target)) for _ in range(pausing)]
         for what, probe in probes:  # first with no stream paused: if these are late, the cause is not a lock
             _in_time(probe, stub, Fail(f"{what} got no answer within {PROBE_WAIT:g} s, with no other stream open",
@@ -375,15 +380,17 @@ def each_call_at_once_gets_its_own_type(target) -> None:
     """Whatever a type's answer is alone (other rules judge it), it must be the same when other calls run too."""
     with users_cases.users_stub(target) as stub:
         alone = {user_type: _answer(_listing(stub, user_type)) for user_type in AT_ONCE}
-        for order in (AT_ONCE, AT_ONCE[::-1]):  # twice, so that no one call is always the last to start
+        for round_number in range(AT_ONCE_ROUNDS):
+            # each round begins with another type, so that no one type is always the first or the last to start
+            order = [AT_ONCE[(round_number + number) % len(AT_ONCE)] for number in range(AT_ONCE_CALLS)]
             calls = [(user_type, stub.GetUsersByType(users_pb2.UserTypeRequest(user_type=user_type),
                                                      timeout=support.TIMEOUT)) for user_type in order]  # all sent
             for user_type, call in calls:
                 together = _answer(_read(call, user_type))
                 if together != alone[user_type]:
-                    others = " and ".join(_short_name(other) for other in order if other != user_type)
-                    raise Fail(f"{_short_name(user_type)}, asked at the same time as {others} → {together}; asked "
-                               f"alone → {alone[user_type]}", SHARED_HINT)
+                    others = " and ".join(_short_name(other) for other in AT_ONCE if other != user_type)
+                    raise Fail(f"{_short_name(user_type)}, asked at the same time as {others} ({AT_ONCE_CALLS} calls "
+                               f"at once) → {together}; asked alone → {alone[user_type]}", SHARED_HINT)
 
 
 def _answer(listing) -> str:
@@ -405,9 +412,11 @@ RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test brea
     "DISABLED (nobody has it) → no users, and the stream ends OK":
         an_empty_type_is_an_empty_stream,
     # before any stream is cancelled on this copy: a lock that a cancel leaks is the next rule's and the last's to show
-    "NORMAL, ADMINISTRATOR and DISABLED asked at once, twice → each its own type's answer, as when asked alone":
+    f"NORMAL, ADMINISTRATOR and DISABLED asked at once, {AT_ONCE_CALLS} calls in each of {AT_ONCE_ROUNDS} rounds → "
+    "each its own type's answer, as when asked alone":
         each_call_at_once_gets_its_own_type,
-    f"holds no lock while the client reads: other calls are answered while {PAUSED_STREAMS} streams are paused":
+    f"holds no lock while the client reads: other calls are answered while paused streams hold all the server's "
+    f"threads but {SPARE_WORKERS} ({DEFAULT_WORKERS - SPARE_WORKERS} of {DEFAULT_WORKERS})":
         answers_others_while_a_stream_is_paused,
     "a cancelled stream ends on the server too, and gives back what it took":
         gives_back_what_it_took_when_cancelled,
