@@ -7,6 +7,7 @@ import pytest
 from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
+from workshop.checkers import chat
 from workshop.checkers.chat import RULES, check_chat_server
 
 SOLUTION = "08_1_chat_server.py"
@@ -75,6 +76,19 @@ REPLAY_BEFORE_JOINING = exercises.wrong_in_places(SOLUTION, {HEADER_LINE: "", JO
         with self.lock:
             self.inboxes.add(inbox)
 """})
+# The same replay before joining, but the header sent after it: gRPC refuses a header once a yield has sent one
+REPLAY_THEN_HEADER = exercises.wrong_in_places(SOLUTION, {HEADER_LINE: "", JOIN: """\
+        for note in self.history.last(request.replay):
+            yield note  # the mistake: the replay goes out before joining, and before the header
+        with self.lock:
+            self.inboxes.add(inbox)
+        context.send_initial_metadata(())
+"""})
+# "a rate limit": a sleep under the lock, which every Post and every join then waits for
+SLOW_POSTS = wrong(HAND_OUT, HAND_OUT.replace("note = self.history.add(request)",
+                                              "time.sleep(0.1)  # the mistake: one note per 0.1 s\n"
+                                              "            note = self.history.add(request)")).replace(
+    "import threading", "import threading\nimport time")
 # Gaps a few instructions wide, which the GIL hides at Python's default switching: the crowd's copy shows them
 FAN_OUT_OUTSIDE_THE_LOCK = wrong(HAND_OUT, """            note = self.history.add(request)
         for inbox in list(self.inboxes):  # the mistake: handed out after the lock is let go
@@ -171,6 +185,28 @@ YIELDS_UNDER_THE_LOCK = wrong(WAIT_IN_THE_INBOX + "\n            yield note", WA
                 yield note""")
 
 BOUNDED_INBOXES = wrong("inbox = queue.SimpleQueue()", "inbox = queue.Queue(maxsize=5)")  # put() waits while full
+# "a slow reader must not eat all memory": the notes that do not fit are lost, and nobody is told
+DROPS_WHAT_DOES_NOT_FIT = exercises.wrong_in_places(SOLUTION, {
+    "inbox = queue.SimpleQueue()": "inbox = queue.Queue(maxsize=1000)",
+    "                inbox.put(note)\n        return": """\
+                try:
+                    inbox.put_nowait(note)
+                except queue.Full:  # the mistake: the note is lost
+                    pass
+        return"""})
+# A reader cut off (told, with RESOURCE_EXHAUSTED) once 100 notes behind: the kit's server waits for 1,000
+CUTS_OFF_SOON = exercises.wrong_in_places(SOLUTION, {
+    "            for inbox in self.inboxes:\n                inbox.put(note)": """\
+            for inbox in list(self.inboxes):
+                if inbox.qsize() >= 100:  # the mistake: a reader slow for a moment is cut off
+                    self.inboxes.discard(inbox)
+                    inbox.put("cut off")
+                else:
+                    inbox.put(note)""",
+    "            yield note": """\
+            if note == "cut off":
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "you fell behind; subscribe again")
+            yield note"""})
 
 HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
 ''', '''            self.inboxes.add(inbox)
@@ -187,6 +223,9 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "replay_ignored": (NO_REPLAY, REPLAY, "the replayed history", "history.last(request.replay)"),
     "replays_50_whatever_was_asked": (wrong("self.history.last(request.replay)", "self.history.last(50)"), REPLAY,
                                       "asking for replay=2 got", "history.last(request.replay)"),
+    "replay_capped_at_10": (wrong("self.history.last(request.replay)", "self.history.last(min(request.replay, 10))"),
+                            REPLAY, "asking for replay=50 (all the history holds) got 10 old notes first",
+                            "min(request.replay, 10)"),
     "replays_50_when_none_was_asked": (wrong("self.history.last(request.replay)",
                                              "self.history.last(request.replay or 50)"), REPLAY,
                                        "asking for replay=0 got", "replay exactly what the request asks for"),
@@ -228,10 +267,16 @@ SEVERAL_RULES_BROKEN = {
     # Racy: the crowd stalls only if a newcomer cancels while a note goes out to it (or fills its inbox first)
     "yields_under_the_lock": (YIELDS_UNDER_THE_LOCK, {REPLAY}, {AT_ONCE}, "a Post got no answer",
                               "yield inside `with self.lock`"),
-    "bounded_inboxes": (BOUNDED_INBOXES, {REPLAY}, {AT_ONCE}, "got an answer, then one got none",
+    # a replay of 50 into an inbox of 5: Subscribe waits, lock held, for a reader that never comes; Posts then wait
+    "bounded_inboxes": (BOUNDED_INBOXES, {REPLAY, INVALID}, {AT_ONCE}, "replay=50 got no join header",
                         "queue.Queue(maxsize=…)"),
     "inboxes_bounded_at_200": (wrong("inbox = queue.SimpleQueue()", "inbox = queue.Queue(maxsize=200)"), {REPLAY},
                                {AT_ONCE}, "got an answer, then one got none", "queue.Queue(maxsize=…)"),
+    "inboxes_bounded_at_1000": (wrong("inbox = queue.SimpleQueue()", "inbox = queue.Queue(maxsize=1000)"),
+                                {REPLAY}, {AT_ONCE}, "got an answer, then one got none", "queue.Queue(maxsize=…)"),
+    "drops_what_does_not_fit": (DROPS_WHAT_DOES_NOT_FIT, {REPLAY}, {AT_ONCE}, "not the 1100 posted meanwhile",
+                                "drops none"),
+    "cuts_off_soon": (CUTS_OFF_SOON, {REPLAY}, {AT_ONCE}, "was cut off (RESOURCE_EXHAUSTED", "only far behind"),
     # the long name (or message) quoted whole: RESOURCE_EXHAUSTED; the short notes' names (or messages): quoted
     "refusal_that_quotes_the_name": (QUOTES_THE_NAME, {INVALID, WORDS}, set(), "a 20,000-character name: got "
                                      "RESOURCE_EXHAUSTED", "Quote nothing of the note"),
@@ -298,6 +343,24 @@ def test_a_thread_per_subscriber_that_looks_whether_its_call_ended_wakes_up_and_
     assert {IDLE, FORGETS} <= failed(result) <= {IDLE, FORGETS, LEAVES}, repr(result)
     assert "they left late" in result[FORGETS].got and "not on a poll" in result[FORGETS].hint, repr(result)
     assert all("context.add_callback(leave)" in result[label].hint for label in failed(result)), repr(result)
+
+
+@pytest.mark.usefixtures("short_idle_window")
+def test_a_header_sent_after_the_replay_is_told_that_it_comes_before_any_yield(check):
+    result = check(REPLAY_THEN_HEADER)
+    assert REPLAY in failed(result), repr(result)
+    assert "Initial metadata no longer allowed" in result[REPLAY].got, repr(result)
+    assert "send_initial_metadata comes before any yield" in result[REPLAY].hint, repr(result)
+
+
+@pytest.mark.usefixtures("short_idle_window", "quick_stalls")
+def test_a_post_that_sleeps_is_told_it_is_slow_where_a_newcomer_waits_and_where_a_case_runs_late(check, monkeypatch):
+    monkeypatch.setattr(chat, "CASE_DEADLINE", 4.0)  # the crowd's and the forgetting case's Posts run past any
+    result = check(SLOW_POSTS)
+    assert REPLAY in failed(result), repr(result)
+    assert "Posts, one after another, took" in result[REPLAY].got, repr(result)
+    # the cases that run past their deadline say why too; none blames a note handed out twice or to nobody
+    assert all("each Post is slow: a time.sleep" in result[label].hint for label in failed(result)), repr(result)
 
 
 @pytest.mark.usefixtures("short_idle_window")

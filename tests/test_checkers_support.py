@@ -47,3 +47,20 @@ def test_a_checker_names_the_exception_the_server_raised_and_where(tmp_path, giv
     assert not found.passed
     assert found.got == "your server raised KeyError: 'no such key' (my_raising.py, line 7, in GetUser)"
     assert "Traceback" not in repr(result)
+
+
+@pytest.mark.parametrize(("late_hint", "hint"), [
+    (lambda: "each Post is slow", "each Post is slow"),
+    (lambda: None, "something never returns"),  # the case knows of nothing: the plain words
+])
+def test_a_case_past_its_deadline_is_told_why_if_it_can_say(late_hint, hint):
+    from workshop.checkers.support import run_checks
+
+    def slow():
+        time.sleep(1.0)
+
+    slow.late_hint = late_hint
+    result = run_checks("a case that runs late", [("takes its time", slow)], deadline=0.1)
+    assert not result.all_passed
+    assert result["takes its time"].got == "no answer within 0.1 s"
+    assert result["takes its time"].hint.startswith(hint)

@@ -30,6 +30,8 @@ from workshop.checkers.chat_clients import (
     CALL_TIMEOUT,
     FAN_OUT_HINT,
     SHARED_INBOX_HINT,
+    SLOW_POST,
+    SLOW_POST_HINT,
     STREAM_LIFETIME,
     Room,
     Stalled,
@@ -55,14 +57,17 @@ from workshop.checkers.support import (
 )
 from workshop.protos import chat_pb2, chat_pb2_grpc
 from workshop.runner.serving import SWITCH_SETTING
-from workshop.servers.chat import MAX_MESSAGE, MAX_NAME
+from workshop.servers.chat import HISTORY, MAX_BACKLOG, MAX_MESSAGE, MAX_NAME
 
 ROOM_SIZE = 50  # subscribers at once: a workshop room
 # The slow reader of the replay case: 4 notes of 19 KB are more than the 64 KB its connection takes in unread (BDP
 # probing off, a connection of its own), so the server is still sending them UNREAD_FOR s later, and still when
-# MEANWHILE short notes have been posted: more than an inbox of queue.Queue(maxsize=200) holds, far fewer than the
-# reference server lets a subscriber lag behind (MAX_BACKLOG) before it cuts it off.
-SLOW_REPLAY, BIG_NOTE, UNREAD_FOR, MEANWHILE = 4, 19_000, 0.4, 250
+# MEANWHILE short notes have been posted: more than an inbox of queue.Queue(maxsize=1000) holds, and more than the
+# reference server lets a subscriber lag behind (MAX_BACKLOG): it cuts the reader off with RESOURCE_EXHAUSTED, which
+# is fine once the reader is CUT_OFF_AFTER notes behind, never sooner, and never by dropping notes.
+SLOW_REPLAY, BIG_NOTE, UNREAD_FOR, MEANWHILE = 4, 19_000, 0.4, 1_100
+CUT_OFF_AFTER = MAX_BACKLOG * 9 // 10
+PACED_AFTER = 20  # Posts, one after another, by which their pace tells a slow Post (SLOW_POST s each)
 UNREAD_STAYS = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
 
 HEADER_HINT = ("call context.send_initial_metadata(()) in Subscribe right after joining the room, before "
@@ -81,6 +86,12 @@ LOCKED_SEND_HINT = ("Post waited for a subscriber's client: does Subscribe yield
 FULL_INBOX_HINT = ("Post waited for room in that newcomer's inbox: an inbox with a maxsize (queue.Queue(maxsize=…)) "
                    "makes put() wait while it is full, lock held, so every Post waits for the slowest reader. Use "
                    "queue.SimpleQueue(), whose put() never waits")
+REPLAY_STUCK_HINT = ("Subscribe got stuck putting the replay into the new inbox: an inbox with a maxsize smaller "
+                     "than the replay (queue.Queue(maxsize=…)) makes put() wait for a reader, lock held, and nobody "
+                     "reads it yet. Use queue.SimpleQueue(), whose put() never waits")
+CUT_OFF_HINT = ("a reader that falls behind may be cut off, but only far behind (the kit's server: "
+                f"{MAX_BACKLOG:,} notes), so that a reader that is merely slow for a moment loses nothing. Or leave "
+                "it out: queue.SimpleQueue() holds whatever a reader has not read yet")
 RETURNED_HINT = ("a Subscribe that returns ends its stream: loop on inbox.get() until it gives None, which only "
                  "leave puts in, into the inbox of the call that ended, and only then. If it ended at once, look at "
                  "add_callback: context.add_callback(leave) hands gRPC the function to call later; "
@@ -156,7 +167,36 @@ def _replay(room: Room):
                    "gives none for 0, so replay exactly what the request asks for")
     for earlier in (newcomer, listener):  # the slow reader is alone in the room: a fan-out that misses one misses it
         earlier.call.cancel()
+    _whole_history(room)
     _slow_reader(room)
+
+
+def _whole_history(room: Room) -> None:
+    """replay=HISTORY gets every note the history holds, oldest first: a cap of one's own on the replay shows."""
+    remembered = [f"old {number}" for number in range(HISTORY)]
+    for text in remembered:
+        room.post(text)
+    listener = room.listen("remembers it all", replay=HISTORY)
+    try:
+        if not listener.joined.wait(CALL_TIMEOUT) and not listener.call.done():
+            raise Stalled(f"a subscriber asking for replay={HISTORY} got no join header within {CALL_TIMEOUT:g} s; "
+                          "one asking for replay=0 did", REPLAY_STUCK_HINT)
+        if listener.call.done():
+            return  # it ended at once: the cases of the header and of leaving say why
+        room.post("and now")
+        got = []
+        while len(got) <= HISTORY and "and now" not in got:
+            got.append(listener.next_note(waiting_for="the replayed history, then 'and now'").message)
+        replayed = got[:got.index("and now")] if "and now" in got else got
+        if replayed != remembered:
+            first = f", from {replayed[0]!r}" if replayed else ""
+            raise Fail(f"a subscriber asking for replay={HISTORY} (all the history holds) got {len(replayed)} old "
+                       f"notes first{first}; expected the last {HISTORY}, from 'old 0'",
+                       "replay what the request asks for: history.last(request.replay) gives that many, at most the "
+                       f"{HISTORY} the history holds. A cap of your own, such as min(request.replay, 10), cuts a "
+                       "newcomer's replay short")
+    finally:
+        listener.call.cancel()
 
 
 def _slow_reader(room: Room) -> None:
@@ -173,13 +213,18 @@ def _slow_reader(room: Room) -> None:
             chat_pb2.SubscribeRequest(name="slow reader", replay=SLOW_REPLAY), timeout=STREAM_LIFETIME)
         try:
             time.sleep(UNREAD_FOR)  # its replay waits in the server, unread
-            answered = 0
+            answered, posting = 0, time.monotonic()
             for text in meanwhile:
                 try:
                     room.post(text)
                 except Stalled:
                     break
                 answered += 1
+                took = time.monotonic() - posting
+                if answered >= PACED_AFTER and took / answered > SLOW_POST:
+                    raise Fail(f"{answered} Posts, one after another, took {took:.1f} s ({took / answered * 1000:.0f} "
+                               f"ms each), while {newcomer} had not read its replay; the {MEANWHILE:,} of this case "
+                               f"would take {took / answered * MEANWHILE:.0f} s", SLOW_POST_HINT)
             notes = _read(call)  # now it reads: whatever waited for it goes on
             if answered < len(meanwhile):
                 _messages(notes, SLOW_REPLAY + answered + 1)  # the waiting Post hands out its note: nothing stays stuck
@@ -188,7 +233,15 @@ def _slow_reader(room: Room) -> None:
                     raise Stalled(f"{when}, a Post got no answer within {CALL_TIMEOUT:g} s", LOCKED_SEND_HINT)
                 raise Stalled(f"{when}, {count(answered, 'Post')} got an answer, then one got none within "
                               f"{CALL_TIMEOUT:g} s", FULL_INBOX_HINT)
-            got = _messages(notes, SLOW_REPLAY + len(meanwhile))
+            got, cut = _notes_and_end(notes, SLOW_REPLAY + len(meanwhile))
+            if cut is not None:
+                kept = got[SLOW_REPLAY:]
+                if cut.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or kept != meanwhile[:len(kept)]:
+                    raise cut
+                if len(kept) >= CUT_OFF_AFTER:
+                    return  # cut off far behind, after every note until then, and told why: as the kit's server
+                raise Fail(f"{newcomer} was cut off ({describe_rpc_error(cut)[:80]}) after {len(kept)} of the "
+                           f"{len(meanwhile):,} notes posted while it had not read its replay", CUT_OFF_HINT)
             if got[SLOW_REPLAY:] != meanwhile:
                 _explain_missed_notes(room, notes, got, meanwhile, newcomer)
         finally:
@@ -234,7 +287,17 @@ def _read(call) -> queue.SimpleQueue:
 
 
 def _messages(notes: queue.SimpleQueue, most: int) -> list[str]:
-    """The messages of up to `most` notes: fewer if the stream ends, or if one does not come within CALL_TIMEOUT."""
+    """The messages of up to `most` notes: fewer if the stream ends, or if one does not come within CALL_TIMEOUT;
+    an error that ended the stream (but a cancel or a deadline) is raised."""
+    got, error = _notes_and_end(notes, most)
+    if error is not None:
+        raise error
+    return got
+
+
+def _notes_and_end(notes: queue.SimpleQueue, most: int) -> tuple[list[str], grpc.RpcError | None]:
+    """The messages of up to `most` notes, as _messages reads them, and the error that ended the stream, if one did
+    (a cancel or a deadline is no error here: the checker ends its calls so)."""
     got = []
     while len(got) < most:
         try:
@@ -243,12 +306,12 @@ def _messages(notes: queue.SimpleQueue, most: int) -> list[str]:
             break
         if isinstance(note, grpc.RpcError):
             if note.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise note
+                return got, note
             break
         if note is None:
             break
         got.append(note.message)
-    return got
+    return got, None
 
 
 INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must hold one)
@@ -301,7 +364,8 @@ def _rejects_invalid(room: Room):
             heard.append(watcher.next_note(waiting_for="'after the invalid notes'"))
         except Stalled:
             break  # the fan-out's cases say why
-    refused = [note for note in heard if note.message not in ("before the invalid notes", "after the invalid notes")]
+    sent = {(note.name, note.message) for note, _ in INVALID_NOTES.values()}  # not a note an earlier case left
+    refused = [note for note in heard if (note.name, note.message) in sent]
     if refused:
         raise Fail(f"{len(refused)} refused note(s) still reached a subscriber, such as {refused[0].message[:40]!r} "
                    f"from {refused[0].name[:20]!r}: the call went on after its refusal",
@@ -354,8 +418,9 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "the join header comes at once, with nobody posting": (_join_header, False),
     "a post reaches every subscriber": (_fan_out, False),
     "notes arrive in the order posted, numbered as Post answered": (_order, False),
-    "a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none; notes posted while "
-    "a newcomer reads its replay slowly are answered and come after it": (_replay, False),
+    f"a newcomer asking replay=2 first gets the last 2 notes, oldest first; replay=0 gets none; replay={HISTORY} "
+    f"all {HISTORY}; the {MEANWHILE:,} notes posted while a newcomer reads its replay slowly are answered and come "
+    "after it": (_replay, False),
     "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number; a note at the limits is taken": (
         _rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
@@ -370,8 +435,11 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
 
 
 def _in_room(server: Target, case, fresh: bool | dict):
+    rooms: list[Room] = []
+
     def in_room(target: Target):
         with Room(target, ROOM_SIZE) as room:
+            rooms.append(room)
             try:
                 return case(room)
             except Stalled as stall:  # a busy loop stalls everything: if the server spins, that is the cause
@@ -404,6 +472,8 @@ def _in_room(server: Target, case, fresh: bool | dict):
             return in_room(server)
         with server.fresh(env=fresh if isinstance(fresh, dict) else None) as copy:
             return in_room(copy)
+
+    run.late_hint = lambda: rooms[-1].slow_post_hint() if rooms else None  # a case past its deadline: slow Posts?
     return run
 
 

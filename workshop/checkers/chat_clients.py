@@ -111,6 +111,14 @@ class Listener:
 _ROOMS = itertools.count(1)
 
 
+# A Post of the answer takes about a millisecond, a few on a loaded laptop: one that takes SLOW_POST s does slow work,
+# which under the lock every Post and every newcomer waits for (judged over the last SLOW_POSTS_SEEN Posts)
+SLOW_POST, SLOW_POSTS_SEEN = 0.05, 20
+SLOW_POST_HINT = ("each Post is slow: a time.sleep (a rate limit?) or other slow work in Post, under the lock, makes "
+                  "every other Post, and every subscriber that joins or leaves, wait for it. Hand the note out and "
+                  "answer at once")
+
+
 class Room:
     """A channel to the server, and the listeners opened on it (all cancelled on leaving the `with`)."""
 
@@ -153,6 +161,11 @@ class Room:
             raise Stalled(f"with {count(len(self.listeners), 'subscriber')} connected, a Post got no answer within "
                           f"{CALL_TIMEOUT:g} s", self.stalled_post_hint()) from None
 
+    def slow_post_hint(self) -> str | None:
+        """SLOW_POST_HINT if the last Posts answered took SLOW_POST s or more each (their median), else None."""
+        took = sorted(answered - sent for _, sent, answered in self.posted[-SLOW_POSTS_SEEN:])
+        return SLOW_POST_HINT if len(took) >= 5 and took[len(took) // 2] >= SLOW_POST else None
+
     def stalled_post_hint(self) -> str:
         workers = self.server.workers
         if workers is None:  # grpc.aio: one thread for everything
@@ -161,7 +174,8 @@ class Room:
             return (f"your server has {workers} worker threads (MAX_WORKERS = {workers}) and every open Subscribe "
                     f"holds one, so none is left for Post: make MAX_WORKERS clearly more than {self.room_size}")
         return (f"your server has {workers} worker threads, more than these streams need: does Subscribe hold "
-                "the lock while it waits for a note? Post needs that lock")
+                "the lock while it waits, for a note, or for room in a full inbox (queue.Queue(maxsize=…), whose "
+                "put() waits)? Post needs that lock")
 
     def until_listening(self, listeners: list[Listener]) -> None:
         """Post probes until every listener has heard one, then drain them: all are in the room.

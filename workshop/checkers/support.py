@@ -131,7 +131,8 @@ def _explain(error: BaseException) -> Fail:
     return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
 
 
-def _run_case(case: Callable[[], object], deadline: float) -> tuple[bool, Fail | None]:
+def _run_case(case: Callable[[], object], deadline: float,
+              late_hint: Callable[[], str | None] | None = None) -> tuple[bool, Fail | None]:
     outcome: list = []
 
     def attempt():
@@ -145,7 +146,7 @@ def _run_case(case: Callable[[], object], deadline: float) -> tuple[bool, Fail |
     worker.start()
     worker.join(deadline)
     if not outcome:
-        return False, Fail(f"no answer within {deadline:g} s",
+        return False, Fail(f"no answer within {deadline:g} s", (late_hint and late_hint()) or
                            "something never returns: a loop that does not end, or a call without a timeout?")
     return outcome[0] is None, outcome[0]
 
@@ -155,13 +156,15 @@ def run_checks(title: str, cases: list[tuple[str, Callable[[], object]]],
     """Run each (label, case) pair; a case passes when it returns and fails when it raises.
 
     With a `target`, each case first makes sure its server still runs: a server that crashed
-    or was stopped fails the case with "your server is not running" and how to start it.
+    or was stopped fails the case with "your server is not running" and how to start it. A case
+    may carry a `late_hint`: called if the case runs past its deadline, it may say why.
     """
     result = CheckResult(title)
     for label, case in cases:
+        late_hint = getattr(case, "late_hint", None)
         if target is not None:
             case = target.guarded(case)
-        passed, failure = _run_case(case, deadline)
+        passed, failure = _run_case(case, deadline, late_hint)
         result.cases.append(CaseResult(label, passed, *(failure.got, failure.hint) if failure else ()))
     if os.environ.get("WORKSHOP_STRICT_CHECKS") == "1" and not result.all_passed:
         raise AssertionError(f"a checker failed in strict mode:\n{result!r}")
@@ -306,6 +309,10 @@ def _fix(raised: str) -> str:
     if "object is not an iterator" in raised:  # grpcio calls next() on what a streaming method returned
         return ("a streaming method hands out its responses one by one: write it as a generator, with `yield` "
                 "for each response, not `return` of a list")
+    if "Initial metadata no longer allowed" in raised:  # send_initial_metadata after the first yield
+        return ("the first yield sent the call's header already (with the first response): send_initial_metadata "
+                "comes before any yield. Do what must happen first (join, and put a replay into the inbox), send "
+                "the header, then yield")
     return "fix that line in the exercise cell, run the cell again, then the checker"
 
 
