@@ -147,16 +147,17 @@ def _explained(error: BaseException, room: Room) -> BaseException:
         return error  # a limit on calls at once, or a rule of the learner's own: the checker's room explains them
     raised = room.server.last_exception() if error.code() == grpc.StatusCode.UNKNOWN else None
     what = f"your server raised {raised}" if raised else describe_rpc_error(error)
+    # the server's log may not hold the traceback yet; grpc's own details name the exception too
     return Fail(f"while {POSTERS} clients posted at once, a Post failed: {what}",
-                SET_CHANGED_HINT if raised and SET_CHANGED in raised else LOCK_HINT)
+                SET_CHANGED_HINT if SET_CHANGED in what else LOCK_HINT)
 
 
 def changed_under_post(error: grpc.RpcError, room: Room) -> Fail | None:
     """A call that failed because the server's set of inboxes changed under a loop over it, as a Fail; else None."""
     if error.code() != grpc.StatusCode.UNKNOWN:
         return None
-    raised = room.server.last_exception()
-    if not raised or SET_CHANGED not in raised:
+    raised = room.server.last_exception() or error.details() or ""  # the log may not hold the traceback yet
+    if SET_CHANGED not in raised:
         return None
     return Fail(f"your server raised {raised}", SET_CHANGED_HINT)
 
