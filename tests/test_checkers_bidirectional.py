@@ -231,6 +231,41 @@ REMEMBERS_IDS_ON_SELF = with_method("""
                 context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
 """)
+
+
+def with_module_semaphore(slots: int) -> str:
+    """The answer's loop inside `with SLOTS:`, a module-level BoundedSemaphore(slots): "at most so many at once"."""
+    return with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        with SLOTS:
+            for request in request_iterator:
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if (user := self.directory.get(request.id)) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+                yield users_pb2.UserResponse(user=user)
+""").replace("class UserManager", f"SLOTS = threading.BoundedSemaphore({slots})\n\n\nclass UserManager").replace(
+        "import grpc\n", "import threading\n\nimport grpc\n", 1)
+
+
+# "At most 1000 ids per call", counted on self: a second call resets the first's count, then both add to it.
+COUNTS_IDS_ON_SELF = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        self.answered = 0
+        for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            self.answered += 1
+            if self.answered > 1000:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "at most 1000 ids per call")
+            yield users_pb2.UserResponse(user=user)
+""")
+SLEEPS_BEFORE_EACH_ANSWER = wrong(SOLUTION, "            yield users_pb2.UserResponse(user=user)",
+                                  "            time.sleep(0.3)  # throttle\n"
+                                  "            yield users_pb2.UserResponse(user=user)").replace(
+    "import grpc\n", "import time\n\nimport grpc\n", 1)
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 # The requests read on a thread of their own into an inbox, which the method then looks into again and again.
 PUMPED = """
@@ -370,6 +405,21 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (wrong(SOLUTION, "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)",
                "context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.no_user_with(request.id))"),
          BAD_ID, ["INVALID_ARGUMENT said 'no user has id 0', as if nobody had it", "what is wrong with it"]),
+    "a semaphore of 16 held across the loop":
+        (with_module_semaphore(16), TOGETHER,
+         ["while 16 conversations waited for their clients' next id, each answered at once, conversation 17's id 3 got "
+          "no answer within 2 s", "hold no semaphore", "MAX_WORKERS"]),
+    "a semaphore of 25 held across the loop":
+        (with_module_semaphore(25), TOGETHER,
+         ["while 25 conversations waited", "conversation 26's id 3 got no answer", "hold no semaphore"]),
+    "a count of ids kept on self, limited per call":
+        (COUNTS_IDS_ON_SELF, IN_ORDER,
+         ["two conversations at once, 600 ids each, sent 100 at a time in turns: the",
+          "got 500 answers, then RESOURCE_EXHAUSTED: at most 1000 ids per call; expected 600 answers each",
+          "keep what belongs to one call (a count of its ids, say) in local variables, not on self"]),
+    "a sleep before each answer":
+        (SLEEPS_BEFORE_EACH_ANSWER, PING_PONG,
+         ["the answers came 0.3", "s after their ids (the median of", "No time.sleep (a throttle) or slow work"]),
     "a break at a wrong id instead of INVALID_ARGUMENT":
         (BREAKS_AT_A_WRONG_ID, BAD_ID,
          ["ids 8, 0, 21 → got hugo, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",

@@ -10,19 +10,25 @@ answer has arrived. A server that answers each request as it comes passes at onc
 first collects every request never answers, because the client never finishes, so the case
 reports it after a short wait instead of hanging.
 
-Two cases hold two conversations at once, the second opened while the server waits for the
-first one's next id: a lock held while waiting shows there, and so does what one call leaves on
-self for the next (the servicer object serves every call). The unknown-id case first stores a user
-through the server's own AddUser (the kit's, inherited): a lookup anywhere but self.directory misses
-it. When a case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes
-apart for the hint (never the verdict). A last case holds twelve conversations that wait for their next
-id and watches the server's process: waiting is free when the loop sleeps in request_iterator, and a
-poll or a busy loop shows in the threads that wake and the CPU they use.
+The ping-pong case also times eleven round trips: an answer that waits (a sleep before the yield)
+shows in their median. Cases hold several conversations at once, each opened while the server waits
+for the earlier ones' next id: a lock, or a semaphore with fewer slots than the pool has threads,
+held while waiting shows there (the checker holds as many as the pool allows, less two), and so
+does what one call leaves on self for the next (the servicer object serves every call), in turns
+of a few ids and in two long conversations, where a count of ids on self adds up both calls'.
+The unknown-id case first stores a user through the server's own AddUser (the kit's, inherited):
+a lookup anywhere but self.directory misses it. When a case sees answers missing, a fresh call with
+ids 8 and 21 tells two look-alike mistakes apart for the hint (never the verdict). A last case
+holds twelve conversations that wait for their next id and watches the server's process: waiting
+is free when the loop sleeps in request_iterator, and a poll or a busy loop shows in the threads
+that wake and the CPU they use.
 """
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
+import statistics
 import time
 from collections.abc import Iterator
 
@@ -33,11 +39,28 @@ from workshop.checkers.chat_clients import cost_over
 from workshop.checkers.support import Fail
 from workshop.checkers.unary import NOBODY_WORDS
 from workshop.protos import users_pb2
+from workshop.runner.serving import DEFAULT_WORKERS
 
 UNKNOWN_ID = 4242  # nobody has it
 ADDED = users_pb2.User(id=30, nickname="nora", mail_address="nora@example.com", user_type=users_pb2.USER_TYPE_NORMAL)
 PEEK = 0.5  # seconds: how long to wait for an answer whose absence another case judges (and explains)
 SETTLE = 0.1  # seconds: time for the server to go back to waiting for a conversation's next id
+
+# A correct answer's round trip takes 0-10 ms on the kit's 2-core machine; the median of ROUND_TRIPS of them over
+# SLOW_ROUND_TRIP (15 times that, for a loaded laptop) says that each answer waits: a sleep of 0.3 s before each yield
+# shows, one under 0.15 s does not. The case stops once more than half were slow (the median is over), or after
+# ROUND_TRIP_BUDGET s from its start, so that a long sleep is told so within the case's deadline.
+ROUND_TRIPS, SLOW_ROUND_TRIP, ROUND_TRIP_BUDGET = 11, 0.15, 6.0
+# Conversations held waiting at once: as many as the server's pool has threads, less two (30 of DEFAULT_WORKERS = 32);
+# a bidirectional call holds its thread as long as it is open. A semaphore held across the loop with fewer slots than
+# that makes the next one wait; one with more is no tighter than the pool itself.
+SPARE_WORKERS = 2
+MOST_HELD = 100  # for a module that asks for a huge pool
+HELD_BUDGET = 4.0  # s: opening them one after another takes 0.1 s; past this, each answer is slow (not judged here)
+# Two conversations at once, each of LONG_TALK ids sent TURN at a time, taking turns: a count of ids kept on self
+# (reset when a call starts) adds up both, 1100 or more, past a limit "per call" of 1000. The answer takes 0.7 s for
+# them on the kit's machine; past LONG_BUDGET s the case stops, with no verdict: a slow answer is the ping-pong case's.
+LONG_TALK, TURN, LONG_BUDGET = 600, 100, 3.0
 
 SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
 
@@ -53,6 +76,9 @@ WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a Use
 EMPTY_ANSWER_HINT = ("for an id nobody has, self.directory.get gives None, and UserResponse(user=None) is an "
                      "answer with no user in it: end the stream with NOT_FOUND instead, "
                      "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))")
+SLOW_ANSWER_HINT = ("look the user up and `yield` at once: each answer waited, where a lookup takes a millisecond. "
+                    "No time.sleep (a throttle) or slow work before the yield: the client waits for every answer "
+                    "before it sends its next id, so each wait adds up")
 PING_PONG_HINT = ("answer inside the loop: `for request in request_iterator:` look the user up and `yield` "
                   "at once; do not collect every request before answering")
 ORDER_HINT = "yield one UserResponse per request, in the order the ids arrive, even for an id asked before"
@@ -77,6 +103,9 @@ STUCK_HINT = ("no answer at all within the call's time: is something still held 
               "`with`, or better, hold no lock while you wait for the next id")
 HELD_HINT = ("hold no lock while you wait for the next id (the `for` over request_iterator waits for the client): "
              "one conversation that pauses would make every other wait. The directory takes care of its own lock")
+SLOTS_HINT = ("hold no semaphore (nor a pool of slots of your own) while you wait for the next id: a client that "
+              "thinks keeps its slot, so once every slot is taken the next client waits. The server's thread pool "
+              "already limits how many calls run at once (MAX_WORKERS)")
 EACH_AS_IT_COMES_HINT = ("answer each id as it comes: hugo's answer leaves before the next id is read, and the "
                          "stream ends at the id that cannot be answered")
 ENDED_OK_AT_A_WRONG_ID_HINT = ("the stream ended OK at the wrong id, so the client cannot tell why it stopped: "
@@ -94,6 +123,9 @@ KEPT_ON_SELF_HINT = ("a new call that sent ids 8, 21 and 3, users the directory 
 SHARED_CALL_HINT = ("with two conversations at once, one stopped getting its answers: keep what belongs to one "
                     "call in local variables, not on self (self.requests = request_iterator, or self.context = "
                     "context, say). One UserManager serves every call, so the second call's replaces the first one's")
+COUNTED_ON_SELF_HINT = ("with two long conversations at once, one was cut short: keep what belongs to one call (a "
+                        "count of its ids, say) in local variables, not on self. One UserManager serves every call, "
+                        "so a self.answered counts the ids of both calls, and a new call resets the other's")
 ADDED_USER_HINT = ("the user that AddUser had just stored was not found: look users up in self.directory, the "
                    "directory AddUser writes to, on every call. A directory your method makes (users.UserDirectory()) "
                    "holds only the first users, and answers kept from an earlier call (a cache on self) miss whoever "
@@ -188,7 +220,7 @@ class _Conversation(users_cases.Conversation):
             raise _explained(error) from None
 
 
-def _end(*conversations: _Conversation) -> None:
+def _end(*conversations: _Conversation, wait: float = PEEK) -> None:
     """Half-close each conversation, give the server a moment to end the calls by itself, then cancel them.
 
     Cancelling at once would raise inside the learner's loop, where a lock released after the loop stays
@@ -196,7 +228,7 @@ def _end(*conversations: _Conversation) -> None:
     """
     for conversation in conversations:
         conversation.finish()
-    deadline = time.monotonic() + PEEK
+    deadline = time.monotonic() + wait
     for conversation in conversations:
         with contextlib.suppress(Exception):  # an error ends the call too
             while (left := deadline - time.monotonic()) > 0 and conversation.next_answer(left) not in (
@@ -265,24 +297,54 @@ def _outcome(reply) -> str:
 # ---------------------------------------------------------------- the rules, one case each
 
 
+def _answered_before_the_next(target, conversation: _Conversation, user_id: int) -> float:
+    """Send `user_id` and wait for its answer, which must be its user; how long the round trip took."""
+    sent = time.monotonic()
+    conversation.send(user_id)
+    reply = conversation.next_answer()
+    took = time.monotonic() - sent
+    if reply is None:
+        conversation.close()  # before the fresh call that tells why
+        dropped = _fresh_call_names(target) == ["ines", "carmen"]
+        raise Fail(f"no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the client "
+                   "waited for it before sending the next id", FIRST_DROPPED_HINT if dropped else PING_PONG_HINT)
+    if reply is users_cases.END:
+        raise Fail(f"the stream ended after id {user_id} with no answer", ENDED_EARLY_HINT)
+    _wrapped([reply])
+    if reply.user.nickname != NAMES[user_id]:
+        raise Fail(f"id {user_id} → got {_names([reply])}; expected {NAMES[user_id]}", ORDER_HINT)
+    return took
+
+
+def _timed_more(conversation: _Conversation, took: list[float], start: float) -> bool:
+    """Go on with the conversation, one id at a time, adding each round trip to `took`, until there are
+    ROUND_TRIPS, more than half are slow, or the budget is spent. False when an answer did not come: which
+    ids a server answers is the other cases' to judge (a repeated id, say), not this one's."""
+    ids = itertools.cycle((21, 3))  # asked already: a new id would be one more for a record of ids on self
+    while (len(took) < ROUND_TRIPS and sum(t > SLOW_ROUND_TRIP for t in took) <= ROUND_TRIPS // 2
+           and time.monotonic() - start < ROUND_TRIP_BUDGET):
+        sent = time.monotonic()
+        conversation.send(next(ids))
+        try:
+            if not isinstance(conversation.next_answer(), users_pb2.UserResponse):
+                return False
+        except grpc.RpcError:
+            return False
+        took.append(time.monotonic() - sent)
+    return True
+
+
 def answers_each_id_before_the_next_comes(target) -> None:
+    start = time.monotonic()
     with users_cases.users_stub(target) as stub:
         conversation = _Conversation(stub)
         try:
-            for user_id in (21, 3):
-                conversation.send(user_id)
-                reply = conversation.next_answer()
-                if reply is None:
-                    conversation.close()  # before the fresh call that tells why
-                    dropped = _fresh_call_names(target) == ["ines", "carmen"]
-                    raise Fail(f"no answer to id {user_id} within {users_cases.ANSWER_WAIT:g} s, while the client "
-                               "waited for it before sending the next id",
-                               FIRST_DROPPED_HINT if dropped else PING_PONG_HINT)
-                if reply is users_cases.END:
-                    raise Fail(f"the stream ended after id {user_id} with no answer", ENDED_EARLY_HINT)
-                _wrapped([reply])
-                if reply.user.nickname != NAMES[user_id]:
-                    raise Fail(f"id {user_id} → got {_names([reply])}; expected {NAMES[user_id]}", ORDER_HINT)
+            took = [_answered_before_the_next(target, conversation, user_id) for user_id in (21, 3)]
+            if not _timed_more(conversation, took, start):
+                return
+            if len(took) >= 3 and (median := statistics.median(took)) > SLOW_ROUND_TRIP:
+                raise Fail(f"the answers came {median:.2f} s after their ids (the median of {len(took)} round trips, "
+                           "one id at a time), where a lookup takes a few milliseconds", SLOW_ANSWER_HINT)
             conversation.finish()
             end = conversation.next_answer()
             if end is None:
@@ -336,6 +398,43 @@ def _answers_two_conversations_taking_turns(target) -> None:
                            f"{NAMES.get(user_id, 'NOT_FOUND')}", SHARED_CALL_HINT)
 
 
+def _reply_or_error(conversation: _Conversation, wait: float = users_cases.ANSWER_WAIT):
+    try:
+        return conversation.next_answer(wait)
+    except grpc.RpcError as error:
+        return error
+
+
+def _answers_two_long_conversations_at_once(target) -> None:
+    """Two conversations open at once send LONG_TALK ids each, TURN at a time, taking turns: each must have
+    every answer. A count of ids on self (reset when a call starts) counts both calls' ids, so a limit "per call"
+    on it cuts one of them short; so does anything else on self that grows with the ids."""
+    ids = list(itertools.islice(itertools.cycle(PROBE_IDS), TURN))
+    deadline = time.monotonic() + LONG_BUDGET
+    with users_cases.users_stub(target) as stub:
+        pair = (_Conversation(stub), _Conversation(stub))
+        answered = [0, 0]
+        try:
+            for _turn, (number, talk) in itertools.product(range(LONG_TALK // TURN), enumerate(pair)):
+                for user_id in ids:
+                    talk.send(user_id)
+                for user_id in ids:
+                    if (left := deadline - time.monotonic()) <= 0:
+                        return
+                    reply = _reply_or_error(talk, min(left, users_cases.ANSWER_WAIT))
+                    if reply is None:  # a wait, not a refusal: a lock, which the many-conversations case names
+                        return
+                    if not isinstance(reply, users_pb2.UserResponse) or reply.user.nickname != NAMES[user_id]:
+                        got = (support.describe_rpc_error(reply)[:80] if isinstance(reply, grpc.RpcError)
+                               else _outcome(reply) + f" for id {user_id}")
+                        raise Fail(f"two conversations at once, {LONG_TALK} ids each, sent {TURN} at a time in "
+                                   f"turns: the {('first', 'second')[number]} got {answered[number]} answers, then "
+                                   f"{got}; expected {LONG_TALK} answers each", COUNTED_ON_SELF_HINT)
+                    answered[number] += 1
+        finally:
+            _end(*pair)
+
+
 def answers_every_id_in_order(target) -> None:
     ids = [8, 3, 21, 3]
     expected = [NAMES[user_id] for user_id in ids]
@@ -346,6 +445,7 @@ def answers_every_id_in_order(target) -> None:
             ENDED_EARLY_HINT if error is None and missing else _hint(replies, [], error, ORDER_HINT))
         raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", hint)
     _answers_two_conversations_taking_turns(target)
+    _answers_two_long_conversations_at_once(target)
 
 
 def _finds_a_user_added_just_before(target) -> None:
@@ -423,15 +523,57 @@ def no_ids_no_answers(target) -> None:
                    NO_IDS_HINT + (": yield nothing of your own after it" if replies else ""))
 
 
-def answers_one_conversation_while_another_waits(target) -> None:
-    with _two_conversations(target) as pair:
-        if pair is None:
-            return  # the ping-pong case says why
-        _, other = pair  # the first now waits for its client's next id, inside the servicer's loop
-        other.send(3)
-        if other.next_answer() is None:
-            raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no answer "
-                       f"within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
+def _held_conversations(target) -> int:
+    """How many conversations to hold open at once: the server's pool, less two threads."""
+    return max(2, min(MOST_HELD, (target.workers or DEFAULT_WORKERS) - SPARE_WORKERS))
+
+
+def _answered_elsewhere(talks: list[_Conversation]) -> bool:
+    """Whether one of `talks`, each answered once already, got an answer it did not ask for."""
+    return any(isinstance(_reply_or_error(talk, 0), users_pb2.UserResponse) for talk in talks)
+
+
+def _busy(target) -> bool:
+    """Whether the server keeps more than half a CPU busy for PEEK s: busy loops in waiting calls starve the others'
+    answers, where a semaphore that makes them wait costs nothing."""
+    return target.pid is not None and cost_over(target.pid, PEEK).cpu > PEEK / 2
+
+
+def answers_one_conversation_while_others_wait(target) -> None:
+    """Conversations open one after another, each answered once and then left waiting for its next id, as many in
+    all as the pool has threads less two: each must be answered while the earlier ones wait. The second is not,
+    where a lock is held across the loop; a later one, where a semaphore with fewer slots than that is. (One after
+    another, not at once: calls that swap what they keep on self would lose answers here, which another case names.)"""
+    start, held, goodbye = time.monotonic(), _held_conversations(target), PEEK
+    with users_cases.users_stub(target) as stub:
+        talks = [_Conversation(stub)]
+        try:
+            talks[0].send(21)
+            if not isinstance(talks[0].next_answer(PEEK), users_pb2.UserResponse):
+                return  # the ping-pong case says why
+            time.sleep(SETTLE)  # the server sends the answer, then reads on: let it get to waiting
+            for number in range(1, held):
+                if time.monotonic() - start > HELD_BUDGET:
+                    return  # each answer is slow: the ping-pong case's to judge
+                talks.append(_Conversation(stub))
+                talks[-1].send(3)
+                if talks[-1].next_answer() is not None:
+                    continue
+                if _answered_elsewhere(talks[:-1]):
+                    return  # its id was answered on another conversation: state on self, which another case names
+                if _busy(target):
+                    # late because its waiting calls keep the CPUs busy, which the idle case names; they see the
+                    # client's goodbye late too, and one cancelled before it would spin on in the idle case's server
+                    goodbye = support.TIMEOUT
+                    return
+                if number == 1:
+                    raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no "
+                               f"answer within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
+                raise Fail(f"while {number} conversations waited for their clients' next id, each answered at once, "
+                           f"conversation {number + 1}'s id 3 got no answer within {users_cases.ANSWER_WAIT:g} s",
+                           SLOTS_HINT)
+        finally:
+            _end(*talks, wait=goodbye)
 
 
 # Twelve conversations wait for their next id while the checker watches the server for IDLE_WINDOW. Measured on the
@@ -472,14 +614,14 @@ def waits_without_polling(target) -> None:
 RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
     "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order; and so for two conversations "
-    "taking turns": answers_every_id_in_order,
+    f"taking turns, and for two of {LONG_TALK} ids each at once": answers_every_id_in_order,
     f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}; a user AddUser has just stored is found":
         ends_at_the_first_unknown_id,
     "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
         refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
-    "two conversations at once: while one waits for its client's next id, the other is answered (no lock held "
-    "across the loop)": answers_one_conversation_while_another_waits,
+    f"{DEFAULT_WORKERS - SPARE_WORKERS} conversations at once, one waiting for its client's next id: every one is "
+    "answered (no lock or semaphore held across the loop)": answers_one_conversation_while_others_wait,
     f"{IDLE_CONVERSATIONS} conversations waiting for their next id cost nothing: no poll, no busy loop":
         waits_without_polling,
 }
