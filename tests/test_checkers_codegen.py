@@ -245,8 +245,24 @@ def test_generated_code_missing_one_piece_fails_that_case_alone(rule, first, las
     regenerate(tmp_path)
     cut(tmp_path / "my_users" / "users_pb2_grpc.py", first, last)
     result = check(tmp_path)
-    assert failed(result) == [rule], repr(result)
+    assert failed(result) == [FRESH, rule], repr(result)  # and the stamp tells that the package was edited
     assert "changed by hand" in result[rule].hint
+    assert "edited by hand" in result[FRESH].got
+
+
+def test_generated_code_edited_by_hand_where_no_other_case_looks_fails_the_fresh_case(tmp_path):
+    """The stub's path renamed: every piece is there, yet the stub's DeleteUser reaches no method."""
+    write_contract(answer(SOLUTION), tmp_path)
+    regenerate(tmp_path)
+    grpc_module = tmp_path / "my_users" / "users_pb2_grpc.py"
+    grpc_module.write_text(grpc_module.read_text().replace("/users.v1.UserManager/DeleteUser",
+                                                           "/users.v1.UserManager/RemoveUser"))
+    result = check(tmp_path)
+    assert failed(result) == [FRESH], repr(result)
+    assert result[FRESH].got == "my_users/ was changed after it was generated (a file edited by hand?)"
+    assert "never edited" in result[FRESH].hint
+    regenerate(tmp_path)  # the generate cell, run again, writes the files anew
+    assert check(tmp_path).all_passed
 
 
 def test_generated_code_that_does_not_import_is_reported_in_one_line(tmp_path):
@@ -254,7 +270,7 @@ def test_generated_code_that_does_not_import_is_reported_in_one_line(tmp_path):
     regenerate(tmp_path)
     (tmp_path / "my_users" / "users_pb2.py").write_text("raise ImportError('half a file')\n")
     result = check(tmp_path)
-    assert failed(result) == GENERATED
+    assert failed(result) == [FRESH, *GENERATED]  # not as generated, and each piece does not import
     assert "does not import (ImportError: half a file)" in result[STUB].got
 
 
@@ -308,3 +324,18 @@ def test_the_notebooks_generate_cell_shows_protocs_line_for_a_broken_contract_no
 def test_an_edition_instead_of_proto3_names_the_file_line_as_the_change(tmp_path):
     result = written_and_generated(wrong({'syntax = "proto3";': 'edition = "2023";'}), tmp_path)
     assert result[KEPT].got.startswith("the file is now edition 2023; it was proto3"), repr(result)
+
+
+def test_code_generated_by_hand_is_told_to_use_the_generate_cell(tmp_path):
+    """protoc run by hand into my_users/, as notebook 03's first section runs it: no package, no stamp."""
+    import subprocess
+    import sys
+
+    write_contract(answer(SOLUTION), tmp_path)
+    (tmp_path / "my_users").mkdir()
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-Imy_contracts", "--python_out=my_users",
+                    "--grpc_python_out=my_users", "users.proto"], cwd=tmp_path, check=True)
+    result = check(tmp_path)
+    assert FRESH in failed(result), repr(result)
+    assert result[FRESH].got == "my_users/ holds generated files, but not from the generate(...) cell"
+    assert "`import users_pb2`" in result[FRESH].hint

@@ -71,6 +71,10 @@ ONE_RULE_BROKEN = [
     (NOTHING_ELSE, {'import "google/protobuf/timestamp.proto";': 'import "google/protobuf/timestamp.proto";\n'
                     'import "google/protobuf/empty.proto";'}, "nothing else"),
     (NOTHING_ELSE, {'import "google': 'import public "google'}, "nothing else"),
+    (NOTHING_ELSE, {'import "google': 'import weak "google'}, "nothing else"),
+    (NOTHING_ELSE, {'import "google/protobuf/timestamp.proto";': 'import "google/protobuf/timestamp.proto";\n'
+                    'import "google/protobuf/descriptor.proto";\n'
+                    "extend google.protobuf.FieldOptions { string unit = 50001; }"}, "nothing else"),
     (NOTHING_ELSE, {"enum Level {\n": "enum Level {\n  option deprecated = true;\n"}, "nothing else"),
     (NOTHING_ELSE, {"LEVEL_BEGINNER = 1;": "LEVEL_BEGINNER = 1 [deprecated = true];"}, "nothing else"),
     (NOTHING_ELSE, {"LEVEL_ADVANCED = 3;": "LEVEL_ADVANCED = 3;\n  reserved 4 to max;"}, "nothing else"),
@@ -177,6 +181,16 @@ def test_a_missing_import_is_told_which_file_to_import(tmp_path):
 def test_a_narrower_or_text_id_is_told_why_int64_without_other_64_bit_types(id_type, tmp_path):
     hint = check(wrong({"int64 id = 1;": f"{id_type} id = 1;"}), tmp_path)["Talk.id: int64 = 1"].hint
     assert "`int64 id = 1;`" in hint and "sint64" not in hint and "64-bit integer too" not in hint
+    why = "can grow past what int32 holds" if id_type == "int32" else "a whole number, and string holds something else"
+    assert why in hint
+
+
+def test_an_extension_is_named_as_what_it_declares(tmp_path):
+    extended = wrong({'import "google/protobuf/timestamp.proto";': 'import "google/protobuf/timestamp.proto";\n'
+                      'import "google/protobuf/descriptor.proto";\n'
+                      "extend google.protobuf.FieldOptions { string unit = 50001; }"})
+    result = check(extended, tmp_path)
+    assert "extend google.protobuf.FieldOptions { unit = 50001 }" in result[NOTHING_ELSE].got, repr(result)
 
 
 def test_a_missing_file_says_to_run_the_writefile_cell(tmp_path):

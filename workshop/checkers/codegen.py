@@ -29,7 +29,7 @@ from workshop import PROTOS
 from workshop.checkers import contracts
 from workshop.checkers.contracts import rpcs_named_like, short, signature
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
-from workshop.codegen import STAMP_NAME, contracts_hash, descriptor_set
+from workshop.codegen import STAMP_NAME, contracts_hash, descriptor_set, generated_hash, read_stamp
 
 SERVICE = "UserManager"
 NEW_METHOD = "DeleteUser"
@@ -56,8 +56,13 @@ class Answer:
 
     @property
     def is_fresh(self) -> bool:
-        stamp = self.package_dir / STAMP_NAME
-        return stamp.is_file() and stamp.read_text() == contracts_hash(self.contract_path.parent)
+        stamp = read_stamp(self.package_dir)
+        return stamp is not None and stamp[0] == contracts_hash(self.contract_path.parent)
+
+    @property
+    def is_as_generated(self) -> bool:
+        stamp = read_stamp(self.package_dir)
+        return stamp is not None and stamp[1] == generated_hash(self.package_dir)
 
 
 # ---------------------------------------------------------------- the contract
@@ -168,10 +173,19 @@ def _delete_user_declared(answer: Answer) -> None:
 def _regenerated(answer: Answer) -> None:
     name = answer.package_dir.name
     if not (answer.package_dir / STAMP_NAME).is_file():
+        if any(answer.package_dir.glob("*_pb2*.py")):  # protoc run by hand, as the notebook's first section does
+            raise Fail(f"{name}/ holds generated files, but not from the generate(...) cell",
+                       f"run the generate(...) cell: protoc run by hand writes `import users_pb2`, a module of "
+                       f"that name on the path, where generate makes {name} a package whose files import each "
+                       "other, and notes which contract they were made from")
         raise Fail(f"there is no generated package {name}/ yet", answer.regenerate)
     if not answer.is_fresh:
         raise Fail(f"{name}/ was generated before your last change to {answer.contract_path.name}",
                    answer.regenerate)
+    if not answer.is_as_generated:
+        raise Fail(f"{name}/ was changed after it was generated (a file edited by hand?)",
+                   "generated code is rewritten, never edited: change the contract instead, and run the "
+                   "generate(...) cell again, which writes the files anew")
 
 
 def _generated_has(part: str, what: str) -> Callable[[Answer], None]:

@@ -130,6 +130,7 @@ WIDE_INTEGERS = {  # why each is not int64, though all hold 64 bits
     "sfixed64": "always 8 bytes, with another wire type (1, not 0): a program built from an int64 contract cannot "
                 "read it",
 }
+NARROW_INTEGERS = {"int32", "uint32", "sint32", "fixed32", "sfixed32"}
 TYPE_HINTS = {
     "string": "a text field is `string`",
     "int64": "the spec asks for `int64`",
@@ -156,8 +157,12 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
         if got_type != type_:
             hint = TYPE_HINTS.get(type_, f"write `{written}`")
             if type_ == "int64":
-                hint += (f": {got_type} is a 64-bit integer too, but another type: {WIDE_INTEGERS[got_type]}"
-                         if got_type in WIDE_INTEGERS else f" (`{written}`): an id can grow past what {got_type} holds")
+                if got_type in WIDE_INTEGERS:
+                    hint += f": {got_type} is a 64-bit integer too, but another type: {WIDE_INTEGERS[got_type]}"
+                elif got_type in NARROW_INTEGERS:
+                    hint += f" (`{written}`): an id can grow past what {got_type} holds"
+                else:
+                    hint += f" (`{written}`): an id is a whole number, and {got_type} holds something else"
             raise Fail(f"{name} is of type {got_type}; expected {type_}", hint)
         if got_label != label:
             if label == "repeated":
@@ -199,6 +204,11 @@ def _nothing_else(file) -> None:
     found += [f"service {s.name}" for s in file.service]
     found += [f'import "{name}"' for name in file.dependency if name != "google/protobuf/timestamp.proto"]
     found += [f'import public "{file.dependency[index]}"' for index in file.public_dependency]  # re-exported
+    found += [f'import weak "{file.dependency[index]}"' for index in file.weak_dependency]  # optional at runtime
+    found += [f"extend {extension.extendee.lstrip('.')} {{ {extension.name} = {extension.number} }}"
+              for extension in file.extension]
+    found += [f"extend {extension.extendee.lstrip('.')} inside a message" for message in file.message_type
+              for extension in message.extension]
     if file.options.ListFields():
         found.append(f"file options {text_format.MessageToString(file.options, as_one_line=True)}")
     if talk is not None:
