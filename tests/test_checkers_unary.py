@@ -114,6 +114,18 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
                 {INVALID_ABORT}
             except Exception:  # the mistake: this catches the exception abort raises
                 pass"""), {"invalid", "invalid message"}, "try/except Exception"),
+    # "improvements" that refuse what the rules let through
+    "disabled users hidden": (wrong(GET_USER, "        if user is None:", "        if user is None or "
+                                    "user.user_type == users_pb2.USER_TYPE_DISABLED:"), {"found"},
+                              "of every user_type"),
+    "a short deadline refused": (wrong(GET_USER, ID_CHECK, ID_CHECK + """\
+        left = context.time_remaining()
+        if left is not None and left < 2:  # the mistake: "too little time to answer well"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline too short")
+"""), {"found"}, "the caller's deadline is the caller's to choose"),
+    "the nickname sent on in a trailer": (wrong(GET_USER, "        return users_pb2.UserResponse(user=user)", """\
+        context.set_trailing_metadata([("x-nickname", user.nickname)])  # the mistake: metadata is ASCII only
+        return users_pb2.UserResponse(user=user)"""), {"found"}, ""),
     # a message built of the id and what problem_with_id said of it, which is None for a good id
     "a None in the message": (wrong(GET_USER, "users.no_user_with(request.id)",
                                     'f"user {request.id}: {users.problem_with_id(request.id)}"'), {"unknown"},
@@ -305,6 +317,50 @@ def test_add_user_forgetting_one_field_check_fails_only_its_case(rule, tmp_path)
     assert failed(result) == {rule}, repr(result)
     assert re.search("got OK with .*expected INVALID_ARGUMENT", result[rule].got)
     assert result[rule].hint == FIELD_HINTS[rule]
+
+
+# Refusals of one's own, on top of the kit's checks, of users the rules let through: (the refusal, the rules it breaks)
+STRICTER = {
+    "no '+' in a mail_address": (refuses_also('"+" in request.mail_address', '"no + please"'), {"valid"}),
+    "no nickname that starts with a digit": (refuses_also("request.nickname[:1].isdigit()", '"letters first"'),
+                                             {"valid"}),
+    "the nickname's limit in bytes": (refuses_also("len(request.nickname.encode()) > users.MAX_NICKNAME",
+                                                   '"nickname too long"'), {"valid"}),
+    "the mail_address's limit in bytes": (refuses_also("len(request.mail_address.encode()) > users.MAX_MAIL_ADDRESS",
+                                                       '"mail_address too long"'), {"valid"}),
+    "ids of 32 bits only": (refuses_also("request.id > 2**31 - 1", '"id too large"'), {"chosen id"}),
+}
+
+
+@pytest.mark.parametrize("mistake", STRICTER)
+def test_add_user_that_refuses_more_than_the_rules_fails_the_cases_of_what_it_refuses(mistake, tmp_path):
+    source, rules = STRICTER[mistake]
+    result = check(check_add_user, source, tmp_path)
+    assert failed(result) == {ADD_USER_RULES[rule] for rule in rules}, repr(result)
+    assert all("was refused: INVALID_ARGUMENT" in result[ADD_USER_RULES[rule]].got for rule in rules), repr(result)
+
+
+def test_add_user_that_refuses_a_short_deadline_is_told_the_deadline_is_the_callers(tmp_path):
+    refuses = wrong(ADD_USER, CHECK_FIELDS, CHECK_FIELDS + """\
+        left = context.time_remaining()
+        if left is not None and left < 2:  # the mistake: "too little time to store it well"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline too short")
+""")
+    result = check(check_add_user, refuses, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["chosen id"], ADD_USER_RULES["valid"]}, repr(result)
+    assert "sent with a deadline of 1 s, was refused" in result[ADD_USER_RULES["valid"]].got
+    assert "the caller's deadline is the caller's to choose" in result[ADD_USER_RULES["valid"]].hint
+
+
+def test_add_user_that_answers_ok_to_the_same_user_sent_again_fails_the_taken_case(tmp_path):
+    retried = wrong(ADD_USER, "            context.abort(grpc.StatusCode.ALREADY_EXISTS, str(taken))", """\
+            same = self.directory.get(request.id)
+            if same is not None and same == request:  # the mistake: "only a retry", answered OK
+                return users_pb2.UserResponse(user=same)
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, str(taken))""")
+    result = check(check_add_user, retried, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["taken"]}, repr(result)
+    assert "the very same user sent again is taken too" in result[ADD_USER_RULES["taken"]].hint
 
 
 def test_add_user_that_lets_administrators_skip_the_checks_fails_each_field_case_naming_the_type(tmp_path):
@@ -743,6 +799,39 @@ def test_nickname_of_that_fills_in_one_shared_request_is_caught_from_many_thread
     result = check_nickname_of(caller(helper + shared))
     assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
     assert "threads at once" in result[NICKNAME_OF_RULES["found"]].got
+
+
+@pytest.mark.parametrize(("mistake", "gave"), [
+    (wrong(NICKNAME_OF, "UserRequest(id=user_id)", "UserRequest(id=ctypes.c_int32(user_id).value)").replace(
+        "def nickname_of", "import ctypes\n\n\ndef nickname_of"), "nickname_of(stub, 5000000001) gave None"),
+    (wrong(NICKNAME_OF, "UserRequest(id=user_id)", "UserRequest(id=int(float(user_id)))"),
+     f"nickname_of(stub, {2**53 + 1}) gave None"),
+    (wrong(NICKNAME_OF, "return reply.user.nickname", "return reply.user.nickname.strip()"),
+     f"nickname_of(stub, {2**53 + 1}) gave 'big Ben_of_the_checker'"),
+], ids=["an id of 32 bits", "an id through a float", "a nickname tidied"])
+def test_nickname_of_that_changes_the_id_or_the_nickname_on_the_way_fails_the_found_case(mistake, gave):
+    result = check_nickname_of(caller(mistake))
+    assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["found"]].got.startswith(gave), repr(result)
+    assert "as it is given" in result[NICKNAME_OF_RULES["found"]].hint
+
+
+def test_nickname_of_written_as_an_async_def_is_told_so():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "def nickname_of", "async def nickname_of")))
+    assert result.passed == 0, repr(result)
+    assert "gave a coroutine: it is an `async def`" in result[NICKNAME_OF_RULES["found"]].got
+
+
+def test_nickname_of_raising_an_rpc_error_of_its_own_is_told_to_re_raise_the_one_it_caught():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "raise  # any", "raise grpc.RpcError(error.details())  #")))
+    assert NICKNAME_OF_RULES["other errors"] in failed(result), repr(result)
+    assert "of its own making, which has no code" in result[NICKNAME_OF_RULES["other errors"]].got
+    assert "bare `raise`" in result[NICKNAME_OF_RULES["other errors"]].hint
+
+
+def test_nickname_of_with_a_deadline_a_little_short_fails_the_deadline_case():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", ", timeout=0.9)")))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
 
 
 def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_another_stub():

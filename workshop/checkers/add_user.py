@@ -15,7 +15,13 @@ import grpc
 
 from workshop.checkers import support
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status, run_checks
-from workshop.checkers.unary import INVALID_WORDS, names_number
+from workshop.checkers.unary import (
+    DEADLINE_REFUSED_HINT,
+    GRPC_DEADLINE_WORDS,
+    INVALID_WORDS,
+    SHORT_DEADLINE,
+    names_number,
+)
 from workshop.checkers.users_cases import one_line, seeded, users_stub, write_seed
 from workshop.protos import users_pb2
 from workshop.servers import users as kit
@@ -70,10 +76,12 @@ CROWD_ROUNDS = 8  # crowds sent again to the server at its own speed
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
     "chosen id": "a chosen free id → the user keeps it",
-    "valid": f"every valid user is stored as sent: each user_type, a nickname of {MAX_NICKNAME} characters, "
-             f"one with spaces and capitals, one not in ASCII, a mail_address of {MAX_MAIL_ADDRESS}, one with two "
-             "'@', one with capitals, spaces around it and no dot after the '@'",
-    "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken",
+    "valid": f"every valid user is stored as sent, for a caller that allows a second: each user_type, a nickname of "
+             f"{MAX_NICKNAME} characters, one with spaces and capitals, one not in ASCII, one that starts with a "
+             f"digit, a mail_address of {MAX_MAIL_ADDRESS}, one with two '@', one with a '+', one with capitals, "
+             "spaces around it and no dot after the '@'; the limits in characters, not in bytes",
+    "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken; the same user sent twice → "
+             "ALREADY_EXISTS the second time",
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
              "quote it whole",
     "not stored": "a refused user is not stored, and leaves no trace: the same user, refused for a taken id, is "
@@ -121,13 +129,13 @@ def check_add_user(server) -> CheckResult:
         values = {"nickname": nickname, "mail_address": f"{nickname}{MAIL_SUFFIX}", "user_type": T.USER_TYPE_NORMAL}
         return users_pb2.User(**{**values, **fields})
 
-    def unused_id() -> int:
-        return 1_000_000 + uuid.uuid4().int % 10**9
+    def unused_id() -> int:  # beyond 32 bits: an int64 id has no limit of its own above
+        return 5_000_000_000 + uuid.uuid4().int % 10**9
 
     with seeded(server, ADD_USER_SEED) as (target, users), users_stub(target) as stub:
 
-        def add(user):
-            return stub.AddUser(user, timeout=TIMEOUT).user
+        def add(user, timeout: float = TIMEOUT):
+            return stub.AddUser(user, timeout=timeout).user
 
         def get(user_id):
             return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT).user
@@ -152,10 +160,13 @@ def check_add_user(server) -> CheckResult:
                            "store the user with self.directory.add, the directory GetUser reads")
 
         def accepted(sent, what: str, hint: str):
-            """The reply to AddUser(sent), which must not be refused."""
+            """The reply to AddUser(sent), which must not be refused, even by a caller that allows only a second."""
             try:
-                return add(sent)
+                return add(sent, timeout=SHORT_DEADLINE)
             except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and error.details() != GRPC_DEADLINE_WORDS:
+                    raise Fail(f"{what}, sent with a deadline of {SHORT_DEADLINE:g} s, was refused: "
+                               f"{support.describe_rpc_error(error)[:100]}", DEADLINE_REFUSED_HINT) from None
                 if error.code() in support.INFRASTRUCTURE_CODES:
                     raise
                 if (error.details() or "").startswith(support.RAISED_PREFIXES):
@@ -184,6 +195,14 @@ def check_add_user(server) -> CheckResult:
                       ("a nickname with spaces and capitals", new_user("x", nickname=f" Ada Lovelace {tag} ")),
                       ("a mail_address with two '@'", new_user("at", mail_address=f"ada@home@{tag}.example.com")),
                       ("a nickname not in ASCII", new_user("x", nickname=f"Zoë Ñandú {tag}")),
+                      # the limits count characters, not bytes
+                      (f"a nickname of {MAX_NICKNAME} characters not in ASCII",
+                       new_user("x", nickname=f"Дмитрий {tag}".ljust(MAX_NICKNAME, "й"))),
+                      (f"a mail_address of {MAX_MAIL_ADDRESS} characters not in ASCII",
+                       new_user("x", mail_address=f"é{tag}".ljust(MAX_MAIL_ADDRESS - len(MAIL_SUFFIX), "é")
+                                + MAIL_SUFFIX)),
+                      ("a mail_address with a '+'", new_user("plus", mail_address=f"pat+news.{tag}@example.com")),
+                      ("a nickname that starts with a digit", new_user("x", nickname=f"2pac {tag}")),
                       ("a mail_address with capitals, spaces around it and no dot after the '@'",
                        new_user("host", mail_address=f" Zoe.{tag}@LocalHost "))]
             for what, sent in named:
@@ -216,6 +235,14 @@ def check_add_user(server) -> CheckResult:
                     raise Fail(f"ALREADY_EXISTS said {details[:80]!r}; the exception's text is {text!r}",
                                "abort with str(error), the exception's text as it is: repr(error), or words of "
                                "your own, say it otherwise")
+            twice = new_user("twice", id=unused_id())
+            try:
+                add(twice)
+            except grpc.RpcError:
+                return  # a free id refused: the chosen-id case says why
+            expect_status(lambda: add(twice), grpc.StatusCode.ALREADY_EXISTS,
+                          "the very same user sent again is taken too: the caller must hear ALREADY_EXISTS, not OK, "
+                          "which says a user was stored (keep no 'it is only a retry' shortcut of your own)")
 
         def refused(user, hint: str) -> str:
             """The details of AddUser(user)'s INVALID_ARGUMENT; an ALREADY_EXISTS instead names the except."""

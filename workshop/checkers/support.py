@@ -126,7 +126,9 @@ def _explain(error: BaseException) -> Fail:
         if code == grpc.StatusCode.INTERNAL and "serialize response" in (error.details() or ""):
             return Fail(f"the call failed with {describe_rpc_error(error)}",
                         "your method returned something that is not its response message: None, where a `return` "
-                        "is missing, or a message of another type. Return the reply the rpc declares")
+                        "is missing, or a message of another type; or a coroutine (an `async def` in a server of "
+                        "threads) or a generator (a `yield` in a unary method). Write a plain def that returns the "
+                        "reply the rpc declares")
         return Fail(f"the call failed with {describe_rpc_error(error)}")
     return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
 

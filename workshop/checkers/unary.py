@@ -49,9 +49,12 @@ GET_USER_SEED = [
     users_pb2.User(id=4, nickname="dave", mail_address="dave@example.com", user_type=T.USER_TYPE_GUEST),
     users_pb2.User(id=7, nickname="grace", mail_address="grace@example.org", user_type=T.USER_TYPE_ADMINISTRATOR),
     users_pb2.User(id=12, nickname="heidi", mail_address="heidi@example.net", user_type=T.USER_TYPE_NORMAL),
-    # beyond 32 bits: an int64 id has no limit of its own above, and a check of one's own that adds one refuses it
-    users_pb2.User(id=5_000_000_000, nickname="zoe", mail_address="zoe@example.com", user_type=T.USER_TYPE_NORMAL),
+    users_pb2.User(id=9, nickname="ivy", mail_address="ivy@example.com", user_type=T.USER_TYPE_DISABLED),
+    # beyond 32 bits: an int64 id has no limit of its own above, and a check of one's own that adds one refuses it;
+    # not in ASCII: a nickname sent on in metadata (which takes ASCII only) fails
+    users_pb2.User(id=5_000_000_000, nickname="zoë", mail_address="zoe@example.com", user_type=T.USER_TYPE_NORMAL),
 ]
+SHORT_DEADLINE = 1.0  # seconds: what 4.3's careful caller allows, far more than a lookup takes
 UNKNOWN_IDS = (73, 2718)  # ids the notebook never shows: only a message built from request.id names them
 INVALID_IDS = (0, -7, -2)  # -2 is planted nowhere: a refusal that does not end the call falls through to NOT_FOUND
 # What a message for a wrong id must say (what is wrong with it), and what it must not (that nobody has it).
@@ -68,6 +71,10 @@ ENDS_THE_CALL_HINT = ("the lookup ran for a wrong id that nobody has: check user
                       "caught: either way the method goes on to the lookup")
 NAMED_ID = re.compile(r"\b(?:got|id|was|is)\s*[:=]?\s*(-?\d+)", re.IGNORECASE)  # "got -7", "id 0": the id it names
 AT_ONCE_CALLS, AT_ONCE_IDS, AT_ONCE_ROUNDS = 24, 4, 5  # a state on self shows in some of 120 calls, not of 12
+GRPC_DEADLINE_WORDS = "Deadline Exceeded"  # the details of a DEADLINE_EXCEEDED that grpc itself ends a call with
+DEADLINE_REFUSED_HINT = ("the caller's deadline is the caller's to choose: answer as soon as you can, whatever "
+                         "context.time_remaining() says. A caller that allows a second (4.3's does) must get its "
+                         "answer")
 SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up in local "
                "variables, not on self (self.user, self.request) or in the module (a reply made once and filled "
                "anew), where the next call overwrites it")
@@ -88,20 +95,24 @@ def check_get_user(server) -> CheckResult:
     """Exercise 4.1: `server` is the running server of my_get_user.py (or an address)."""
     with seeded(server, GET_USER_SEED) as (target, users), users_stub(target) as stub:
 
-        def get(user_id):
-            return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
+        def get(user_id, timeout: float = TIMEOUT):
+            return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=timeout)
 
         def found():
-            good = [user for user_id, user in sorted(users.items()) if user_id > 0]
-            for user in [*good[:1], *good[-2:]]:
+            for user in [user for user_id, user in sorted(users.items()) if user_id > 0]:  # of every type
                 try:
-                    reply = get(user.id).user
+                    reply = get(user.id, timeout=SHORT_DEADLINE).user
                 except grpc.RpcError as error:
+                    if (error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                            and error.details() != GRPC_DEADLINE_WORDS):  # the method's own abort
+                        raise Fail(f"GetUser({user.id}) with a deadline of {SHORT_DEADLINE:g} s → "
+                                   f"{support.describe_rpc_error(error)[:80]}", DEADLINE_REFUSED_HINT) from None
                     if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                         raise
                     why = ("an id of 1 or more is a good one: users.problem_with_id(request.id) says so"
                            if error.code() == grpc.StatusCode.INVALID_ARGUMENT
-                           else "look up the id that was asked for, as it is: self.directory.get(request.id)")
+                           else "look up the id that was asked for, as it is, self.directory.get(request.id), and "
+                                f"return whoever it finds, of every user_type ({T.Name(user.user_type)} too)")
                     raise Fail(f"GetUser({user.id}) → {support.describe_rpc_error(error)[:80]}, yet the directory "
                                f"holds {one_line(user)}", why) from None
                 if reply != user:

@@ -9,6 +9,7 @@ each; tests/test_checkers_unary.py breaks each rule on its own.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import socket
 import tempfile
 import threading
@@ -38,12 +39,15 @@ RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks eac
                 "itself carries that 1 s deadline",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
+# Users only the checker's first server has: ids past 32 bits and past a float's 53, a nickname with a space first
+# (an id squeezed into another type, or a nickname tidied, shows)
+EXTRA_USERS = {5_000_000_001: "zed", 2**53 + 1: " big Ben"}
 AT_ONCE_THREADS, AT_ONCE_CALLS = 16, 400  # a request shared by calls (a default argument, a global) mixes them up
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
-CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.85, 1.05  # seconds of deadline the silent server sees: timeout=1, give or take
+CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.93, 1.05  # seconds of deadline the silent server sees: timeout=1, give or take
 # The refusing server's words for id n are a missing user's (users.no_user_with): only the code tells them apart.
 RERAISE_HINT = ("let the grpc.RpcError itself rise: a bare `raise` in the except block re-raises it, so the caller "
                 "can read error.code()")
@@ -112,11 +116,22 @@ def serving(servicer) -> Iterator[users_pb2_grpc.UserManagerStub]:
 def call(function: Callable, stub, user_id: int):
     """`function(stub, user_id)`; the shipped skeleton's NotImplementedError reads as "not done yet"."""
     try:
-        return function(stub, user_id)
+        got = function(stub, user_id)
+        if inspect.iscoroutine(got):
+            got.close()  # never awaited: nothing ran
+            raise Fail(f"nickname_of(stub, {user_id}) gave a coroutine: it is an `async def`",
+                       "write a plain `def`: stub.GetUser(...) waits for its answer itself; `await` is for grpc.aio's "
+                       "stubs (notebook 09), and an async def called without it runs nothing")
+        return got
     except NotImplementedError:
         raise Fail("not done yet: nickname_of still raises NotImplementedError",
                    "write nickname_of in the exercise cell, run that cell, then run the checker again") from None
-    except (grpc.RpcError, Fail):
+    except grpc.RpcError as error:
+        if not callable(getattr(error, "code", None)):  # grpc.RpcError(...) made by hand: no code to read
+            raise Fail(f"nickname_of(stub, {user_id}) raised a grpc.RpcError of its own making, which has no code",
+                       RERAISE_HINT) from None
+        raise
+    except Fail:
         raise
     except grpc.FutureTimeoutError:
         raise Fail(f"nickname_of(stub, {user_id}) raised grpc.FutureTimeoutError: it stopped waiting, but the call "
@@ -206,17 +221,23 @@ def check_nickname_of(function: Callable) -> CheckResult:
           serving(silent_servicer) as silent,
           serving(refuser := RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
           gone() as stopped):
+        for user_id, nickname in EXTRA_USERS.items():
+            counting.directory.add(users_pb2.User(id=user_id, nickname=nickname + RENAMED, user_type=users_pb2.
+                                                  USER_TYPE_GUEST, mail_address=f"user{user_id}@example.com"))
 
         def found():
-            for user_id in FOUND_IDS:
+            for user_id in (*FOUND_IDS, *EXTRA_USERS):
                 got = call(function, stub, user_id)
-                expected = known[user_id].nickname + RENAMED
-                if got == known[user_id].nickname:
+                expected = (EXTRA_USERS.get(user_id) or known[user_id].nickname) + RENAMED
+                if user_id in known and got == known[user_id].nickname:
                     raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}, the nickname of another server; "
                                f"the stub it was given answers {expected!r}",
                                OWN_STUB_HINT)
                 if got != expected:
                     raise Fail(f"nickname_of(stub, {user_id}) gave {got!r}; expected {expected!r}",
+                               "ask for the id as it is given (an int64 holds it whole: no int32, no float on the "
+                               "way) and return reply.user.nickname as it came, not tidied"
+                               if user_id in EXTRA_USERS else
                                "return reply.user.nickname, from the reply of stub.GetUser")
             asked = [sorted(known)[n % len(known)] for n in range(AT_ONCE_CALLS)]
             with ThreadPoolExecutor(AT_ONCE_THREADS, thread_name_prefix="checker-4.3-caller") as threads:
