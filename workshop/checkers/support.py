@@ -313,8 +313,8 @@ def _fix(raised: str) -> str:
                 "for each response, not `return` of a list")
     if "Initial metadata no longer allowed" in raised:  # send_initial_metadata after the first yield
         return ("the first yield sent the call's header already (with the first response): send_initial_metadata "
-                "comes before any yield. Do what must happen first (join, and put a replay into the inbox), send "
-                "the header, then yield")
+                "comes before any yield. Do what must happen first (in the chat: join, and put the replay into "
+                "the inbox), send the header, then yield")
     return "fix that line in the exercise cell, run the cell again, then the checker"
 
 
