@@ -13,6 +13,7 @@ from workshop.protos import users_pb2, users_pb2_grpc
 SOLUTION = "07_1_get_users_by_ids.py"
 PING_PONG, IN_ORDER, UNKNOWN_ID, BAD_ID, NO_IDS, TOGETHER, IDLE = RULES
 REAL_IDLE_WINDOW = bidirectional.IDLE_WINDOW
+ADDED = bidirectional.ADDED.id  # past 32 bits
 
 
 @pytest.fixture(autouse=True)
@@ -263,10 +264,40 @@ COUNTS_IDS_ON_SELF = with_method("""
             yield users_pb2.UserResponse(user=user)
 """)
 SLEEPS_BEFORE_EACH_ANSWER = wrong(SOLUTION, "            yield users_pb2.UserResponse(user=user)",
-                                  "            time.sleep(0.3)  # throttle\n"
+                                  "            time.sleep(0.1)  # throttle\n"
                                   "            yield users_pb2.UserResponse(user=user)").replace(
     "import grpc\n", "import time\n\nimport grpc\n", 1)
 REFERENCE = "from workshop.servers.users import add_to_server\n"
+# "Ids must fit a 32-bit int": but they are int64, and AddUser stores the checker's nora past 2**32.
+INT32_BOUND = wrong(SOLUTION, "if problem := users.problem_with_id(request.id):",
+                    "if problem := users.problem_with_id(request.id) or (request.id > 2**31 - 1 and 'id too large'):")
+DEADLINE_GUARD = wrong(SOLUTION, "            if problem := users.problem_with_id(request.id):",
+                       "            remaining = context.time_remaining()\n"
+                       "            if remaining is not None and remaining < 1.0:  # \"no time left to answer well\"\n"
+                       "                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'less than 1 s left')\n"
+                       "            if problem := users.problem_with_id(request.id):")
+# "Read what the client still sends, so it is not cut off": but a ping-pong client waits for the answer first.
+DRAIN = "for _ in request_iterator:  # read the rest first\n                    pass\n                "
+DRAINS_BEFORE_NOT_FOUND = wrong(SOLUTION, "context.abort(grpc.StatusCode.NOT_FOUND",
+                                DRAIN + "context.abort(grpc.StatusCode.NOT_FOUND")
+DRAINS_BEFORE_INVALID = wrong(SOLUTION, "context.abort(grpc.StatusCode.INVALID_ARGUMENT",
+                              DRAIN + "context.abort(grpc.StatusCode.INVALID_ARGUMENT")
+PARTIAL_COPY = wrong(SOLUTION, "yield users_pb2.UserResponse(user=user)",
+                     "yield users_pb2.UserResponse(user=users_pb2.User(id=user.id, nickname=user.nickname, "
+                     "user_type=user.user_type))  # no mail addresses on the wire")
+SKIPS_A_REPEATED_ID = with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        previous = None
+        for request in request_iterator:
+            if request.id == previous:  # "a client that resends the same id by mistake gets one answer"
+                continue
+            previous = request.id
+            if problem := users.problem_with_id(request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
 # The requests read on a thread of their own into an inbox, which the method then looks into again and again.
 PUMPED = """
     def GetUsersByIds(self, request_iterator, context):
@@ -375,7 +406,8 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
           "within 2 s); expected carmen", "not on self (self.requests = request_iterator"]),
     "a new directory for each lookup":
         (A_DIRECTORY_PER_LOOKUP, UNKNOWN_ID,
-         ["AddUser stored nora (id 30), then id 30 → got no answers, then NOT_FOUND: no user has id 30; expected nora",
+         [f"AddUser stored nora (id {ADDED}), then id {ADDED} → got no answers, then NOT_FOUND: no user has id "
+          f"{ADDED}; expected nora",
           "look users up in self.directory, the directory AddUser writes to"]),
     "the context kept on self, its abort made on another call":
         (with_method("""
@@ -400,7 +432,8 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
             if (user := known[request.id]) is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
             yield users_pb2.UserResponse(user=user)
-"""), UNKNOWN_ID, ["AddUser stored nora (id 30), then id 30 → got no answers, then NOT_FOUND", "a cache on self"]),
+"""), UNKNOWN_ID, [f"AddUser stored nora (id {ADDED}), then id {ADDED} → got no answers, then NOT_FOUND",
+                       "a cache on self"]),
     "a wrong id refused in a missing user's words":
         (wrong(SOLUTION, "context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)",
                "context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.no_user_with(request.id))"),
@@ -419,7 +452,26 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
           "keep what belongs to one call (a count of its ids, say) in local variables, not on self"]),
     "a sleep before each answer":
         (SLEEPS_BEFORE_EACH_ANSWER, PING_PONG,
-         ["the answers came 0.3", "s after their ids (the median of", "No time.sleep (a throttle) or slow work"]),
+         ["the answers came 0.1", "s after their ids (the median of", "No time.sleep (a throttle) or slow work"]),
+    "a bound of 32 bits on the id":
+        (INT32_BOUND, UNKNOWN_ID, [f"then id {ADDED} → got no answers, then INVALID_ARGUMENT: id too large",
+                                   "ids are int64"]),
+    "a refusal when less than a second is left":
+        (DEADLINE_GUARD, IN_ORDER, ["ids 8, 3 in a call with a deadline of 0.9 s → got no answers, then "
+                                    "DEADLINE_EXCEEDED: less than 1 s left", "context.time_remaining()"]),
+    "the rest of the requests read before NOT_FOUND":
+        (DRAINS_BEFORE_NOT_FOUND, UNKNOWN_ID, ["ids 8, then 4242, one at a time (the client waits for each answer) "
+                                               "→ got hugo, then no answer within 2 s; expected NOT_FOUND at once",
+                                               "context.abort at once"]),
+    "the rest of the requests read before INVALID_ARGUMENT":
+        (DRAINS_BEFORE_INVALID, BAD_ID, ["ids 8, then 0, one at a time", "expected INVALID_ARGUMENT at once",
+                                         "context.abort at once"]),
+    "a copy of the user without its mail address":
+        (PARTIAL_COPY, PING_PONG, ["id 21 → ines, but with mail_address '', where the directory has "
+                                   "'ines@example.com'", "yield the user the directory found, whole"]),
+    "an id equal to the one before it skipped":
+        (SKIPS_A_REPEATED_ID, IN_ORDER, ["two conversations at once, 600 ids each",
+                                         "every id gets its own answer, a repeated one too"]),
     "a break at a wrong id instead of INVALID_ARGUMENT":
         (BREAKS_AT_A_WRONG_ID, BAD_ID,
          ["ids 8, 0, 21 → got hugo, then the stream ended OK; expected hugo, then INVALID_ARGUMENT",
@@ -570,3 +622,46 @@ def test_a_yield_after_the_loop_is_told_only_the_last_id_is_answered(tmp_path):
     result = check(last_only, tmp_path)
     assert IN_ORDER in failed(result), repr(result)
     assert "only the last id of a call gets an answer" in result[IN_ORDER].hint, repr(result)
+
+
+def test_an_async_def_on_the_server_of_threads_is_named(tmp_path):
+    async_def = with_method("""
+    async def GetUsersByIds(self, request_iterator, context):
+        async for request in request_iterator:
+            if problem := users.problem_with_id(request.id):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(request.id)) is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+            yield users_pb2.UserResponse(user=user)
+""")
+    result = check(async_def, tmp_path)
+    assert PING_PONG in failed(result), repr(result)
+    assert "'async_generator' object is not an iterator" in result[PING_PONG].got, repr(result)
+    assert "your method is an `async def`" in result[PING_PONG].hint, repr(result)
+    assert "not `return` of a list" not in repr(result)
+
+
+def test_request_iterators_kept_by_peer_on_self_are_not_told_of_a_semaphore(tmp_path):
+    """Every conversation over one channel has the same peer, so a second call's iterator replaces the first's."""
+    by_peer = with_method("""
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.streams = {}  # "so a monitoring page can list open streams"
+
+    def GetUsersByIds(self, request_iterator, context):
+        peer = context.peer()
+        self.streams[peer] = request_iterator
+        try:
+            while (request := next(self.streams[peer], None)) is not None:
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if (user := self.directory.get(request.id)) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+                yield users_pb2.UserResponse(user=user)
+        finally:
+            self.streams.pop(peer, None)
+""")
+    result = check(by_peer, tmp_path)
+    assert IN_ORDER in failed(result), repr(result)
+    assert "not on self" in result[IN_ORDER].hint, repr(result)
+    assert "hold no semaphore" not in repr(result)

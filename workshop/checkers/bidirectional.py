@@ -10,18 +10,21 @@ answer has arrived. A server that answers each request as it comes passes at onc
 first collects every request never answers, because the client never finishes, so the case
 reports it after a short wait instead of hanging.
 
-The ping-pong case also times eleven round trips: an answer that waits (a sleep before the yield)
-shows in their median. Cases hold several conversations at once, each opened while the server waits
-for the earlier ones' next id: a lock, or a semaphore with fewer slots than the pool has threads,
-held while waiting shows there (the checker holds as many as the pool allows, less two), and so
-does what one call leaves on self for the next (the servicer object serves every call), in turns
-of a few ids and in two long conversations, where a count of ids on self adds up both calls'.
-The unknown-id case first stores a user through the server's own AddUser (the kit's, inherited):
-a lookup anywhere but self.directory misses it. When a case sees answers missing, a fresh call with
-ids 8 and 21 tells two look-alike mistakes apart for the hint (never the verdict). A last case
-holds twelve conversations that wait for their next id and watches the server's process: waiting
-is free when the loop sleeps in request_iterator, and a poll or a busy loop shows in the threads
-that wake and the CPU they use.
+The ping-pong case also times eleven round trips: an answer that waits (a sleep before the yield) shows in
+their median; and it compares each user whole, as the directory holds it. The unknown-id and wrong-id cases
+also send their id alone and wait, the stream still open: the error must come then, not once the client has
+finished (a server that reads the rest of the requests before it aborts). Cases hold several conversations at
+once, each opened while the server waits for the earlier ones' next id: a lock, or a semaphore with fewer
+slots than the pool has threads, held while waiting shows there (the checker holds as many as the pool allows,
+less two), and so does what one call leaves on self for the next (the servicer object serves every call), in
+turns of a few ids and in two long conversations, where a count of ids on self adds up both calls'. The
+unknown-id case first stores a user through the server's own AddUser (the kit's, inherited), with an id past
+32 bits (ids are int64): a lookup anywhere but self.directory misses it, and a bound on the id refuses it. The
+in-order case also makes a call with a deadline under a second, which must be answered like any other. When a
+case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes apart for the hint
+(never the verdict). A last case holds twelve conversations that wait for their next id and watches the
+server's process: waiting is free when the loop sleeps in request_iterator, and a poll or a busy loop shows in
+the threads that wake and the CPU they use.
 """
 from __future__ import annotations
 
@@ -42,15 +45,17 @@ from workshop.protos import users_pb2
 from workshop.runner.serving import DEFAULT_WORKERS
 
 UNKNOWN_ID = 4242  # nobody has it
-ADDED = users_pb2.User(id=30, nickname="nora", mail_address="nora@example.com", user_type=users_pb2.USER_TYPE_NORMAL)
+ADDED = users_pb2.User(id=2**32 + 30, nickname="nora", mail_address="nora@example.com",  # past 32 bits: ids are int64
+                       user_type=users_pb2.USER_TYPE_NORMAL)
 PEEK = 0.5  # seconds: how long to wait for an answer whose absence another case judges (and explains)
 SETTLE = 0.1  # seconds: time for the server to go back to waiting for a conversation's next id
 
-# A correct answer's round trip takes 0-10 ms on the kit's 2-core machine; the median of ROUND_TRIPS of them over
-# SLOW_ROUND_TRIP (15 times that, for a loaded laptop) says that each answer waits: a sleep of 0.3 s before each yield
-# shows, one under 0.15 s does not. The case stops once more than half were slow (the median is over), or after
-# ROUND_TRIP_BUDGET s from its start, so that a long sleep is told so within the case's deadline.
-ROUND_TRIPS, SLOW_ROUND_TRIP, ROUND_TRIP_BUDGET = 11, 0.15, 6.0
+# A correct answer's round trip takes about 4 ms on the kit's 2-core machine (24 ms at most with three CPU burners);
+# the median of ROUND_TRIPS of them over SLOW_ROUND_TRIP (twice that worst, ten times a loaded median) says that each
+# answer waits: a sleep of 0.1 s before each yield shows, one under 0.05 s does not. The case stops once more than
+# half were slow (the median is over), or after ROUND_TRIP_BUDGET s from its start, so that a long sleep is told so
+# within the case's deadline.
+ROUND_TRIPS, SLOW_ROUND_TRIP, ROUND_TRIP_BUDGET = 11, 0.05, 6.0
 # Conversations held waiting at once: as many as the server's pool has threads, less two (30 of DEFAULT_WORKERS = 32);
 # a bidirectional call holds its thread as long as it is open. A semaphore held across the loop with fewer slots than
 # that makes the next one wait; one with more is no tighter than the pool itself.
@@ -61,6 +66,7 @@ HELD_BUDGET = 4.0  # s: opening them one after another takes 0.1 s; past this, e
 # (reset when a call starts) adds up both, 1100 or more, past a limit "per call" of 1000. The answer takes 0.7 s for
 # them on the kit's machine; past LONG_BUDGET s the case stops, with no verdict: a slow answer is the ping-pong case's.
 LONG_TALK, TURN, LONG_BUDGET = 600, 100, 3.0
+SHORT_DEADLINE = 0.9  # s: a call's deadline under a second; its answers take a few ms, so it must have them
 
 SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
 
@@ -72,6 +78,7 @@ def checker_seed() -> list[users_pb2.User]:
 
 
 NAMES = dict(SEED)
+USERS = {user.id: user for user in checker_seed()}
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
 EMPTY_ANSWER_HINT = ("for an id nobody has, self.directory.get gives None, and UserResponse(user=None) is an "
                      "answer with no user in it: end the stream with NOT_FOUND instead, "
@@ -126,6 +133,26 @@ SHARED_CALL_HINT = ("with two conversations at once, one stopped getting its ans
 COUNTED_ON_SELF_HINT = ("with two long conversations at once, one was cut short: keep what belongs to one call (a "
                         "count of its ids, say) in local variables, not on self. One UserManager serves every call, "
                         "so a self.answered counts the ids of both calls, and a new call resets the other's")
+WHOLE_USER_HINT = ("yield the user the directory found, whole: users_pb2.UserResponse(user=user). A User of your "
+                   "own with some fields copied leaves the others empty, and the client gets less than the directory "
+                   "holds")
+DEADLINE_HINT = ("a call whose deadline is under a second is still a call: answer it. gRPC ends the call itself "
+                 "when its deadline passes, so do not refuse a call because of context.time_remaining()")
+WIDE_ID_HINT = ("ids are int64: any id above 0 may be a user's, however large (AddUser stored this one). Refuse only "
+                "what users.problem_with_id(request.id) finds a problem with, and look up the rest")
+ANSWER_AT_ONCE_HINT = ("end the call as soon as an id cannot be answered, while the client still waits for its "
+                       "answer: context.abort at once. Reading the rest of request_iterator first (`for _ in "
+                       "request_iterator: pass`) waits for a client that waits for you, until its deadline")
+REPEAT_SKIPPED_HINT = ("every id gets its own answer, a repeated one too: a fresh call of ids 21, 21, 3 got only "
+                       "ines, carmen. Skip no id because it was asked just before (an `if request.id == previous: "
+                       "continue`)")
+ASYNC_DEF_HINT = ("your method is an `async def`, which a grpc.server of threads cannot run (it calls next() on what "
+                  "the method returns, and an async generator has no next()): write a plain `def` with "
+                  "`for request in request_iterator:` and `yield`, and no await")
+SHARED_STATE_HINT = ("a conversation's id got no answer, and still none once an earlier conversation had ended (a "
+                     "slot it held would be free then): its request went to another call. Keep what belongs to one "
+                     "call (its request_iterator, its context) in local variables, not on self, not even in a dict "
+                     "keyed by context.peer(): conversations over one channel share a peer")
 ADDED_USER_HINT = ("the user that AddUser had just stored was not found: look users up in self.directory, the "
                    "directory AddUser writes to, on every call. A directory your method makes (users.UserDirectory()) "
                    "holds only the first users, and answers kept from an earlier call (a cache on self) miss whoever "
@@ -205,6 +232,9 @@ def _wrapped(replies) -> None:
 
 
 def _explained(error: grpc.RpcError) -> BaseException:
+    if error.code() == grpc.StatusCode.UNKNOWN and "'async_generator' object is not an iterator" in (
+            error.details() or ""):  # grpcio's words for an async def on a server of threads
+        return Fail(f"the call failed with {support.describe_rpc_error(error)}", ASYNC_DEF_HINT)
     if error.code() == grpc.StatusCode.INTERNAL:  # what the server yielded could not be sent as a UserResponse
         return Fail(f"the call failed with {support.describe_rpc_error(error)}", WRAP_HINT)
     return error
@@ -313,7 +343,17 @@ def _answered_before_the_next(target, conversation: _Conversation, user_id: int)
     _wrapped([reply])
     if reply.user.nickname != NAMES[user_id]:
         raise Fail(f"id {user_id} → got {_names([reply])}; expected {NAMES[user_id]}", ORDER_HINT)
+    if differ := _fields_that_differ(reply.user, USERS[user_id]):
+        raise Fail(f"id {user_id} → {NAMES[user_id]}, but with " + ", ".join(
+            f"{name} {getattr(reply.user, name)!r}" for name in differ) + ", where the directory has " + ", ".join(
+            f"{getattr(USERS[user_id], name)!r}" for name in differ), WHOLE_USER_HINT)
     return took
+
+
+def _fields_that_differ(got: users_pb2.User, held: users_pb2.User) -> list[str]:
+    """The names of the fields in which the user sent differs from the one the directory holds."""
+    return [field.name for field in users_pb2.User.DESCRIPTOR.fields
+            if getattr(got, field.name) != getattr(held, field.name)]
 
 
 def _timed_more(conversation: _Conversation, took: list[float], start: float) -> bool:
@@ -429,10 +469,21 @@ def _answers_two_long_conversations_at_once(target) -> None:
                                else _outcome(reply) + f" for id {user_id}")
                         raise Fail(f"two conversations at once, {LONG_TALK} ids each, sent {TURN} at a time in "
                                    f"turns: the {('first', 'second')[number]} got {answered[number]} answers, then "
-                                   f"{got}; expected {LONG_TALK} answers each", COUNTED_ON_SELF_HINT)
+                                   f"{got}; expected {LONG_TALK} answers each",
+                                   REPEAT_SKIPPED_HINT if _skips_a_repeat(target) else COUNTED_ON_SELF_HINT)
                     answered[number] += 1
         finally:
             _end(*pair)
+
+
+def _skips_a_repeat(target) -> bool:
+    """Whether a fresh call of ids 21, 21, 3 gets ines, carmen: an id equal to the one before it skipped, which
+    the long conversations meet where one turn ends with the id the next begins with. Chooses a hint only."""
+    try:
+        replies, error = _all_at_once(target, [21, 21, 3])
+    except Fail:
+        return False
+    return error is None and _nicknames(replies) == ["ines", "carmen"]
 
 
 def answers_every_id_in_order(target) -> None:
@@ -446,6 +497,22 @@ def answers_every_id_in_order(target) -> None:
         raise Fail(f"{_ended(replies, error)}; expected {', '.join(expected)}", hint)
     _answers_two_conversations_taking_turns(target)
     _answers_two_long_conversations_at_once(target)
+    _answers_within_a_short_deadline(target)
+
+
+def _answers_within_a_short_deadline(target) -> None:
+    """Ids 8, 3 in a call whose deadline is SHORT_DEADLINE: the answers take milliseconds, so they must come,
+    not a refusal for lack of time."""
+    replies, error, start = [], None, time.monotonic()
+    with users_cases.users_stub(target) as stub:
+        try:
+            replies = list(stub.GetUsersByIds(iter([users_pb2.UserRequest(id=8), users_pb2.UserRequest(id=3)]),
+                                              timeout=SHORT_DEADLINE))
+        except grpc.RpcError as raised:
+            error = raised
+    if error is not None or _nicknames(replies) != ["hugo", "carmen"]:
+        raise Fail(f"ids 8, 3 in a call with a deadline of {SHORT_DEADLINE:g} s → {_ended(replies, error)}, after "
+                   f"{time.monotonic() - start:.2f} s; expected hugo, carmen", DEADLINE_HINT)
 
 
 def _finds_a_user_added_just_before(target) -> None:
@@ -457,11 +524,42 @@ def _finds_a_user_added_just_before(target) -> None:
     with users_cases.users_stub(target) as stub:
         stub.AddUser(ADDED, timeout=support.TIMEOUT)
     replies, error = _all_at_once(target, [ADDED.id])
+    if error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+        raise Fail(f"AddUser stored {ADDED.nickname} (id {ADDED.id}), then id {ADDED.id} → {_ended(replies, error)}; "
+                   f"expected {ADDED.nickname}", WIDE_ID_HINT)
     if error is not None or _nicknames(replies) != [ADDED.nickname]:
         hint = TWICE_HINT if _each_twice(_nicknames(replies)) else (
             (not replies and _missing_answers_hint(target)) or ADDED_USER_HINT)
         raise Fail(f"AddUser stored {ADDED.nickname} (id {ADDED.id}), then id {ADDED.id} → {_ended(replies, error)}; "
                    f"expected {ADDED.nickname}", hint)
+
+
+def _refuses_while_the_client_waits(target, bad_id: int, code: grpc.StatusCode) -> None:
+    """Ids 8, then `bad_id`, one at a time, the stream left open: `code` must end the call within the usual
+    answer wait. A server that reads the rest of the requests before it aborts waits for a client that waits
+    for it. (If hugo does not come, the ping-pong case says why.)"""
+    with users_cases.users_stub(target) as stub:
+        talk = _Conversation(stub)
+        try:
+            if not isinstance(_ask(talk, 8, PEEK), users_pb2.UserResponse):
+                return
+            try:
+                reply = _ask(talk, bad_id, users_cases.ANSWER_WAIT)
+            except grpc.RpcError as error:
+                reply = error
+            if isinstance(reply, grpc.RpcError) and reply.code() == code:
+                return
+            raise Fail(f"ids 8, then {bad_id}, one at a time (the client waits for each answer) → got hugo, then "
+                       + (support.describe_rpc_error(reply)[:80] if isinstance(reply, grpc.RpcError)
+                          else _outcome(reply)) + f"; expected {code.name} at once", ANSWER_AT_ONCE_HINT)
+        finally:
+            _end(talk, wait=0)
+
+
+def _ask(talk: _Conversation, user_id: int, wait: float):
+    """Send `user_id` on `talk` and wait up to `wait` s for what comes back (None if nothing)."""
+    talk.send(user_id)
+    return talk.next_answer(wait)
 
 
 def ends_at_the_first_unknown_id(target) -> None:
@@ -477,6 +575,7 @@ def ends_at_the_first_unknown_id(target) -> None:
         raise Fail(f"NOT_FOUND said {error.details()!r}, which does not name the id",
                    f"name the id, as users.no_user_with({UNKNOWN_ID}) does: the client sent several ids "
                    "and needs to know which one failed")
+    _refuses_while_the_client_waits(target, UNKNOWN_ID, grpc.StatusCode.NOT_FOUND)
 
 
 # -5: nobody has it, so no NOT_FOUND first; 21 after the 0: a wrong id skipped lets it through
@@ -505,6 +604,7 @@ def refuses_an_id_of_zero_or_below(target) -> None:
         if not _names_id(error.details() or "", bad):
             raise Fail(f"id {bad} → INVALID_ARGUMENT said {(error.details() or '')[:60]!r}, which does not "
                        "name the id", BAD_ID_SAYS_WHY_HINT)
+    _refuses_while_the_client_waits(target, 0, grpc.StatusCode.INVALID_ARGUMENT)
 
 
 def no_ids_no_answers(target) -> None:
@@ -514,7 +614,7 @@ def no_ids_no_answers(target) -> None:
             replies = list(stub.GetUsersByIds(iter([]), timeout=support.TIMEOUT))
         except grpc.RpcError as raised:
             if raised.code() in support.INFRASTRUCTURE_CODES:
-                raise
+                raise _explained(raised) from None
             error = raised
     if error is not None or replies:
         answered = f"{len(replies)} answer{'s' if len(replies) != 1 else ''}"
@@ -537,6 +637,16 @@ def _busy(target) -> bool:
     """Whether the server keeps more than half a CPU busy for PEEK s: busy loops in waiting calls starve the others'
     answers, where a semaphore that makes them wait costs nothing."""
     return target.pid is not None and cost_over(target.pid, PEEK).cpu > PEEK / 2
+
+
+def _still_unanswered_once_a_slot_is_free(talks: list[_Conversation]) -> bool:
+    """Whether the last of `talks`, unanswered, still gets no answer once the first has ended: a semaphore held
+    across the loop would then have a slot free for it, so its request went elsewhere (state shared on self)."""
+    _end(talks[0])
+    try:
+        return talks[-1].next_answer(PEEK) is None
+    except grpc.RpcError:
+        return True
 
 
 def answers_one_conversation_while_others_wait(target) -> None:
@@ -566,6 +676,10 @@ def answers_one_conversation_while_others_wait(target) -> None:
                     # client's goodbye late too, and one cancelled before it would spin on in the idle case's server
                     goodbye = support.TIMEOUT
                     return
+                if number > 1 and _still_unanswered_once_a_slot_is_free(talks):
+                    raise Fail(f"while {number} conversations waited for their clients' next id, each answered at "
+                               f"once, conversation {number + 1}'s id 3 got no answer within "
+                               f"{users_cases.ANSWER_WAIT:g} s, and none once the first had ended", SHARED_STATE_HINT)
                 if number == 1:
                     raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no "
                                f"answer within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
@@ -612,13 +726,15 @@ def waits_without_polling(target) -> None:
 
 
 RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test breaks only it
-    "answers each id before the client sends the next (ping-pong)": answers_each_id_before_the_next_comes,
+    "answers each id with its user, whole, before the client sends the next (ping-pong)":
+        answers_each_id_before_the_next_comes,
     "ids 8, 3, 21, 3 → hugo, carmen, ines, carmen: one answer per id, in order; and so for two conversations "
-    f"taking turns, and for two of {LONG_TALK} ids each at once": answers_every_id_in_order,
-    f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}; a user AddUser has just stored is found":
-        ends_at_the_first_unknown_id,
-    "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, though a user has id 0; ids -3 and -5 → the same":
-        refuses_an_id_of_zero_or_below,
+    f"taking turns, for two of {LONG_TALK} ids each at once, and for a call with a {SHORT_DEADLINE:g} s deadline":
+        answers_every_id_in_order,
+    f"ids 8, {UNKNOWN_ID}, 21 → hugo, then NOT_FOUND naming {UNKNOWN_ID}, sent at once or one at a time; a user "
+    f"AddUser has just stored (id {ADDED.id}) is found": ends_at_the_first_unknown_id,
+    "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, sent at once or one at a time, though a user has id 0; "
+    "ids -3 and -5 → the same": refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
     f"{DEFAULT_WORKERS - SPARE_WORKERS} conversations at once, one waiting for its client's next id: every one is "
     "answered (no lock or semaphore held across the loop)": answers_one_conversation_while_others_wait,
