@@ -20,6 +20,7 @@ joining, or a lock missing only around joining and leaving, can still pass; note
 """
 from __future__ import annotations
 
+import html
 import queue
 import threading
 import time
@@ -47,6 +48,7 @@ from workshop.checkers.chat_crowd import (
 )
 from workshop.checkers.support import (
     CASE_DEADLINE,
+    RAISED_PREFIXES,
     CheckResult,
     Fail,
     Target,
@@ -113,38 +115,100 @@ def _join_header(room: Room):
         ann.next_note(waiting_for="the end of the call")  # raises what ended it
 
 
+# Who listens in the fan-out case: one without a name (the contract allows it), the poster itself (its own pane shows
+# its note too: FAN_OUT_POSTER posts it), and a name not in ASCII; then two of one name (a pane or two each)
+FAN_OUT_POSTER = "poster"
+FAN_OUT_NAMES = ("ann", "ben", "", FAN_OUT_POSTER, "zoë")
+# Posted as it is, and handed out as it is: spaces first, HTML that a pane shows as text, a character past ASCII
+FAN_OUT_NOTE = "  <b>hello</b>, all of you 👋"
+JOIN_FIRST_HINT = ("join first: put the replay into the new inbox and add the inbox to the room, under the lock, "
+                   "before the first yield. A replay yielded before joining is still going out when a note is "
+                   "posted, and that note reaches an inbox that is not in the room yet")
+POSTER_HINT = ("a subscriber gets every note, its own too (its pane shows what it sent): put each note into every "
+               "inbox, the poster's too, and yield every note that comes")
+METADATA_HINT = ("metadata carries ASCII text only: send the join header empty, context.send_initial_metadata(()), "
+                 "with no name (nor note) in it")
+AS_POSTED_HINT = ("hand out the note history.add(request) returned, as it is, to every subscriber, the poster too: "
+                  "one note object goes to every inbox, so a change made for one (a name replaced, a field cleared) "
+                  "is made for all, and for every later replay. Change nothing of what was sent either: no "
+                  "escaping, no strip (a pane shows the text as text). A Note made anew (chat_pb2.Note(...)) has "
+                  "neither sequence nor sent_at")
+
+
 def _fan_out(room: Room):
-    listeners = [room.listen(name) for name in ("ann", "ben", "cai")]
+    listeners = [room.listen(name) for name in FAN_OUT_NAMES]
     room.until_listening(listeners)
-    room.post("hello, all of you")
+    room.post(FAN_OUT_NOTE, name=FAN_OUT_POSTER)
     for listener in listeners:
-        note = listener.next_note(waiting_for="'hello, all of you'")
-        if (note.name, note.message) != ("checker", "hello, all of you"):
-            raise Fail(f"subscriber {listener.name} got {note.name!r}: {note.message!r}; "
-                       "expected 'checker': 'hello, all of you'", FAN_OUT_HINT)
+        note = _poster_hears(listener, repr(FAN_OUT_NOTE))
+        if (note.name, note.message) != (FAN_OUT_POSTER, FAN_OUT_NOTE):
+            changed = note.message in (FAN_OUT_NOTE, html.escape(FAN_OUT_NOTE), FAN_OUT_NOTE.strip())
+            raise Fail(f"subscriber {listener.name!r} got {note.name!r}: {note.message!r}; expected "
+                       f"{FAN_OUT_POSTER!r}: {FAN_OUT_NOTE!r}", AS_POSTED_HINT if changed else FAN_OUT_HINT)
+    # every inbox reached: now two more of one name, whom a room keyed by name holds as one
+    twins = [room.listen("twin"), room.listen("twin")]
+    try:
+        room.until_listening(twins)
+    except Stalled:
+        raise Fail("of two subscribers named 'twin', one got nothing, where subscribers of other names all did",
+                   "one inbox per subscriber (a set of queues), not one per name: two panes may share a name, and "
+                   "a dict keyed by name keeps only the last") from None
+
+
+def _poster_hears(listener, waiting_for: str):
+    """listener.next_note(), where a listener named as the poster that gets none of its own notes is told why (it
+    heard the checker's probes: it is in the room)."""
+    try:
+        return listener.next_note(waiting_for=waiting_for)
+    except Stalled:
+        if listener.name != FAN_OUT_POSTER:
+            raise
+        raise Fail(f"subscriber {FAN_OUT_POSTER!r}, named as the poster, got no note of its own; the others "
+                   "did", POSTER_HINT) from None
 
 
 def _order(room: Room):
     ann = room.listen("ann")
     room.until_listening([ann])
-    texts = ["first", "second", "third"]
+    texts = ["first", "again", "again"]  # the same words twice are two notes
     answered = [room.post(text) for text in texts]
+    if answered[1] == answered[2] != 0:
+        raise Fail(f"'again' posted twice was answered {answered[1]} both times",
+                   "every Post is a note of its own, even with the words of the last: number it, hand it out and "
+                   "answer its sequence")
     got = [ann.next_note(waiting_for=repr(text)) for text in texts]
     if [note.message for note in got] != texts:
-        raise Fail(f"got {_texts(got)}; expected 'first', 'second', 'third'",
+        raise Fail(f"got {_texts(got)}; expected 'first', 'again', 'again'",
                    "hand the notes out in the order they were posted, under one lock, into inboxes that hand out "
                    "first what came in first (queue.SimpleQueue)")
     if [note.sequence for note in got] != answered or not answered[0] < answered[1] < answered[2]:
         raise Fail(f"the notes arrived numbered {[n.sequence for n in got]}; Post answered {answered}",
                    "hand out the note that history.add(request) returns (numbered), and answer its sequence")
+    if not all(note.HasField("sent_at") for note in got):
+        raise Fail("the notes arrived numbered as Post answered, but with no sent_at", AS_POSTED_HINT)
     if answered != list(range(answered[0], answered[0] + 3)):  # nobody else posts: one number a note
         raise Fail(f"three notes posted one after another were numbered {answered}: some numbers went to no note "
                    "handed out", KEPT_TWICE_HINT)
+    # a sequence the client filled in is not a number the server gave: history.add numbers every note
+    claimed = room.stub.Post(chat_pb2.Note(name="checker", message="numbered by me?", sequence=answered[0]),
+                             timeout=CALL_TIMEOUT).sequence
+    hint = ("number every note with history.add(request), whatever the client put in its sequence: the server "
+            "numbers, a client cannot")
+    if claimed != answered[-1] + 1:
+        raise Fail(f"a note sent with sequence={answered[0]} already filled in was answered {claimed}; the next "
+                   f"number was {answered[-1] + 1}", hint)
+    if ann.next_note(waiting_for="'numbered by me?'").sequence != claimed:
+        raise Fail(f"a note sent with sequence={answered[0]} already filled in arrived numbered otherwise than Post "
+                   f"answered ({claimed})", hint)
 
 
 def _replay(room: Room):
+    poster = room.listen(FAN_OUT_POSTER)  # named as the poster: a Subscribe that changes its notes for it shows
+    room.until_listening([poster])
     for number in (1, 2, 3):
-        room.post(f"history {number}")
+        room.post(f"history {number}", name=FAN_OUT_POSTER)
+    for number in (1, 2, 3):
+        _poster_hears(poster, f"'history {number}'")
     newcomer = room.listen("newcomer", replay=2)
     hint = "a new inbox starts with history.last(request.replay), oldest first, before it joins the room"
     try:
@@ -156,6 +220,11 @@ def _replay(room: Room):
         raise Fail(f"a subscriber asking for replay=2 got {_texts(got)} first; expected 'history 2', 'history 3'",
                    KEPT_TWICE_HINT if messages[0] == messages[1] else
                    REPLAY_ORDER_HINT if messages == ["history 3", "history 2"] else hint)
+    if any(note.name != FAN_OUT_POSTER or not note.HasField("sent_at") for note in got):
+        raise Fail(f"a subscriber asking for replay=2 got the notes as {', '.join(repr(note.name) for note in got)} "
+                   f"wrote them, {'with' if all(note.HasField('sent_at') for note in got) else 'without'} their "
+                   f"sent_at; {FAN_OUT_POSTER!r} wrote them, and history gave each a sent_at", AS_POSTED_HINT)
+    poster.call.cancel()
     listener = room.listen("no replay", replay=0)
     if not listener.joined.wait(CALL_TIMEOUT) or listener.call.done():
         return  # no join header: nothing tells when it joined (the header's case says so)
@@ -186,7 +255,13 @@ def _whole_history(room: Room) -> None:
         room.post("and now")
         got = []
         while len(got) <= HISTORY and "and now" not in got:
-            got.append(listener.next_note(waiting_for="the replayed history, then 'and now'").message)
+            try:
+                got.append(listener.next_note(waiting_for="the replayed history, then 'and now'").message)
+            except Stalled:
+                if got != remembered:
+                    raise
+                raise Stalled(f"a subscriber asking for replay={HISTORY} got its replay, but not 'and now', "
+                              "posted once its join header had come", JOIN_FIRST_HINT) from None
         replayed = got[:got.index("and now")] if "and now" in got else got
         if replayed != remembered:
             first = f", from {replayed[0]!r}" if replayed else ""
@@ -253,6 +328,9 @@ def _explain_missed_notes(room: Room, notes: queue.SimpleQueue, got: list[str], 
     """Why the slow reader did not get the `meanwhile` notes after its replay: they came wrong, or it was not in the
     room while they were posted (one more note, posted now it has read its replay, tells whether it is now)."""
     heard = got[SLOW_REPLAY:]
+    if heard and heard[0] == meanwhile[-1] and len(heard) > 1:  # the newest first: an inbox that hands out so
+        raise Fail(f"{newcomer} that read its replay slowly got the {len(heard)} notes after it newest first "
+                   f"({heard[0]!r}, then {heard[1]!r})", REPLAY_ORDER_HINT)
     if heard:
         raise Fail(f"{newcomer} that read its replay slowly got {len(heard)} notes after it: not the "
                    f"{len(meanwhile)} posted meanwhile, each once, in order (it got {heard[0]!r} first)",
@@ -261,10 +339,7 @@ def _explain_missed_notes(room: Room, notes: queue.SimpleQueue, got: list[str], 
     room.post("are you in the room now?")
     if _messages(notes, 1) == ["are you in the room now?"]:  # it is now: it joined after its replay
         raise Stalled(f"{newcomer} that read its replay slowly got {shown}: not the {len(meanwhile)} notes "
-                      "posted meanwhile", "join first: put the replay into the new inbox and add the inbox "
-                      "to the room, under the lock, before the first yield. A replay yielded before joining "
-                      "is still going out when a note is posted, and that note reaches an inbox that is not "
-                      "in the room yet")
+                      "posted meanwhile", JOIN_FIRST_HINT)
     raise Stalled(f"{newcomer} that read its replay slowly got {shown}: none of the {len(meanwhile)} notes "
                   "posted meanwhile, nor one posted after it had read it", FAN_OUT_HINT + ", and Subscribe "
                   "adds its inbox to the room (self.inboxes) whatever replay it asked for")
@@ -324,6 +399,11 @@ INVALID_NOTES = {  # what is wrong: (the note, words of which the refusal must h
     # quoted in a refusal, a name this long grows past the metadata limit: the client gets RESOURCE_EXHAUSTED
     f"a {MAX_MESSAGE:,}-character name": (chat_pb2.Note(name="n" * MAX_MESSAGE, message="hello"), (str(MAX_NAME),)),
 }
+AT_THE_LIMITS = [  # (what, name, message): notes the room takes; the limits count characters, not bytes
+    (f"a {MAX_NAME}-character name, a {MAX_MESSAGE:,}-character message", "n" * MAX_NAME, "x" * MAX_MESSAGE),
+    (f"a {MAX_MESSAGE:,}-character message of emoji, 4 bytes each", "李雷", "👋" * MAX_MESSAGE),
+    (f"a {MAX_NAME}-character name not in ASCII", "é" * MAX_NAME, "bonjour"),
+]
 LONGEST_REFUSAL = 200  # characters: a sentence that says what is wrong, never the note itself
 QUOTE = 6  # characters of a name or message that, found in a refusal, show it quoted the note
 
@@ -347,6 +427,11 @@ def _post_invalid(room: Room, note: chat_pb2.Note):
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "metadata" in (error.details() or ""):
             raise Fail(f"got {describe_rpc_error(error)}; expected INVALID_ARGUMENT", QUOTED_HINT) from None
+        if error.code() == grpc.StatusCode.UNKNOWN and (error.details() or "").startswith(RAISED_PREFIXES):
+            raise Fail(f"got {describe_rpc_error(error)[:100]}; expected INVALID_ARGUMENT",
+                       "refuse with context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem): an exception of your "
+                       "own (raise ValueError(problem)) ends the call UNKNOWN, and the client cannot tell a wrong "
+                       "note from a broken server") from None
         raise
 
 
@@ -376,18 +461,23 @@ def _rejects_invalid(room: Room):
     if after == before + 2:  # one number more than the note after: each note takes two
         raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones got numbers {before} and {after}",
                    KEPT_TWICE_HINT)
+    if after == before:
+        raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones both got number {after}",
+                   "number each note with what history.add(request) gives it: its count goes on past the 50 notes "
+                   "the history keeps, where len(self.history) stops at 50")
     if after != before + 1:
         raise Fail(f"the valid notes around {len(INVALID_NOTES)} refused ones got numbers {before} and {after}: "
                    "the refused notes took numbers",
                    "refuse first, number after: call problem_with_note(request) before history.add, so a refused "
                    "note is never numbered, kept or replayed")
-    try:
-        room.post("x" * MAX_MESSAGE, name="n" * MAX_NAME)
-    except grpc.RpcError as error:
-        if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
-            raise
-        raise Fail(f"a note at the limits (a {MAX_NAME}-character name, a {MAX_MESSAGE:,}-character message) was "
-                   f"refused: {describe_rpc_error(error)[:100]}", STRICTER_HINT) from None
+    for what, name, message in AT_THE_LIMITS:
+        try:
+            room.post(message, name=name)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            raise Fail(f"a note at the limits ({what}) was refused: {describe_rpc_error(error)[:100]}",
+                       STRICTER_HINT) from None
 
 
 def _says_what_is_wrong(room: Room):
@@ -456,6 +546,8 @@ def _in_room(server: Target, case, fresh: bool | dict):
                 changed = changed_under_post(error, room)
                 if changed:
                     raise changed from None
+                if "Invalid metadata" in (error.details() or ""):
+                    raise Fail(f"a call ended {describe_rpc_error(error)}", METADATA_HINT) from None
                 shown = f"with {count(len(room.listeners), 'subscriber')} connected, a call got"
                 if (error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                         and "Concurrent RPC limit" in (error.details() or "")):

@@ -308,6 +308,10 @@ def _fix(raised: str) -> str:
     if "'coroutine' object is not" in raised:  # e.g. iterating asyncio.to_thread(...) without await
         return ("a coroutine was used without `await`: `found = await asyncio.to_thread(...)` gives the result; "
                 "without `await` you get the coroutine itself, and nothing has run")
+    if "'async_generator' object is not an iterator" in raised:  # an async def with yield, in a server of threads
+        return ("an `async def` with `yield` is an async generator, which a server of threads (grpc.server) cannot "
+                "iterate: write a plain `def` here; async def belongs to a grpc.aio server (ASYNCIO = True, notebook "
+                "09)")
     if "object is not an iterator" in raised:  # grpcio calls next() on what a streaming method returned
         return ("a streaming method hands out its responses one by one: write it as a generator, with `yield` "
                 "for each response, not `return` of a list")
