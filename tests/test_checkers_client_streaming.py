@@ -9,7 +9,7 @@ from workshop.checkers.client_streaming import RULES, check_count_already_users
 from workshop.protos import users_pb2, users_pb2_grpc
 
 SOLUTION = "06_1_count_already_users.py"
-COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, EMPTY, WAITS, OWN_IDS, ASKS_AGAIN = (rule for rule, *_ in RULES)
+COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, EMPTY, WAITS, OWN_IDS, ASKS_AGAIN, LARGE = (rule for rule, *_ in RULES)
 REAL_PAUSE = client_streaming.PAUSE
 
 
@@ -33,8 +33,8 @@ def check(source, tmp_path):
 def learners_module(method: str) -> str:
     """The reference service with `method` written anew; a module-level SEEN = set() and a LOCK are there for it
     to misuse."""
-    return reference_with(method).replace("class MyUserManager",
-                                          "SEEN = set()\nLOCK = threading.Lock()\n\n\nclass MyUserManager")
+    return reference_with(method).replace("class MyUserManager", "import collections\nimport ctypes\n\nSEEN = set()\n"
+                                          "LOCK = threading.Lock()\nBY_PEER = {}\n\n\nclass MyUserManager")
 
 
 # A reader thread fills a queue; the method stops at the first quiet moment longer than `seconds`.
@@ -57,16 +57,16 @@ ANSWERS_AFTER_QUIET = '''
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
     # (an id of 0 or below is an unknown id too, and so is 77 before it is added: a mistake with every unknown id
     # breaks those rules as well)
-    "counts a repeated id again": (DISTINCT, '''
+    "counts a repeated id again": ((DISTINCT, WAITS), '''
         def CountAlreadyUsers(self, request_iterator, context):
             count = sum(1 for request in request_iterator if self.directory.get(request.id))
             return users_pb2.UserCountResponse(count=count)
     ''', "set"),
-    "counts unknown ids": ((UNKNOWN, BELOW_ONE, ASKS_AGAIN), '''
+    "counts unknown ids": ((UNKNOWN, BELOW_ONE, WAITS, ASKS_AGAIN, LARGE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             return users_pb2.UserCountResponse(count=len({request.id for request in request_iterator}))
     ''', "finds a user"),
-    "aborts at an unknown id": ((UNKNOWN, BELOW_ONE, ASKS_AGAIN), '''
+    "aborts at an unknown id": ((UNKNOWN, BELOW_ONE, WAITS, ASKS_AGAIN, LARGE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -179,8 +179,8 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     self.found.add(request.id)
             return users_pb2.UserCountResponse(count=len(self.found))
     ''', "shared by calls that run at the same time"),
-    "reads the first id before the loop and never counts it": ((COUNTS, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS,
-                                                                ASKS_AGAIN), '''
+    "reads the first id before the loop and never counts it": ((COUNTS, UNKNOWN, BELOW_ONE, OWN_IDS,
+                                                                ASKS_AGAIN, LARGE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             first = next(request_iterator, None)  # "peek at the first": the loop below never sees it
@@ -189,7 +189,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "the first too"),
-    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS, ASKS_AGAIN), '''
+    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS, ASKS_AGAIN, LARGE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -197,7 +197,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "finds a user"),
-    "ALREADY_EXISTS for an id sent again": (DISTINCT, '''
+    "ALREADY_EXISTS for an id sent again": ((DISTINCT, WAITS), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -207,6 +207,97 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "no id is an error here"),
+    "a snapshot of every known id, taken when the call starts": (ASKS_AGAIN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            known = {user.id for user_type in (1, 2, 3, 4) for user in self.directory.of_type(user_type)}
+            found = {request.id for request in request_iterator if request.id in known}
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "added since the call began"),
+    "stops once the count reaches the directory's size at the start": (ASKS_AGAIN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            total = sum(len(self.directory.of_type(user_type)) for user_type in (1, 2, 3, 4))
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+                if len(found) == total:
+                    break  # "it cannot get any higher"
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "stops too soon"),
+    "answers early when less than a second is left": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+                remaining = context.time_remaining()
+                if remaining is not None and remaining < 1.0:
+                    break  # "answer while we still can"
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "time_remaining"),
+    "a bitmap of 65,536 ids": (LARGE, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            seen, count = bytearray(1 << 16), 0
+            for request in request_iterator:
+                if 0 < request.id < len(seen) and not seen[request.id] and self.directory.get(request.id):
+                    seen[request.id] = 1
+                    count += 1
+            return users_pb2.UserCountResponse(count=count)
+    ''', "a bitmap of a fixed size"),
+    "ids squeezed into 32 bits": (LARGE, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                user_id = ctypes.c_int32(request.id).value
+                if self.directory.get(user_id) is not None:
+                    found.add(user_id)
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "squeezed into 32 bits"),
+    "a window of the last 64 ids found, to spot an id sent again": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            recent, count = collections.deque(maxlen=64), 0
+            for request in request_iterator:
+                if request.id not in recent and self.directory.get(request.id) is not None:
+                    recent.append(request.id)
+                    count += 1
+            return users_pb2.UserCountResponse(count=count)
+    ''', "never emptied"),
+    "a set of ids emptied after 10,000, to bound its memory": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            seen, count = set(), 0
+            for request in request_iterator:
+                if request.id in seen:
+                    continue
+                seen.add(request.id)
+                if self.directory.get(request.id) is not None:
+                    count += 1
+                elif len(seen) > 10_000:
+                    seen.clear()  # "keep memory bounded"
+            return users_pb2.UserCountResponse(count=count)
+    ''', "never emptied"),
+    "distinct nicknames counted, not distinct ids": (COUNTS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                user = self.directory.get(request.id)
+                if user is not None:
+                    found.add(user.nickname.casefold())
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "not nicknames"),
+    "every id found listed in the trailing metadata (past its limit)": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = {request.id for request in request_iterator if self.directory.get(request.id) is not None}
+            context.set_trailing_metadata([("x-found-ids", ",".join(map(str, sorted(found))))])
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "limited to about 8 KB"),
+    "sets kept in a dict keyed by context.peer()": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            BY_PEER[context.peer()] = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    BY_PEER[context.peer()].add(request.id)
+            return users_pb2.UserCountResponse(count=len(BY_PEER.pop(context.peer())))
+    ''', "keyed by context.peer(), is shared"),
     "keeps the set at module level, shared by every call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             for request in request_iterator:
@@ -232,7 +323,7 @@ WRONG_ANSWERS = {  # the answer with one mistake put in: (the module, the rules 
         OWN_IDS, ["s later, once the call with ids 1, 2, 3 went on after its pause", "one call waited for the other"]),
     "answers with a UserResponse, the message of another rpc": (
         wrong(SOLUTION, "users_pb2.UserCountResponse(count=len(found))", "users_pb2.UserResponse()"),
-        (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS, ASKS_AGAIN),
+        (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS, ASKS_AGAIN, LARGE),
         ["got count=0; expected 3; and ids 1, 2, 3, 404, 5 → count=0 too: every answer is 0",
          "does the method return users_pb2.UserCountResponse(count=len(found))? Another message type"]),
     "a second's sleep at the start of every call": (
@@ -318,9 +409,22 @@ def test_a_stop_at_the_first_unknown_id_is_named(tmp_path):
                 found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     '''), tmp_path)
-    assert failed(result) == {UNKNOWN, BELOW_ONE}, result
+    assert failed(result) == {UNKNOWN, BELOW_ONE, WAITS}, result
     assert "the count of the ids before 404: the count stopped at the unknown id" in result[UNKNOWN].got, result
     assert "A `break`" in result[UNKNOWN].hint, result
+
+
+@pytest.mark.parametrize("made, named", [("yield", "a `yield` in the method"), ("async def", "an `async def` method")])
+def test_a_generator_or_a_coroutine_is_named(made, named, tmp_path):
+    method = '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = {request.id for request in request_iterator if self.directory.get(request.id) is not None}
+            return users_pb2.UserCountResponse(count=len(found))
+    '''
+    method = method.replace("return", "yield") if made == "yield" else method.replace("def", "async def")
+    result = check(reference_with(method), tmp_path)
+    assert result.passed == 0, result
+    assert named in result[COUNTS].hint and "Traceback" not in repr(result), result
 
 
 def test_returning_a_bare_number_is_explained(tmp_path):

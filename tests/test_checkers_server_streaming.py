@@ -205,6 +205,89 @@ REQUEST_ON_SELF = wrong_in_places(SOLUTION, {
     IMPORTS: "import time\n\n" + IMPORTS,
     CHECK: "        self.request = request\n        time.sleep(0.05)  # a moment's work: another call comes\n" + CHECK,
     LOOP: LOOP.replace("of_type(request.user_type)", "of_type(self.request.user_type)")})
+# A count of open streams on the class, "to refuse at 100": raised before the loop, lowered after it, so each
+# cancelled stream leaves it raised (the walkthrough's w04).
+COUNTS_OPEN_STREAMS = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        if UserManager.open_streams >= 100:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many open streams, try again later")
+        UserManager.open_streams += 1
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        UserManager.open_streams -= 1
+""").replace("class UserManager(users.UserManager):\n",
+            "class UserManager(users.UserManager):\n    open_streams = 0\n\n")
+# A producer thread and a queue of one: after a cancel nobody takes from it, and the thread waits in put() for ever.
+PRODUCER_THREAD = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        responses = queue.Queue(maxsize=1)
+
+        def produce():
+            for user in self.directory.of_type(request.user_type):
+                responses.put(users_pb2.UserResponse(user=user))
+            responses.put(None)
+
+        threading.Thread(target=produce, daemon=True).start()
+        while (response := responses.get()) is not None:
+            yield response
+""", above="import queue\nimport threading\n\n\n")
+# A log file per call, closed after the loop (never on cancel), and kept in a list "to flush them all at shutdown".
+FILE_CLOSED_AFTER_THE_LOOP = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        log = open(os.devnull, "a")
+        OPEN_LOGS.append(log)
+        for user in self.directory.of_type(request.user_type):
+            log.write(f"sent {user.id}\\n")
+            yield users_pb2.UserResponse(user=user)
+        log.close()
+        OPEN_LOGS.remove(log)
+""", above="import os\n\nOPEN_LOGS = []\n\n\n")
+# A lock of its own taken "without waiting for ever": each other call waits out the timeout, then goes on.
+LOCK_WITH_A_TIMEOUT = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        got = LISTING.acquire(timeout=0.5)
+        try:
+            for user in self.directory.of_type(request.user_type):
+                yield users_pb2.UserResponse(user=user)
+        finally:
+            if got:
+                LISTING.release()
+""", above="import threading\n\nLISTING = threading.Lock()\n\n\n")
+ENDS_EARLY_NEAR_THE_DEADLINE = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        for user in self.directory.of_type(request.user_type):
+            remaining = context.time_remaining()
+            if remaining is not None and remaining < 1.0:
+                return  # "not enough time left: stop cleanly"
+            yield users_pb2.UserResponse(user=user)
+""")
+NEGATIVE_TYPES_LET_THROUGH = with_method("""
+    def GetUsersByType(self, request, context):
+        if request.user_type == 0 or request.user_type >= len(users_pb2.UserType.keys()):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.problem_with_user_type(request.user_type))
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+SAME_NAME_DROPPED = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        seen = set()
+        for user in self.directory.of_type(request.user_type):
+            if user.nickname.strip().lower() not in seen:  # "no duplicates"
+                seen.add(user.nickname.strip().lower())
+                yield users_pb2.UserResponse(user=user)
+""")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -253,11 +336,11 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (SWALLOWS_THE_ABORT, REFUSES, ["1 user came before INVALID_ARGUMENT; expected none", "a try/except around it"]),
     "sorting by nickname":
         (BY_NICKNAME, IN_ID_ORDER,
-         ["got ada, bo Li , nora, tess (nickname order); expected id order: tess, bo Li , nora, ada"]),
+         ["got NORA, ada, bo Li , nora, tess (nickname order); expected id order: tess, bo Li , NORA, nora, ada"]),
     "newest first":
         (NEWEST_FIRST, IN_ID_ORDER, ["(newest first)", "of_type"]),
     "sending each user twice":
-        (EACH_ONE_TWICE, IN_ID_ORDER, ["tess, bo Li , nora, ada came more than once"]),
+        (EACH_ONE_TWICE, IN_ID_ORDER, ["tess, bo Li , NORA, nora, ada came more than once"]),
     "each user without its mail address and type":
         (DROPS_FIELDS, IN_ID_ORDER, ['tess came as id: 4 nickname: "tess"', "every field"]),
     "NOT_FOUND for a type nobody has":
@@ -314,8 +397,26 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         for user in self.found:
             yield users_pb2.UserResponse(user=user)
 """), OWN_TYPE, ["asked at the same time as", "12 calls at once", "not on self"]),
+    "a count of open streams lowered after the loop, never on cancel":
+        (COUNTS_OPEN_STREAMS, CANCEL, ["after 100 streams were read a little and cancelled, the next one ended "
+                                       "RESOURCE_EXHAUSTED", "lowered after it", "`finally`"]),
+    "a producer thread left waiting in put() by each cancel":
+        (PRODUCER_THREAD, CANCEL, ["more threads than before: about one left behind by each", "a producer"]),
+    "a file closed after the loop, never on cancel":
+        (FILE_CLOSED_AFTER_THE_LOOP, CANCEL, ["more open files than before: about one left behind by each",
+                                              "`with open(...) as log:`"]),
+    "a lock held while yielding, taken with a timeout":
+        (LOCK_WITH_A_TIMEOUT, NO_LOCK, ["GUEST streams waited about 0.5 s for its first user", "acquire(timeout"]),
+    "ending the stream early, OK, when less than a second is left":
+        (ENDS_EARLY_NEAR_THE_DEADLINE, IN_ID_ORDER, ["NORMAL with a deadline of 0.9 s → no users, and the stream ended "
+                                                     "OK; expected all 5", "time_remaining"]),
+    "refusing 0 and numbers past the last type, not negative ones":
+        (NEGATIVE_TYPES_LET_THROUGH, REFUSES, ["user_type -1 → a stream of no users that ended OK",
+                                               "numbers below 0"]),
+    "leaving out a user whose nickname differs from another's only in case":
+        (SAME_NAME_DROPPED, IN_ID_ORDER, ["got tess, bo Li , NORA, ada: nora missing", "'nora' is a user of its own"]),
     "the request kept on self, read after a moment":
-        (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "asked alone → tess, bo Li , nora, ada",
+        (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "asked alone → tess, bo Li , NORA, nora, ada",
                                      "in local variables", "not on self"]),
 }
 
@@ -323,7 +424,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
 def test_a_method_that_cancels_its_own_call_is_told_to_just_return(tmp_path):
     result = check(wrong(SOLUTION, YIELD, YIELD + "        context.cancel()  # \"done\"\n"), tmp_path)
     assert failed(result) == {IN_ID_ORDER, EMPTY_TYPE, NO_LOCK, OWN_TYPE}, repr(result)
-    assert "NORMAL → 4 users, then CANCELLED, though the checker read on and did not cancel" in result[IN_ID_ORDER].got
+    assert "NORMAL → 5 users, then CANCELLED, though the checker read on and did not cancel" in result[IN_ID_ORDER].got
     assert all("cancelled its own call" in result[rule].hint and "just return" in result[rule].hint
                for rule in failed(result)), repr(result)
 
@@ -331,7 +432,7 @@ def test_a_method_that_cancels_its_own_call_is_told_to_just_return(tmp_path):
 def test_is_active_tested_the_wrong_way_round_is_named(tmp_path):
     result = check(wrong(SOLUTION, "if not context.is_active():", "if context.is_active():"), tmp_path)
     assert failed(result) == {IN_ID_ORDER, NO_LOCK, CANCEL}, repr(result)
-    assert "NORMAL → no users, and the stream ended OK; 4 users have the type" in result[IN_ID_ORDER].got
+    assert "NORMAL → no users, and the stream ended OK; 5 users have the type" in result[IN_ID_ORDER].got
     assert all("is_active() is True while the client still listens" in result[rule].hint
                for rule in failed(result)), repr(result)
 
@@ -342,8 +443,8 @@ def test_an_empty_response_before_the_type_check_is_told_to_refuse_first(tmp_pat
     assert REFUSES in failed(result) and CANCEL not in failed(result), repr(result)
     assert result[REFUSES].got == "UNSPECIFIED → an empty UserResponse (no user in it) came first, then " \
                                   "INVALID_ARGUMENT", repr(result)
-    assert all("refuse first: nothing may be yielded before" in result[rule].hint
-               for rule in failed(result)), repr(result)
+    assert "refuse first: nothing may be yielded before" in result[REFUSES].hint, repr(result)
+    assert all("before the type check" in result[rule].hint for rule in failed(result)), repr(result)
 
 
 def test_slow_work_between_yields_that_checks_is_active_passes(tmp_path):
@@ -360,6 +461,29 @@ def test_slow_work_between_yields_that_checks_is_active_passes(tmp_path):
 """).replace("import grpc\n", "import time\n\nimport grpc\n", 1)
     result = check(slow, tmp_path)
     assert result.all_passed, repr(result)
+
+
+def test_an_empty_response_after_the_users_is_told_it_is_no_end_marker(tmp_path):
+    result = check(wrong(SOLUTION, YIELD, YIELD + "        yield users_pb2.UserResponse()  # \"the end\"\n"), tmp_path)
+    assert failed(result) == {IN_ID_ORDER, EMPTY_TYPE, OWN_TYPE, NO_LOCK}, repr(result)
+    assert "NORMAL → 5 users, then an empty UserResponse (no user in it)" in result[IN_ID_ORDER].got, repr(result)
+    assert all("no end marker" in result[rule].hint for rule in failed(result)), repr(result)
+    assert "refuse first" not in repr(result), repr(result)
+
+
+def test_an_async_def_method_is_named(tmp_path):
+    result = check(wrong(SOLUTION, "    def GetUsersByType", "    async def GetUsersByType"), tmp_path)
+    assert failed(result) == set(RULES), repr(result)
+    assert all("async def" in result[rule].hint and "plain `def`" in result[rule].hint
+               for rule in failed(result)), repr(result)
+
+
+def test_a_number_in_the_trailing_metadata_is_named(tmp_path):
+    """grpcio fails to send an int as metadata, and the call hangs: the log's TypeError names the cause."""
+    result = check(wrong(SOLUTION, YIELD, YIELD + '        context.set_trailing_metadata([("x-total-count", 5)])\n'),
+                   tmp_path)
+    assert {IN_ID_ORDER, EMPTY_TYPE} <= failed(result), repr(result)
+    assert all("metadata values are str" in result[rule].hint for rule in failed(result)), repr(result)
 
 
 def test_returning_a_list_is_told_to_yield(tmp_path):

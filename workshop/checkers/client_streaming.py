@@ -3,10 +3,12 @@
 Each case streams ids to a fresh copy of the learner's module of its own, so that no call of
 another case (or of the learner) can change its count, and compares the one answer with the
 count the rules ask for: how many DISTINCT ids belong to existing users. The copy holds
-data/users.json's users (ids 1 to 6; nobody has 404 or 77) and 8 more (ids 1001 to 1008); the long
-stream's copy holds 10,000 more (ids 1001 to 11000), for a stream longer than any number of ids an
-answer might read and then stop. A server given by address holds data/users.json's users only:
-there the extra ids are unknown, and only 5 and 6 of the long stream count.
+data/users.json's users (ids 1 to 6; nobody has 404, 77 or 78) and 8 more (ids 1001 to 1008); the copy
+of a rule that names them also holds BOB (id 7, bob's nickname in capitals) and users with ids past 16
+and 32 bits. The long stream's copy holds 10,000 more (ids 1001 to 11000), for a stream longer than any
+number of ids an answer might read and then stop, and that sends its first ids again at its end.
+A server given by address holds data/users.json's users only: there the extra ids are unknown, and
+only 3, 5 and 6 of the long stream count.
 
 A wrong count that is the count of a first part of the stream says so: the answer came before
 the stream ended, or the loop stopped at an unknown id. tests/test_checkers_client_streaming.py
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import grpc
 
@@ -40,6 +43,31 @@ HELD_FOR = 0.5  # seconds: a second call that took this long, and ended only aft
 LONG_STREAM = range(1001, 11001)  # ids of the long stream's 10,000 extra users: an answer that stops at a number
 ONE_BY_ONE = range(1001, 1009)  # calls one after another, one id each: a set kept by a key a later call reuses shows
 LATE_ID = 77  # nobody has it, until the case that asks again stores a user with it
+MIDWAY_ID = 78  # nobody has it, until AddUser stores it in the middle of a stream
+MIDWAY_WAIT = 0.3  # seconds the stream waits before that AddUser: the server has begun the call by then
+# Ids that fit no bitmap of 65,536 and no 32 bits, that users have; the second is 3 in 32 bits. Nobody has WRAPS_TO_TWO,
+# which is 2 in 32 bits: squeezed, the three count 3 (and in a bitmap, none)
+LARGE_IDS = (100_000, 2**33 + 3)
+WRAPS_TO_TWO = 2**32 + 2
+SMALL = 1 << 16  # ids from here on are the large ones, looked at alone when a count with them is wrong
+# A call with a deadline of SPACED_DEADLINE s whose ids come SPACED s apart (0.75 s in all): an answer that stops
+# "while it still can" (less than a second left) misses the last ones
+SPACED, SPACED_IDS, SPACED_DEADLINE = 0.15, (1001, 1002, 1003, 1004, 1005, 1006), 1.2
+AGAIN = 200  # the long stream ends with its first ids once more: a window of recent ids, or a set emptied, counts them
+ALIKE = 7  # a user whose nickname differs from user 2's (bob) only in case
+
+
+@dataclass
+class Midway:
+    """A call that sends every id the directory holds, waits while AddUser stores `added`, then sends its id."""
+    added: users_pb2.User
+
+
+@dataclass
+class Spaced:
+    """A call whose ids come SPACED s apart, with a deadline of SPACED_DEADLINE s."""
+    ids: tuple
+
 
 
 def _extra_user(user_id: int) -> users_pb2.User:
@@ -48,14 +76,34 @@ def _extra_user(user_id: int) -> users_pb2.User:
 
 
 SEED = [*seed_users().values(), *map(_extra_user, ONE_BY_ONE)]
+# Users only the copy of a rule that names them holds (so a mistake with them breaks that rule alone)
+NAMED_ONLY = {user.id: user for user in [*map(_extra_user, LARGE_IDS), users_pb2.User(
+    id=ALIKE, nickname="BOB", mail_address="bob.again@example.com", user_type=users_pb2.USER_TYPE_NORMAL)]}
 LONG_SEED = [*seed_users().values(), *map(_extra_user, LONG_STREAM)]  # only the long stream's case: 10,000 take a while
 LATECOMER = users_pb2.User(id=LATE_ID, nickname="lou", mail_address="lou@example.com",
                            user_type=users_pb2.USER_TYPE_GUEST)
+MIDWAY_USER = users_pb2.User(id=MIDWAY_ID, nickname="mia", mail_address="mia@example.com",
+                             user_type=users_pb2.USER_TYPE_GUEST)
 
+MIDWAY_HINT = ("look each id up as it arrives, with self.directory.get(request.id), and read to the end of the "
+               "stream: a user may have been added since the call began (a list of known ids taken at its start "
+               "misses them, and a count that stops once it reaches the directory's size stops too soon)")
+DEADLINE_HINT = ("read until request_iterator ends, however little time the deadline leaves: the client chose it, "
+                 "and gRPC ends the call DEADLINE_EXCEEDED by itself when it passes. An answer sent early, OK, is "
+                 "a wrong count (a check of context.time_remaining() that breaks the loop only hides it)")
+LARGE_HINT = ("an id is an int64: any number may be a user's, however large. Keep the ids found in a set of "
+              "request.id as it is: a bitmap of a fixed size leaves larger ids out, and an id squeezed into 32 "
+              "bits becomes another user's")
+NICKNAMES_HINT = ("count distinct ids, not nicknames: two users may have nicknames that differ only in case (bob "
+                  "and BOB), or the same one. Add request.id to the set")
+METADATA_SIZE_HINT = ("the call's metadata is limited to about 8 KB: trailing metadata that lists every id ends the "
+                      "call RESOURCE_EXHAUSTED. Answer with the count in the reply; put little, if anything, in "
+                      "the metadata")
 ANSWER_AFTER_THE_LOOP_HINT = ("answer after the loop, not inside it: a `return` inside `for request in "
                               "request_iterator:` answers after the first id, and the rest is never read")
 READ_TO_THE_END_HINT = ("keep reading until request_iterator ends (the client is done), and answer only after "
-                        "the loop: not after a number of ids, nor when the client pauses")
+                        "the loop: not after a number of ids, nor when the client pauses; and count an id sent again "
+                        "once, however long ago it came (a set of every id found, never emptied)")
 READ_ON_HINT = ("an unknown id only counts nothing: skip it and read on. A `break` (or `return`) at the "
                 "unknown id stops the count there")
 HELD_HINT = ("one call waited for the other to end: something held for the whole call (a lock around the loop, "
@@ -85,8 +133,8 @@ NOT_FOUND_HINT = ("no id is an error here, and an unknown id counts nothing. A N
 # Exercise 6.1, one case each: (rule, the calls (each a list of ids, or a User to store with AddUser first), whether
 # each call pauses PAUSE s before its last two ids, hint[, two calls at once too])
 RULES = [
-    ("counts existing users: ids 1, 3, 5 → 3", [[1, 3, 5]], False,
-     "count the ids for which self.directory.get(request.id) finds a user"),
+    (f"counts existing users: ids 1, 2, {ALIKE} → 3 (2 and {ALIKE} are bob and BOB, two users)",
+     [[1, 2, ALIKE]], False, "count the ids for which self.directory.get(request.id) finds a user"),
     ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], False,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
     ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], False,
@@ -95,13 +143,19 @@ RULES = [
      "users.proto says CountAlreadyUsers counts an id of 0 or below as no user: do not refuse it as GetUser does"),
     ("an empty stream is a question too: no ids → 0", [[]], False,
      "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
-    ("the answer waits for the whole stream: ids 1001 to 11000, a pause of a few seconds, then 5 and 6 → 10002",
-     [[*LONG_STREAM, 5, 6]], True, READ_TO_THE_END_HINT),
+    (f"the answer waits for the whole stream: ids 1001 to 11000, 404, 3, 1001 to {1000 + AGAIN} again, a pause of a "
+     f"few seconds, then 5 and 6 → 10003; and ids 1001 to 1006, {SPACED:g} s apart, with a deadline of "
+     f"{SPACED_DEADLINE:g} s → 6", [[*LONG_STREAM, 404, 3, *LONG_STREAM[:AGAIN], 5, 6], Spaced(SPACED_IDS)], True,
+     READ_TO_THE_END_HINT),
     ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1, then 8 calls one after "
      "another, ids 1001 to 1008, one each → 1 each; and two calls at once, ids 1, (a pause) 2, 3 → 3 while ids 4, "
      "5 → 2", [[2, 3], [5], *([user_id] for user_id in ONE_BY_ONE)], False, OWN_IDS_HINT, True),
     (f"the directory is asked on every call: ids 2, {LATE_ID} → 1; AddUser stores a user with id {LATE_ID}; "
-     f"ids 2, {LATE_ID} again → 2", [[2, LATE_ID], LATECOMER, [2, LATE_ID]], False, ASKS_AGAIN_HINT),
+     f"ids 2, {LATE_ID} again → 2; and for every id: a call sends every id the directory holds, waits while AddUser "
+     f"stores user {MIDWAY_ID}, then sends {MIDWAY_ID} → all of them", [[2, LATE_ID], LATECOMER, [2, LATE_ID],
+                                                                      Midway(MIDWAY_USER)], False, ASKS_AGAIN_HINT),
+    (f"any id counts, however large: ids {LARGE_IDS[0]}, {LARGE_IDS[1]}, {WRAPS_TO_TWO} → 2 (users have the first "
+     "two; nobody has the third, which is 2 in 32 bits)", [[*LARGE_IDS, WRAPS_TO_TWO]], False, LARGE_HINT),
 ]
 
 
@@ -195,16 +249,19 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                 stub.AddUser(ids, timeout=TIMEOUT)
                 users[ids.id], added = ids, ids
                 continue
+            if isinstance(ids, Midway):
+                _midway(stub, target, users, ids.added)
+                continue
+            if isinstance(ids, Spaced):
+                _spaced(stub, target, users, ids.ids)
+                continue
             expected = expected_count(ids, users)
             which = (f"after AddUser stored user {added.id}, a new call with {_shown(ids)} → " if added else
                      f"a new call with {_shown(ids)} → " if asked else "")
             try:
                 reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT + pause)
             except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
-                    raise Fail(f"{which}the call failed with INTERNAL: {error.details()}",
-                               "return a message, users_pb2.UserCountResponse(count=...), after the loop: "
-                               "not a bare number, and not nothing (None)") from None
+                _explain_error(error, which, target)
                 if error.code() not in support.INFRASTRUCTURE_CODES:
                     raise Fail(f"{which}the call failed with {error.code().name}: {error.details()[:80]}; "
                                f"expected count={expected}", NOT_FOUND_HINT if ids and error.code() ==
@@ -229,12 +286,121 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                 dropped = _dropped(stub, ids, users) if reply.count < expected else None
                 if dropped is not None:
                     raise Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
+                large = _large_miscounted(stub, ids, users)
+                if large is not None:
+                    raise Fail(f"{got}: id {large[0]} alone → count={large[1]}", LARGE_HINT)
+                alike = _alike(ids, users)
+                if alike and reply.count == len({users[user_id].nickname.casefold() for user_id in set(ids) & set(
+                        users)}) and _count(stub, list(alike)) == 1:
+                    raise Fail(f"{got}: the count of distinct nicknames (ids {alike[0]} and {alike[1]} alone → "
+                               "count=1)", NICKNAMES_HINT)
                 why = _cut_short(ids, users, reply.count)
-                if why is None and reply.count > expected and any(user_id not in users for user_id in ids):
+                if pause and reply.count == expected_count(ids[:-2], users):
+                    why = ("the count of the ids before the pause: the answer came before the stream ended",
+                           READ_TO_THE_END_HINT)
+                if why is None and expected < reply.count <= expected + len(set(ids) - set(users)):
                     why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) "
                            "finds a user: an id nobody has, 0 and below too, counts nothing")
                 raise Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
             asked += ids
+
+
+def _alike(ids, users) -> tuple[int, int] | None:
+    """Two ids of `ids` whose users' nicknames differ only in case, or None."""
+    by_name: dict[str, int] = {}
+    for user_id in sorted(set(ids) & set(users)):
+        name = users[user_id].nickname.casefold()
+        if name in by_name:
+            return by_name[name], user_id
+        by_name[name] = user_id
+    return None
+
+
+def _large_miscounted(stub, ids, users) -> tuple[int, int] | None:
+    """A large id of `ids` that, sent alone, counts as it should not (a known one 0, an unknown one 1), and that
+    count; None if each counts right, or if a small unknown id miscounts too (then the mistake is not the size)."""
+    large = [user_id for user_id in ids if user_id >= SMALL]
+    if not large or _count(stub, [404]) != 0:
+        return None
+    for user_id in large:
+        alone = _count(stub, [user_id])
+        if alone is not None and alone != int(user_id in users):
+            return user_id, alone
+    return None
+
+
+def _explain_error(error: grpc.RpcError, which: str, target) -> None:
+    """Fails with the cause of an error that names one (no message returned, metadata too large); else returns."""
+    details = error.details() or ""
+    if error.code() == grpc.StatusCode.INTERNAL:  # the method returned no message
+        raised = target.last_exception() or ""
+        made = ("a generator (a `yield` in the method): a client-streaming method answers once, with `return`" if
+                "'generator' object" in raised else "a coroutine (an `async def` method, which a server of threads "
+                "cannot run): write a plain `def`" if "'coroutine' object" in raised else "")
+        raise Fail(f"{which}the call failed with INTERNAL: {details}", f"the method gave {made}, and `return "
+                   "users_pb2.UserCountResponse(count=...)` after the loop" if made else
+                   "return a message, users_pb2.UserCountResponse(count=...), after the loop: not a bare number, "
+                   "and not nothing (None)") from None
+    if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "metadata" in details.lower():
+        raise Fail(f"{which}the call failed with RESOURCE_EXHAUSTED: {details[:80]}", METADATA_SIZE_HINT) from None
+    raised = target.last_exception() or "" if error.code() == grpc.StatusCode.UNKNOWN else ""
+    if raised.startswith(("KeyError: 'ipv4:", "KeyError: 'ipv6:")):
+        raise Fail(f"{which}your server raised {raised}", "a dict kept on self, keyed by context.peer(), is shared "
+                   "state: every call from one client has the same peer, and one call's end removes or replaces "
+                   "another's entry. Keep what one call needs in local variables (found = set())") from None
+
+
+def _midway(stub, target, users, added: users_pb2.User) -> None:
+    """Every id the directory holds, then (once AddUser stored `added` in the stream's pause) its id: all count."""
+    held = sorted(users)
+
+    def requests():
+        yield from (users_pb2.UserRequest(id=user_id) for user_id in held)
+        time.sleep(MIDWAY_WAIT)
+        stub.AddUser(added, timeout=TIMEOUT)
+        yield users_pb2.UserRequest(id=added.id)
+
+    try:
+        reply = stub.CountAlreadyUsers(requests(), timeout=TIMEOUT + MIDWAY_WAIT)
+    except grpc.RpcError as error:
+        _explain_error(error, "", target)
+        raise
+    users[added.id] = added
+    if reply.count != len(held) + 1 and _counts_all_but_the_added(stub, held, reply.count):
+        raise Fail(f"a call sent all {len(held)} ids the directory holds, AddUser stored user {added.id} in its pause, "
+                   f"then it sent {added.id} → count={reply.count}; expected {len(held) + 1}", MIDWAY_HINT)
+
+
+def _counts_all_but_the_added(stub, held, got: int) -> bool:
+    """Whether `got` is all of `held` and nothing more, and the method counts all of `held` alone, also with a
+    pause before its last: so only the user added in the pause was missed (not a mistake of other rules')."""
+    if got != len(held) or _count(stub, held) != len(held):
+        return False
+    try:
+        return stub.CountAlreadyUsers(_requests(held, MIDWAY_WAIT), timeout=TIMEOUT + MIDWAY_WAIT).count == len(held)
+    except grpc.RpcError:
+        return False
+
+
+def _spaced(stub, target, users, ids) -> None:
+    """`ids`, SPACED s apart, with a deadline of SPACED_DEADLINE s: all count."""
+    def requests():
+        for number, user_id in enumerate(ids):
+            if number:
+                time.sleep(SPACED)
+            yield users_pb2.UserRequest(id=user_id)
+
+    try:
+        reply = stub.CountAlreadyUsers(requests(), timeout=SPACED_DEADLINE)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # a loaded machine: not the mistake this looks for
+            return
+        _explain_error(error, "", target)
+        raise
+    # a count too high, or short of the first id only, is other rules' to judge
+    if reply.count < expected_count(ids, users) and reply.count != expected_count(ids[1:], users):
+        raise Fail(f"{_shown(list(ids))}, {SPACED:g} s apart, with a deadline of {SPACED_DEADLINE:g} s → count="
+                   f"{reply.count}; expected {expected_count(ids, users)}", DEADLINE_HINT)
 
 
 def _at_once(target, users, alone: float) -> None:
@@ -286,10 +452,11 @@ def _at_once(target, users, alone: float) -> None:
     for name, ids in (("first", first), *((name, second) for name in seconds)):
         got = replies.get(name)
         if isinstance(got, grpc.RpcError):
+            _explain_error(got, "two calls at once: ", target)
             raise got
         if got != expected_count(ids, users):
             # read short, a pause taken for the end: the case of the long stream and its pause judges; and an id that
-            # counts nothing even alone (id 1?) is the first case's (ids 1, 3, 5) to name
+            # counts nothing even alone (id 1?) is the first case's (ids 1, 2, 7) to name
             if name == "first" and any(got == expected_count(ids[:read], users) for read in range(1, len(ids))):
                 continue
             which = "first" if name == "first" else "second"
@@ -300,7 +467,8 @@ def _at_once(target, users, alone: float) -> None:
 def _case(server, calls, paused: bool, hint: str, at_once: bool = False):
     def run():
         pause = PAUSE if paused else 0  # read when the case runs: the tests shorten it
-        seed = LONG_SEED if paused else SEED
+        named = {user_id for ids in calls if isinstance(ids, list) for user_id in ids}
+        seed = LONG_SEED if paused else [*SEED, *(user for user_id, user in NAMED_ONLY.items() if user_id in named)]
         with seeded(server, seed) as (target, users):  # a copy of its own: no other call counts here
             started = time.monotonic()
             target.guarded(lambda: _ask(target, users, calls, pause, hint))()

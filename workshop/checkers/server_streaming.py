@@ -12,8 +12,10 @@ so nothing that ran before changes a verdict. The seed is built to make mistakes
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import re
+import statistics
 import threading
 import time
 
@@ -27,7 +29,13 @@ from workshop.runner.serving import DEFAULT_WORKERS, WORKERS_SETTING
 UserType = users_pb2.UserType
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99  # a number UserType does not list
+NEGATIVE = -1  # a number below every type: a check of `>= len(...)` alone lets it through
 PROBE_WAIT = 2.0  # seconds: how long a call may take while another stream is paused or was cancelled
+# Seconds a paused stream's neighbours may take, typically, to send their first user (a correct answer: a few ms).
+# A lock taken with a timeout (acquire(timeout=0.5)) passes the PROBE_WAIT test but makes each of them wait that long.
+WAITED = 0.3
+WAITED_AFTER = 5  # paused streams after the first whose median time to their first user is judged
+SHORT_DEADLINE = 0.9  # seconds: a call with a deadline under a second must still get all its users
 FILL_WAIT = 0.3  # seconds for a paused stream's server to fill the flow-control window and block
 # Paused at once: as many as the server's pool has threads, less two for the probes (30 of DEFAULT_WORKERS = 32).
 # A semaphore held across yields with fewer slots than that is full; one with more is no tighter than the pool itself.
@@ -37,6 +45,10 @@ MOST_PAUSED = 100  # for a module that asks for a huge pool: each paused stream 
 PAUSED_FOR = support.TIMEOUT + 2 * PROBE_WAIT
 CANCEL_POOL = 4  # threads of the copy that the cancelled streams run on
 CANCELLED_STREAMS = 40  # one after another: more than a pool of connections or slots a learner would make
+# Where the streams are quick (a few ms each for a plain generator), so many that a count of open streams refused at
+# 100 runs out too; a method slow between yields stops at CANCELLED_STREAMS, so as not to keep the learner waiting.
+QUICK_CANCELLED_STREAMS = 110
+QUICK_STREAM = 0.08  # seconds per cancelled stream, on average, up to which streams count as quick
 # Seconds from the start of the cancel case by which its last stream must have started: its deadline, less a stream's
 # wait and a margin, so that a method too slow for 40 streams is told so (at the pace of its first few), not cut off
 # by the case's deadline.
@@ -47,9 +59,10 @@ AT_ONCE = (NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR, users_pb2.USER_TYPE_DISABL
 AT_ONCE_CALLS = 12  # sent together in each round, the three types in turn
 AT_ONCE_ROUNDS = 8
 
-# JSON order nora, tess, ada, bo; id order tess, bo, nora, ada; nickname order ada, bo, nora, tess. "bo Li " has
-# a capital and spaces (one at its end): as stored, so a stream that tidies nicknames shows.
-NORMAL_USERS = [(9, "nora"), (4, "tess"), (12, "ada"), (6, "bo Li ")]
+# JSON order nora, tess, ada, bo, NORA; id order tess, bo, NORA, nora, ada; nickname order NORA, ada, bo, nora, tess.
+# "bo Li " has a capital and spaces (one at its end): as stored, so a stream that tidies nicknames shows. NORA and
+# nora are two users whose nicknames differ only in case: a stream that drops "the same name" again shows.
+NORMAL_USERS = [(9, "nora"), (4, "tess"), (12, "ada"), (6, "bo Li "), (7, "NORA")]
 IN_ID_ORDER = [name for _, name in sorted(NORMAL_USERS)]
 GUESTS = range(1000, 4000)  # 3,000 guests, about 780 KB: eight times what OWN_CONNECTION takes in unread
 UNTYPED_ID = 13
@@ -66,13 +79,25 @@ def checker_seed() -> list[users_pb2.User]:
     padding = "x" * 220  # addresses near the contract's limit of 254 characters, to fill the window fast
     guests = [_user(n, f"guest{n}", GUEST, f"guest{n}.{padding}@example.com") for n in GUESTS]
     return [normal[0], *guests[:10], normal[1], _user(2, "root", users_pb2.USER_TYPE_ADMINISTRATOR),
-            normal[2], _user(UNTYPED_ID, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), normal[3], *guests[10:]]
+            normal[2], _user(UNTYPED_ID, "untyped", users_pb2.USER_TYPE_UNSPECIFIED), normal[3], *guests[10:],
+            normal[4]]
 
 
 WRAP_HINT = "yield users_pb2.UserResponse(user=user): the User goes inside a UserResponse"
 EMPTY_FIRST_HINT = ("refuse first: nothing may be yielded before the type check and its abort, not even an empty "
                     "UserResponse (the client reads it as a user with id 0). Then yield one "
                     "users_pb2.UserResponse(user=user) per user")
+END_MARKER_HINT = ("an empty message is no end marker: the client reads it as one more user, with id 0. The stream "
+                   "ends when the method returns (the client's loop then ends by itself): yield only the users")
+LONE_EMPTY_HINT = ("an empty UserResponse is no user (the client reads it as a user with id 0): yield nothing before "
+                   "the type check and its abort, and no end marker after the users; the stream ends when the method "
+                   "returns, so a type nobody has yields nothing at all")
+ASYNC_HINT = ("an `async def` method is a coroutine (with yield, an async generator), which a server of threads "
+              "(grpc.server, as server_runner starts) cannot run: write a plain `def` with `yield` for each "
+              "response. async def belongs in a grpc.aio server (notebook 09)")
+METADATA_HINT = ("metadata values are str (or bytes, for a key ending in -bin): an int in set_trailing_metadata or "
+                 "send_initial_metadata makes grpcio fail as it sends it, and the call never ends. Send "
+                 "str(len(found)), for instance")
 SELF_CANCEL_HINT = ("the checker did not cancel this stream: your method cancelled its own call (context.cancel() "
                     "ends it CANCELLED for the client). To end a stream OK, just return, or let the loop end")
 ENDED_EARLY_HINT = ("the method returned before its first yield: is a test the wrong way round? context.is_active() "
@@ -90,9 +115,15 @@ SAYS_WHY_HINT = ("the message is all the client learns: say what is wrong and wh
                  "users.problem_with_user_type(request.user_type) does; abort with that problem as the message")
 ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request.user_type), "
               "in the order it gives them (id order)")
+SHORT_DEADLINE_HINT = ("send every user however little time the deadline leaves: a stream that ends OK tells the "
+                       "client it has them all. The deadline is the client's to keep: when it passes, gRPC ends the "
+                       "call DEADLINE_EXCEEDED by itself (a check of context.time_remaining() that returns early "
+                       "only hides it)")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 LOCK_HINT = ("hold no lock (nor a semaphore's slot) across a yield: a yield waits for as long as the client does "
              "not read. of_type hands you a list and lets go of its lock; yield from that list")
+WAITED_HINT = (LOCK_HINT + ". A lock taken with a timeout (acquire(timeout=...)) is held across the yields too: "
+               "every other call waits out that timeout")
 SLOW_HINT = ("the method is slow (a time.sleep per call or per user?), or never ends (a loop that waits after the "
              "last yield?): yield each user of the list that of_type gives, then let the method end")
 SLOW_CANCEL_HINT = ("the method is slow: a time.sleep (or other slow work) per call or per user makes every stream "
@@ -104,10 +135,21 @@ CANCEL_HINT = ("when the client cancels, grpcio drops your generator at its yiel
 LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can hold: a lock, released after the "
                     "loop? grpcio drops a cancelled generator at its yield, so that release() never runs. "
                     "Take it with `with`, or release it in `finally` (and better, hold no lock across a yield)")
+COUNTED_HINT = ("a cancelled stream never reaches the code after its loop: a count of open streams (or a slot) "
+                "raised before the loop and lowered after it stays raised for each cancel, until every call is "
+                "refused. Lower it in `finally` (or take the slot with `with`)")
+THREAD_LEFT_HINT = ("each cancelled stream left a thread running: a thread your method starts (a producer that "
+                    "put()s into a queue) waits for ever once nobody takes from it. End it with the call: use "
+                    "put(..., timeout=...) and stop when context.is_active() is False, or better, yield from the "
+                    "list that of_type gives, with no thread")
+FILE_LEFT_HINT = ("each cancelled stream left a file open: grpcio drops a cancelled generator at its yield, so a "
+                  "close() after the loop never runs. Open it with `with open(...) as log:` around the loop, or "
+                  "close it in `finally`")
 # What a message must name to say what is wrong with each type the checker sends.
 NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b",
-                     NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b"}
-NAMED_AS = {users_pb2.USER_TYPE_UNSPECIFIED: "the user_type was not set", NOT_A_TYPE: f"the number {NOT_A_TYPE}"}
+                     NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b", NEGATIVE: rf"{NEGATIVE}\b"}
+NAMED_AS = {users_pb2.USER_TYPE_UNSPECIFIED: "the user_type was not set", NOT_A_TYPE: f"the number {NOT_A_TYPE}",
+            NEGATIVE: f"the number {NEGATIVE}"}
 NAMES_A_TYPE = "|".join(name.removeprefix("USER_TYPE_") for name in UserType.keys() if name != "USER_TYPE_UNSPECIFIED")
 LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
 
@@ -143,13 +185,16 @@ def _read(call, user_type: int):
         error = raised
     what = _short_name(user_type)
     empty = [number for number, reply in enumerate(replies) if not reply.HasField("user")]
-    # Empty messages before anything else (before users, before an error, or alone): yielded before the type check
-    if empty and empty == list(range(len(empty))) and (
-            len(empty) < len(replies) or error is not None or len(replies) == 1):
-        came = "an empty UserResponse" if len(empty) == 1 else f"{len(empty)} empty UserResponses"
-        then = (", then the users" if len(empty) < len(replies) else
-                f", then {error.code().name}" if error is not None else ", and nothing else")
+    came = "an empty UserResponse" if len(empty) == 1 else f"{len(empty)} empty UserResponses"
+    ended = f", then {error.code().name}" if error is not None else ""
+    if len(replies) == 1 and empty and error is None:  # before the type check, or an end marker: both are wrong
+        raise Fail(f"{what} → {came} (no user in it), and nothing else", LONE_EMPTY_HINT)
+    # before users, or before an error: yielded before the type check
+    if empty and empty == list(range(len(empty))) and (len(empty) < len(replies) or error is not None):
+        then = ", then the users" if len(empty) < len(replies) else ended
         raise Fail(f"{what} → {came} (no user in it) came first{then}", EMPTY_FIRST_HINT)
+    if empty and empty[0] > 0 and empty == list(range(empty[0], len(replies))):  # after every user: an end marker
+        raise Fail(f"{what} → {_counted(replies[:empty[0]])}, then {came} (no user in it){ended}", END_MARKER_HINT)
     if empty:
         raise Fail("a message came with no user in it", WRAP_HINT)
     if error is not None and error.code() == grpc.StatusCode.CANCELLED:
@@ -172,12 +217,12 @@ def _ended_ok(users, error, what: str, hint: str) -> list[users_pb2.User]:
 
 def refuses_a_type_that_is_not_one(target) -> None:
     with users_cases.users_stub(target) as stub:
-        for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE):
+        for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE, NEGATIVE):
             users, error = _listing(stub, user_type)
             what = _type_name(user_type)
             if error is None:
                 raise Fail(f"{what} → a stream of {_counted(users)} that ended OK; expected INVALID_ARGUMENT",
-                           TYPE_HINT)
+                           TYPE_HINT + (" (it refuses numbers below 0 too: none is a type)" if user_type < 0 else ""))
             if error.code() in support.INFRASTRUCTURE_CODES:
                 raise error
             if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
@@ -223,6 +268,7 @@ def streams_each_user_once_in_id_order(target) -> None:
                    ENDED_EARLY_HINT)
     got = f"got {', '.join(names)}"
     if names == IN_ID_ORDER:
+        _in_short_time(target)
         with users_cases.users_stub(target) as stub:  # a user added since must come too: of_type on every call
             stub.AddUser(LATECOMER, timeout=support.TIMEOUT)
             again = [user.nickname for user in _ended_ok(*_listing(stub, NORMAL), "NORMAL, asked again", ORDER_HINT)]
@@ -235,10 +281,26 @@ def streams_each_user_once_in_id_order(target) -> None:
         twice = [name for name in IN_ID_ORDER if names.count(name) > 1]
         missing = [name for name in IN_ID_ORDER if name not in names]
         why = f"{', '.join(twice)} came more than once" if twice else f"{', '.join(missing)} missing"
-        raise Fail(f"{got}: {why}", ORDER_HINT)
+        alike = next((name for name in missing for other in names if name != other and
+                      name.strip().casefold() == other.strip().casefold()), None)
+        raise Fail(f"{got}: {why}", ORDER_HINT if alike is None else
+                   f"{alike!r} is a user of its own (another id), though its nickname looks like another's: "
+                   "yield every user of_type gives, with nothing left out as 'the same name'")
     order = {tuple(sorted(IN_ID_ORDER)): "nickname order", tuple(reversed(IN_ID_ORDER)): "newest first"}
     raise Fail(f"{got} ({order.get(tuple(names), 'in no order')}); expected id order: {', '.join(IN_ID_ORDER)}",
                ORDER_HINT)
+
+
+def _in_short_time(target) -> None:
+    """A call whose deadline is under a second gets every user too: its time is the client's to keep."""
+    with users_cases.users_stub(target) as stub:
+        users, error = _listing(stub, NORMAL, SHORT_DEADLINE)
+    if error is not None:  # a loaded machine may miss so short a deadline: not the mistake this looks for
+        return
+    names = [user.nickname for user in users]
+    if names != IN_ID_ORDER:
+        raise Fail(f"NORMAL with a deadline of {SHORT_DEADLINE:g} s → {', '.join(names) or 'no users'}, and the stream "
+                   f"ended OK; expected all {len(IN_ID_ORDER)}", SHORT_DEADLINE_HINT)
 
 
 def an_empty_type_is_an_empty_stream(target) -> None:
@@ -313,9 +375,10 @@ def answers_others_while_a_stream_is_paused(target) -> None:
         for what, probe in probes:  # first with no stream paused: if these are late, the cause is not a lock
             _in_time(probe, stub, Fail(f"{what} got no answer within {PROBE_WAIT:g} s, with no other stream open",
                                        SLOW_HINT))
-        paused = []  # each reads one guest, then stops reading
+        paused, waits = [], []  # each reads one guest, then stops reading; how long each took
         try:
             for number, paused_stub in enumerate(paused_stubs):
+                started = time.monotonic()
                 try:
                     paused.append(_first_guest(paused_stub, support.TIMEOUT if not number else PROBE_WAIT))
                 except Late:
@@ -323,6 +386,9 @@ def answers_others_while_a_stream_is_paused(target) -> None:
                         raise
                     raise Fail(f"while {_streams(number)} paused unread, another GUEST stream sent nothing within "
                                f"{PROBE_WAIT:g} s", LOCK_HINT) from None
+                waits.append(time.monotonic() - started)
+                if len(waits) == WAITED_AFTER + 1 or (number and number == len(paused_stubs) - 1):
+                    _judge_waits(waits[0], waits[1:])
             time.sleep(FILL_WAIT)
             for what, probe in probes:
                 _in_time(probe, stub, Fail(f"while {pausing} GUEST streams were paused unread, {what} got no "
@@ -330,6 +396,15 @@ def answers_others_while_a_stream_is_paused(target) -> None:
         finally:
             for call in paused:
                 call.cancel()
+
+
+def _judge_waits(alone: float, waits: list[float]) -> None:
+    """Fails when the streams opened while others were paused took, as a rule (the median), a while longer to start
+    than the first did (`alone`: with no other stream paused; a method slow for every call is the cancel case's)."""
+    typical = statistics.median(waits)
+    if typical - alone > WAITED:
+        raise Fail(f"while streams were paused unread, each of the next {len(waits)} GUEST streams waited about "
+                   f"{typical:.1f} s for its first user (with no stream paused it comes at once)", WAITED_HINT)
 
 
 def _in_time(probe, stub, late: Fail) -> None:
@@ -356,9 +431,10 @@ def _cancel_one_after_another(target, last_start: float = float("inf")) -> None:
     # More rounds than the pool has workers: a call that goes on running after its cancel shows too; and more than
     # the paused-streams case pauses: slots that a cancel leaks run out even where that case had one to spare.
     rounds = max((target.workers or server_runner.DEFAULT_WORKERS) + 2, CANCELLED_STREAMS)
+    held_before, cancelled = _held(target.pid), 0
     with _separate_channel(target) as stub:
         started = time.monotonic()
-        for cancelled in range(rounds):  # one after another: never more than one open at a time
+        while cancelled < rounds:  # one after another: never more than one open at a time
             took = time.monotonic() - started
             # from the fifth on, at the pace so far: would the last one start in time?
             if cancelled >= 5 and time.monotonic() + took / cancelled * (rounds - cancelled) > last_start:
@@ -373,7 +449,37 @@ def _cancel_one_after_another(target, last_start: float = float("inf")) -> None:
                 raise Fail(f"after {_streams(cancelled)} read a little and cancelled, the next one "
                            f"sent nothing within {PROBE_WAIT:g} s",
                            LEAKED_LOCK_HINT if cancelled == 1 else CANCEL_HINT) from None
+            except grpc.RpcError as error:
+                if not cancelled or error.code() in support.INFRASTRUCTURE_CODES:
+                    raise
+                raise Fail(f"after {_streams(cancelled)} read a little and cancelled, the next one ended "
+                           f"{support.describe_rpc_error(error)[:100]}", COUNTED_HINT) from None
             call.cancel()
+            cancelled += 1
+            if cancelled == rounds < QUICK_CANCELLED_STREAMS and took / cancelled <= QUICK_STREAM:
+                rounds = QUICK_CANCELLED_STREAMS
+    _judge_left_behind(held_before, _held(target.pid), rounds)
+
+
+def _held(pid: int | None) -> tuple[int, int] | None:
+    """How many threads and open files process `pid` has (Linux: /proc), or None where that is not told."""
+    if pid is None:
+        return None
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")), len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:  # not Linux, or the process is gone (the next case says so)
+        return None
+
+
+def _judge_left_behind(before, after, streams: int) -> None:
+    """Fails when the server gained about a thread or an open file per cancelled stream."""
+    if before is None or after is None:
+        return
+    for what, gained, hint in (("threads", after[0] - before[0], THREAD_LEFT_HINT),
+                               ("open files", after[1] - before[1], FILE_LEFT_HINT)):
+        if gained >= streams // 2:  # a thread or file per stream, not a pool's few
+            raise Fail(f"after {streams} streams were read a little and cancelled, your server had {gained} more "
+                       f"{what} than before: about one left behind by each", hint)
 
 
 def each_call_at_once_gets_its_own_type(target) -> None:
@@ -403,11 +509,12 @@ def _answer(listing) -> str:
 
 
 RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
-    "UNSPECIFIED, or a number that is not a type → INVALID_ARGUMENT that says what is wrong and what to send "
-    "instead, before any user":
+    f"UNSPECIFIED, or a number that is not a type ({NOT_A_TYPE}, {NEGATIVE}) → INVALID_ARGUMENT that says what is "
+    "wrong and what to send instead, before any user":
         refuses_a_type_that_is_not_one,
-    "NORMAL → tess, 'bo Li ', nora, ada: every user of the type, each once, in id order, asked of the directory on "
-    "every call (a user added since comes too)":
+    "NORMAL → tess, 'bo Li ', NORA, nora, ada: every user of the type, each once (NORA and nora are two), in id "
+    f"order, with a deadline under a second ({SHORT_DEADLINE:g} s) too, asked of the directory on every call (a user "
+    "added since comes too)":
         streams_each_user_once_in_id_order,
     "DISABLED (nobody has it) → no users, and the stream ends OK":
         an_empty_type_is_an_empty_stream,
@@ -418,13 +525,32 @@ RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test brea
     f"holds no lock while the client reads: other calls are answered while paused streams hold all the server's "
     f"threads but {SPARE_WORKERS} ({DEFAULT_WORKERS - SPARE_WORKERS} of {DEFAULT_WORKERS})":
         answers_others_while_a_stream_is_paused,
-    "a cancelled stream ends on the server too, and gives back what it took":
+    "a cancelled stream ends on the server too, and gives back what it took (a lock, a slot, a thread, a file)":
         gives_back_what_it_took_when_cancelled,
 }
 
 
+def _naming_the_cause(case):
+    """`case`, where an exception the server raised names a cause the support module's hints do not (an async
+    def, a number in the metadata), with a hint that names it."""
+    def run(target):
+        try:
+            target.guarded(lambda: case(target))()
+        except (Fail, grpc.RpcError) as failure:
+            raised = target.last_exception() or ""
+            got = failure.got if isinstance(failure, Fail) else f"your server raised {raised}"
+            if "'async_generator' object is not an iterator" in raised + got:
+                raise Fail(got, ASYNC_HINT) from None
+            if "Expected str, not" in raised:
+                raise Fail(got if isinstance(failure, Fail) else f"the stream never ended: your server raised "
+                           f"{raised}", METADATA_HINT) from None
+            raise
+    return run
+
+
 def check_get_users_by_type(server) -> support.CheckResult:
     """Exercise 5.1: `server` is what server_runner.start("my_users_by_type.py") returned."""
-    # the cancel case's 40 streams take a while where the method works slowly between yields (and checks)
-    return users_cases.check_on_own_seed("Exercise 5.1 · GetUsersByType", server, checker_seed(), RULES,
+    # the cancel case's 110 streams take a while where the method works slowly between yields (and checks)
+    rules = {label: _naming_the_cause(case) for label, case in RULES.items()}
+    return users_cases.check_on_own_seed("Exercise 5.1 · GetUsersByType", server, checker_seed(), rules,
                                          deadline=2 * support.CASE_DEADLINE)
