@@ -416,7 +416,7 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
     "leaving out a user whose nickname differs from another's only in case":
         (SAME_NAME_DROPPED, IN_ID_ORDER, ["got tess, bo Li , NORA, ada: nora missing", "'nora' is a user of its own"]),
     "the request kept on self, read after a moment":
-        (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "asked alone → tess, bo Li , NORA, nora, ada",
+        (REQUEST_ON_SELF, OWN_TYPE, ["asked at the same time as", "; asked alone → ",  # which type: the race's
                                      "in local variables", "not on self"]),
 }
 
