@@ -146,9 +146,6 @@ ANSWER_AT_ONCE_HINT = ("end the call as soon as an id cannot be answered, while 
 REPEAT_SKIPPED_HINT = ("every id gets its own answer, a repeated one too: a fresh call of ids 21, 21, 3 got only "
                        "ines, carmen. Skip no id because it was asked just before (an `if request.id == previous: "
                        "continue`)")
-ASYNC_DEF_HINT = ("your method is an `async def`, which a grpc.server of threads cannot run (it calls next() on what "
-                  "the method returns, and an async generator has no next()): write a plain `def` with "
-                  "`for request in request_iterator:` and `yield`, and no await")
 SHARED_STATE_HINT = ("a conversation's id got no answer, and still none once an earlier conversation had ended (a "
                      "slot it held would be free then): its request went to another call. Keep what belongs to one "
                      "call (its request_iterator, its context) in local variables, not on self, not even in a dict "
@@ -232,9 +229,8 @@ def _wrapped(replies) -> None:
 
 
 def _explained(error: grpc.RpcError) -> BaseException:
-    if error.code() == grpc.StatusCode.UNKNOWN and "'async_generator' object is not an iterator" in (
-            error.details() or ""):  # grpcio's words for an async def on a server of threads
-        return Fail(f"the call failed with {support.describe_rpc_error(error)}", ASYNC_DEF_HINT)
+    if error.code() == grpc.StatusCode.UNKNOWN and support.ASYNC_GENERATOR_WORDS in (error.details() or ""):
+        return Fail(f"the call failed with {support.describe_rpc_error(error)}", support.ASYNC_GENERATOR_HINT)
     if error.code() == grpc.StatusCode.INTERNAL:  # what the server yielded could not be sent as a UserResponse
         return Fail(f"the call failed with {support.describe_rpc_error(error)}", WRAP_HINT)
     return error

@@ -92,9 +92,6 @@ END_MARKER_HINT = ("an empty message is no end marker: the client reads it as on
 LONE_EMPTY_HINT = ("an empty UserResponse is no user (the client reads it as a user with id 0): yield nothing before "
                    "the type check and its abort, and no end marker after the users; the stream ends when the method "
                    "returns, so a type nobody has yields nothing at all")
-ASYNC_HINT = ("an `async def` method is a coroutine (with yield, an async generator), which a server of threads "
-              "(grpc.server, as server_runner starts) cannot run: write a plain `def` with `yield` for each "
-              "response. async def belongs in a grpc.aio server (notebook 09)")
 METADATA_HINT = ("metadata values are str (or bytes, for a key ending in -bin): an int in set_trailing_metadata or "
                  "send_initial_metadata makes grpcio fail as it sends it, and the call never ends. Send "
                  "str(len(found)), for instance")
@@ -539,8 +536,8 @@ def _naming_the_cause(case):
         except (Fail, grpc.RpcError) as failure:
             raised = target.last_exception() or ""
             got = failure.got if isinstance(failure, Fail) else f"your server raised {raised}"
-            if "'async_generator' object is not an iterator" in raised + got:
-                raise Fail(got, ASYNC_HINT) from None
+            if support.ASYNC_GENERATOR_WORDS in raised + got:
+                raise Fail(got, support.ASYNC_GENERATOR_HINT) from None
             if "Expected str, not" in raised:
                 raise Fail(got if isinstance(failure, Fail) else f"the stream never ended: your server raised "
                            f"{raised}", METADATA_HINT) from None

@@ -34,6 +34,12 @@ RAISED_PREFIXES = ("Exception calling application", "Exception iterating", "Exce
 # How grpc words an UNAVAILABLE of its own (no connection, or one lost); any other words came from a method
 TRANSPORT_WORDS = ("failed to connect", "Socket closed", "Connection reset", "GOAWAY", "Broken pipe",
                    "backends failing", "Connection refused", "keepalive", "Endpoint closing")
+# grpcio's words for an `async def` streaming method on a server of threads, and what to do about it
+ASYNC_GENERATOR_WORDS = "'async_generator' object is not an iterator"
+ASYNC_GENERATOR_HINT = ("your method is an `async def` with `yield`: an async generator, which a server of threads "
+                        "(grpc.server, as server_runner starts) cannot run, as it calls next() on what the method "
+                        "returns. Write a plain `def` with `yield` for each response, and no await; async def belongs "
+                        "in a grpc.aio server (ASYNCIO = True, notebook 09)")
 INFRASTRUCTURE_CODES = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
                                   grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN})
 
@@ -308,10 +314,8 @@ def _fix(raised: str) -> str:
     if "'coroutine' object is not" in raised:  # e.g. iterating asyncio.to_thread(...) without await
         return ("a coroutine was used without `await`: `found = await asyncio.to_thread(...)` gives the result; "
                 "without `await` you get the coroutine itself, and nothing has run")
-    if "'async_generator' object is not an iterator" in raised:  # an async def with yield, in a server of threads
-        return ("an `async def` with `yield` is an async generator, which a server of threads (grpc.server) cannot "
-                "iterate: write a plain `def` here; async def belongs to a grpc.aio server (ASYNCIO = True, notebook "
-                "09)")
+    if ASYNC_GENERATOR_WORDS in raised:
+        return ASYNC_GENERATOR_HINT
     if "object is not an iterator" in raised:  # grpcio calls next() on what a streaming method returned
         return ("a streaming method hands out its responses one by one: write it as a generator, with `yield` "
                 "for each response, not `return` of a list")
