@@ -1,22 +1,26 @@
 """check_delete_user (exercise 3.1): each rule written beside the checker, broken alone by a wrong answer."""
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 from exercises import answer, skeleton, write_cell, wrong_in_places
 
-from workshop import NOTEBOOKS
+from workshop import NOTEBOOKS, PROTOS
+from workshop.checkers import codegen as checker
 from workshop.checkers.codegen import RULES, check_delete_user
 from workshop.codegen import generate
 from workshop.notebooks import execute
 
 SOLUTION = "03_1_delete_user.py"
 COMPILES = "users.proto compiles"
+KIT = "the kit's own protos/users.proto is as shipped: the exercise changes only your copy"
 PACKAGE = "package users.v1, as before"
 KEPT = "every message, field and enum value keeps its name, number, type and options"
 RPCS = "UserManager keeps its five rpcs as they were"
 ADDED = "nothing else is added: no other new rpc, service, message, field, enum value, import, option or reserved"
 DECLARED = "UserManager has rpc DeleteUser(UserRequest) returns (UserResponse), unary"
+ALONE = "no other .proto next to users.proto (generate puts every .proto of the folder into the package)"
 FRESH = "the generated package is made from your latest contract"
 STUB, SERVICER, REGISTERED = ("UserManagerStub has DeleteUser", "UserManagerServicer has DeleteUser",
                               "add_UserManagerServicer_to_server registers DeleteUser")
@@ -339,3 +343,98 @@ def test_code_generated_by_hand_is_told_to_use_the_generate_cell(tmp_path):
     assert FRESH in failed(result), repr(result)
     assert result[FRESH].got == "my_users/ holds generated files, but not from the generate(...) cell"
     assert "`import users_pb2`" in result[FRESH].hint
+
+
+# The walker's edits of the kit's own protos/users.proto, made before copying it into my_contracts/
+KIT_EDITS = {
+    "a new field and DeleteUser": {"  UserType user_type = 4;\n}": "  UserType user_type = 4;\n  string phone = 5;\n}",
+                                   "returns (stream UserResponse);\n}": "returns (stream UserResponse);\n"
+                                   "  rpc DeleteUser(UserRequest) returns (UserResponse);\n}"},
+    "a renamed field and DeleteUser": {"string mail_address = 3;": "string email = 3;",
+                                       "returns (stream UserResponse);\n}": "returns (stream UserResponse);\n"
+                                       "  rpc DeleteUser(UserRequest) returns (UserResponse);\n}"},
+}
+
+
+def edited_kit(tmp_path: Path, monkeypatch, replacements: dict) -> Path:
+    """A copy of the kit's protos/ with users.proto edited, which the checker takes for the kit's."""
+    protos = tmp_path / "kit" / "protos"
+    shutil.copytree(PROTOS, protos)
+    users = protos / "users.proto"
+    text = users.read_text()
+    for old, new in replacements.items():
+        assert old in text, f"protos/users.proto no longer holds {old!r}: update this edit"
+        text = text.replace(old, new)
+    users.write_text(text)
+    monkeypatch.setattr(checker, "PROTOS", protos)
+    return users
+
+
+@pytest.mark.parametrize("edit", KIT_EDITS, ids=list(KIT_EDITS))
+def test_an_edit_of_the_kits_own_contract_copied_into_my_contracts_fails_the_kit_rule_alone(edit, tmp_path,
+                                                                                            monkeypatch):
+    """The notebook's own cells after an edit of protos/users.proto: the copy cell, generate, the checker."""
+    kit = edited_kit(tmp_path, monkeypatch, KIT_EDITS[edit])
+    (tmp_path / "my_contracts").mkdir()
+    shutil.copyfile(kit, tmp_path / "my_contracts" / "users.proto")
+    regenerate(tmp_path)
+    result = check(tmp_path)
+    assert failed(result) == [KIT], repr(result)
+    assert result[KIT].got.startswith("the kit's own protos/users.proto is not as the kit shipped it")
+    assert "never the kit's own" in result[KIT].hint and "git checkout protos/users.proto" in result[KIT].hint
+
+
+def test_a_kits_contract_that_no_longer_compiles_is_named_without_a_traceback(tmp_path, monkeypatch):
+    edited_kit(tmp_path, monkeypatch, {"string mail_address = 3;": "string mail_address = 3"})
+    result = written_and_generated(answer(SOLUTION), tmp_path)
+    assert [case.label for case in result.cases] == [COMPILES, KIT] and failed(result) == [KIT], repr(result)
+    assert "does not compile any more" in result[KIT].got
+
+
+# The walker's other files in my_contracts/ next to a right answer: (file, its text)
+OTHER_CONTRACTS = {
+    "delete.proto": 'syntax = "proto3";\n\npackage users.v1;\n\n'
+                    "message DeleteUserRequest { int64 id = 1; bool hard = 2; }\n",
+    "users_v0.proto": None,  # the shipped skeleton, kept as an "old version" under package users.v0
+}
+
+
+@pytest.mark.parametrize("name", OTHER_CONTRACTS, ids=list(OTHER_CONTRACTS))
+def test_another_proto_in_my_contracts_fails_the_folder_rule_alone(name, tmp_path):
+    write_contract(answer(SOLUTION), tmp_path)
+    other = OTHER_CONTRACTS[name] or skeleton(SOLUTION).partition("\n")[2].replace("package users.v1;",
+                                                                                    "package users.v0;")
+    (tmp_path / "my_contracts" / name).write_text(other)
+    regenerate(tmp_path)
+    result = check(tmp_path)
+    assert failed(result) == [ALONE], repr(result)
+    assert result[ALONE].got == f"my_contracts/ also holds {name}"
+    assert f"move {name} out of my_contracts/" in result[ALONE].hint
+
+
+def test_a_package_generated_under_another_name_is_regenerated_by_the_notebooks_generate_cell(tmp_path):
+    """The walker's blocker: generate(..., "users") once, then the notebook's own cell must not say "up to date"."""
+    write_contract(answer(SOLUTION), tmp_path)
+    generate(tmp_path / "my_contracts", tmp_path / "my_users", "users")
+    result = check(tmp_path)
+    assert failed(result) == [FRESH, *GENERATED], repr(result)
+    assert result[FRESH].got.startswith("my_users/ was generated as package 'users'")
+    assert 'generate(Path("my_contracts"), Path("my_users"), "my_users")' in result[FRESH].hint
+    assert "No module named 'users'" in result[STUB].got
+    assert generate(tmp_path / "my_contracts", tmp_path / "my_users", "my_users") is True  # the notebook's cell
+    assert check(tmp_path).all_passed
+
+
+def test_an_import_protoc_cannot_find_shows_its_folders_and_the_line_that_imports_it(tmp_path):
+    """The walker's AI-style `option (google.api.http)`, with its import: a file the kit does not have."""
+    source = wrong({"package users.v1;": 'package users.v1;\n\nimport "google/api/annotations.proto";',
+                    "rpc DeleteUser(UserRequest) returns (UserResponse);":
+                    "rpc DeleteUser(UserRequest) returns (UserResponse) {\n"
+                    '    option (google.api.http) = { delete: "/v1/users/{id}" };\n  }'})
+    write_contract(source, tmp_path)
+    result = check(tmp_path)
+    assert failed(result) == [COMPILES], repr(result)
+    line = source.splitlines().index('import "google/api/annotations.proto";')  # the %%writefile line is not written
+    assert result[COMPILES].got.startswith(f'protoc says: users.proto:{line}:1: Import "google/api/annotations.proto" '
+                                           "was not found"), result[COMPILES].got
+    assert "take the import out, with whatever uses it" in result[COMPILES].hint

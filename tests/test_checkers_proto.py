@@ -60,7 +60,8 @@ ONE_RULE_BROKEN = [
     ("Talk.level: Level = 4", {"Level level = 4;": "int32 level = 4;"}, "the enum's name, Level"),
     ("Talk.starts_at: google.protobuf.Timestamp = 5", {"google.protobuf.Timestamp starts_at": "int64 starts_at"},
      "google.protobuf.Timestamp"),
-    ("Talk.starts_at: google.protobuf.Timestamp = 5", {"starts_at = 5;": "starts_at = 6;"}, "not a default value"),
+    ("Talk.starts_at: google.protobuf.Timestamp = 5", {"starts_at = 5;": "starts_at = 6;"},
+     "each field keeps the number the spec gives it: write `= 5` here"),
     (NOTHING_ELSE, {"string title = 2;": 'string title = 2 [json_name = "name"];'}, "nothing else"),
     (NOTHING_ELSE, {"starts_at = 5;": 'starts_at = 5 [json_name = "startsAt"];'}, "nothing else"),
     (NOTHING_ELSE, {"string title = 2;": "string title = 2;\n  string room = 6;"}, "nothing else"),
@@ -208,3 +209,72 @@ def test_strict_mode_raises_on_a_failing_check(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKSHOP_STRICT_CHECKS", "1")
     with pytest.raises(AssertionError, match="strict mode"):
         check(skeleton(SOLUTION), tmp_path)
+
+
+STARTS_AT = "Talk.starts_at: google.protobuf.Timestamp = 5"
+IMPORT = 'import "google/protobuf/timestamp.proto";'
+
+
+def test_swapped_field_numbers_are_told_each_field_keeps_the_number_the_spec_gives_it(tmp_path):
+    result = check(wrong({"string title = 2;": "string title = 3;",
+                          "repeated string speakers = 3;": "repeated string speakers = 2;"}), tmp_path)
+    assert failed(result) == ["Talk.title: string = 2", "Talk.speakers: repeated string = 3"], repr(result)
+    hint = result["Talk.title: string = 2"].hint
+    assert "each field keeps the number the spec gives it: write `= 2` here; 3 is the number of speakers" in hint
+    assert "default value" not in hint
+
+
+def test_a_timestamp_of_ones_own_in_the_notebooks_folder_fails_starts_at_alone(tmp_path):
+    """The walker's homemade timestamp.proto (package google.protobuf; message Timestamp) next to my_talk.proto."""
+    (tmp_path / "timestamp.proto").write_text('syntax = "proto3";\npackage google.protobuf;\n'
+                                              "message Timestamp {\n  int64 seconds = 1;\n  int32 nanos = 2;\n}\n")
+    result = check(wrong({IMPORT: 'import "timestamp.proto";'}), tmp_path)
+    assert failed(result) == [STARTS_AT], repr(result)  # the import is starts_at's business, not "something else"
+    assert result[STARTS_AT].got == ('starts_at\'s google.protobuf.Timestamp is not the well-known one: it comes '
+                                     'from "timestamp.proto", not from "google/protobuf/timestamp.proto"')
+    assert f"{IMPORT[:-1]} in its place and delete the Timestamp you wrote" in result[STARTS_AT].hint
+
+
+def test_a_timestamp_of_ones_own_under_the_well_known_files_name_does_not_replace_it(tmp_path):
+    """protoc looks among the well-known types first: google/protobuf/timestamp.proto beside the contract is unread."""
+    shadow = tmp_path / "google" / "protobuf" / "timestamp.proto"
+    shadow.parent.mkdir(parents=True)
+    shadow.write_text('syntax = "proto3";\npackage google.protobuf;\nmessage Timestamp { string text = 1; }\n')
+    assert check(answer(SOLUTION), tmp_path).all_passed
+
+
+@pytest.mark.parametrize("written", ["TimeStamp", "timestamp", "DateTime"])
+def test_a_misspelt_well_known_type_is_told_the_real_one_and_that_names_are_case_sensitive(written, tmp_path):
+    """The walker's `google.protobuf.TimeStamp` with the right import: no file named after the misspelling."""
+    result = check(wrong({"google.protobuf.Timestamp starts_at": f"google.protobuf.{written} starts_at"}), tmp_path)
+    assert failed(result) == [COMPILES], repr(result)
+    hint = result[COMPILES].hint
+    assert f"google.protobuf has no type {written}; the well-known type closest to it is Timestamp, from " \
+           '"google/protobuf/timestamp.proto"' in hint, hint
+    assert "case-sensitive" in hint and "time_stamp" not in hint and "date_time" not in hint
+
+
+def test_a_well_known_type_without_its_import_is_told_the_file_that_declares_it(tmp_path):
+    """The file comes from what protoc ships: DoubleValue is in wrappers.proto, not in a double_value.proto."""
+    result = check(wrong({"google.protobuf.Timestamp starts_at": "google.protobuf.DoubleValue starts_at"}), tmp_path)
+    assert failed(result) == [COMPILES], repr(result)
+    assert 'import "google/protobuf/wrappers.proto";' in result[COMPILES].hint
+
+
+@pytest.mark.parametrize("imported", ["google/protobuf/timestamps.proto", "google/protobuf/time_stamp.proto"])
+def test_a_misspelt_import_shows_its_folders_and_line_and_the_file_it_meant(imported, tmp_path):
+    source = wrong({IMPORT: f'import "{imported}";'})
+    result = check(source, tmp_path)
+    assert failed(result) == [COMPILES], repr(result)
+    line = source.splitlines().index(f'import "{imported}";')  # the %%writefile line is not in the file
+    assert result[COMPILES].got == f'protoc says: my_talk.proto:{line}:1: Import "{imported}" was not found or had ' \
+                                   "errors.", result[COMPILES].got
+    assert 'the well-known file closest to it is "google/protobuf/timestamp.proto"' in result[COMPILES].hint
+
+
+def test_an_option_protoc_refuses_is_named_not_the_line_protoc_points_at(tmp_path):
+    """protoc reports `option allow_alias = false;` where the enum ends, at the next declaration's line."""
+    result = check(wrong({"enum Level {\n": "enum Level {\n  option allow_alias = false;\n"}), tmp_path)
+    assert failed(result) == [COMPILES], repr(result)
+    assert "delete `option allow_alias = false;` from Level" in result[COMPILES].hint
+    assert "the one just before it" not in result[COMPILES].hint

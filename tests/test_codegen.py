@@ -2,11 +2,20 @@
 import shutil
 import subprocess
 import sys
+from pprint import pformat
 
 import pytest
 
-from workshop import PROTOS, ROOT
-from workshop.codegen import ProtoError, descriptor_set, generate, protoc_location, protoc_message
+from workshop import PROTOS, ROOT, shipped_contracts
+from workshop.codegen import (
+    ProtoError,
+    descriptor_set,
+    generate,
+    protoc_location,
+    protoc_message,
+    read_stamp,
+    well_known_types,
+)
 
 
 @pytest.fixture
@@ -141,3 +150,56 @@ def test_protoc_message_keeps_file_line_and_text_but_no_folders(tmp_path):
 def test_descriptor_set_of_a_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         descriptor_set(tmp_path / "nothing.proto")
+
+
+def test_another_package_name_regenerates_and_the_stamp_names_it(contracts, tmp_path):
+    """A call with another package name once (the walker's generate(..., "users")) must not stick."""
+    package_dir = tmp_path / "out" / "mycontracts"
+    generate(contracts, package_dir, "users")
+    assert "from users import users_pb2" in (package_dir / "users_pb2_grpc.py").read_text()
+    assert generate(contracts, package_dir, "mycontracts") is True
+    assert "from mycontracts import users_pb2" in (package_dir / "users_pb2_grpc.py").read_text()
+    assert read_stamp(package_dir).package == "mycontracts"
+    assert generate(contracts, package_dir, "mycontracts") is False
+
+
+def test_protoc_message_keeps_an_imports_folders_and_the_line_that_imports_it(tmp_path):
+    contract = tmp_path / "users.proto"
+    contract.write_text('syntax = "proto3";\npackage users.v1;\nimport "google/api/annotations.proto";\n')
+    with pytest.raises(ProtoError) as raised:
+        descriptor_set(contract)
+    assert protoc_message(raised.value).splitlines() == [
+        "google/api/annotations.proto: File not found.",
+        'users.proto:3:1: Import "google/api/annotations.proto" was not found or had errors.']
+
+
+def test_well_known_types_are_those_of_the_files_protoc_ships():
+    types = well_known_types()
+    assert types["Timestamp"] == "google/protobuf/timestamp.proto"
+    assert types["DoubleValue"] == "google/protobuf/wrappers.proto" and types["Empty"] == "google/protobuf/empty.proto"
+    assert "TimeStamp" not in types and "DateTime" not in types
+
+
+def test_the_recorded_fingerprints_are_those_of_the_contracts_in_protos():
+    """workshop/shipped_contracts.py tells the kit's contracts from ones edited in place: it must follow protos/."""
+    now = {path.name: shipped_contracts.fingerprint(path) for path in sorted(PROTOS.glob("*.proto"))}
+    assert now == shipped_contracts.FINGERPRINTS, (
+        "a contract in protos/ changed, or one was added or removed. If that was meant, set FINGERPRINTS in "
+        f"workshop/shipped_contracts.py to:\n{pformat(now)}")
+
+
+def test_a_checkout_with_windows_line_endings_is_as_shipped(tmp_path):
+    crlf = tmp_path / "users.proto"
+    crlf.write_bytes((PROTOS / "users.proto").read_bytes().replace(b"\n", b"\r\n"))
+    assert shipped_contracts.is_as_shipped(crlf)
+    crlf.write_bytes(crlf.read_bytes() + b"// one line more\r\n")
+    assert not shipped_contracts.is_as_shipped(crlf)
+
+
+def test_contracts_not_as_shipped_are_named_changed_missing_or_added(contracts):
+    assert shipped_contracts.not_as_shipped(contracts) == {}
+    (contracts / "users.proto").write_text((contracts / "users.proto").read_text() + "message Extra {}\n")
+    (contracts / "chat.proto").unlink()
+    (contracts / "mine.proto").write_text('syntax = "proto3";\n')
+    assert shipped_contracts.not_as_shipped(contracts) == {"chat.proto": "missing", "mine.proto": "added",
+                                                           "users.proto": "changed"}

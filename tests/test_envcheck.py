@@ -1,13 +1,30 @@
 """The environment check: ✓ on a good setup, and a ✗ with the fixing command for each kind of trouble."""
+import shutil
 import subprocess
 import sys
 
-from workshop import ROOT, envcheck
+from workshop import PROTOS, ROOT, envcheck
 
 
 def test_everything_passes_in_the_kit_environment():
     result = envcheck.environment_check()
     assert result.all_passed, repr(result)
+    assert result.warnings == [] and "⚠" not in repr(result)
+
+
+def test_an_edited_kit_contract_is_a_warning_that_names_the_file_and_how_to_restore_it(tmp_path, monkeypatch):
+    """The walker's edit of protos/users.proto (a field and DeleteUser): it compiles and serves, so the check
+    passes, and says which file is not the kit's and how to get the kit's back."""
+    protos = tmp_path / "protos"
+    shutil.copytree(PROTOS, protos)
+    users = protos / "users.proto"
+    users.write_text(users.read_text().replace("  UserType user_type = 4;\n}", "  UserType user_type = 4;\n"
+                                               "  string phone = 5;\n}"))
+    monkeypatch.setattr(envcheck, "PROTOS", protos)
+    result = envcheck.environment_check()
+    assert result.all_passed, repr(result)
+    assert repr(result).splitlines()[-1].startswith("⚠ protos/users.proto was changed"), repr(result)
+    assert "git checkout protos/users.proto" in result.warnings[0]
 
 
 def test_a_package_at_the_wrong_version_is_named_with_the_fix(tmp_path, monkeypatch):

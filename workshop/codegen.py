@@ -2,11 +2,12 @@
 
 Generated code lands inside a package (protoc's `-I<package path>=<protos>` form), so its own
 imports read `from workshop.protos import users_pb2` and work from notebooks, tests and server
-processes alike, whatever the current directory. Regeneration happens only when a contract
-changed, so importing the generated package costs a hash of a few small files.
+processes alike, whatever the current directory. Regeneration happens only when a contract (or the
+package name, or the generator) changed, so importing the generated package costs a hash of a few small files.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,15 @@ STAMP_NAME = ".contracts.sha256"
 
 
 class ProtoError(Exception):
-    """A contract that protoc refused; the message is protoc's own, pointing at file and line."""
+    """A contract that protoc refused; the message is protoc's own, pointing at file and line.
+
+    `folder` is the contracts' folder on this machine, with which protoc's lines about them start: what
+    protoc_message leaves out, and only that (an import's path, such as google/api/annotations.proto, stays).
+    """
+
+    def __init__(self, message: str, folder: Path | None = None):
+        super().__init__(message)
+        self.folder = folder
 
 
 def _version(package: str) -> str:
@@ -50,19 +60,56 @@ def generated_hash(package_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def read_stamp(package_dir: Path) -> tuple[str, str] | None:
-    """(the contracts' fingerprint, the generated files' one) that generate() wrote last; None if it never did."""
+@dataclass(frozen=True)
+class Stamp:
+    """What generate() wrote last beside the code: all that the code was made from, and the code's own fingerprint.
+
+    Everything that changes the output is in it: the contracts and grpcio-tools' version, the package name (the
+    generated files import each other by it) and grpclib's plugin. A call that differs in any of them regenerates.
+    """
+
+    contracts: str
+    package: str
+    grpclib: str  # grpclib's version when its stubs were asked for, else ""
+    generated: str
+
+    def text(self) -> str:
+        return (f"contracts {self.contracts}\npackage {self.package}\ngrpclib {self.grpclib or '-'}\n"
+                f"generated {self.generated}\n")
+
+
+def read_stamp(package_dir: Path) -> Stamp | None:
+    """The stamp generate() wrote last into `package_dir`; None if it never did (or an older kit wrote it)."""
     stamp = Path(package_dir) / STAMP_NAME
     if not stamp.is_file():
         return None
-    contracts, _, generated = stamp.read_text().partition("\n")
-    return contracts, generated
+    fields = dict(line.partition(" ")[::2] for line in stamp.read_text().splitlines())
+    if set(fields) != {"contracts", "package", "grpclib", "generated"}:
+        return None
+    return Stamp(fields["contracts"], fields["package"], fields["grpclib"].strip("-"), fields["generated"])
 
 
 def _include_dir_of_well_known_types() -> str:
     import grpc_tools
 
     return str(Path(grpc_tools.__file__).parent / "_proto")
+
+
+@functools.cache
+def well_known_types() -> dict[str, str]:
+    """{'Timestamp': 'google/protobuf/timestamp.proto', ...}: every message and enum of package google.protobuf
+    in the files grpc_tools ships (what `import "google/protobuf/..."` finds), with the file that declares it."""
+    from google.protobuf import descriptor_pb2
+
+    include = Path(_include_dir_of_well_known_types())
+    files = sorted(path.relative_to(include).as_posix() for path in (include / "google" / "protobuf").glob("*.proto"))
+    with tempfile.TemporaryDirectory(prefix="protoc-") as scratch:
+        out = Path(scratch, "well-known.binpb")
+        subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{include}", f"--descriptor_set_out={out}",
+                        *files], capture_output=True, check=True)
+        found = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    return {declared.name: file.name for file in found.file if file.package == "google.protobuf"
+            for declared in [*file.message_type, *file.enum_type]}
 
 
 def grpclib_plugin() -> str:
@@ -85,10 +132,10 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
     Raises ProtoError with protoc's message when a contract does not compile.
     """
     proto_dir, package_dir = Path(proto_dir).resolve(), Path(package_dir).resolve()
-    stamp = package_dir / STAMP_NAME
-    fingerprint = contracts_hash(proto_dir) + (f"+grpclib {_version('grpclib')}" if grpclib else "")
-    if not force and read_stamp(package_dir) == (fingerprint, generated_hash(package_dir)):
-        return False  # the contracts are as they were, and nobody changed what was made of them
+    made_from = {"contracts": contracts_hash(proto_dir), "package": package,
+                 "grpclib": _version("grpclib") if grpclib else ""}
+    if not force and read_stamp(package_dir) == Stamp(**made_from, generated=generated_hash(package_dir)):
+        return False  # made from the same contracts in the same way, and nobody changed what was made of them
 
     protos = sorted(proto_dir.glob("*.proto"))
     if not protos:
@@ -110,7 +157,7 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
             # protoc names files by their virtual path; show the learner the real one.
             real_prefix = f"{proto_dir}{os.sep}"  # a function, not a string: Windows paths hold backslashes
             message = re.sub(rf"(?m)^{re.escape(virtual)}/", lambda _: real_prefix, result.stderr.strip())
-            raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}")
+            raise ProtoError(f"protoc could not compile the contracts in {proto_dir}:\n{message}", proto_dir)
         generated = Path(out_root, virtual)
         for stale in {*package_dir.glob("*_pb2*.py*"), *package_dir.glob("*_grpc.py")}:  # x_pb2_grpc.py: both
             if not (generated / stale.name).exists():
@@ -123,20 +170,19 @@ def generate(proto_dir: Path, package_dir: Path, package: str, force: bool = Fal
     init = package_dir / "__init__.py"
     if not init.exists():
         init.write_text('"""Generated by workshop.codegen."""\n')
-    stamp.write_text(f"{fingerprint}\n{generated_hash(package_dir)}")
+    (package_dir / STAMP_NAME).write_text(Stamp(**made_from, generated=generated_hash(package_dir)).text())
     return True
 
 
-_PROTOC_PATH = re.compile(r"^.*?([^\\/:]+\.proto)(?=:)")
-
-
 def protoc_message(error: ProtoError) -> str:
-    """protoc's own lines from a ProtoError, each starting with the file name (no folders).
+    """protoc's own lines from a ProtoError, without the folder of the learner's contracts.
 
-    Folders differ between laptops and runs; the file name, line and column are what a learner
-    needs. Warnings are left out when there are errors to read.
+    That folder differs between laptops and runs; the file name, line and column are what a learner
+    needs. An import's path is kept whole (`google/api/annotations.proto: File not found.`): it is what
+    the contract wrote. Warnings are left out when there are errors to read.
     """
-    lines = [_PROTOC_PATH.sub(r"\1", line) for line in str(error).splitlines()[1:] if line.strip()]
+    prefix = f"{error.folder}{os.sep}" if error.folder is not None else None
+    lines = [line.removeprefix(prefix) if prefix else line for line in str(error).splitlines()[1:] if line.strip()]
     errors = [line for line in lines if ": warning:" not in line]
     return "\n".join(errors or lines) or str(error)
 
@@ -154,7 +200,8 @@ def descriptor_set(proto_file: Path, include_imports: bool = False,
                    source_info: bool = False) -> descriptor_pb2.FileDescriptorSet:
     """What protoc understood of one contract: its own FileDescriptorSet (`--descriptor_set_out`).
 
-    The contract is compiled alone, with its folder and the well-known types on the import path.
+    The contract is compiled alone, with the well-known types and its folder on the import path, in that order:
+    a file of the learner's named google/protobuf/timestamp.proto cannot stand in for the real one.
     Nothing is generated and nothing is imported, so a learner can change a contract and check it
     again as often as they like (protobuf's registry in a process takes each file only once).
     The contract is the set's last file; with `include_imports`, the files it imports come first; with
@@ -171,7 +218,7 @@ def descriptor_set(proto_file: Path, include_imports: bool = False,
         out = Path(scratch, "contract.binpb")
         command = [
             sys.executable, "-m", "grpc_tools.protoc",
-            f"-I{proto_file.parent}", f"-I{_include_dir_of_well_known_types()}",
+            f"-I{_include_dir_of_well_known_types()}", f"-I{proto_file.parent}",
             f"--descriptor_set_out={out}", *(["--include_imports"] if include_imports else []),
             *(["--include_source_info"] if source_info else []),
             proto_file.name,
@@ -182,5 +229,5 @@ def descriptor_set(proto_file: Path, include_imports: bool = False,
             lines = [line for line in result.stderr.strip().splitlines() if not _ABSL_LOG_LINE.match(line)]
             real_prefix = f"{proto_file.parent}{os.sep}"
             message = re.sub(r"(?m)^(?=[\w.-]+\.proto:)", lambda _: real_prefix, "\n".join(lines))
-            raise ProtoError(f"protoc could not compile {proto_file}:\n{message}")
+            raise ProtoError(f"protoc could not compile {proto_file}:\n{message}", proto_file.parent)
         return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())

@@ -1,8 +1,9 @@
 """Checker for notebook 03 (code generation): exercise 3.1, DeleteUser added to a copy of users.proto.
 
 It judges two things. The contract: what protoc understood of it (workshop.codegen.descriptor_set),
-compared with the kit's own protos/users.proto: everything that was there is still there with its
-name, number and type, and the one new rpc is all that was added. And the generated package, as a
+compared with the kit's own protos/users.proto (which must be as the kit shipped it: an edit there would
+move the baseline): everything that was there is still there with its name, number and type, and the one
+new rpc is all that was added; nothing else in its folder adds to the package. And the generated package, as a
 server uses it: imported in a fresh Python process, which builds a real server with
 add_UserManagerServicer_to_server and calls DeleteUser over loopback. That process is this module
 run as a program (see the end):
@@ -29,7 +30,8 @@ from workshop import PROTOS
 from workshop.checkers import contracts
 from workshop.checkers.contracts import rpcs_named_like, short, signature
 from workshop.checkers.support import TIMEOUT, CheckResult, Fail, run_checks
-from workshop.codegen import STAMP_NAME, contracts_hash, descriptor_set, generated_hash, read_stamp
+from workshop.codegen import STAMP_NAME, ProtoError, contracts_hash, descriptor_set, generated_hash, read_stamp
+from workshop.shipped_contracts import is_as_shipped, restore
 
 SERVICE = "UserManager"
 NEW_METHOD = "DeleteUser"
@@ -38,13 +40,14 @@ PROBE_TIMEOUT = 60  # seconds for the fresh process: starting Python and grpc on
 
 @dataclass
 class Answer:
-    """The learner's contract as protoc understood it, the kit's original, and what was generated."""
+    """The learner's contract as protoc understood it, the kit's original (and its file), and what was generated."""
 
     contract: descriptor_pb2.FileDescriptorProto
-    original: descriptor_pb2.FileDescriptorProto
+    original: descriptor_pb2.FileDescriptorProto | None  # None: the kit's file does not compile
     contract_path: Path
     package_dir: Path
     generated: dict
+    kit_contract: Path
 
     def service(self, file=None):
         file = self.contract if file is None else file
@@ -57,15 +60,25 @@ class Answer:
     @property
     def is_fresh(self) -> bool:
         stamp = read_stamp(self.package_dir)
-        return stamp is not None and stamp[0] == contracts_hash(self.contract_path.parent)
+        return stamp is not None and stamp.contracts == contracts_hash(self.contract_path.parent)
 
     @property
     def is_as_generated(self) -> bool:
         stamp = read_stamp(self.package_dir)
-        return stamp is not None and stamp[1] == generated_hash(self.package_dir)
+        return stamp is not None and stamp.generated == generated_hash(self.package_dir)
 
 
 # ---------------------------------------------------------------- the contract
+
+
+def _kit_as_shipped(answer: Answer) -> None:
+    name = answer.kit_contract.name
+    if not is_as_shipped(answer.kit_contract):
+        state = "does not compile any more" if answer.original is None else "is not as the kit shipped it"
+        raise Fail(f"the kit's own protos/{name} {state}: every case here compares your copy with it",
+                   f"3.1 changes the copy in {answer.contract_path.parent.name}/, never the kit's own, on which "
+                   f"every later notebook is built. Put it back: {restore(name)}. Then make your change in the "
+                   "%%writefile cell, and run it, the generate cell and this checker again")
 
 
 def _package(answer: Answer) -> None:
@@ -150,6 +163,19 @@ def _nothing_else_added(answer: Answer) -> None:
                    "with new names and numbers is safe in a real contract; it is just not this exercise)")
 
 
+def _no_other_contracts(answer: Answer) -> None:
+    """generate compiles every .proto of the folder into the package: another one adds to what servers import."""
+    folder = answer.contract_path.parent
+    others = sorted(path.name for path in folder.glob("*.proto") if path.name != answer.contract_path.name)
+    if others:
+        them = " and ".join(others) if len(others) < 3 else f"{', '.join(others[:-1])} and {others[-1]}"
+        raise Fail(f"{folder.name}/ also holds {them}",
+                   f"move {them} out of {folder.name}/ (into a folder of your own, such as my_scratch/), then run "
+                   f"the generate cell again: generate compiles every .proto in {folder.name}/ into "
+                   f"{answer.package_dir.name}/, so what {them} declare{'s' if len(others) == 1 else ''} would be "
+                   f"part of the package next to {answer.contract_path.name}'s")
+
+
 def _delete_user_declared(answer: Answer) -> None:
     service = answer.service()
     if service is None:
@@ -179,6 +205,13 @@ def _regenerated(answer: Answer) -> None:
                        f"that name on the path, where generate makes {name} a package whose files import each "
                        "other, and notes which contract they were made from")
         raise Fail(f"there is no generated package {name}/ yet", answer.regenerate)
+    stamp = read_stamp(answer.package_dir)
+    if stamp is not None and stamp.package != name:
+        raise Fail(f"{name}/ was generated as package {stamp.package!r}, so its files import each other as "
+                   f"`from {stamp.package} import ...`",
+                   f"generate's third argument is the package's name, which is its folder's: run the notebook's "
+                   f'generate cell, generate(Path("{answer.contract_path.parent.name}"), Path("{name}"), '
+                   f'"{name}"), which writes the files again')
     if not answer.is_fresh:
         raise Fail(f"{name}/ was generated before your last change to {answer.contract_path.name}",
                    answer.regenerate)
@@ -216,13 +249,17 @@ def _generated_has(part: str, what: str) -> Callable[[Answer], None]:
     return case
 
 
+KIT_AS_SHIPPED = "the kit's own protos/users.proto is as shipped: the exercise changes only your copy"
 RULES: dict[str, Callable[[Answer], None]] = {  # Exercise 3.1: each rule is one case (after "compiles")
+    KIT_AS_SHIPPED: _kit_as_shipped,
     "package users.v1, as before": _package,
     "every message, field and enum value keeps its name, number, type and options": _existing_kept,
     f"{SERVICE} keeps its five rpcs as they were": _rpcs_kept,
     "nothing else is added: no other new rpc, service, message, field, enum value, import, option or reserved":
         _nothing_else_added,
     f"{SERVICE} has rpc {NEW_METHOD}(UserRequest) returns (UserResponse), unary": _delete_user_declared,
+    "no other .proto next to users.proto (generate puts every .proto of the folder into the package)":
+        _no_other_contracts,
     "the generated package is made from your latest contract": _regenerated,
     f"{SERVICE}Stub has {NEW_METHOD}": _generated_has("stub", f"{SERVICE}Stub.{NEW_METHOD}"),
     f"{SERVICE}Servicer has {NEW_METHOD}": _generated_has("servicer", f"{SERVICE}Servicer.{NEW_METHOD}"),
@@ -254,10 +291,15 @@ def check_delete_user(contract: str | Path = "my_contracts/users.proto",
     mine, failure = contracts.compile_contract(contract_path, shown=str(contract_path), rerun=rerun)
     cases = [(f"{contract_path.name} compiles", lambda: _raise(failure))]
     if failure is None:
-        original = descriptor_set(PROTOS / "users.proto", source_info=True).file[-1]
-        probe = _probe(package_dir, f"{contract_path.stem}_pb2_grpc")
-        answer = Answer(mine, original, contract_path, package_dir, probe)
-        cases += [(label, lambda rule=rule: rule(answer)) for label, rule in RULES.items()]
+        kit_contract = PROTOS / "users.proto"
+        try:
+            original = descriptor_set(kit_contract, source_info=True).file[-1]
+        except (ProtoError, FileNotFoundError):  # the kit's file broken or gone: nothing to compare with
+            original = None
+        probe = _probe(package_dir, f"{contract_path.stem}_pb2_grpc") if original is not None else {}
+        answer = Answer(mine, original, contract_path, package_dir, probe, kit_contract)
+        rules = RULES if original is not None else {KIT_AS_SHIPPED: _kit_as_shipped}
+        cases += [(label, lambda rule=rule: rule(answer)) for label, rule in rules.items()]
     return run_checks("Exercise 3.1 · DeleteUser", cases)
 
 

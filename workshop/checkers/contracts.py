@@ -7,6 +7,7 @@ It is not a checker; the checkers of notebooks 02 and 03 both stand on it.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2, text_format
 
 from workshop.checkers.support import Fail
-from workshop.codegen import ProtoError, descriptor_set, protoc_message
+from workshop.codegen import ProtoError, descriptor_set, protoc_message, well_known_types
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 PROTO2_COMPLAINT = 'Expected "required", "optional", or "repeated"'  # protoc's words for a field without a label
@@ -24,16 +25,61 @@ MESSAGE_TYPE = descriptor_pb2.FileDescriptorProto.MESSAGE_TYPE_FIELD_NUMBER
 NESTED_TYPE = descriptor_pb2.DescriptorProto.NESTED_TYPE_FIELD_NUMBER
 FIELD = descriptor_pb2.DescriptorProto.FIELD_FIELD_NUMBER
 JSON_NAME = FieldProto.JSON_NAME_FIELD_NUMBER
-UNDEFINED_WELL_KNOWN = re.compile(r'"google\.protobuf\.(\w+)" is not defined')  # its import is missing
+UNDEFINED_WELL_KNOWN = re.compile(r'"google\.protobuf\.(\w+)" is not defined')  # a missing import, or a misspelling
+IMPORT_NOT_FOUND = re.compile(r'Import "([^"]+)" was not found')
+NO_EFFECT = re.compile(r"\"(\w+)\" declares '([^']+)' which has no effect")  # protoc's line is past the declaration
 
 
 # ---------------------------------------------------------------- compiling
 
 
 def first_problem(error: ProtoError) -> str:
-    """protoc's first line that names a file, line and column (the one a learner should read)."""
+    """protoc's first line that names a file, line and column (the one a learner should read).
+
+    An import that is not found comes first as `google/api/annotations.proto: File not found.`, a line with no
+    number; the line after it names the import's line in the contract.
+    """
     lines = protoc_message(error).splitlines()
-    return next((line for line in lines if ".proto:" in line), lines[0] if lines else str(error))
+    return next((line for line in lines if re.search(r"\.proto:\d+:\d+:", line)),
+                next((line for line in lines if ".proto:" in line), lines[0] if lines else str(error)))
+
+
+def closest_well_known(name: str) -> str:
+    """The well-known type a misspelt google.protobuf.<name> most likely meant: TimeStamp, timestamp or DateTime
+    → Timestamp. The words of the name found in a type's name count first, then how alike the two are."""
+    words = [word.lower() for word in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(word) > 2]
+
+    def likeness(candidate: str) -> tuple[int, float]:
+        lower = candidate.lower()
+        return sum(word in lower for word in words), difflib.SequenceMatcher(None, name.lower(), lower).ratio()
+
+    return max(sorted(well_known_types()), key=likeness)
+
+
+def _undefined_well_known_hint(name: str, rerun: str) -> str:
+    """A google.protobuf type protoc does not know: its file is not imported, or no such type exists."""
+    types = well_known_types()
+    if name in types:
+        return (f'google.protobuf.{name} is declared in another file, which yours must import: `import '
+                f'"{types[name]}";` after the package line. Then run {rerun}')
+    meant = closest_well_known(name)
+    return (f"google.protobuf has no type {name}; the well-known type closest to it is {meant}, from "
+            f'"{types[meant]}". Type names are case-sensitive and exact: write google.protobuf.{meant} (and '
+            f'import "{types[meant]}" if your file does not yet). Then run {rerun}')
+
+
+def _import_not_found_hint(imported: str, rerun: str) -> str:
+    """An import protoc cannot find: a misspelt well-known file, or a file the kit does not have."""
+    files = sorted(set(well_known_types().values()))
+    by_name = {file.rsplit("/", 1)[-1]: file for file in files}
+    close = difflib.get_close_matches(imported.rsplit("/", 1)[-1], by_name, n=1, cutoff=0.8)
+    if close:
+        return (f'there is no "{imported}"; the well-known file closest to it is "{by_name[close[0]]}", which '
+                f"protoc always finds: write that in the import line (file names are exact, folders included). "
+                f"Then run {rerun}")
+    return (f'"{imported}" is not here: protoc finds an import in the contract\'s own folder, or among the '
+            "well-known types that come with it (google/protobuf/...). The exercise needs no other file: take the "
+            f"import out, with whatever uses it. Then run {rerun}")
 
 
 def compile_contract(path: Path, shown: str, rerun: str) -> tuple[descriptor_pb2.FileDescriptorProto | None,
@@ -51,10 +97,13 @@ def compile_contract(path: Path, shown: str, rerun: str) -> tuple[descriptor_pb2
         problem = first_problem(error)
         hint = f"fix the line protoc names (or the one just before it), then run {rerun}"
         if undefined := UNDEFINED_WELL_KNOWN.search(problem):
-            name = undefined.group(1)
-            hint = (f"google.protobuf.{name} is declared in another file, which yours must import: "
-                    f'`import "google/protobuf/{re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()}.proto";` after the '
-                    f"package line. Then run {rerun}")
+            hint = _undefined_well_known_hint(undefined.group(1), rerun)
+        if missing := IMPORT_NOT_FOUND.search(problem):
+            hint = _import_not_found_hint(missing.group(1), rerun)
+        if no_effect := NO_EFFECT.search(problem):
+            declaration, option = no_effect.groups()
+            hint = (f"delete `{option}` from {declaration}: it changes nothing, so protoc refuses it. (For this one "
+                    f"protoc's line number points past {declaration}, not at the option.) Then run {rerun}")
         if PROTO2_COMPLAINT in problem:
             hint = ('is `syntax = "proto3";` the first line? Without it protoc reads the file as proto2, '
                     "where every field needs a label")

@@ -20,6 +20,8 @@ FieldProto = descriptor_pb2.FieldDescriptorProto
 PACKAGE = "conference.v1"
 LEVEL_VALUES = {"LEVEL_UNSPECIFIED": 0, "LEVEL_BEGINNER": 1, "LEVEL_INTERMEDIATE": 2, "LEVEL_ADVANCED": 3}
 TIMESTAMP = "google.protobuf.Timestamp"
+TIMESTAMP_FILE = "google/protobuf/timestamp.proto"  # the well-known file that declares it, shipped with protoc
+TALK_NUMBERS = {"id": 1, "title": 2, "speakers": 3, "level": 4, "starts_at": 5}
 
 
 # ---------------------------------------------------------------- exercise 2.1
@@ -135,8 +137,26 @@ TYPE_HINTS = {
     "string": "a text field is `string`",
     "int64": "the spec asks for `int64`",
     "enum Level": "the type of an enum field is the enum's name, Level (not int32, not string)",
-    TIMESTAMP: f'its type is {TIMESTAMP}, from "google/protobuf/timestamp.proto", which the skeleton imports',
+    TIMESTAMP: f'its type is {TIMESTAMP}, from "{TIMESTAMP_FILE}", which the skeleton imports',
 }
+
+
+def _borrows_timestamp(file) -> bool:
+    """True when a field's google.protobuf.Timestamp comes from a file other than the well-known one (a
+    timestamp.proto written by hand): protoc resolves it through one of the file's other imports."""
+    return TIMESTAMP_FILE not in file.dependency and any(
+        field.type_name == f".{TIMESTAMP}" for message in messages(file).values() for field in message.field)
+
+
+def _well_known_timestamp(name: str, file) -> None:
+    """Fail when the field's google.protobuf.Timestamp is not the one from google/protobuf/timestamp.proto."""
+    if _borrows_timestamp(file):
+        source = ", ".join(f'"{imported}"' for imported in file.dependency) or "your own file"
+        raise Fail(f"{name}'s {TIMESTAMP} is not the well-known one: it comes from {source}, not from "
+                   f'"{TIMESTAMP_FILE}"',
+                   f'import "{TIMESTAMP_FILE}" in its place and delete the Timestamp you wrote: the well-known one '
+                   "comes with protobuf, no file to write. One of your own is another type, whatever its name, which "
+                   "libraries do not turn into a datetime")
 
 
 def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[object], None]:
@@ -164,6 +184,8 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
                 else:
                     hint += f" (`{written}`): an id is a whole number, and {got_type} holds something else"
             raise Fail(f"{name} is of type {got_type}; expected {type_}", hint)
+        if type_ == TIMESTAMP:
+            _well_known_timestamp(name, file)
         if got_label != label:
             if label == "repeated":
                 hint = "a list is one field marked `repeated` before its type"
@@ -178,9 +200,12 @@ def _talk_field(name: str, number: int, label: str, type_: str) -> Callable[[obj
                        f"a second enum {type_[5:]} is still inside message {declared.split('.')[-2]}, and inside "
                        "the message its name means that one: delete the copy, so that only the top-level enum is left")
         if field.number != number:
+            owner = next((other for other, its in TALK_NUMBERS.items() if its == field.number), None)
+            theirs = f"; {field.number} is the number of {owner}" if owner else ""
             raise Fail(f"{name} has field number {field.number}; expected {number}",
-                       "the number after `=` is the field's tag on the wire, not a default value: "
-                       f"write `= {number}`")
+                       f"each field keeps the number the spec gives it: write `= {number}` here{theirs}. The number "
+                       f"is the field's tag on the wire, so a program built from the spec would read tag "
+                       f"{field.number} as {owner or 'a field it does not know'}")
 
     return case
 
@@ -202,7 +227,8 @@ def _nothing_else(file) -> None:
     found += [f"message {m.name}" for m in file.message_type if talk and m.name != "Talk" and m.name not in holders]
     found += [f"enum {e.name}" for e in file.enum_type if level and e.name != "Level"]
     found += [f"service {s.name}" for s in file.service]
-    found += [f'import "{name}"' for name in file.dependency if name != "google/protobuf/timestamp.proto"]
+    if not _borrows_timestamp(file):  # else the import that brings the Timestamp is starts_at's case's business
+        found += [f'import "{name}"' for name in file.dependency if name != TIMESTAMP_FILE]
     found += [f'import public "{file.dependency[index]}"' for index in file.public_dependency]  # re-exported
     found += [f'import weak "{file.dependency[index]}"' for index in file.weak_dependency]  # optional at runtime
     found += [f"extend {extension.extendee.lstrip('.')} {{ {extension.name} = {extension.number} }}"
@@ -243,7 +269,7 @@ def _nothing_else(file) -> None:
                    "which programs built from it will rely on. Take it out")
 
 
-TALK_FIELDS = {"id", "title", "speakers", "level", "starts_at"}
+TALK_FIELDS = set(TALK_NUMBERS)
 RULES: dict[str, Callable[[object], None]] = {  # Exercise 2.1: each rule is one case (after "compiles")
     'syntax = "proto3"': _syntax,
     f"package {PACKAGE}": _package,
