@@ -4,6 +4,7 @@ A wrong answer is the answer in solutions/ with one mistake put in; it must fail
 rule it breaks, with a hint that names that rule, and pass every other case it can.
 """
 import re
+import textwrap
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ from exercises import check_server_cell as check
 import server_runner
 from workshop.checkers import unary, unary_caller
 from workshop.checkers.add_user import ADD_USER_RULES, EVERY_TYPE_HINT, INVALID_FIELDS, check_add_user
+from workshop.checkers.support import run_checks
 from workshop.checkers.unary import GET_USER_RULES, check_get_user
 from workshop.checkers.unary_caller import RULES as NICKNAME_OF_RULES
 from workshop.checkers.unary_caller import check_nickname_of
@@ -30,6 +32,7 @@ ID_CHECK = '''        problem = users.problem_with_id(request.id)  # below 1 can
 '''
 NOT_FOUND = "context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))"
 
+ANSWER_BODY = answer(GET_USER).split("context):\n", 1)[1].split("\n\n\n", 1)[0] + "\n"  # GetUser's lines
 ID_CHECK_AFTER_THE_LOOKUP = wrong(GET_USER, ID_CHECK, "").replace(f"            {NOT_FOUND}", f"""\
             if request.id <= 0:  # the mistake: the id is checked only when the lookup found nobody
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.problem_with_id(request.id))
@@ -76,8 +79,9 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
                                "user.nickname = user.nickname.strip().lower()\n"
                                "        return users_pb2.UserResponse(user=user)"), {"found"},
                          "UserResponse(user=user)"),
-    "the next id looked up": (wrong(GET_USER, "self.directory.get(request.id)", "self.directory.get(request.id + 1)"),
-                              {"found"}, "look up the id that was asked for"),
+    # id 1 finds the planted id 0; (+ 1 would overflow at 2**63-1, an unknown id)
+    "the id before looked up": (wrong(GET_USER, "self.directory.get(request.id)", "self.directory.get(request.id - 1)"),
+                                {"found"}, "look up the id that was asked for"),
     "NOT_FOUND for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT", "NOT_FOUND")),
                                  {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
     "UNAVAILABLE for nobody": (wrong(GET_USER, NOT_FOUND, NOT_FOUND.replace("NOT_FOUND", "UNAVAILABLE")), {"unknown"},
@@ -88,11 +92,28 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
     "a sleep of 6 s": (wrong(GET_USER, "        return users_pb2", "        time.sleep(6)\n        return users_pb2"
                              ).replace("import grpc", "import time\n\nimport grpc"), {"found", "at once"},
                        "a time.sleep"),
-    # int64 ids have no limit above: a user beyond 32 bits is in the checker's seed
+    # int64 ids have no limit above: a user beyond 32 bits is in the checker's seed, and ids far past it nobody has
     "an upper limit of its own": (wrong(GET_USER, ID_CHECK, ID_CHECK + """\
         if request.id > 2**31 - 1:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id too large")
-"""), {"found"}, "an id of 1 or more is a good one"),
+"""), {"found", "unknown"}, "an id of 1 or more is a good one"),
+    # the same at a float's 53 bits ("JavaScript clients cannot hold more")
+    "a limit at 2**53": (wrong(GET_USER, ID_CHECK, ID_CHECK + """\
+        if request.id > 2**53 - 1:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"id must be at most {2**53 - 1}; got {request.id}")
+"""), {"found", "unknown"}, "an id of 1 or more is a good one"),
+    # a JSON habit: past 2**53 a float finds the neighbour, which the seed holds
+    "the id made a float": (wrong(GET_USER, "self.directory.get(request.id)", "self.directory.get(request.id * 1.0)"),
+                            {"found"}, "made a float on the way"),
+    # the message of no_user_with, given the request: "no user has id id: 73\n"
+    "no_user_with given the request": (wrong(GET_USER, "users.no_user_with(request.id)", "users.no_user_with(request)"),
+                                       {"unknown"}, "give it the id, request.id"),
+    # one except around everything: it catches NOT_FOUND's and INVALID_ARGUMENT's aborts, and says INTERNAL
+    "an except Exception around everything": (wrong(GET_USER, ANSWER_BODY, "        try:\n" + textwrap.indent(
+        ANSWER_BODY, "    ") + """\
+        except Exception as error:  # the mistake: "anything unexpected is INTERNAL"
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {error!r}")
+"""), {"unknown", "invalid", "invalid message"}, "catches that very exception"),
     # the kit's message for id 0, copied: for -7 it names another id
     "a message copied for id 0": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace(
         "problem)", '"id must be a positive number; got 0")')), {"invalid message"},
@@ -122,10 +143,16 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
         left = context.time_remaining()
         if left is not None and left < 2:  # the mistake: "too little time to answer well"
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline too short")
-"""), {"found"}, "the caller's deadline is the caller's to choose"),
+"""), {"short deadline"}, "the caller's deadline is the caller's to choose"),
+    # the same before the id check, under a second, in grpc's own words: it came back long before the deadline
+    "a deadline under 0.6 s refused in grpc's words": (wrong(GET_USER, ID_CHECK, """\
+        left = context.time_remaining()
+        if left is not None and left < 0.6:  # the mistake: "don't start work we can't finish"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+""" + ID_CHECK), {"short deadline"}, "the caller's deadline is the caller's to choose"),
     "the nickname sent on in a trailer": (wrong(GET_USER, "        return users_pb2.UserResponse(user=user)", """\
         context.set_trailing_metadata([("x-nickname", user.nickname)])  # the mistake: metadata is ASCII only
-        return users_pb2.UserResponse(user=user)"""), {"found"}, ""),
+        return users_pb2.UserResponse(user=user)"""), {"found"}, "metadata (headers and trailers) carries ASCII"),
     # a message built of the id and what problem_with_id said of it, which is None for a good id
     "a None in the message": (wrong(GET_USER, "users.no_user_with(request.id)",
                                     'f"user {request.id}: {users.problem_with_id(request.id)}"'), {"unknown"},
@@ -156,6 +183,7 @@ def test_get_user_abort_with_a_code_spelt_as_a_string_is_told_abort_takes_a_stat
     unknown = result[GET_USER_RULES["unknown"]]
     assert "ended UNKNOWN with your server's own words" in unknown.got, repr(result)
     assert "grpc.StatusCode.NOT_FOUND" in unknown.hint and "server.logs()" not in unknown.hint
+    assert "an `except Exception` around it catches that very exception" in unknown.hint  # UNKNOWN's other cause
 
 
 def test_get_user_rules_each_have_a_wrong_answer():
@@ -189,6 +217,17 @@ def test_get_user_checking_the_id_after_a_lookup_it_ignores_passes(tmp_path):
     looks_up_first = wrong(GET_USER, ID_CHECK + "        user = self.directory.get(request.id)\n",
                            "        user = self.directory.get(request.id)\n" + ID_CHECK)
     result = check(check_get_user, looks_up_first, tmp_path)
+    assert result.all_passed, repr(result)
+
+
+def test_get_user_slow_only_for_a_short_deadline_passes_as_a_deadline_that_really_passed(tmp_path):
+    """A call whose short deadline passes before the answer (a busy laptop) says nothing of the method: no ✗."""
+    slow = wrong(GET_USER, ID_CHECK, """\
+        left = context.time_remaining()
+        if left is not None and left < 1:
+            time.sleep(0.6)  # as a loaded laptop might: the caller's deadline passes first
+""" + ID_CHECK).replace("import grpc", "import time\n\nimport grpc")
+    result = check(check_get_user, slow, tmp_path)
     assert result.all_passed, repr(result)
 
 
@@ -329,6 +368,19 @@ STRICTER = {
     "the mail_address's limit in bytes": (refuses_also("len(request.mail_address.encode()) > users.MAX_MAIL_ADDRESS",
                                                        '"mail_address too long"'), {"valid"}),
     "ids of 32 bits only": (refuses_also("request.id > 2**31 - 1", '"id too large"'), {"chosen id"}),
+    "ids of 53 bits only": (refuses_also("request.id > 2**53 - 1", 'f"id must be at most {2**53 - 1}"'),
+                            {"chosen id"}),
+    "the largest id kept back": (refuses_also("request.id == 2**63 - 1", '"that id is reserved"'), {"chosen id"}),
+    "no character beyond U+FFFF": (refuses_also("any(ord(c) > 0xFFFF for c in request.nickname)",
+                                                '"no 4-byte characters"'), {"valid"}),
+    "only printable nicknames": (refuses_also("not request.nickname.isprintable()", '"nickname must be printable"'),
+                                 {"valid"}),
+    "no invisible format characters": (refuses_also("'\\u200b' in request.nickname", '"no zero-width spaces"'),
+                                       {"valid"}),
+    "no '@' in a nickname": (refuses_also('"@" in request.nickname', '"nickname may not hold an @"'), {"valid"}),
+    "domain labels of 63 characters at most": (refuses_also(
+        'any(len(label) > 63 for label in request.mail_address.rpartition("@")[2].split("."))',
+        '"a domain label is limited to 63 characters"'), {"valid"}),
 }
 
 
@@ -340,16 +392,57 @@ def test_add_user_that_refuses_more_than_the_rules_fails_the_cases_of_what_it_re
     assert all("was refused: INVALID_ARGUMENT" in result[ADD_USER_RULES[rule]].got for rule in rules), repr(result)
 
 
-def test_add_user_that_refuses_a_short_deadline_is_told_the_deadline_is_the_callers(tmp_path):
-    refuses = wrong(ADD_USER, CHECK_FIELDS, CHECK_FIELDS + """\
+@pytest.mark.parametrize("under", ["2", "0.5"])
+def test_add_user_that_refuses_a_short_deadline_is_told_the_deadline_is_the_callers(under, tmp_path):
+    refuses = wrong(ADD_USER, CHECK_FIELDS, CHECK_FIELDS + f"""\
         left = context.time_remaining()
-        if left is not None and left < 2:  # the mistake: "too little time to store it well"
+        if left is not None and left < {under}:  # the mistake: "too little time to store it well"
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline too short")
 """)
     result = check(check_add_user, refuses, tmp_path)
-    assert failed(result) == {ADD_USER_RULES["chosen id"], ADD_USER_RULES["valid"]}, repr(result)
-    assert "sent with a deadline of 1 s, was refused" in result[ADD_USER_RULES["valid"]].got
-    assert "the caller's deadline is the caller's to choose" in result[ADD_USER_RULES["valid"]].hint
+    assert failed(result) == {ADD_USER_RULES["short deadline"]}, repr(result)
+    assert "a valid user with a deadline of 0.4 s → DEADLINE_EXCEEDED: deadline too short" in (
+        result[ADD_USER_RULES["short deadline"]].got)
+    assert "the caller's deadline is the caller's to choose" in result[ADD_USER_RULES["short deadline"]].hint
+
+
+def test_add_user_that_checks_the_fields_only_for_id_0_is_told_to_check_a_chosen_id_too(tmp_path):
+    skips = wrong(ADD_USER, VALIDATION, "mistake = users.problem_with_new_user(request) if request.id <= 0 else None")
+    result = check(check_add_user, skips, tmp_path)
+    fields = [rule for rule, values, *_ in INVALID_FIELDS if all("id" not in fields for fields in values)]
+    assert len(fields) == 6 and failed(result) == set(fields), repr(result)
+    for rule in fields:
+        assert re.match(r"with id \d+ chosen: got OK", result[rule].got), repr(result)
+        assert "check every field whatever the id" in result[rule].hint
+
+
+def test_add_user_with_an_except_exception_that_says_internal_is_told_it_caught_the_abort(tmp_path):
+    source = answer(ADD_USER)
+    body = source[source.index("        mistake ="):source.index("        return")]
+    broad = wrong(ADD_USER, body, "        try:\n" + textwrap.indent(body, "    ") + """\
+        except Exception as error:  # the mistake: "anything unexpected is INTERNAL"
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {error!r}")
+""")
+    result = check(check_add_user, broad, tmp_path)
+    # every abort is caught: the refusals', and ALREADY_EXISTS's inside it
+    refusals = {rule for rule, *_ in INVALID_FIELDS} | {ADD_USER_RULES[rule] for rule in ("short", "not stored",
+                                                                                           "taken")}
+    assert failed(result) == refusals, repr(result)
+    for rule in refusals:
+        assert "got INTERNAL: internal error: Exception()" in result[rule].got, repr(result)
+        assert "context.abort ends the method by raising an exception" in result[rule].hint, repr(result)
+        assert "what the except does next (INTERNAL)" in result[rule].hint, repr(result)
+
+
+def test_add_user_that_sends_the_mail_address_in_a_trailer_is_told_metadata_is_ascii_only(tmp_path):
+    trailer = wrong(ADD_USER, REPLY, """\
+        context.set_trailing_metadata([("x-mail-address", stored.mail_address)])  # the mistake: ASCII only
+""" + REPLY)
+    result = check(check_add_user, trailer, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["valid"]}, repr(result)
+    assert "not in ASCII was stored, yet the call failed with INTERNAL: Invalid metadata" in (
+        result[ADD_USER_RULES["valid"]].got)
+    assert "metadata (headers and trailers) carries ASCII text only" in result[ADD_USER_RULES["valid"]].hint
 
 
 def test_add_user_that_answers_ok_to_the_same_user_sent_again_fails_the_taken_case(tmp_path):
@@ -443,7 +536,10 @@ def test_add_user_refusing_a_valid_user_fails_only_the_valid_case(condition, mes
     ("request.nickname = request.nickname.strip()", "a nickname with spaces and capitals: sent ' Ada Lovelace"),
     ("request.mail_address = request.mail_address.lower()", "spaces around it and no dot after the '@': sent"),
     ("request.mail_address = request.mail_address.strip()", "spaces around it and no dot after the '@': sent"),
-], ids=["nickname lowercased", "nickname stripped", "mail_address lowercased", "mail_address stripped"])
+    ("request.nickname = __import__('unicodedata').normalize('NFKC', request.nickname)",
+     "a nickname with the ligature 'ﬁ': sent 'ﬁona"),
+], ids=["nickname lowercased", "nickname stripped", "mail_address lowercased", "mail_address stripped",
+        "nickname NFKC-normalised"])
 def test_add_user_storing_something_else_than_was_sent_fails_only_the_valid_case(change, shown, tmp_path):
     result = check(check_add_user, wrong(ADD_USER, f"            {ADD}", f"            {change}  # the mistake\n"
                                                                         f"            {ADD}"), tmp_path)
@@ -638,9 +734,21 @@ NICKNAME_OF_WRONG = {  # rule broken: the answer with that one mistake
     "other errors": none_also_for("INVALID_ARGUMENT"),
     "gone": none_also_for("UNAVAILABLE"),
     "deadline": wrong(NICKNAME_OF, ", timeout=1)", ")"),
+    # "thread-safe": one call at a time, so each waits for every call before it
+    "threads": "import threading\n\nLOCK = threading.Lock()\n\n\n" + wrong(
+        NICKNAME_OF, "        reply = stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+        "        with LOCK:  # the mistake\n            reply = stub.GetUser(users_pb2.UserRequest(id=user_id), "
+        "timeout=1)"),
 }
 NICKNAME_OF_HINTS = {"found": "reply.user.nickname", "unknown": "return None", "other errors": "`raise`",
-                     "gone": "a server that is gone is not a missing user", "deadline": "timeout=1"}
+                     "gone": "a server that is gone is not a missing user", "deadline": "timeout=1",
+                     "threads": "a lock held around the call"}
+
+
+def test_nickname_of_rules_each_have_a_wrong_answer():
+    assert set(NICKNAME_OF_WRONG) == set(NICKNAME_OF_RULES)
+
+
 def test_nickname_of_skeleton_is_reported_as_not_done():
     result = check_nickname_of(caller(skeleton(NICKNAME_OF)))
     assert result.passed == 0 and len(result.cases) == len(NICKNAME_OF_RULES)
@@ -840,10 +948,13 @@ def test_nickname_of_that_keeps_what_it_was_told_is_told_of_its_cache_not_of_ano
         "    return reply.user.nickname": "    KEPT[user_id] = reply.user.nickname\n    return reply.user.nickname"})
     result = check_nickname_of(caller("KEPT = {}\n" + kept))
     # every id was asked of the first server: the other servers' answers come from the cache
-    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("other errors", "gone", "deadline")}, repr(result)
+    assert failed(result) == {NICKNAME_OF_RULES[rule] for rule in ("found", "other errors", "gone", "deadline")
+                              }, repr(result)
     for rule in ("other errors", "gone", "deadline"):
         assert "which another server gave earlier" in result[NICKNAME_OF_RULES[rule]].got
         assert "a nickname kept from an earlier call" in result[NICKNAME_OF_RULES[rule]].hint
+    assert "a new stub to another server" in result[NICKNAME_OF_RULES["found"]].got, repr(result)
+    assert "a nickname kept by id" in result[NICKNAME_OF_RULES["found"]].hint, repr(result)
 
 
 def test_add_user_set_code_without_a_return_is_told_the_method_goes_on(tmp_path):
@@ -997,3 +1108,80 @@ def test_nickname_of_a_return_in_finally_is_named_as_what_swallows_the_error():
     result = check_nickname_of(caller(SWALLOWS_IN_FINALLY))
     assert NICKNAME_OF_RULES["other errors"] in failed(result), repr(result)
     assert "a `return` in a `finally:` block" in result[NICKNAME_OF_RULES["other errors"]].hint, repr(result)
+
+
+def test_nickname_of_keeping_stub_get_user_by_id_of_the_stub_calls_a_server_an_earlier_stub_led_to():
+    kept = "RPCS = {}\n\n\n" + wrong(NICKNAME_OF, "stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+                                     "RPCS.setdefault(id(stub), stub.GetUser)(users_pb2.UserRequest(id=user_id), "
+                                     "timeout=1)  # the mistake")
+    result = check_nickname_of(caller(kept))
+    assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["found"]].got.startswith("a new stub to another server, then nickname_of(stub, 3)")
+    assert "keyed by id(stub)" in result[NICKNAME_OF_RULES["found"]].hint, repr(result)
+
+
+RETRIED = """\
+def nickname_of(stub, user_id):
+    for attempt in range(2):  # the mistake: once more, "for transient trouble"
+        try:
+            return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1).user.nickname
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                {on_not_found}
+            if attempt == 1 or error.code() {raise_at_once}:
+                raise
+    return None
+"""
+
+
+@pytest.mark.parametrize(("source", "rule", "got", "hint"), [
+    (RETRIED.format(on_not_found="return None", raise_at_once="== grpc.StatusCode.DEADLINE_EXCEEDED"),
+     "other errors", "nickname_of(stub, 0) let INVALID_ARGUMENT rise after asking the server 2 times",
+     "retrying INVALID_ARGUMENT never helps"),
+    (RETRIED.format(on_not_found="time.sleep(0.1)\n                continue", raise_at_once="!= grpc.StatusCode."
+                    "NOT_FOUND"), "unknown", "nickname_of(stub, 2718) gave None, after asking the server 2 times",
+     "return None at once"),
+], ids=["every refusal asked again", "NOT_FOUND asked again"])
+def test_nickname_of_that_asks_again_after_an_answer_fails_the_case_of_that_answer(source, rule, got, hint):
+    result = check_nickname_of(caller("import time\n" + source))
+    assert failed(result) == {NICKNAME_OF_RULES[rule]}, repr(result)
+    assert result[NICKNAME_OF_RULES[rule]].got == got, repr(result)
+    assert hint in result[NICKNAME_OF_RULES[rule]].hint, repr(result)
+
+
+def test_nickname_of_that_times_out_a_call_without_a_deadline_is_told_the_call_needs_its_own():
+    waits = "import concurrent.futures\n\nPOOL = concurrent.futures.ThreadPoolExecutor()\n\n\n" + wrong(
+        NICKNAME_OF, "stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
+        "POOL.submit(stub.GetUser, users_pb2.UserRequest(id=user_id)).result(timeout=1)  # the mistake")
+    result = check_nickname_of(caller(waits))
+    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["deadline"]].got.startswith(
+        "nickname_of(stub, 1) raised TimeoutError, with no message: something of yours stopped waiting"), repr(result)
+    assert "pass timeout=1 to stub.GetUser itself" in result[NICKNAME_OF_RULES["deadline"]].hint
+
+
+def test_nickname_of_raising_an_exception_without_a_message_is_told_there_is_none():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, "return None  #", "raise LookupError  #")))
+    assert failed(result) == {NICKNAME_OF_RULES["unknown"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["unknown"]].got == (
+        "nickname_of(stub, 2718) raised LookupError, with no message, in place of the RpcError")
+
+
+def test_a_case_that_raises_an_exception_without_a_message_is_told_there_is_none():
+    """support's words for any checker: nothing to read, so no 'read the message'."""
+    def raises():
+        raise TimeoutError
+
+    case = run_checks("a case", [("raises", raises)]).cases[0]
+    assert case.got == "your code raised TimeoutError, with no message"
+    assert "read the message" not in case.hint and "traceback" in case.hint
+
+
+def test_nickname_of_refusing_a_wrong_id_itself_is_told_to_ask_the_server_for_it():
+    checks = wrong(NICKNAME_OF, "    try:\n", '    if user_id < 1:\n        raise ValueError("id must be positive")\n'
+                                             "    try:\n")
+    result = check_nickname_of(caller(checks))
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["other errors"]].got == (
+        "nickname_of(stub, 0) raised ValueError: id must be positive, without asking the server")
+    assert "ask the server for the id you are given" in result[NICKNAME_OF_RULES["other errors"]].hint

@@ -18,9 +18,12 @@ from workshop.checkers.support import TIMEOUT, CheckResult, Fail, expect_status,
 from workshop.checkers.unary import (
     DEADLINE_REFUSED_HINT,
     GRPC_DEADLINE_WORDS,
+    INVALID_METADATA,
     INVALID_WORDS,
-    SHORT_DEADLINE,
+    METADATA_HINT,
+    expect_code,
     names_number,
+    within,
 )
 from workshop.checkers.users_cases import one_line, seeded, users_stub, write_seed
 from workshop.protos import users_pb2
@@ -59,6 +62,8 @@ INVALID_FIELDS = [
 OTHER_TYPES = [value for value in T.values() if value not in (T.USER_TYPE_UNSPECIFIED, T.USER_TYPE_NORMAL)]
 EVERY_TYPE_HINT = ("check every field of every user, whatever its user_type: a rule that an administrator (or any "
                    "type) skips lets a bad user in. Call users.problem_with_new_user(request) for all")
+CHOSEN_TOO_HINT = ("check every field whatever the id: a user sent with an id of the caller's choosing is checked "
+                   "like any other. Call users.problem_with_new_user(request) first, on every call")
 CAUGHT_ABORT_HINT = ("a field that is wrong is INVALID_ARGUMENT: ALREADY_EXISTS says the user is fine but taken. (If "
                      "you did abort with INVALID_ARGUMENT, an except around the checks caught the exception that "
                      "context.abort raises: catch only users.AlreadyExists, around self.directory.add alone)")
@@ -73,13 +78,18 @@ SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less 
 
 CROWD = 12  # new users sent at once with id 0: each must get an id of its own
 CROWD_ROUNDS = 8  # crowds sent again to the server at its own speed
+QUICK_DEADLINE = 0.4  # seconds: a caller in a hurry; storing a user takes milliseconds
+FAR_IDS = (2**53, 2**63 - 1)  # chosen ids past a float's 53 bits, and the largest an int64 holds
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
     "new id": "id 0 → the server picks a new id, and replies with the user as stored",
-    "chosen id": "a chosen free id → the user keeps it",
-    "valid": f"every valid user is stored as sent, for a caller that allows a second: each user_type, a nickname of "
-             f"{MAX_NICKNAME} characters, one with spaces and capitals, one not in ASCII, one that starts with a "
-             f"digit, a mail_address of {MAX_MAIL_ADDRESS}, one with two '@', one with a '+', one with capitals, "
-             "spaces around it and no dot after the '@'; the limits in characters, not in bytes",
+    "chosen id": "a chosen free id (past 32 bits, 2**53, and 2**63-1, the largest) → the user keeps it",
+    "valid": f"every valid user is stored as sent: each user_type; nicknames of {MAX_NICKNAME} characters, with "
+             "spaces and capitals, not in ASCII (an emoji, a 'ﬁ' and a full-width 'Ｚ' too, unchanged), with a tab, a "
+             "zero-width space or an '@', one that starts with a digit; mail_addresses of "
+             f"{MAX_MAIL_ADDRESS} characters, with two '@', a '+', capitals, spaces around it, no dot after the '@', "
+             "a domain label over 63 characters; the limits in characters, not in bytes",
+    "short deadline": f"a valid user sent with a deadline of {QUICK_DEADLINE:g} s → stored: how long to wait is the "
+                      "caller's choice",
     "taken": "a taken id, and a taken nickname → ALREADY_EXISTS, saying which is taken; the same user sent twice → "
              "ALREADY_EXISTS the second time",
     "short": f"a long nickname or mail_address → a message under {SHORT_MESSAGE} characters that does not "
@@ -88,7 +98,7 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
                   "then stored with id 0",
     "at once": f"{CROWD} new users at once with id 0, several times → all stored, each reply with its own user; two "
                "AddUser calls at the same moment with the same nickname, or the same id → one is stored, the other "
-               "gets ALREADY_EXISTS (the directory's add decides, under its lock)",
+               "gets ALREADY_EXISTS (the directory's add decides: one SQLite INSERT, under its lock)",
 }
 CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the next free id, under its lock. An id "
                   "you pick (the highest so far plus one, a counter of your own) is picked twice when calls come at "
@@ -134,8 +144,8 @@ def check_add_user(server) -> CheckResult:
 
     with seeded(server, ADD_USER_SEED) as (target, users), users_stub(target) as stub:
 
-        def add(user, timeout: float = TIMEOUT):
-            return stub.AddUser(user, timeout=timeout).user
+        def add(user, timeout: float = TIMEOUT, asked=None):
+            return (asked or stub).AddUser(user, timeout=timeout).user
 
         def get(user_id):
             return stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT).user
@@ -159,14 +169,26 @@ def check_add_user(server) -> CheckResult:
                 raise Fail(f"GetUser({reply.id}) then gave {one_line(get(reply.id))}",
                            "store the user with self.directory.add, the directory GetUser reads")
 
-        def accepted(sent, what: str, hint: str):
-            """The reply to AddUser(sent), which must not be refused, even by a caller that allows only a second."""
+        def stored_anyway(sent, asked=None) -> bool:
+            """Whether `sent`, whose call failed, was stored all the same: sent again, it is taken."""
             try:
-                return add(sent, timeout=SHORT_DEADLINE)
+                add(sent, asked=asked)
+            except grpc.RpcError as error:
+                return error.code() == grpc.StatusCode.ALREADY_EXISTS
+            return False
+
+        def accepted(sent, what: str, hint: str, asked=None):
+            """The reply to AddUser(sent) (of the stub `asked`, by default the checker's), which must not be refused."""
+            try:
+                return add(sent, asked=asked)
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and error.details() != GRPC_DEADLINE_WORDS:
-                    raise Fail(f"{what}, sent with a deadline of {SHORT_DEADLINE:g} s, was refused: "
+                    raise Fail(f"{what}, sent with a deadline of {TIMEOUT:g} s, was refused: "
                                f"{support.describe_rpc_error(error)[:100]}", DEADLINE_REFUSED_HINT) from None
+                if error.code() == grpc.StatusCode.INTERNAL and error.details() == INVALID_METADATA:
+                    stored = " was stored, yet" if stored_anyway(sent, asked) else ":"
+                    raise Fail(f"{what}{stored} the call failed with {support.describe_rpc_error(error)}",
+                               METADATA_HINT) from None
                 if error.code() in support.INFRASTRUCTURE_CODES:
                     raise
                 if (error.details() or "").startswith(support.RAISED_PREFIXES):
@@ -175,15 +197,27 @@ def check_add_user(server) -> CheckResult:
                                "(code, None) fails inside, and the call ends with whatever code was set") from None
                 raise Fail(f"{what} was refused: {support.describe_rpc_error(error)[:100]}", hint) from None
 
+        def free_id(own_stub, preferred: int) -> int:
+            """`preferred`, unless a user has it (a server given by address, checked before): then one below it."""
+            try:
+                own_stub.GetUser(users_pb2.UserRequest(id=preferred), timeout=TIMEOUT)
+            except grpc.RpcError:
+                return preferred  # nobody has it (or GetUser cannot say): it is tried
+            return preferred - 1 - uuid.uuid4().int % 10**9
+
         def chosen_id():
-            sent = new_user("grace", id=unused_id())
-            reply = accepted(sent, f"id {sent.id}, which no user has,",
-                             "any id above 0 that no user has is free: store the user with it; refuse only what "
-                             "users.problem_with_new_user refuses")
-            if reply.id != sent.id:
-                raise Fail(f"asked for id {sent.id}, got {reply.id}",
-                           "only id 0 asks the server to choose; keep any other")
-            as_stored(reply, sent)
+            hint = ("any id above 0 that no user has is free, however large (an int64 holds up to 2**63-1): store the "
+                    "user with it; refuse only what users.problem_with_new_user refuses")
+            # the far ids on a copy of its own: after 2**63-1, an id of the server's choosing is no longer the next
+            with target.fresh() as own, users_stub(own) as own_stub:
+                chosen = [(stub, unused_id())] + [(own_stub, free_id(own_stub, far)) for far in FAR_IDS]
+                for number, (asked, user_id) in enumerate(chosen):
+                    sent = new_user(f"grace{number}", id=user_id)
+                    reply = accepted(sent, f"id {sent.id}, which no user has,", hint, asked)
+                    if reply.id != sent.id:
+                        raise Fail(f"asked for id {sent.id}, got {reply.id}",
+                                   "only id 0 asks the server to choose; keep any other")
+                    as_stored(reply, sent)
 
         def valid():
             longest_nickname = f"long_{tag}".ljust(MAX_NICKNAME, "n")
@@ -204,7 +238,16 @@ def check_add_user(server) -> CheckResult:
                       ("a mail_address with a '+'", new_user("plus", mail_address=f"pat+news.{tag}@example.com")),
                       ("a nickname that starts with a digit", new_user("x", nickname=f"2pac {tag}")),
                       ("a mail_address with capitals, spaces around it and no dot after the '@'",
-                       new_user("host", mail_address=f" Zoe.{tag}@LocalHost "))]
+                       new_user("host", mail_address=f" Zoe.{tag}@LocalHost ")),
+                      # what a check of one's own refuses or changes, and the kit's rules let through as it is
+                      ("a nickname with an emoji (beyond U+FFFF)", new_user("x", nickname=f"party🎉 {tag}")),
+                      ("a nickname with a tab", new_user("x", nickname=f"tab\there {tag}")),
+                      ("a nickname with a zero-width space", new_user("x", nickname=f"zw\u200bsp {tag}")),
+                      ("a nickname with an '@'", new_user("x", nickname=f"ada@home {tag}")),
+                      ("a nickname with the ligature 'ﬁ'", new_user("x", nickname=f"ﬁona {tag}")),
+                      ("a nickname with a full-width 'Ｚ'", new_user("x", nickname=f"Ｚoe {tag}")),
+                      ("a mail_address with a domain label over 63 characters",
+                       new_user("label", mail_address=f"label.{tag}@{'d' * 70}.example.com"))]
             for what, sent in named:
                 reply = accepted(sent, what, "refuse only what users.problem_with_new_user refuses: every user it "
                                              "lets through must be stored")
@@ -218,13 +261,17 @@ def check_add_user(server) -> CheckResult:
                                    hint)
                 as_stored(reply, sent)
 
+        def short_deadline():
+            names = (f"quick{number}" for number in itertools.count())  # a new user on each try
+            within(QUICK_DEADLINE, lambda deadline: add(new_user(next(names)), timeout=deadline), "a valid user")
+
         def taken():
             first = min(users.values(), key=lambda user: user.id)
             for user, named, what in ((new_user("someone", id=first.id), lambda text: names_number(first.id, text),
                                        f"id {first.id}"),
                                       (new_user("x", nickname=first.nickname), lambda text: first.nickname in text,
                                        f"the nickname {first.nickname!r}")):
-                details = expect_status(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
+                details = expect_code(lambda user=user: add(user), grpc.StatusCode.ALREADY_EXISTS, TAKEN_HINT)
                 if re.search(INVALID_WORDS, details, re.IGNORECASE):
                     raise Fail(f"ALREADY_EXISTS, but its message {details[:80]!r} calls the user invalid; it is valid, "
                                f"and {what} is taken", TAKEN_HINT)
@@ -245,17 +292,22 @@ def check_add_user(server) -> CheckResult:
                           "which says a user was stored (keep no 'it is only a retry' shortcut of your own)")
 
         def refused(user, hint: str) -> str:
-            """The details of AddUser(user)'s INVALID_ARGUMENT; an ALREADY_EXISTS instead names the except."""
-            try:
-                return expect_status(lambda: add(user), grpc.StatusCode.INVALID_ARGUMENT, hint)
-            except Fail as failure:
-                if "ALREADY_EXISTS" in failure.got:
-                    raise Fail(failure.got, CAUGHT_ABORT_HINT) from None
-                other = next((code.name for code in grpc.StatusCode if failure.got.startswith(f"got {code.name}:")
-                              and code not in support.INFRASTRUCTURE_CODES), None)
-                if other:
-                    raise Fail(failure.got, OTHER_CODE_HINT.format(code=other)) from None
-                raise
+            """The details of AddUser(user)'s INVALID_ARGUMENT; another code is named: ALREADY_EXISTS as the except
+            around the checks, INTERNAL as an except Exception that caught the abort, any other as a wrong code."""
+            def asked():
+                try:
+                    return add(user)
+                except grpc.RpcError as error:
+                    code = error.code()
+                    got = f"got {support.describe_rpc_error(error)}; expected INVALID_ARGUMENT"
+                    if code == grpc.StatusCode.ALREADY_EXISTS:
+                        raise Fail(got, CAUGHT_ABORT_HINT) from None
+                    if code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL,
+                                    *support.INFRASTRUCTURE_CODES):
+                        raise Fail(got, OTHER_CODE_HINT.format(code=code.name)) from None
+                    raise
+
+            return expect_code(asked, grpc.StatusCode.INVALID_ARGUMENT, hint)
 
         def invalid(number, values, needs, hint):
             def case():
@@ -266,6 +318,14 @@ def check_add_user(server) -> CheckResult:
                         if not re.search(words, details):
                             raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",
                                        NAME_IT)
+                    if "id" not in fields:  # the same, with an id the caller chose
+                        chosen = new_user(f"bad{number}{k}c", **fields, id=unused_id())
+                        try:
+                            refused(chosen, hint)
+                        except Fail as failure:
+                            if failure.got.startswith("got OK"):
+                                raise Fail(f"with id {chosen.id} chosen: {failure.got}; the same with id 0 was "
+                                           "refused", CHOSEN_TOO_HINT) from None
                     for user_type in () if "user_type" in fields else OTHER_TYPES:  # the same, from anyone
                         try:
                             refused(new_user(f"bad{number}{k}t{user_type}", **fields, user_type=user_type), hint)
@@ -284,7 +344,7 @@ def check_add_user(server) -> CheckResult:
             for sent, field in ((long_nickname, "nickname"), (long_mail, "mail_address")):
                 refuse = (f"a {field} over its limit is a wrong request: refuse it with INVALID_ARGUMENT and the "
                           "message of users.problem_with_new_user(request), which finds it and quotes a short start")
-                details = expect_status(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, refuse)
+                details = expect_code(lambda sent=sent: add(sent), grpc.StatusCode.INVALID_ARGUMENT, refuse)
                 value = getattr(sent, field)
                 if value in details or len(details) >= SHORT_MESSAGE:
                     raise Fail(f"for a {field} of {len(value):,} characters, the message is {len(details):,} "
@@ -292,7 +352,13 @@ def check_add_user(server) -> CheckResult:
 
         def not_stored():
             refused = new_user("hopper", id=unused_id(), mail_address="no mail", user_type=T.USER_TYPE_UNSPECIFIED)
-            expect_status(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT, "check every field first, then store")
+            try:
+                expect_code(lambda: add(refused), grpc.StatusCode.INVALID_ARGUMENT,
+                            "check every field first, then store")
+            except Fail as failure:
+                if failure.got.startswith("got OK"):
+                    return  # stored, not refused: the field cases say why (each sends a chosen id too)
+                raise
             hint = ("check every field before self.directory.add, and let context.abort end the method: an abort "
                     "inside try/except Exception is caught, and context.set_code without a `return` ends nothing: "
                     "either way the method stores the user, and the caller still reads INVALID_ARGUMENT")
@@ -371,6 +437,7 @@ def check_add_user(server) -> CheckResult:
             (ADD_USER_RULES["new id"], new_id),
             (ADD_USER_RULES["chosen id"], chosen_id),
             (ADD_USER_RULES["valid"], valid),
+            (ADD_USER_RULES["short deadline"], short_deadline),
             (ADD_USER_RULES["taken"], taken),
             *[(rule, invalid(n, *spec)) for n, (rule, *spec) in enumerate(INVALID_FIELDS)],
             (ADD_USER_RULES["short"], short),

@@ -136,6 +136,10 @@ def _explain(error: BaseException) -> Fail:
                         "threads) or a generator (a `yield` in a unary method). Write a plain def that returns the "
                         "reply the rpc declares")
         return Fail(f"the call failed with {describe_rpc_error(error)}")
+    if not str(error):  # nothing to read: say so, and where to look
+        return Fail(f"your code raised {type(error).__name__}, with no message",
+                    "it says no more than its name: run the same call in a cell of your own, and the traceback shows "
+                    "the line that raised it; fix; run the cell again")
     return Fail(f"your code raised {type(error).__name__}: {error}", "read the message; fix; run the cell again")
 
 
@@ -342,3 +346,33 @@ def target(server) -> Target:
     if isinstance(server, Path) or (isinstance(server, str) and server.endswith(".py")):
         raise TypeError("pass the running server, e.g. check(server) after server = server_runner.start(...)")
     return Target(str(server))
+
+
+def with_short_deadline(attempt: Callable[[float], object], what: str, hint: str, deadline: float = 0.4,
+                        tries: int = 3):
+    """What `attempt(deadline)` returns: a call made with so short a deadline that a server which refuses it, or
+    cuts it short, for the little time it has (`if context.time_remaining() < 0.5: abort(...)`) shows it.
+    None if every try ran out of time: a loaded machine, which is nothing to judge.
+
+    A DEADLINE_EXCEEDED is the server's refusal, and fails with `hint`, only when it came back well before the
+    deadline or with words of the server's own: gRPC's own expiry never comes early, and its words hold "Deadline
+    Exceeded". A real expiry is tried again, `tries` times in all. Any other error is raised as it is; what a
+    call that ended OK returned (a stream cut short, a count too low) is the caller's to judge.
+    """
+    import time
+
+    for _ in range(tries):
+        started = time.monotonic()
+        try:
+            return attempt(deadline)
+        except grpc.RpcError as error:
+            took, words = time.monotonic() - started, error.details() or ""
+            if _code_of(error) != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            early = took < 0.75 * deadline
+            if early or "Deadline Exceeded" not in words:  # gRPC's own: also "Stream removed (Deadline Exceeded)"
+                when = f"after {took:.2f} s, before the deadline had passed" if early else "in your server's words"
+                shown = textwrap.shorten(words, width=80, placeholder=" …") or "no message"
+                raise Fail(f"{what}, with a deadline of {deadline:g} s → DEADLINE_EXCEEDED {when} ({shown!r}): "
+                           "your server refused the call for the little time it had", hint) from None
+    return None

@@ -2,12 +2,14 @@
 
 The learner writes a client function, `nickname_of(stub, user_id)`. The checker hands it stubs to
 servers it runs in this process: the kit's reference service over data/users.json with nicknames
-of its own (so a function that opens its own channel reads other nicknames), one whose GetUser
-does not answer for a while, and one that has stopped. Its rules are written down below, one case
-each; tests/test_checkers_unary.py breaks each rule on its own.
+of its own (so a function that opens its own channel reads other nicknames), a second one with
+other nicknames again, one whose GetUser does not answer for a while, and one that has stopped.
+Its rules are written down below, one case each; tests/test_checkers_unary.py breaks each rule on its own.
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import inspect
 import socket
@@ -27,16 +29,20 @@ from workshop.servers import users
 # Every code but OK, NOT_FOUND (an answer), and UNAVAILABLE and DEADLINE_EXCEEDED (cases of their own): each must rise.
 REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
     grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)]
+CROWD = 3  # calls from threads at once to the server that does not answer: one at a time, they would take 3 s
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id → its nickname, asked through the stub it is given; called from 16 threads at once, "
-             "400 times, each call gets its own",
-    "unknown": "an unknown id → None: NOT_FOUND is an answer, not a failure; once a user has that id, its nickname",
-    "other errors": "any other failure rises as the RpcError: INVALID_ARGUMENT for ids 0 and -5 is not 'no such "
-                    "user', "
+    "found": "an existing id → its nickname, asked through the stub it is given (a new stub to another server, "
+             "too, each time); called from 16 threads at once, 400 times, each call gets its own",
+    "unknown": "an unknown id → None, asked once: NOT_FOUND is an answer, not a failure; once a user has that id, "
+               "its nickname",
+    "other errors": "any other failure rises as the RpcError, asked once (asking again never helps): "
+                    "INVALID_ARGUMENT for ids 0 and -5 is not 'no such user', "
                     f"and a server that refuses with each of the {len(REFUSED_WITH)} other codes is heard each time",
     "gone": "a server that is gone → its UNAVAILABLE rises",
     "deadline": "a server that does not answer → after about a second, its DEADLINE_EXCEEDED rises; the call "
                 "itself carries that 1 s deadline",
+    "threads": f"calls from several threads wait for no one: {CROWD} at once to a server that does not answer each "
+               "end after about a second, and a call to one that answers, made meanwhile, comes back at once",
 }
 FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
 # Users only the checker's first server has: ids past 32 bits and past a float's 53, a nickname with a space first
@@ -44,6 +50,9 @@ FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
 EXTRA_USERS = {5_000_000_001: "zed", 2**53 + 1: " big Ben"}
 AT_ONCE_THREADS, AT_ONCE_CALLS = 16, 400  # a request shared by calls (a default argument, a global) mixes them up
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
+SECOND = "_of_the_second"  # added to theirs by the second server, to which the found case makes new stubs
+STUB_TURNS = 6  # new stubs, to the first server and the second in turn: CPython gives a new one a freed one's id()
+MEANWHILE = 0.2  # seconds after the crowd's calls went out that the call to a server that answers is made
 UNKNOWN_ID = 2718
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
@@ -58,9 +67,19 @@ CACHE_HINT = ("ask the stub you are given, on every call: a nickname kept from a
               "functools.cache) answers for a server that is gone, or has changed, as if it had answered")
 AS_GIVEN_HINT = ("ask the server for the id you are given, as it is: GetUser({wrong_id}) answers INVALID_ARGUMENT, a "
                  "wrong request, which the caller must hear of; a check of your own, or an id changed (abs(user_id), "
-                 "max(user_id, 0)), makes a wrong id look like another answer or another id's error")
+                 "max(user_id, 0)), makes a wrong id look like another answer, another id's error or an error of "
+                 "your own")
 OWN_STUB_HINT = ("call GetUser on the stub nickname_of is given, its parameter `stub`: not on the notebook's stub, "
                  "nor on a channel of your own")
+NEW_STUB_HINT = ("ask the stub you are given, on every call: something kept from an earlier call (a nickname kept "
+                 "by id, or stub.GetUser kept in a dict keyed by id(stub)) answers from the server an earlier stub "
+                 "led to. Python gives a new object the id() of one that is gone: an id() names an object only while "
+                 "it lives")
+ASKED_AGAIN_HINT = ("call GetUser once and let the error rise: a refusal is an answer too, and asking again gets the "
+                    "same one, later (retrying INVALID_ARGUMENT never helps). The caller decides whether to try again")
+LOCK_HINT = ("let calls from several threads run at once: a lock held around the call (a threading.Lock of the "
+             "module's) makes each caller wait for every call before it, a second each when the server does not "
+             "answer. A grpc stub may be used from many threads at once: it needs no lock")
 
 
 class SilentUserManager(users.UserManager):
@@ -100,19 +119,29 @@ class RefusingUserManager(CountingUserManager):
 
 
 @contextlib.contextmanager
-def serving(servicer) -> Iterator[users_pb2_grpc.UserManagerStub]:
-    """A stub to `servicer`, served in this process on 127.0.0.1 for as long as the block runs."""
-    workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="checker-4.3")
-    server = grpc.server(workers, options=[("grpc.so_reuseport", 0)])
+def listening(servicer, workers: int = 4) -> Iterator[str]:
+    """The address of `servicer`, served in this process on 127.0.0.1 for as long as the block runs."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="checker-4.3")
+    server = grpc.server(pool, options=[("grpc.so_reuseport", 0)])
     users_pb2_grpc.add_UserManagerServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield users_pb2_grpc.UserManagerStub(channel)
+        yield f"127.0.0.1:{port}"
     finally:
         server.stop(grace=None).wait()
-        workers.shutdown(wait=False)
+        pool.shutdown(wait=False)
+
+
+@contextlib.contextmanager
+def serving(servicer, workers: int = 4) -> Iterator[users_pb2_grpc.UserManagerStub]:
+    """A stub to `servicer`, served in this process on 127.0.0.1 for as long as the block runs."""
+    with listening(servicer, workers) as address, grpc.insecure_channel(address) as channel:
+        yield users_pb2_grpc.UserManagerStub(channel)
+
+
+class Unusable(Fail):
+    """The function cannot be called yet: not written, or an `async def`. Every case says so."""
 
 
 def call(function: Callable, stub, user_id: int):
@@ -121,12 +150,12 @@ def call(function: Callable, stub, user_id: int):
         got = function(stub, user_id)
         if inspect.iscoroutine(got):
             got.close()  # never awaited: nothing ran
-            raise Fail(f"nickname_of(stub, {user_id}) gave a coroutine: it is an `async def`",
+            raise Unusable(f"nickname_of(stub, {user_id}) gave a coroutine: it is an `async def`",
                        "write a plain `def`: stub.GetUser(...) waits for its answer itself; `await` is for grpc.aio's "
                        "stubs (notebook 09), and an async def called without it runs nothing")
         return got
     except NotImplementedError:
-        raise Fail("not done yet: nickname_of still raises NotImplementedError",
+        raise Unusable("not done yet: nickname_of still raises NotImplementedError",
                    "write nickname_of in the exercise cell, run that cell, then run the checker again") from None
     except grpc.RpcError as error:
         if not callable(getattr(error, "code", None)):  # grpc.RpcError(...) made by hand: no code to read
@@ -139,10 +168,17 @@ def call(function: Callable, stub, user_id: int):
         raise Fail(f"nickname_of(stub, {user_id}) raised grpc.FutureTimeoutError: it stopped waiting, but the call "
                    "itself had no deadline", "give the call its deadline, stub.GetUser(request, timeout=1): then the "
                    "server knows it too, and the RpcError that rises says DEADLINE_EXCEEDED") from None
+    except (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError) as error:  # one class from 3.11 on
+        said = f": {str(error)[:60]}" if str(error) else ", with no message"
+        raise Fail(f"nickname_of(stub, {user_id}) raised {type(error).__name__}{said}: something of yours stopped "
+                   "waiting (asyncio.wait_for, a future's result(timeout=...)), but the call itself carried no "
+                   "deadline", "pass timeout=1 to stub.GetUser itself: then the call ends on its own, the server "
+                   "knows the deadline too, and the RpcError that rises says DEADLINE_EXCEEDED") from None
     except Exception as error:
         if isinstance(error.__cause__ or error.__context__, grpc.RpcError):
-            raise Fail(f"nickname_of(stub, {user_id}) raised {type(error).__name__}: {str(error)[:80]} "
-                       "in place of the RpcError", RERAISE_HINT) from None
+            said = f": {str(error)[:80]}" if str(error) else ", with no message,"
+            raise Fail(f"nickname_of(stub, {user_id}) raised {type(error).__name__}{said} in place of the RpcError",
+                       RERAISE_HINT) from None
         raise
 
 
@@ -154,6 +190,9 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
         got = call(function, stub, user_id)
     except grpc.RpcError as error:
         if error.code() == code:
+            if asked is not None and (times := asked.count(user_id)) > 1:
+                raise Fail(f"for {what}, nickname_of let {code.name} rise after asking {times} times",
+                           ASKED_AGAIN_HINT) from None
             return
         if asked is not None and user_id not in asked:
             raise Fail(f"for {what}, nickname_of raised {describe_rpc_error(error)[:80]}, yet it never asked that "
@@ -167,11 +206,11 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
     raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
 
 
-def renamed(seed, folder: str) -> users.UserDirectory:
-    """A directory of the users in `seed`, each nickname ending in RENAMED (its seed file written to `folder`)."""
+def renamed(seed, folder: str, suffix: str = RENAMED) -> users.UserDirectory:
+    """A directory of the users in `seed`, each nickname ending in `suffix` (its seed file written to `folder`)."""
     users_here = list(seed_users(seed).values())
     for user in users_here:
-        user.nickname += RENAMED
+        user.nickname += suffix
     return users.UserDirectory(seed=write_seed(users_here, folder))
 
 
@@ -219,10 +258,16 @@ def check_nickname_of(function: Callable) -> CheckResult:
     known = seed_users(users.DEFAULT_SEED)
     silent_servicer = SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)
     with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
-          serving(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder))) as stub,
+          listening(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder))) as first_address,
+          grpc.insecure_channel(first_address) as first_channel,
+          listening(second := CountingUserManager(renamed(users.DEFAULT_SEED, folder, SECOND))) as second_address,
+          grpc.insecure_channel(second_address) as second_channel,
           serving(silent_servicer) as silent,
+          serving(SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released),
+                  workers=2 * CROWD + 2) as hush,
           serving(refuser := RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
           gone() as stopped):
+        stub = users_pb2_grpc.UserManagerStub(first_channel)
         for user_id, nickname in EXTRA_USERS.items():
             counting.directory.add(users_pb2.User(id=user_id, nickname=nickname + RENAMED, user_type=users_pb2.
                                                   USER_TYPE_GUEST, mail_address=f"user{user_id}@example.com"))
@@ -251,6 +296,20 @@ def check_nickname_of(function: Callable) -> CheckResult:
                                "keep each call's request and reply to that call: build the UserRequest inside the "
                                "function, on every call (a default argument, a global or an attribute is one object "
                                "that every call shares)")
+            new_stubs()
+
+        def new_stubs():
+            """A new stub each turn, to the first server and the second in turn, each dropped before the next."""
+            user_id = FOUND_IDS[0]
+            for turn in range(STUB_TURNS):
+                servicer, channel, suffix = ((counting, first_channel, RENAMED) if turn % 2 else
+                                             (second, second_channel, SECOND))
+                del servicer.asked[:]
+                got = call(function, users_pb2_grpc.UserManagerStub(channel), user_id)  # the stub is gone after it
+                expected = known[user_id].nickname + suffix
+                if got != expected and user_id not in servicer.asked:
+                    raise Fail(f"a new stub to another server, then nickname_of(stub, {user_id}) gave {got!r}, and "
+                               f"that server was not asked; it answers {expected!r}", NEW_STUB_HINT)
 
         def unknown():
             hint = "catch grpc.RpcError; when error.code() == grpc.StatusCode.NOT_FOUND, return None"
@@ -262,6 +321,10 @@ def check_nickname_of(function: Callable) -> CheckResult:
                            hint) from None
             if got is not None:
                 raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave {got!r}; expected None", hint)
+            if (times := counting.asked.count(UNKNOWN_ID)) > 1:
+                raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave None, after asking the server {times} times",
+                           "NOT_FOUND is an answer: return None at once. Asked again, the server answers the same, "
+                           "later")
             newcomer = users_pb2.User(id=UNKNOWN_ID, nickname="newcomer" + RENAMED, mail_address="new@example.com",
                                       user_type=users_pb2.USER_TYPE_GUEST)
             if UNKNOWN_ID not in counting.asked:
@@ -285,10 +348,21 @@ def check_nickname_of(function: Callable) -> CheckResult:
                             wrong_id not in counting.asked):
                         raise Fail(f"nickname_of(stub, {wrong_id}) asked the server for id {counting.asked[-1]}, "
                                    f"not {wrong_id}", AS_GIVEN_HINT.format(wrong_id=wrong_id)) from None
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT and counting.asked.count(wrong_id) > 1:
+                        raise Fail(f"nickname_of(stub, {wrong_id}) let INVALID_ARGUMENT rise after asking the server "
+                                   f"{counting.asked.count(wrong_id)} times", ASKED_AGAIN_HINT) from None
                     if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
                         continue
                     raise Fail(f"nickname_of(stub, {wrong_id}) raised {describe_rpc_error(error)}; expected the "
                                f"INVALID_ARGUMENT of GetUser({wrong_id})", hint) from None
+                except Fail:
+                    raise
+                except Exception as error:  # an error of its own, for an id it did not ask about
+                    if wrong_id in counting.asked:
+                        raise
+                    said = f": {str(error)[:60]}" if str(error) else ""
+                    raise Fail(f"nickname_of(stub, {wrong_id}) raised {type(error).__name__}{said}, without asking "
+                               "the server", AS_GIVEN_HINT.format(wrong_id=wrong_id)) from None
                 if wrong_id not in counting.asked:
                     hint = AS_GIVEN_HINT.format(wrong_id=wrong_id)
                 raise Fail(f"nickname_of(stub, {wrong_id}) gave {got!r}, so its caller cannot tell a wrong id from "
@@ -358,6 +432,45 @@ def check_nickname_of(function: Callable) -> CheckResult:
                                "header of your own only asks the server to stop, and a server that hangs never reads "
                                "it; the timeout is kept by your side of the call")
 
+        def threads():
+            """CROWD calls at once to a server that does not answer, and meanwhile one to a server that does: how long
+            each takes. Judged only when the first to end gave up after about a second (else the deadline case says
+            why: a call alone would do the same)."""
+            try:
+                call(function, stub, FOUND_IDS[0])
+            except Unusable:
+                raise
+            except Exception:  # what it answers is the found case's business
+                pass
+            ended: list[float] = []
+
+            def hang():
+                with contextlib.suppress(BaseException):  # only when it ends matters here
+                    function(hush, 1)
+                ended.append(time.monotonic() - started)
+
+            crowd = [threading.Thread(target=hang, name="checker-4.3-crowd", daemon=True) for _ in range(CROWD)]
+            started = time.monotonic()
+            for thread in crowd:
+                thread.start()
+            time.sleep(MEANWHILE)
+            with contextlib.suppress(BaseException):  # what it answers is the found case's business
+                function(stub, FOUND_IDS[0])
+            answered = time.monotonic() - started
+            for thread in crowd:
+                thread.join(max(0.0, started + GIVES_UP_BY - time.monotonic()))
+            ends = sorted(ended)
+            if not ends or not GIVES_UP_AFTER <= ends[0] <= GIVES_UP_BY:
+                return
+            if len(ends) < CROWD:
+                raise Fail(f"{CROWD} calls from threads at once to a server that does not answer: the first ended "
+                           f"after {ends[0]:.1f} s, and {CROWD - len(ends)} still waited after {GIVES_UP_BY:g} s",
+                           LOCK_HINT)
+            if answered > ends[0]:
+                raise Fail(f"a call to a server that answers, made while {CROWD} calls to one that does not waited, "
+                           f"came back only after {answered - MEANWHILE:.1f} s, once one of those had ended",
+                           LOCK_HINT)
+
         try:
             return run_checks("Exercise 4.3 · a careful caller", [
                 (RULES["found"], found),
@@ -365,6 +478,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 (RULES["other errors"], lambda: (other_errors(), refused_with_every_code())),
                 (RULES["gone"], server_gone),
                 (RULES["deadline"], deadline),
+                (RULES["threads"], threads),
             ])
         finally:
             released.set()
