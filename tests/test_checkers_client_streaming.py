@@ -55,6 +55,32 @@ ANSWERS_AFTER_QUIET = '''
                 found.add(request.id)
         return users_pb2.UserCountResponse(count=len(found))
 '''
+
+
+# "Answer while we still can": the loop breaks once less than a second of the deadline is left.
+ANSWERS_EARLY_NEAR_THE_DEADLINE = '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+                remaining = context.time_remaining()
+                if remaining is not None and remaining < 1.0:
+                    break  # "answer while we still can"
+            return users_pb2.UserCountResponse(count=len(found))
+    '''
+# Distinct nicknames counted, not ids (the mail addresses' wrong answer is made from it): two users may share one
+DISTINCT_NICKNAMES = '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found = set()
+            for request in request_iterator:
+                user = self.directory.get(request.id)
+                if user is not None:
+                    found.add(user.nickname.casefold())
+            return users_pb2.UserCountResponse(count=len(found))
+    '''
+
+
 WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
     # (an id of 0 or below is an unknown id too, and so is 77 before it is added: a mistake with every unknown id
     # breaks those rules as well)
@@ -86,7 +112,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "counts an id of 0 or below as no user"),
-    "refuses a stream that found nobody": (EMPTY, '''
+    "refuses a stream that found nobody": ((EMPTY, UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = {request.id for request in request_iterator if self.directory.get(request.id)}
             if not found:
@@ -190,7 +216,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     found.add(request.id)
             return users_pb2.UserCountResponse(count=len(found))
     ''', "the first too"),
-    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, WAITS, OWN_IDS, ASKS_AGAIN, LARGE), '''
+    "counts the ids nobody has": ((COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS, ASKS_AGAIN, LARGE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = set()
             for request in request_iterator:
@@ -225,17 +251,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     break  # "it cannot get any higher"
             return users_pb2.UserCountResponse(count=len(found))
     ''', "stops too soon"),
-    "answers early when less than a second is left": (WAITS, '''
-        def CountAlreadyUsers(self, request_iterator, context):
-            found = set()
-            for request in request_iterator:
-                if self.directory.get(request.id) is not None:
-                    found.add(request.id)
-                remaining = context.time_remaining()
-                if remaining is not None and remaining < 1.0:
-                    break  # "answer while we still can"
-            return users_pb2.UserCountResponse(count=len(found))
-    ''', "time_remaining"),
+    "answers early when less than a second is left": (WAITS, ANSWERS_EARLY_NEAR_THE_DEADLINE, "time_remaining"),
     "a bitmap of 65,536 ids": (LARGE, '''
         def CountAlreadyUsers(self, request_iterator, context):
             seen, count = bytearray(1 << 16), 0
@@ -263,7 +279,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     count += 1
             return users_pb2.UserCountResponse(count=count)
     ''', "never emptied"),
-    "a set of ids emptied after 10,000, to bound its memory": (WAITS, '''
+    "a set of ids emptied after 10,000, to bound its memory": ((WAITS, ASKS_AGAIN), '''
         def CountAlreadyUsers(self, request_iterator, context):
             seen, count = set(), 0
             for request in request_iterator:
@@ -276,15 +292,7 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     seen.clear()  # "keep memory bounded"
             return users_pb2.UserCountResponse(count=count)
     ''', "never emptied"),
-    "distinct nicknames counted, not distinct ids": (COUNTS, '''
-        def CountAlreadyUsers(self, request_iterator, context):
-            found = set()
-            for request in request_iterator:
-                user = self.directory.get(request.id)
-                if user is not None:
-                    found.add(user.nickname.casefold())
-            return users_pb2.UserCountResponse(count=len(found))
-    ''', "not nicknames"),
+    "distinct nicknames counted, not distinct ids": (COUNTS, DISTINCT_NICKNAMES, "not nicknames"),
     "every id found listed in the trailing metadata (past its limit)": (WAITS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             found = {request.id for request in request_iterator if self.directory.get(request.id) is not None}
@@ -299,6 +307,85 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     BY_PEER[context.peer()].add(request.id)
             return users_pb2.UserCountResponse(count=len(BY_PEER.pop(context.peer())))
     ''', "keyed by context.peer(), is shared"),
+    "NOT_FOUND when ids came and none is a user's": ((UNKNOWN, BELOW_ONE), '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found, sent = set(), 0
+            for request in request_iterator:
+                sent += 1
+                if self.directory.get(request.id) is not None:
+                    found.add(request.id)
+            if sent and not found:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"none of the {sent} ids sent belongs to a user")
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "a stream in which no id is a user's"),
+    "INVALID_ARGUMENT when every id is 0 or below": (BELOW_ONE, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found, sent, positive = set(), 0, 0
+            for request in request_iterator:
+                sent += 1
+                if request.id > 0:
+                    positive += 1
+                    if self.directory.get(request.id) is not None:
+                        found.add(request.id)
+            if sent and not positive:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "every id sent is 0 or below; ids start at 1")
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "all 0 and below"),
+    "answers early when less than a quarter of a second is left": (
+        WAITS, ANSWERS_EARLY_NEAR_THE_DEADLINE.replace("remaining < 1.0", "remaining < 0.25"), "breaks the loop"),
+    "DEADLINE_EXCEEDED when less than half a second is left": (WAITS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            remaining = context.time_remaining()
+            if remaining is not None and remaining < 0.5:
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"only {remaining:.2f} s left; give it at least 0.5 s")
+            found = {request.id for request in request_iterator if self.directory.get(request.id) is not None}
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "aborts with DEADLINE_EXCEEDED before the time is up"),
+    "distinct mail addresses counted, not distinct ids (\"one per person\")": (COUNTS, DISTINCT_NICKNAMES.replace(
+        "user.nickname.casefold()", "user.mail_address.lower()"), "not mail addresses"),
+    "a bitmap indexed by id % 2**20": (LARGE, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            seen, count = bytearray(1 << 20), 0  # "far smaller than a set of ints"
+            for request in request_iterator:
+                slot = request.id % len(seen)
+                if not seen[slot] and self.directory.get(request.id) is not None:
+                    seen[slot] = 1
+                    count += 1
+            return users_pb2.UserCountResponse(count=count)
+    ''', "a bitmap of a fixed size"),
+    "every unknown id listed in the trailing metadata (past its limit)": (UNKNOWN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            found, unknown = set(), set()
+            for request in request_iterator:
+                (found if self.directory.get(request.id) is not None else unknown).add(request.id)
+            context.set_trailing_metadata([("x-unknown-ids", ",".join(map(str, sorted(unknown))))])
+            return users_pb2.UserCountResponse(count=len(found))
+    ''', "limited to about 8 KB"),
+    "each id decided once per call, a missing one too": (ASKS_AGAIN, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            seen, count = set(), 0
+            for request in request_iterator:
+                if request.id in seen:  # "already decided for this call"
+                    continue
+                seen.add(request.id)
+                if self.directory.get(request.id) is not None:
+                    count += 1
+            return users_pb2.UserCountResponse(count=count)
+    ''', "each time it arrives"),
+    "the set a class attribute, with a new instance per call": (OWN_IDS, '''
+        class Tally:
+            seen = set()  # "filled per call": but one set, of the class, shared by every Tally
+
+            def add(self, user_id):
+                self.seen.add(user_id)
+
+        def CountAlreadyUsers(self, request_iterator, context):
+            tally = self.Tally()  # "a fresh tally for each call"
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    tally.add(request.id)
+            return users_pb2.UserCountResponse(count=len(tally.seen))
+    ''', "a class attribute"),
     "keeps the set at module level, shared by every call": (OWN_IDS, '''
         def CountAlreadyUsers(self, request_iterator, context):
             for request in request_iterator:
@@ -325,7 +412,7 @@ WRONG_ANSWERS = {  # the answer with one mistake put in: (the module, the rules 
     "answers with a UserResponse, the message of another rpc": (
         wrong(SOLUTION, "users_pb2.UserCountResponse(count=len(found))", "users_pb2.UserResponse()"),
         (COUNTS, DISTINCT, UNKNOWN, BELOW_ONE, WAITS, OWN_IDS, ASKS_AGAIN, LARGE),
-        ["got count=0; expected 3; and ids 1, 2, 3, 404, 5 → count=0 too: every answer is 0",
+        ["got count=0; expected 4; and ids 1, 2, 3, 404, 5 → count=0 too: every answer is 0",
          "does the method return users_pb2.UserCountResponse(count=len(found))? Another message type"]),
     "a second's sleep at the start of every call": (
         wrong_in_places(SOLUTION, {IMPORTS: "import time\n\n" + IMPORTS,
@@ -395,9 +482,33 @@ def test_an_answer_inside_the_loop_is_named_by_the_first_case_it_fails(tmp_path)
     '''), tmp_path)
     first = next(case for case in result.cases if not case.passed)
     assert first.label == COUNTS, result
-    assert first.got == "got count=1; expected 3: the count of the first id alone: the answer came before the " \
+    assert first.got == "got count=1; expected 4: the count of the first id alone: the answer came before the " \
                         "stream ended", result
     assert "a `return` inside" in first.hint, result
+
+
+def test_lookups_left_unfinished_in_a_pool_are_named_on_every_rule_they_break(tmp_path):
+    """A count of the lookups that are done() when the loop ends is short by those still running, by a different
+    number on each run: whichever count it gets wrong, the hint says the answer came before its lookups finished.
+    (Here each lookup takes 3 ms, so that the count is short, as a rule: on a loaded machine, some may be done.)"""
+    result = check(learners_module('''
+        def CountAlreadyUsers(self, request_iterator, context):
+            lookups = {}
+            for request in request_iterator:
+                if request.id not in lookups:
+                    lookups[request.id] = POOL.submit(self.slow_get, request.id)
+            return users_pb2.UserCountResponse(count=sum(1 for lookup in lookups.values()
+                                                         if lookup.done() and lookup.result() is not None))
+
+        def slow_get(self, user_id):
+            time.sleep(0.003)
+            return self.directory.get(user_id)
+    ''').replace("SEEN = set()", "from concurrent.futures import ThreadPoolExecutor\n\nPOOL = ThreadPoolExecutor(32)\n"
+                "SEEN = set()"), tmp_path)
+    assert COUNTS in failed(result) and EMPTY not in failed(result), result
+    for rule in failed(result):
+        assert "the answer came before the lookups it started had finished" in result[rule].got, result
+        assert "a count of the futures that are done() misses some" in result[rule].hint, result
 
 
 def test_a_stop_at_the_first_unknown_id_is_named(tmp_path):

@@ -288,6 +288,72 @@ SAME_NAME_DROPPED = with_method("""
                 seen.add(user.nickname.strip().lower())
                 yield users_pb2.UserResponse(user=user)
 """)
+# The walkthrough's w01: "valid types are 1 .. number of enum names", off by one (the names count UNSPECIFIED too).
+TYPES_UP_TO_THE_NUMBER_OF_NAMES = with_method("""
+    def GetUsersByType(self, request, context):
+        if request.user_type <= 0 or request.user_type > len(users_pb2.UserType.keys()):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, users.problem_with_user_type(request.user_type))
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+# w02: a refusal that offers every name UserType has, USER_TYPE_UNSPECIFIED (which it refuses) among them.
+OFFERS_UNSPECIFIED = with_method("""
+    def GetUsersByType(self, request, context):
+        if users.problem_with_user_type(request.user_type):
+            choices = ", ".join(users_pb2.UserType.keys())
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"user_type {request.user_type} is not a valid user type; choose one of {choices}")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+# w04 and w05: "the client is about to give up" with less than half a second left: stop, or refuse at once.
+ENDS_EARLY_WITH_HALF_A_SECOND_LEFT = ENDS_EARLY_NEAR_THE_DEADLINE.replace("remaining < 1.0", "remaining < 0.5")
+REFUSES_WITH_HALF_A_SECOND_LEFT = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < 0.5:  # "not worth starting"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"only {remaining:.2f} s left; give it at least 0.5 s")
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+""")
+# w11: "each user once" by way of a set of ids, which has an order of its own (100 comes after 4, before 6).
+EACH_ONCE_BY_A_SET = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        by_id = {user.id: user for user in self.directory.of_type(request.user_type)}
+        for user_id in set(by_id):  # "each user once"
+            yield users_pb2.UserResponse(user=by_id[user_id])
+""")
+# w09 and w10: a thread that the method stops after its loop, which a cancelled stream never reaches.
+TIMER_CANCELLED_AFTER_THE_LOOP = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        watchdog = threading.Timer(30, print, args=("GetUsersByType has run for 30 s",))
+        watchdog.start()
+        for user in self.directory.of_type(request.user_type):
+            yield users_pb2.UserResponse(user=user)
+        watchdog.cancel()
+""", above="import threading\n\n\n")
+PROGRESS_STOPPED_AFTER_THE_LOOP = with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        found, done, sent = self.directory.of_type(request.user_type), threading.Event(), [0]
+
+        def report():
+            while not done.wait(1.0):
+                print(f"{sent[0]} of {len(found)} sent")
+
+        threading.Thread(target=report, daemon=True).start()
+        for user in found:
+            yield users_pb2.UserResponse(user=user)
+            sent[0] += 1
+        done.set()
+""", above="import threading\n\n\n")
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 
 
@@ -401,15 +467,39 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
         (COUNTS_OPEN_STREAMS, CANCEL, ["after 100 streams were read a little and cancelled, the next one ended "
                                        "RESOURCE_EXHAUSTED", "lowered after it", "`finally`"]),
     "a producer thread left waiting in put() by each cancel":
-        (PRODUCER_THREAD, CANCEL, ["more threads than before: about one left behind by each", "a producer"]),
+        (PRODUCER_THREAD, CANCEL, ["more threads than before: about one left behind by each",
+                                   "A producer that put()s into a queue"]),
     "a file closed after the loop, never on cancel":
         (FILE_CLOSED_AFTER_THE_LOOP, CANCEL, ["more open files than before: about one left behind by each",
                                               "`with open(...) as log:`"]),
     "a lock held while yielding, taken with a timeout":
         (LOCK_WITH_A_TIMEOUT, NO_LOCK, ["GUEST streams waited about 0.5 s for its first user", "acquire(timeout"]),
     "ending the stream early, OK, when less than a second is left":
-        (ENDS_EARLY_NEAR_THE_DEADLINE, IN_ID_ORDER, ["NORMAL with a deadline of 0.9 s → no users, and the stream ended "
+        (ENDS_EARLY_NEAR_THE_DEADLINE, IN_ID_ORDER, ["NORMAL with a deadline of 0.4 s → no users, and the stream ended "
                                                      "OK; expected all 5", "time_remaining"]),
+    "ending the stream early, OK, when less than half a second is left":
+        (ENDS_EARLY_WITH_HALF_A_SECOND_LEFT, IN_ID_ORDER, ["NORMAL with a deadline of 0.4 s → no users, and the "
+                                                           "stream ended OK", "returns early"]),
+    "refusing a call with less than half a second left, DEADLINE_EXCEEDED":
+        (REFUSES_WITH_HALF_A_SECOND_LEFT, IN_ID_ORDER, ["NORMAL, with a deadline of 0.4 s → DEADLINE_EXCEEDED after",
+                                                        "before the deadline had passed", "only 0.",
+                                                        "aborts with DEADLINE_EXCEEDED before the time is up"]),
+    "valid types taken as 1 to the number of UserType's names (5 let through)":
+        (TYPES_UP_TO_THE_NUMBER_OF_NAMES, REFUSES, ["user_type 5 → a stream of no users that ended OK",
+                                                    "it refuses 5 too", "off by one"]),
+    "a refusal that offers USER_TYPE_UNSPECIFIED among the types to send":
+        (OFFERS_UNSPECIFIED, REFUSES, ["which offers USER_TYPE_UNSPECIFIED as a type to send, though it is refused",
+                                       "offer only what is accepted", "users.USER_TYPES"]),
+    "each user once by way of a set of their ids, in the set's order":
+        (EACH_ONCE_BY_A_SET, IN_ID_ORDER, ["got tess, ada, bo Li , NORA, nora (in no order); expected id order",
+                                           "a set (or a dict's keys made into one) has an order of its own"]),
+    "a watchdog timer cancelled after the loop, never on cancel":
+        (TIMER_CANCELLED_AFTER_THE_LOOP, CANCEL, ["more threads than before: about one left behind by each",
+                                                  "threading.Timer cancelled", "Stop it in `finally`",
+                                                  "GeneratorExit"]),
+    "a progress thread stopped after the loop, never on cancel":
+        (PROGRESS_STOPPED_AFTER_THE_LOOP, CANCEL, ["more threads than before: about one left behind by each",
+                                                   "an Event set for a progress thread", "Stop it in `finally`"]),
     "refusing 0 and numbers past the last type, not negative ones":
         (NEGATIVE_TYPES_LET_THROUGH, REFUSES, ["user_type -1 → a stream of no users that ended OK",
                                                "numbers below 0"]),
@@ -427,6 +517,25 @@ def test_a_method_that_cancels_its_own_call_is_told_to_just_return(tmp_path):
     assert "NORMAL → 5 users, then CANCELLED, though the checker read on and did not cancel" in result[IN_ID_ORDER].got
     assert all("cancelled its own call" in result[rule].hint and "just return" in result[rule].hint
                for rule in failed(result)), repr(result)
+
+
+def test_an_abort_with_status_ok_is_told_that_abort_cannot_end_a_call_ok(tmp_path):
+    """grpcio turns context.abort(grpc.StatusCode.OK, ...) into UNKNOWN (and logs it): not a wrong kind of code."""
+    result = check(with_method("""
+    def GetUsersByType(self, request, context):
+        if problem := users.problem_with_user_type(request.user_type):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        found = self.directory.of_type(request.user_type)
+        for user in found:
+            yield users_pb2.UserResponse(user=user)
+        if not found:
+            context.abort(grpc.StatusCode.OK, "no users of this type")
+"""), tmp_path)
+    assert failed(result) == {EMPTY_TYPE, OWN_TYPE}, repr(result)
+    assert result[EMPTY_TYPE].got == "the call ended UNKNOWN: your server called context.abort with " \
+                                     "grpc.StatusCode.OK", repr(result)
+    assert "abort cannot end a call OK" in result[EMPTY_TYPE].hint and "just return" in result[EMPTY_TYPE].hint
+    assert "a string ('NOT_FOUND')" not in repr(result), repr(result)
 
 
 def test_is_active_tested_the_wrong_way_round_is_named(tmp_path):

@@ -3,10 +3,11 @@
 Each case streams ids to a fresh copy of the learner's module of its own, so that no call of
 another case (or of the learner) can change its count, and compares the one answer with the
 count the rules ask for: how many DISTINCT ids belong to existing users. The copy holds
-data/users.json's users (ids 1 to 6; nobody has 404, 77 or 78) and 8 more (ids 1001 to 1008); the copy
-of a rule that names them also holds BOB (id 7, bob's nickname in capitals) and users with ids past 16
-and 32 bits. The long stream's copy holds 10,000 more (ids 1001 to 11000), for a stream longer than any
-number of ids an answer might read and then stop, and that sends its first ids again at its end.
+data/users.json's users (ids 1 to 6; nobody has 404, 77 or 78, nor ids 20001 to 23000) and 8 more
+(ids 1001 to 1008); the copy of a rule that names them also holds BOB (id 7, bob's nickname in
+capitals), ally (id 8, alice's mail address) and users with ids past 16 and 32 bits. The long stream's
+copy holds 10,000 more (ids 1001 to 11000), for a stream longer than any number of ids an answer might
+read and then stop, and that sends its first ids again at its end.
 A server given by address holds data/users.json's users only: there the extra ids are unknown, and
 only 3, 5 and 6 of the long stream count.
 
@@ -45,16 +46,28 @@ ONE_BY_ONE = range(1001, 1009)  # calls one after another, one id each: a set ke
 LATE_ID = 77  # nobody has it, until the case that asks again stores a user with it
 MIDWAY_ID = 78  # nobody has it, until AddUser stores it in the middle of a stream
 MIDWAY_WAIT = 0.3  # seconds the stream waits before that AddUser: the server has begun the call by then
-# Ids that fit no bitmap of 65,536 and no 32 bits, that users have; the second is 3 in 32 bits. Nobody has WRAPS_TO_TWO,
-# which is 2 in 32 bits: squeezed, the three count 3 (and in a bitmap, none)
-LARGE_IDS = (100_000, 2**33 + 3)
-WRAPS_TO_TWO = 2**32 + 2
+# Ids that fit no bitmap of 65,536 and no 32 bits, that users have. The second is TWIN (a user too) in any number of
+# bits up to 33: a bitmap of up to 2**33 slots (id % its size), or 32 bits, makes the two one. Nobody has WRAPS_TO_TWIN,
+# which is TWIN in 32 bits: squeezed, it counts as TWIN
+TWIN = 3
+LARGE_IDS = (100_000, 2**33 + TWIN)
+WRAPS_TO_TWIN = 2**32 + TWIN
 SMALL = 1 << 16  # ids from here on are the large ones, looked at alone when a count with them is wrong
-# A call with a deadline of SPACED_DEADLINE s whose ids come SPACED s apart (0.75 s in all): an answer that stops
-# "while it still can" (less than a second left) misses the last ones
-SPACED, SPACED_IDS, SPACED_DEADLINE = 0.15, (1001, 1002, 1003, 1004, 1005, 1006), 1.2
+# A call with a deadline of SPACED_DEADLINE s whose ids come SPACED s apart, the last two together, with SPACED_LEFT
+# s of the deadline left: an answer that stops "while it still can" (a check of time_remaining()) misses the last.
+# The first is nobody's, so that missing the last is not missing the first (another rule's mistake). A margin for a
+# loaded machine: a call whose deadline passes is made again (support.with_short_deadline)
+SPACED, SPACED_IDS, SPACED_LEFT = 0.15, (404, 1001, 1002, 1003, 1004, 1005), 0.2
+SPACED_DEADLINE = round(SPACED * (len(SPACED_IDS) - 2) + SPACED_LEFT, 2)
+SHORT_IDS, SHORT_DEADLINE = (1, 2, 3), 0.4  # a call with little time from the start: refusing it is the mistake
 AGAIN = 200  # the long stream ends with its first ids once more: a window of recent ids, or a set emptied, counts them
 ALIKE = 7  # a user whose nickname differs from user 2's (bob) only in case
+SAME_MAIL = 8  # a user whose mail address is user 1's (alice's)
+NOBODY = range(20_001, 23_001)  # 3,000 ids nobody has: listed in the metadata, they are past its limit of 8 KB
+# After a count too low, of a stream that had ended: on a copy whose lookups take SLOW_LOOKUP s, LOOKED_UP's ids at
+# once, then with a wait of LOOKUPS_WAIT s before the stream ends. Short at once and right after the wait (the answer
+# coming after it): the answer came before the lookups it started had finished
+SLOW_LOOKUP, LOOKED_UP, LOOKUPS_WAIT = 0.02, [1, 2, 3], 0.5
 
 
 @dataclass
@@ -65,8 +78,10 @@ class Midway:
 
 @dataclass
 class Spaced:
-    """A call whose ids come SPACED s apart, with a deadline of SPACED_DEADLINE s."""
+    """A call whose ids come `apart` s from one another (the last two together), with a deadline of `deadline` s."""
     ids: tuple
+    apart: float
+    deadline: float
 
 
 
@@ -78,24 +93,37 @@ def _extra_user(user_id: int) -> users_pb2.User:
 SEED = [*seed_users().values(), *map(_extra_user, ONE_BY_ONE)]
 # Users only the copy of a rule that names them holds (so a mistake with them breaks that rule alone)
 NAMED_ONLY = {user.id: user for user in [*map(_extra_user, LARGE_IDS), users_pb2.User(
-    id=ALIKE, nickname="BOB", mail_address="bob.again@example.com", user_type=users_pb2.USER_TYPE_NORMAL)]}
+    id=ALIKE, nickname="BOB", mail_address="bob.again@example.com", user_type=users_pb2.USER_TYPE_NORMAL),
+    users_pb2.User(id=SAME_MAIL, nickname="ally", mail_address=seed_users()[1].mail_address,
+                   user_type=users_pb2.USER_TYPE_GUEST)]}
 LONG_SEED = [*seed_users().values(), *map(_extra_user, LONG_STREAM)]  # only the long stream's case: 10,000 take a while
 LATECOMER = users_pb2.User(id=LATE_ID, nickname="lou", mail_address="lou@example.com",
                            user_type=users_pb2.USER_TYPE_GUEST)
 MIDWAY_USER = users_pb2.User(id=MIDWAY_ID, nickname="mia", mail_address="mia@example.com",
                              user_type=users_pb2.USER_TYPE_GUEST)
 
-MIDWAY_HINT = ("look each id up as it arrives, with self.directory.get(request.id), and read to the end of the "
-               "stream: a user may have been added since the call began (a list of known ids taken at its start "
-               "misses them, and a count that stops once it reaches the directory's size stops too soon)")
-DEADLINE_HINT = ("read until request_iterator ends, however little time the deadline leaves: the client chose it, "
-                 "and gRPC ends the call DEADLINE_EXCEEDED by itself when it passes. An answer sent early, OK, is "
-                 "a wrong count (a check of context.time_remaining() that breaks the loop only hides it)")
+MIDWAY_HINT = ("look each id up each time it arrives, with self.directory.get(request.id), and read to the end of "
+               "the stream: a user may have been added since the call began, even since the id was first sent (a "
+               "list of known ids taken at its start misses them, an id remembered as missing, or as seen, is not "
+               "asked again, and a count that stops once it reaches the directory's size stops too soon)")
+DEADLINE_HINT = ("read until request_iterator ends, and answer, however little time the deadline leaves: the client "
+                 "chose it, and gRPC ends the call DEADLINE_EXCEEDED by itself when it passes. An answer sent early, "
+                 "OK, is a wrong count: a check of context.time_remaining() that breaks the loop, or aborts with "
+                 "DEADLINE_EXCEEDED before the time is up, only hides it")
 LARGE_HINT = ("an id is an int64: any number may be a user's, however large. Keep the ids found in a set of "
               "request.id as it is: a bitmap of a fixed size leaves larger ids out, and an id squeezed into 32 "
               "bits becomes another user's")
 NICKNAMES_HINT = ("count distinct ids, not nicknames: two users may have nicknames that differ only in case (bob "
                   "and BOB), or the same one. Add request.id to the set")
+MAILS_HINT = ("count distinct ids, not mail addresses: two users may share one (a family, a team's inbox), and are "
+              "still two. Add request.id to the set")
+NOBODY_FOUND_HINT = ("no id is an error here, and neither is a stream in which no id is a user's (all unknown, or all "
+                     "0 and below): that is a question too, and its answer is count=0. Refuse nothing; return "
+                     "users_pb2.UserCountResponse(count=len(found)) after the loop, whatever it found")
+LOOKUPS_HINT = ("answer only once every id has been looked up: lookups handed to a thread pool (executor.submit) may "
+                "not have finished when the loop ends, so a count of the futures that are done() misses some, and "
+                "differs from run to run. Wait for each (future.result()), or better, call self.directory.get("
+                "request.id) in the loop itself")
 METADATA_SIZE_HINT = ("the call's metadata is limited to about 8 KB: trailing metadata that lists every id ends the "
                       "call RESOURCE_EXHAUSTED. Answer with the count in the reply; put little, if anything, in "
                       "the metadata")
@@ -117,12 +145,14 @@ ZERO_HINT = ("every answer is count=0, even for ids that users have: does the me
              "or a UserCountResponse with no count=, reads as count 0. And is each id found added to the set?")
 DROPPED_HINT = ("count every id for which self.directory.get(request.id) finds a user, the lowest too: ids start at "
                 "1, so a test such as `request.id > 1` leaves user 1 out (only 0 and below name nobody)")
-OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, or on "
-                "self (also one in a dict keyed by the call: id(context) and the like are reused by later calls), "
-                "lives on between calls, so a call also counts the ids of calls before it")
+OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, on self, "
+                "or a class attribute (`seen = set()` in a class body, which every instance shares, however many "
+                "are made: one per call too), or one in a dict keyed by the call (id(context) and the like are "
+                "reused by later calls), lives on between calls, so a call also counts the ids of calls before it")
 AT_ONCE_HINT = ("make the set inside the method (found = set(), before the loop): one servicer serves every call, so "
-                "a set on self or at module level is shared by calls that run at the same time, even one emptied "
-                "when each call starts: the second call empties it, or adds its ids to the first call's")
+                "a set on self, at module level or in a class attribute (which every instance shares) is shared by "
+                "calls that run at the same time, even one emptied when each call starts: the second call empties "
+                "it, or adds its ids to the first call's")
 ASKS_AGAIN_HINT = ("ask self.directory.get(request.id) on every call, for every id: an answer kept from an earlier "
                    "call (a set of ids found missing, on self or at module level) misses whoever was added since")
 NOT_FOUND_HINT = ("no id is an error here, and an unknown id counts nothing. A NOT_FOUND your method did not mean "
@@ -133,29 +163,36 @@ NOT_FOUND_HINT = ("no id is an error here, and an unknown id counts nothing. A N
 # Exercise 6.1, one case each: (rule, the calls (each a list of ids, or a User to store with AddUser first), whether
 # each call pauses PAUSE s before its last two ids, hint[, two calls at once too])
 RULES = [
-    (f"counts existing users: ids 1, 2, {ALIKE} → 3 (2 and {ALIKE} are bob and BOB, two users)",
-     [[1, 2, ALIKE]], False, "count the ids for which self.directory.get(request.id) finds a user"),
+    (f"counts existing users: ids 1, 2, {ALIKE}, {SAME_MAIL} → 4 (2 and {ALIKE} are bob and BOB, 1 and {SAME_MAIL} "
+     "share a mail address: four users)",
+     [[1, 2, ALIKE, SAME_MAIL]], False, "count the ids for which self.directory.get(request.id) finds a user"),
     ("an id sent again counts once: ids 2, 3, 2, 2 → 2", [[2, 3, 2, 2]], False,
      "count distinct users: collect the ids you found in a set, and answer the set's size"),
-    ("an unknown id counts nothing and is no error: ids 2, 3, 404, 5 → 3", [[2, 3, 404, 5]], False,
+    # the streams in which nobody is found come first: a set kept between calls (another rule's) gains nothing by them
+    (f"an unknown id counts nothing and is no error, however many come: id 404 → 0; {len(NOBODY):,} ids nobody has → "
+     "0; ids 2, 3, 404, 5 → 3", [[404], [*NOBODY], [2, 3, 404, 5]], False,
      "check that self.directory.get() found a user before you count the id; an unknown id is no error"),
-    ("an id of 0 or below counts nothing and is no error: ids 2, 0, -4, 3 → 2", [[2, 0, -4, 3]], False,
+    ("an id of 0 or below counts nothing and is no error: ids 0, -1 → 0; ids 2, 0, -4, 3 → 2",
+     [[0, -1], [2, 0, -4, 3]], False,
      "users.proto says CountAlreadyUsers counts an id of 0 or below as no user: do not refuse it as GetUser does"),
     ("an empty stream is a question too: no ids → 0", [[]], False,
      "a client may send no id at all; answer UserCountResponse(count=0), not an error"),
     (f"the answer waits for the whole stream: ids 1001 to 11000, 404, 3, 1001 to {1000 + AGAIN} again, a pause of a "
-     f"few seconds, then 5 and 6 → 10003; and ids 1001 to 1006, {SPACED:g} s apart, with a deadline of "
-     f"{SPACED_DEADLINE:g} s → 6", [[*LONG_STREAM, 404, 3, *LONG_STREAM[:AGAIN], 5, 6], Spaced(SPACED_IDS)], True,
-     READ_TO_THE_END_HINT),
+     f"few seconds, then 5 and 6 → 10003; and however short the deadline: ids 404 and 1001 to 1005, {SPACED:g} s "
+     f"apart (the last two together), with a deadline of {SPACED_DEADLINE:g} s → {len(SPACED_IDS) - 1}; ids "
+     f"{', '.join(map(str, SHORT_IDS))} with a deadline of {SHORT_DEADLINE:g} s → {len(SHORT_IDS)}",
+     [[*LONG_STREAM, 404, 3, *LONG_STREAM[:AGAIN], 5, 6], Spaced(SPACED_IDS, SPACED, SPACED_DEADLINE),
+      Spaced(SHORT_IDS, 0, SHORT_DEADLINE)], True, READ_TO_THE_END_HINT),
     ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1, then 8 calls one after "
      "another, ids 1001 to 1008, one each → 1 each; and two calls at once, ids 1, (a pause) 2, 3 → 3 while ids 4, "
      "5 → 2", [[2, 3], [5], *([user_id] for user_id in ONE_BY_ONE)], False, OWN_IDS_HINT, True),
-    (f"the directory is asked on every call: ids 2, {LATE_ID} → 1; AddUser stores a user with id {LATE_ID}; "
-     f"ids 2, {LATE_ID} again → 2; and for every id: a call sends every id the directory holds, waits while AddUser "
-     f"stores user {MIDWAY_ID}, then sends {MIDWAY_ID} → all of them", [[2, LATE_ID], LATECOMER, [2, LATE_ID],
-                                                                      Midway(MIDWAY_USER)], False, ASKS_AGAIN_HINT),
-    (f"any id counts, however large: ids {LARGE_IDS[0]}, {LARGE_IDS[1]}, {WRAPS_TO_TWO} → 2 (users have the first "
-     "two; nobody has the third, which is 2 in 32 bits)", [[*LARGE_IDS, WRAPS_TO_TWO]], False, LARGE_HINT),
+    (f"the directory is asked on every call, for every id each time it comes: ids 2, {LATE_ID} → 1; AddUser stores a "
+     f"user with id {LATE_ID}; ids 2, {LATE_ID} again → 2; and a call sends every id the directory holds and "
+     f"{MIDWAY_ID}, waits while AddUser stores user {MIDWAY_ID}, then sends {MIDWAY_ID} again → all of them",
+     [[2, LATE_ID], LATECOMER, [2, LATE_ID], Midway(MIDWAY_USER)], False, ASKS_AGAIN_HINT),
+    (f"any id counts, however large: ids {TWIN}, {LARGE_IDS[0]}, {LARGE_IDS[1]}, {WRAPS_TO_TWIN} → 3 (users have the "
+     f"first three, though {LARGE_IDS[1]} is {TWIN} in any number of bits up to 33; nobody has the fourth, which is "
+     f"{TWIN} in 32 bits)", [[TWIN, *LARGE_IDS, WRAPS_TO_TWIN]], False, LARGE_HINT),
 ]
 
 
@@ -174,6 +211,13 @@ def _requests(ids, pause: float, paused: threading.Event | None = None, resume: 
             else:
                 time.sleep(pause)
         yield users_pb2.UserRequest(id=user_id)
+
+
+def _tracked(requests, ended: list):
+    """`requests`, noting in `ended` when the last has gone: an answer that came before it came before the stream
+    ended (a quiet client taken for one that is done, a loop left early), not after lookups left unfinished."""
+    yield from requests
+    ended.append(True)
 
 
 def _shown(ids) -> str:
@@ -211,6 +255,8 @@ COUNTS_NOBODY = ([404, 405, 5], lambda ids, users: len(set(ids) - set(users)))  
 
 
 EVERY_KIND = [1, 2, 3, 404, 5]  # users, and one id nobody has: only a method whose every answer is 0 counts 0 here
+PAST_UNKNOWN = [2, 404, 3]  # a method that stops at an unknown id counts 1
+MIXED = [2, 0, 404, -4, 3]  # users, and ids nobody has of each kind: a method that refuses only when none is a user's
 MOST_PROBED = 6  # ids asked alone, at most, to find one that counts nothing
 
 
@@ -222,8 +268,10 @@ def _count(stub, ids) -> int | None:
 
 
 def _dropped(stub, ids, users) -> int | None:
-    """A user's id of `ids` that, sent alone, counts 0 while another user's id alone counts 1; else None."""
-    alone = {user_id: _count(stub, [user_id]) for user_id in sorted(set(ids) & set(users))[:MOST_PROBED]}
+    """A user's id of `ids` that, sent alone, counts 0 while another user's id alone counts 1; else None. Only
+    small ids: a large one that counts 0 is another mistake (see _large_miscounted)."""
+    small = sorted(user_id for user_id in set(ids) & set(users) if user_id < SMALL)
+    alone = {user_id: _count(stub, [user_id]) for user_id in small[:MOST_PROBED]}
     if 1 not in alone.values():
         return None
     return next((user_id for user_id, count in alone.items() if count == 0), None)
@@ -253,79 +301,148 @@ def _ask(target, users, calls, pause: float, hint: str) -> None:
                 _midway(stub, target, users, ids.added)
                 continue
             if isinstance(ids, Spaced):
-                _spaced(stub, target, users, ids.ids)
+                _spaced(stub, target, users, ids)
                 continue
             expected = expected_count(ids, users)
             which = (f"after AddUser stored user {added.id}, a new call with {_shown(ids)} → " if added else
                      f"a new call with {_shown(ids)} → " if asked else "")
             try:
-                reply = stub.CountAlreadyUsers(_requests(ids, pause), timeout=TIMEOUT + pause)
+                ended: list = []
+                reply = stub.CountAlreadyUsers(_tracked(_requests(ids, pause), ended), timeout=TIMEOUT + pause)
+                read_whole = bool(ended)  # now: the stream ended before the answer came
             except grpc.RpcError as error:
                 _explain_error(error, which, target)
                 if error.code() not in support.INFRASTRUCTURE_CODES:
                     raise Fail(f"{which}the call failed with {error.code().name}: {error.details()[:80]}; "
-                               f"expected count={expected}", NOT_FOUND_HINT if ids and error.code() ==
-                               grpc.StatusCode.NOT_FOUND else f"no id is an error here: {hint}") from None
+                               f"expected count={expected}", _refused_hint(stub, ids, users, error, hint)) from None
                 raise
             if reply.count != expected:
-                got = f"{which}got count={reply.count}; expected {expected}"
-                if added:
-                    raise Fail(got, hint)
-                if asked and reply.count == expected_count(asked + ids, users):
-                    raise Fail(f"{got}: it counted the ids of the calls before too", OWN_IDS_HINT)
-                if asked and reply.count > expected and reply.count <= expected_count(asked + ids, users):
-                    raise Fail(f"{got}: it counted ids of an earlier call too", OWN_IDS_HINT)
-                if ids and reply.count == expected_count(ids[1:], users) and _probed(stub, SKIPS_FIRST, users):
-                    raise Fail(f"{got}: the count of every id but the first", "count every id of the stream, the "
-                               "first too: a next(request_iterator) before the loop takes one the loop never sees")
-                if reply.count == len(set(ids) - set(users)) and _probed(stub, COUNTS_NOBODY, users):
-                    raise Fail(f"{got}: the count of the ids nobody has", "count an id when self.directory.get("
-                               "request.id) finds a user: `is not None`, not `is None`")
-                if reply.count == 0 and _count(stub, EVERY_KIND) == 0:
-                    raise Fail(f"{got}; and {_shown(EVERY_KIND)} → count=0 too: every answer is 0", ZERO_HINT)
-                dropped = _dropped(stub, ids, users) if reply.count < expected else None
-                if dropped is not None:
-                    raise Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
-                large = _large_miscounted(stub, ids, users)
-                if large is not None:
-                    raise Fail(f"{got}: id {large[0]} alone → count={large[1]}", LARGE_HINT)
-                alike = _alike(ids, users)
-                if alike and reply.count == len({users[user_id].nickname.casefold() for user_id in set(ids) & set(
-                        users)}) and _count(stub, list(alike)) == 1:
-                    raise Fail(f"{got}: the count of distinct nicknames (ids {alike[0]} and {alike[1]} alone → "
-                               "count=1)", NICKNAMES_HINT)
-                why = _cut_short(ids, users, reply.count)
-                if pause and reply.count == expected_count(ids[:-2], users):
-                    why = ("the count of the ids before the pause: the answer came before the stream ended",
-                           READ_TO_THE_END_HINT)
-                if why is None and expected < reply.count <= expected + len(set(ids) - set(users)):
-                    why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) "
-                           "finds a user: an id nobody has, 0 and below too, counts nothing")
-                raise Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
+                raise _miscounted(target, stub, ids, users, reply.count, f"{which}got count={reply.count}; expected "
+                                  f"{expected}", (asked, added, read_whole), pause, hint)
             asked += ids
 
 
-def _alike(ids, users) -> tuple[int, int] | None:
-    """Two ids of `ids` whose users' nicknames differ only in case, or None."""
-    by_name: dict[str, int] = {}
+def _refused_hint(stub, ids, users, error: grpc.RpcError, hint: str) -> str:
+    """The hint for a call of `ids` that ended with `error`, a code of the method's own."""
+    if ids and not set(ids) & set(users) and _count(stub, MIXED) == expected_count(MIXED, users):
+        return NOBODY_FOUND_HINT  # it answers a stream in which some are users: it refuses one that finds nobody
+    if ids and error.code() == grpc.StatusCode.NOT_FOUND:
+        return NOT_FOUND_HINT
+    return f"no id is an error here: {hint}"
+
+
+def _miscounted(target, stub, ids, users, count: int, got: str, before: tuple, pause: float, hint: str) -> Fail:
+    """The ✗ for `count`, a count of `ids` that is not theirs (`got` says so), with the cause where a probe tells it.
+
+    `before`: the ids of this copy's calls before; the user AddUser stored before this call, or None; and whether
+    the stream had ended when the answer came."""
+    asked, added, read_whole = before
+    expected = expected_count(ids, users)
+    unfinished = _unfinished_lookups(target) if read_whole and count < expected else None
+    if unfinished is not None:
+        return Fail(f"{got}: {unfinished}", LOOKUPS_HINT)
+    if added:
+        return Fail(got, hint)
+    if asked and count == expected_count(asked + ids, users):
+        return Fail(f"{got}: it counted the ids of the calls before too", OWN_IDS_HINT)
+    if asked and expected < count <= expected_count(asked + ids, users):
+        return Fail(f"{got}: it counted ids of an earlier call too", OWN_IDS_HINT)
+    if ids and count == expected_count(ids[1:], users) and _probed(stub, SKIPS_FIRST, users):
+        return Fail(f"{got}: the count of every id but the first", "count every id of the stream, the first too: a "
+                    "next(request_iterator) before the loop takes one the loop never sees")
+    if count == len(set(ids) - set(users)) and _probed(stub, COUNTS_NOBODY, users):
+        return Fail(f"{got}: the count of the ids nobody has", "count an id when self.directory.get(request.id) "
+                    "finds a user: `is not None`, not `is None`")
+    if count == 0 and _count(stub, EVERY_KIND) == 0:
+        return Fail(f"{got}; and {_shown(EVERY_KIND)} → count=0 too: every answer is 0", ZERO_HINT)
+    dropped = _dropped(stub, ids, users) if count < expected else None
+    if dropped is not None:
+        return Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
+    large = _large_miscounted(stub, ids, users)
+    if large is not None:
+        return Fail(f"{got}: {large}", LARGE_HINT)
+    for key, what, alike_hint in ((_nickname, "nicknames", NICKNAMES_HINT), (_mail, "mail addresses", MAILS_HINT)):
+        pair = _alike(ids, users, key)
+        if pair and count == len({key(users[user_id]) for user_id in set(ids) & set(users)}) and _count(
+                stub, list(pair)) == 1:
+            return Fail(f"{got}: the count of distinct {what} (ids {pair[0]} and {pair[1]} alone → count=1)",
+                        alike_hint)
+    why = _cut_short(ids, users, count)
+    if pause and count == expected_count(ids[:-2], users):
+        why = ("the count of the ids before the pause: the answer came before the stream ended", READ_TO_THE_END_HINT)
+    if why is None and expected < count <= expected + len(set(ids) - set(users)):
+        why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) finds a "
+               "user: an id nobody has, 0 and below too, counts nothing")
+    return Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
+
+
+def _nickname(user: users_pb2.User) -> str:
+    return user.nickname.casefold()
+
+
+def _mail(user: users_pb2.User) -> str:
+    return user.mail_address.casefold()
+
+
+def _alike(ids, users, key) -> tuple[int, int] | None:
+    """Two ids of `ids` whose users are the same by `key` (their nicknames, their mail addresses), or None."""
+    by_key: dict[str, int] = {}
     for user_id in sorted(set(ids) & set(users)):
-        name = users[user_id].nickname.casefold()
-        if name in by_name:
-            return by_name[name], user_id
-        by_name[name] = user_id
+        if key(users[user_id]) in by_key:
+            return by_key[key(users[user_id])], user_id
+        by_key[key(users[user_id])] = user_id
     return None
 
 
-def _large_miscounted(stub, ids, users) -> tuple[int, int] | None:
-    """A large id of `ids` that, sent alone, counts as it should not (a known one 0, an unknown one 1), and that
-    count; None if each counts right, or if a small unknown id miscounts too (then the mistake is not the size)."""
+def _unfinished_lookups(target) -> str | None:
+    """Why a count came short when the answer comes before the lookups it started have finished (handed to a
+    pool, say): on a copy whose lookups are slow, LOOKED_UP counts short at once, and right when the stream waits a
+    while before it ends. None otherwise, and where the kit does not run the server (no copy to make)."""
+    if target.module is None:
+        return None
+    with target.fresh(env={"USERS_LOOKUP_SECONDS": str(SLOW_LOOKUP)}) as slow, users_stub(slow) as stub:
+        hurried = _count(stub, LOOKED_UP)
+        if hurried is None or hurried >= len(LOOKED_UP) or _count_after_a_wait(stub, LOOKED_UP) != len(LOOKED_UP):
+            return None
+    return (f"on a copy of your server whose lookups take {SLOW_LOOKUP * 1000:g} ms, {_shown(LOOKED_UP)} → count="
+            f"{hurried}, and count={len(LOOKED_UP)} when the stream waits {LOOKUPS_WAIT:g} s before it ends: the "
+            "answer came before the lookups it started had finished")
+
+
+def _count_after_a_wait(stub, ids) -> int | None:
+    """The count of `ids` sent at once, the stream then waiting LOOKUPS_WAIT s before it ends; None if the answer
+    came before it ended (a quiet client taken for one that is done: another mistake), or as an error."""
+    answered, ended = threading.Event(), []
+
+    def requests():
+        yield from (users_pb2.UserRequest(id=user_id) for user_id in ids)
+        answered.wait(LOOKUPS_WAIT)
+        ended.append(not answered.is_set())
+
+    call = stub.CountAlreadyUsers.future(requests(), timeout=TIMEOUT + LOOKUPS_WAIT)
+    call.add_done_callback(lambda _: answered.set())
+    try:
+        count = call.result().count
+    except grpc.RpcError:
+        return None
+    return count if ended == [True] else None
+
+
+def _large_miscounted(stub, ids, users) -> str | None:
+    """What a large id of `ids` counts as it should not, sent alone (a known one 0, an unknown one 1), or with the
+    user whose id it is in fewer bits (two users, 1); None if each counts right, or if a small unknown id
+    miscounts too (then the mistake is not the size)."""
     large = [user_id for user_id in ids if user_id >= SMALL]
     if not large or _count(stub, [404]) != 0:
         return None
     for user_id in large:
         alone = _count(stub, [user_id])
         if alone is not None and alone != int(user_id in users):
-            return user_id, alone
+            return f"id {user_id} alone → count={alone}"
+    for user_id in large:
+        twin = user_id % 2**32
+        if twin != user_id and {user_id, twin} <= set(users) and twin in ids and _count(stub, [twin, user_id]) == 1:
+            return f"ids {twin} and {user_id} alone → count=1, though both are users"
     return None
 
 
@@ -351,11 +468,12 @@ def _explain_error(error: grpc.RpcError, which: str, target) -> None:
 
 
 def _midway(stub, target, users, added: users_pb2.User) -> None:
-    """Every id the directory holds, then (once AddUser stored `added` in the stream's pause) its id: all count."""
+    """Every id the directory holds and `added`'s (nobody's yet), then (once AddUser stored `added` in the stream's
+    pause) its id again: all count."""
     held = sorted(users)
 
     def requests():
-        yield from (users_pb2.UserRequest(id=user_id) for user_id in held)
+        yield from (users_pb2.UserRequest(id=user_id) for user_id in [*held, added.id])
         time.sleep(MIDWAY_WAIT)
         stub.AddUser(added, timeout=TIMEOUT)
         yield users_pb2.UserRequest(id=added.id)
@@ -366,15 +484,19 @@ def _midway(stub, target, users, added: users_pb2.User) -> None:
         _explain_error(error, "", target)
         raise
     users[added.id] = added
+    got = (f"a call sent all {len(held)} ids the directory holds and {added.id}, AddUser stored user {added.id} in its "
+           f"pause, then it sent {added.id} again → count={reply.count}")
+    if reply.count < len(held) + 1 and (unfinished := _unfinished_lookups(target)):
+        raise Fail(f"{got}: {unfinished}", LOOKUPS_HINT)
     if reply.count != len(held) + 1 and _counts_all_but_the_added(stub, held, reply.count):
-        raise Fail(f"a call sent all {len(held)} ids the directory holds, AddUser stored user {added.id} in its pause, "
-                   f"then it sent {added.id} → count={reply.count}; expected {len(held) + 1}", MIDWAY_HINT)
+        raise Fail(f"{got}; expected {len(held) + 1}", MIDWAY_HINT)
 
 
 def _counts_all_but_the_added(stub, held, got: int) -> bool:
     """Whether `got` is all of `held` and nothing more, and the method counts all of `held` alone, also with a
-    pause before its last: so only the user added in the pause was missed (not a mistake of other rules')."""
-    if got != len(held) or _count(stub, held) != len(held):
+    pause before its last, and reads on past an unknown id: so only the user added in the pause was missed (not a
+    mistake of other rules')."""
+    if got != len(held) or _count(stub, held) != len(held) or _count(stub, PAST_UNKNOWN) != len(PAST_UNKNOWN) - 1:
         return False
     try:
         return stub.CountAlreadyUsers(_requests(held, MIDWAY_WAIT), timeout=TIMEOUT + MIDWAY_WAIT).count == len(held)
@@ -382,25 +504,33 @@ def _counts_all_but_the_added(stub, held, got: int) -> bool:
         return False
 
 
-def _spaced(stub, target, users, ids) -> None:
-    """`ids`, SPACED s apart, with a deadline of SPACED_DEADLINE s: all count."""
+def _spaced(stub, target, users, spaced: Spaced) -> None:
+    """`spaced.ids`, `spaced.apart` s from one another (the last two together), with a deadline of `spaced.deadline`
+    s: all count. A deadline that passes is not judged (a loaded machine); one the server claims before it is."""
+    ids, ended = list(spaced.ids), []
+
     def requests():
         for number, user_id in enumerate(ids):
-            if number:
-                time.sleep(SPACED)
+            if 0 < number < len(ids) - 1:
+                time.sleep(spaced.apart)
             yield users_pb2.UserRequest(id=user_id)
+        ended.append(True)
 
+    what = _shown(ids) + (f", {spaced.apart:g} s apart (the last two together)" if spaced.apart else "")
     try:
-        reply = stub.CountAlreadyUsers(requests(), timeout=SPACED_DEADLINE)
+        count = support.with_short_deadline(lambda timeout: stub.CountAlreadyUsers(requests(), timeout=timeout).count,
+                                            what, DEADLINE_HINT, spaced.deadline)
     except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # a loaded machine: not the mistake this looks for
-            return
         _explain_error(error, "", target)
         raise
+    expected = expected_count(ids, users)
     # a count too high, or short of the first id only, is other rules' to judge
-    if reply.count < expected_count(ids, users) and reply.count != expected_count(ids[1:], users):
-        raise Fail(f"{_shown(list(ids))}, {SPACED:g} s apart, with a deadline of {SPACED_DEADLINE:g} s → count="
-                   f"{reply.count}; expected {expected_count(ids, users)}", DEADLINE_HINT)
+    if count is None or count >= expected or count == expected_count(ids[1:], users):
+        return
+    got = f"{what}, with a deadline of {spaced.deadline:g} s → count={count}; expected {expected}"
+    # right with time to spare: the deadline made the count short. Else lookups that had not finished, perhaps
+    unfinished = _unfinished_lookups(target) if ended else None
+    raise Fail(f"{got}: {unfinished}" if unfinished else got, LOOKUPS_HINT if unfinished else DEADLINE_HINT)
 
 
 def _at_once(target, users, alone: float) -> None:
@@ -456,12 +586,16 @@ def _at_once(target, users, alone: float) -> None:
             raise got
         if got != expected_count(ids, users):
             # read short, a pause taken for the end: the case of the long stream and its pause judges; and an id that
-            # counts nothing even alone (id 1?) is the first case's (ids 1, 2, 7) to name
+            # counts nothing even alone (id 1?) is the first case's (ids 1, 2, 7, 8) to name
             if name == "first" and any(got == expected_count(ids[:read], users) for read in range(1, len(ids))):
                 continue
             which = "first" if name == "first" else "second"
+            got_short = isinstance(got, int) and got < expected_count(ids, users)
+            unfinished = _unfinished_lookups(target) if got_short else None
             raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {which} got "
-                       f"count={got}; expected {expected_count(ids, users)}", AT_ONCE_HINT)
+                       f"count={got}; expected {expected_count(ids, users)}" + (f"; {unfinished}" if unfinished else
+                                                                                ""),
+                       LOOKUPS_HINT if unfinished else AT_ONCE_HINT)
 
 
 def _case(server, calls, paused: bool, hint: str, at_once: bool = False):

@@ -3,6 +3,8 @@
 It judges a fresh copy of the learner's module over a directory of its own (users_cases.seeded),
 so nothing that ran before changes a verdict. The seed is built to make mistakes show:
 - the NORMAL users are stored neither in id order nor in nickname order, so only id order passes;
+  and one of their ids (100) lies past the others, so that a set of them (which orders small ids close
+  together by chance) gives them in an order of its own;
 - one user is planted with no type at all (AddUser would refuse it), so a server that does not
   refuse USER_TYPE_UNSPECIFIED streams it;
 - thousands of guests with long addresses make a stream far larger than the flow-control window
@@ -30,12 +32,16 @@ UserType = users_pb2.UserType
 NORMAL, GUEST = users_pb2.USER_TYPE_NORMAL, users_pb2.USER_TYPE_GUEST
 NOT_A_TYPE = 99  # a number UserType does not list
 NEGATIVE = -1  # a number below every type: a check of `>= len(...)` alone lets it through
+# The first number past the last type, and its negative: a check of `> len(UserType.keys())`, off by one (the keys
+# count USER_TYPE_UNSPECIFIED too), lets the first through
+PAST_THE_LAST = max(UserType.values()) + 1
+REFUSED = (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE, NEGATIVE, PAST_THE_LAST, -PAST_THE_LAST)
 PROBE_WAIT = 2.0  # seconds: how long a call may take while another stream is paused or was cancelled
 # Seconds a paused stream's neighbours may take, typically, to send their first user (a correct answer: a few ms).
 # A lock taken with a timeout (acquire(timeout=0.5)) passes the PROBE_WAIT test but makes each of them wait that long.
 WAITED = 0.3
 WAITED_AFTER = 5  # paused streams after the first whose median time to their first user is judged
-SHORT_DEADLINE = 0.9  # seconds: a call with a deadline under a second must still get all its users
+SHORT_DEADLINE = 0.4  # seconds: a call with so short a deadline must still get all its users (a reply takes ms)
 FILL_WAIT = 0.3  # seconds for a paused stream's server to fill the flow-control window and block
 # Paused at once: as many as the server's pool has threads, less two for the probes (30 of DEFAULT_WORKERS = 32).
 # A semaphore held across yields with fewer slots than that is full; one with more is no tighter than the pool itself.
@@ -59,10 +65,11 @@ AT_ONCE = (NORMAL, users_pb2.USER_TYPE_ADMINISTRATOR, users_pb2.USER_TYPE_DISABL
 AT_ONCE_CALLS = 12  # sent together in each round, the three types in turn
 AT_ONCE_ROUNDS = 8
 
-# JSON order nora, tess, ada, bo, NORA; id order tess, bo, NORA, nora, ada; nickname order NORA, ada, bo, nora, tess.
+# JSON order nora, tess, ada, bo, NORA; id order tess, bo, NORA, nora, ada; nickname order NORA, ada, bo, nora, tess;
+# set order (of their ids) tess, ada, bo, NORA, nora, as 100 falls into the slot after 4's.
 # "bo Li " has a capital and spaces (one at its end): as stored, so a stream that tidies nicknames shows. NORA and
 # nora are two users whose nicknames differ only in case: a stream that drops "the same name" again shows.
-NORMAL_USERS = [(9, "nora"), (4, "tess"), (12, "ada"), (6, "bo Li "), (7, "NORA")]
+NORMAL_USERS = [(9, "nora"), (4, "tess"), (100, "ada"), (6, "bo Li "), (7, "NORA")]
 IN_ID_ORDER = [name for _, name in sorted(NORMAL_USERS)]
 GUESTS = range(1000, 4000)  # 3,000 guests, about 780 KB: eight times what OWN_CONNECTION takes in unread
 UNTYPED_ID = 13
@@ -108,14 +115,19 @@ TYPE_HINT = ("check users.problem_with_user_type(request.user_type) first, and i
 LATE_ABORT_HINT = ("the call ended with the right code, but only after yielding: call context.abort(grpc.StatusCode."
                    "INVALID_ARGUMENT, problem) before the first yield, and let the exception it raises end the call "
                    "(a try/except around it, or context.set_code without a return, goes on yielding)")
+OFFERS_REFUSED_HINT = ("offer only what is accepted: USER_TYPE_UNSPECIFIED is refused, so a message that lists it "
+                       "among the types to send sends the client round again. users.problem_with_user_type(request."
+                       "user_type) names the types to send (users.USER_TYPES: every type but USER_TYPE_UNSPECIFIED)")
 SAYS_WHY_HINT = ("the message is all the client learns: say what is wrong and what to send instead, as "
                  "users.problem_with_user_type(request.user_type) does; abort with that problem as the message")
 ORDER_HINT = ("yield one UserResponse per user of self.directory.of_type(request.user_type), "
               "in the order it gives them (id order)")
+SET_ORDER_HINT = (ORDER_HINT + ": a set (or a dict's keys made into one) has an order of its own, which is id order "
+                  "only by chance, for small ids close together. To send each user once, keep the list's order")
 SHORT_DEADLINE_HINT = ("send every user however little time the deadline leaves: a stream that ends OK tells the "
                        "client it has them all. The deadline is the client's to keep: when it passes, gRPC ends the "
-                       "call DEADLINE_EXCEEDED by itself (a check of context.time_remaining() that returns early "
-                       "only hides it)")
+                       "call DEADLINE_EXCEEDED by itself (a check of context.time_remaining() that returns early, or "
+                       "aborts with DEADLINE_EXCEEDED before the time is up, only hides it)")
 EMPTY_HINT = "a type nobody has is not an error: the loop runs zero times, and the stream ends OK by itself"
 LOCK_HINT = ("hold no lock (nor a semaphore's slot) across a yield: a yield waits for as long as the client does "
              "not read. of_type hands you a list and lets go of its lock; yield from that list")
@@ -135,20 +147,29 @@ LEAKED_LOCK_HINT = ("the first cancelled stream kept something only one call can
 COUNTED_HINT = ("a cancelled stream never reaches the code after its loop: a count of open streams (or a slot) "
                 "raised before the loop and lowered after it stays raised for each cancel, until every call is "
                 "refused. Lower it in `finally` (or take the slot with `with`)")
-THREAD_LEFT_HINT = ("each cancelled stream left a thread running: a thread your method starts (a producer that "
-                    "put()s into a queue) waits for ever once nobody takes from it. End it with the call: use "
-                    "put(..., timeout=...) and stop when context.is_active() is False, or better, yield from the "
-                    "list that of_type gives, with no thread")
+THREAD_LEFT_HINT = ("each cancelled stream left a thread running. grpcio leaves a cancelled generator at its yield "
+                    "(by GeneratorExit), so code after the loop never runs: a thread your method stops there (a "
+                    "threading.Timer cancelled, an Event set for a progress thread) runs on. Stop it in `finally`. "
+                    "A producer that put()s into a queue waits for ever once nobody takes from it: use put(..., "
+                    "timeout=...) and stop when context.is_active() is False, or better, yield from the list that "
+                    "of_type gives, with no thread")
+ABORT_OK_HINT = ("context.abort cannot end a call OK: it is for errors, and grpcio turns abort(grpc.StatusCode.OK, "
+                 "...) into UNKNOWN. For a type nobody has, just return (or let the loop end): an empty stream that "
+                 "ends OK")
+ABORT_OK_WORDS = "abort() called with StatusCode.OK"  # what grpcio logs as it turns that abort into UNKNOWN
 FILE_LEFT_HINT = ("each cancelled stream left a file open: grpcio drops a cancelled generator at its yield, so a "
                   "close() after the loop never runs. Open it with `with open(...) as log:` around the loop, or "
                   "close it in `finally`")
 # What a message must name to say what is wrong with each type the checker sends.
 NAMES_THE_PROBLEM = {users_pb2.USER_TYPE_UNSPECIFIED: r"user_type|unspecified|not set|\b0\b",
-                     NOT_A_TYPE: rf"\b{NOT_A_TYPE}\b", NEGATIVE: rf"{NEGATIVE}\b"}
-NAMED_AS = {users_pb2.USER_TYPE_UNSPECIFIED: "the user_type was not set", NOT_A_TYPE: f"the number {NOT_A_TYPE}",
-            NEGATIVE: f"the number {NEGATIVE}"}
+                     **{number: rf"{number}\b" if number < 0 else rf"(?<!-)\b{number}\b" for number in REFUSED[1:]}}
+NAMED_AS = {users_pb2.USER_TYPE_UNSPECIFIED: "the user_type was not set",
+            **{number: f"the number {number}" for number in REFUSED[1:]}}
 NAMES_A_TYPE = "|".join(name.removeprefix("USER_TYPE_") for name in UserType.keys() if name != "USER_TYPE_UNSPECIFIED")
-LATECOMER = users_pb2.User(id=30, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
+# USER_TYPE_UNSPECIFIED in a list of types (next to another, after a comma, an "or", a slash): offered as a choice
+_LISTED = r"\s*(?:,|/|\bor\b|\band\b)\s*(?:USER_TYPE_)?"
+OFFERS_UNSPECIFIED = rf"UNSPECIFIED{_LISTED}(?:{NAMES_A_TYPE})\b|\b(?:{NAMES_A_TYPE}){_LISTED}UNSPECIFIED"
+LATECOMER = users_pb2.User(id=200, nickname="lou", mail_address="lou@example.com", user_type=NORMAL)
 
 
 def _counted(users) -> str:
@@ -214,12 +235,12 @@ def _ended_ok(users, error, what: str, hint: str) -> list[users_pb2.User]:
 
 def refuses_a_type_that_is_not_one(target) -> None:
     with users_cases.users_stub(target) as stub:
-        for user_type in (users_pb2.USER_TYPE_UNSPECIFIED, NOT_A_TYPE, NEGATIVE):
+        for user_type in REFUSED:
             users, error = _listing(stub, user_type)
             what = _type_name(user_type)
             if error is None:
                 raise Fail(f"{what} → a stream of {_counted(users)} that ended OK; expected INVALID_ARGUMENT",
-                           TYPE_HINT + (" (it refuses numbers below 0 too: none is a type)" if user_type < 0 else ""))
+                           TYPE_HINT + _let_through(user_type))
             if error.code() in support.INFRASTRUCTURE_CODES:
                 raise error
             if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
@@ -237,6 +258,17 @@ def refuses_a_type_that_is_not_one(target) -> None:
             if not re.search(NAMES_A_TYPE, said, re.IGNORECASE):
                 raise Fail(f"{what} → INVALID_ARGUMENT said {shown}, which does not say what to send instead "
                            "(no type is named)", SAYS_WHY_HINT)
+            if re.search(OFFERS_UNSPECIFIED, said, re.IGNORECASE):
+                raise Fail(f"{what} → INVALID_ARGUMENT said {shown}, which offers USER_TYPE_UNSPECIFIED as a type to "
+                           "send, though it is refused", OFFERS_REFUSED_HINT)
+
+
+def _let_through(user_type: int) -> str:
+    """What a hint adds for a number that is not a type, and that a test of the wrong bounds lets through."""
+    if user_type == PAST_THE_LAST:
+        return (f" (it refuses {user_type} too: the last type is {user_type - 1}. A test against "
+                "len(UserType.keys()) is off by one, as the keys count USER_TYPE_UNSPECIFIED)")
+    return " (it refuses numbers below 0 too: none is a type)" if user_type < 0 else ""
 
 
 def streams_each_user_once_in_id_order(target) -> None:
@@ -285,19 +317,32 @@ def streams_each_user_once_in_id_order(target) -> None:
                    "yield every user of_type gives, with nothing left out as 'the same name'")
     order = {tuple(sorted(IN_ID_ORDER)): "nickname order", tuple(reversed(IN_ID_ORDER)): "newest first"}
     raise Fail(f"{got} ({order.get(tuple(names), 'in no order')}); expected id order: {', '.join(IN_ID_ORDER)}",
-               ORDER_HINT)
+               ORDER_HINT if tuple(names) in order else SET_ORDER_HINT)
 
 
 def _in_short_time(target) -> None:
-    """A call whose deadline is under a second gets every user too: its time is the client's to keep."""
+    """A call with a short deadline gets every user too: its time is the client's to keep."""
+    def attempt(timeout: float):
+        users, error = _listing(stub, NORMAL, timeout)
+        if error is not None:
+            raise error
+        return users
+
+    what = f"NORMAL with a deadline of {SHORT_DEADLINE:g} s"
     with users_cases.users_stub(target) as stub:
-        users, error = _listing(stub, NORMAL, SHORT_DEADLINE)
-    if error is not None:  # a loaded machine may miss so short a deadline: not the mistake this looks for
+        try:
+            users = support.with_short_deadline(attempt, "NORMAL", SHORT_DEADLINE_HINT, SHORT_DEADLINE)
+        except grpc.RpcError as error:
+            if error.code() in support.INFRASTRUCTURE_CODES:
+                raise
+            raise Fail(f"{what} → {support.describe_rpc_error(error)}; expected all {len(IN_ID_ORDER)} users",
+                       SHORT_DEADLINE_HINT) from None
+    if users is None:  # every try ran out of time: a loaded machine, not the mistake this looks for
         return
     names = [user.nickname for user in users]
     if names != IN_ID_ORDER:
-        raise Fail(f"NORMAL with a deadline of {SHORT_DEADLINE:g} s → {', '.join(names) or 'no users'}, and the stream "
-                   f"ended OK; expected all {len(IN_ID_ORDER)}", SHORT_DEADLINE_HINT)
+        raise Fail(f"{what} → {', '.join(names) or 'no users'}, and the stream ended OK; expected all "
+                   f"{len(IN_ID_ORDER)}", SHORT_DEADLINE_HINT)
 
 
 def an_empty_type_is_an_empty_stream(target) -> None:
@@ -506,11 +551,11 @@ def _answer(listing) -> str:
 
 
 RULES = {  # Exercise 5.1: each rule is one case, and one wrong-answer test breaks only it
-    f"UNSPECIFIED, or a number that is not a type ({NOT_A_TYPE}, {NEGATIVE}) → INVALID_ARGUMENT that says what is "
-    "wrong and what to send instead, before any user":
+    f"UNSPECIFIED, or a number that is not a type ({', '.join(map(str, REFUSED[1:]))}) → INVALID_ARGUMENT that says "
+    "what is wrong and what to send instead (a type it accepts), before any user":
         refuses_a_type_that_is_not_one,
     "NORMAL → tess, 'bo Li ', NORA, nora, ada: every user of the type, each once (NORA and nora are two), in id "
-    f"order, with a deadline under a second ({SHORT_DEADLINE:g} s) too, asked of the directory on every call (a user "
+    f"order, however short the deadline ({SHORT_DEADLINE:g} s too), asked of the directory on every call (a user "
     "added since comes too)":
         streams_each_user_once_in_id_order,
     "DISABLED (nobody has it) → no users, and the stream ends OK":
@@ -534,6 +579,10 @@ def _naming_the_cause(case):
         try:
             target.guarded(lambda: case(target))()
         except (Fail, grpc.RpcError) as failure:
+            code = getattr(failure, "code", lambda: None)() if isinstance(failure, grpc.RpcError) else None
+            if code == grpc.StatusCode.UNKNOWN and target.handle and ABORT_OK_WORDS in target.handle.logs(80):
+                raise Fail("the call ended UNKNOWN: your server called context.abort with grpc.StatusCode.OK",
+                           ABORT_OK_HINT) from None
             raised = target.last_exception() or ""
             got = failure.got if isinstance(failure, Fail) else f"your server raised {raised}"
             if support.ASYNC_GENERATOR_WORDS in raised + got:
