@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Callable
 
 import grpc
@@ -84,7 +83,6 @@ AT_ONCE_CALLS, AT_ONCE_IDS, AT_ONCE_ROUNDS = 24, 4, 5  # a state on self shows i
 SWITCH_INTERVAL = 1e-6  # seconds between thread switches in the copy that takes the crowd (Python's own: 5 ms)
 GRPC_DEADLINE_WORDS = "Deadline Exceeded"  # the details of a DEADLINE_EXCEEDED that grpc itself ends a call with
 SHORT_DEADLINES = (0.25, 0.5)  # seconds: far more than a lookup takes, less than a guard of one's own may want left
-EARLY = 0.8  # of a deadline: grpc ends a call no sooner than its deadline; a DEADLINE_EXCEEDED before is the method's
 DEADLINE_TRIES = 3  # a deadline that really passed (a busy laptop) is tried again; passed on every try: no verdict
 DEADLINE_REFUSED_HINT = ("the caller's deadline is the caller's to choose: answer as soon as you can, whatever "
                          "context.time_remaining() says. A caller that allows a quarter of a second must get its "
@@ -137,24 +135,15 @@ def expect_code(call: Callable[[], object], code: grpc.StatusCode, hint: str) ->
 
 
 def within(deadline: float, attempt: Callable[[float], object], what: str):
-    """attempt(deadline)'s reply, a call made with that deadline; a Fail when the method itself ended it as
-    DEADLINE_EXCEEDED (in words of its own, or sooner than the deadline); None when the deadline really passed on
-    every try, which a busy laptop may do and which says nothing of the method, and None for a refusal, which the
-    cases without a short deadline judge."""
-    for _ in range(DEADLINE_TRIES):
-        started = time.monotonic()
-        try:
-            return attempt(deadline)
-        except grpc.RpcError as error:
-            if error.code() in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.DEADLINE_EXCEEDED}:
-                raise  # not done yet, not running, or an exception: said as for any case
-            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                return None
-            took = time.monotonic() - started
-            if error.details() != GRPC_DEADLINE_WORDS or took < EARLY * deadline:
-                raise Fail(f"{what} with a deadline of {deadline:g} s → {support.describe_rpc_error(error)[:80]}, "
-                           f"after {took:.2f} s", DEADLINE_REFUSED_HINT) from None
-    return None
+    """attempt(deadline)'s reply, a call made with that deadline (support.with_short_deadline: a Fail when the method
+    itself ended it as DEADLINE_EXCEEDED); None when the deadline really passed on every try, and None for a
+    refusal, which the cases without a short deadline judge."""
+    try:
+        return support.with_short_deadline(attempt, what, DEADLINE_REFUSED_HINT, deadline, DEADLINE_TRIES)
+    except grpc.RpcError as error:
+        if error.code() in support.INFRASTRUCTURE_CODES:
+            raise  # not done yet, not running, or an exception: said as for any case
+        return None
 
 
 def _refused_with_another_code(user_id: int, error) -> Fail | None:
