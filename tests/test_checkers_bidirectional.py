@@ -263,19 +263,63 @@ COUNTS_IDS_ON_SELF = with_method("""
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "at most 1000 ids per call")
             yield users_pb2.UserResponse(user=user)
 """)
-SLEEPS_BEFORE_EACH_ANSWER = wrong(SOLUTION, "            yield users_pb2.UserResponse(user=user)",
-                                  "            time.sleep(0.1)  # throttle\n"
-                                  "            yield users_pb2.UserResponse(user=user)").replace(
-    "import grpc\n", "import time\n\nimport grpc\n", 1)
+
+
+def sleeps_before_each_answer(seconds: float) -> str:
+    """The answer with a throttle: a sleep of `seconds` before each yield."""
+    return wrong(SOLUTION, "            yield users_pb2.UserResponse(user=user)",
+                 f"            time.sleep({seconds})  # throttle\n"
+                 "            yield users_pb2.UserResponse(user=user)").replace(
+        "import grpc\n", "import time\n\nimport grpc\n", 1)
+
+
+SLEEPS_BEFORE_EACH_ANSWER = sleeps_before_each_answer(0.1)
 REFERENCE = "from workshop.servers.users import add_to_server\n"
 # "Ids must fit a 32-bit int": but they are int64, and AddUser stores the checker's nora past 2**32.
 INT32_BOUND = wrong(SOLUTION, "if problem := users.problem_with_id(request.id):",
                     "if problem := users.problem_with_id(request.id) or (request.id > 2**31 - 1 and 'id too large'):")
 DEADLINE_GUARD = wrong(SOLUTION, "            if problem := users.problem_with_id(request.id):",
                        "            remaining = context.time_remaining()\n"
-                       "            if remaining is not None and remaining < 1.0:  # \"no time left to answer well\"\n"
-                       "                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'less than 1 s left')\n"
+                       "            if remaining is not None and remaining < 0.5:  # \"no time left to answer well\"\n"
+                       "                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, 'too little time left')\n"
                        "            if problem := users.problem_with_id(request.id):")
+# "be gentle with the directory": 20 ms a lookup, which only a comparison with the kit's own server, timed alongside,
+# tells from a loaded machine
+THROTTLED = sleeps_before_each_answer(0.02)
+# The answer's loop over request_iterator, as solutions/ has it, for wrong answers that only wrap it
+ANSWER_LOOP = textwrap.dedent(answer(SOLUTION).partition("    def GetUsersByIds(self, request_iterator, context):\n")[2]
+                              .partition("\n\n\n")[0])
+
+
+def locked_around_the_loop(take: str, release: str) -> str:
+    """with_module_lock, where the method runs `take`, then the answer's loop in a try whose finally runs `release`."""
+    def block(code: str, depth: int) -> str:
+        return textwrap.indent(textwrap.dedent(code).strip("\n"), " " * depth)
+
+    return with_module_lock(f"""
+    def GetUsersByIds(self, request_iterator, context):
+{block(take, 8)}
+        try:
+{block(ANSWER_LOOP, 12)}
+        finally:
+{block(release, 12)}
+""")
+
+
+# "one conversation at a time, but never block anyone for long": the next one waits out the timeout
+LOCK_WITH_A_TIMEOUT = locked_around_the_loop("got = LOCK.acquire(timeout=0.5)", """
+    if got:
+        LOCK.release()""")
+# "fail fast, as the notebook advises": the next client is refused while one conversation waits
+REFUSES_WHEN_BUSY = locked_around_the_loop("""
+    if not LOCK.acquire(blocking=False):
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy with another stream, try again")""",
+                                           "LOCK.release()")
+
+
+def with_setting(line: str) -> str:
+    """The answer with a module setting of the runner's (MAX_WORKERS, OPTIONS, ...) above its class."""
+    return wrong(SOLUTION, "\n\nclass UserManager", f"\n{line}\n\n\nclass UserManager")
 # "Read what the client still sends, so it is not cut off": but a ping-pong client waits for the answer first.
 DRAIN = "for _ in request_iterator:  # read the rest first\n                    pass\n                "
 DRAINS_BEFORE_NOT_FOUND = wrong(SOLUTION, "context.abort(grpc.StatusCode.NOT_FOUND",
@@ -452,13 +496,33 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
           "keep what belongs to one call (a count of its ids, say) in local variables, not on self"]),
     "a sleep before each answer":
         (SLEEPS_BEFORE_EACH_ANSWER, PING_PONG,
-         ["the answers came 0.1", "s after their ids (the median of", "No time.sleep (a throttle) or slow work"]),
+         ["the answers came 0.1", "s after their ids, where the kit's own GetUsersByIds, timed alongside",
+          "(medians of 11 round trips, one id at a time)", "No time.sleep (a throttle) or slow work"]),
+    "a throttle of 20 ms before each answer":
+        (THROTTLED, PING_PONG, ["the answers came 0.02", "(medians of 11 round trips", "No time.sleep (a throttle)"]),
+    "a pool of 2 threads (the article's)":
+        (with_setting("MAX_WORKERS = 2"), TOGETHER,
+         ["while 2 conversations waited for their clients' next id, each answered at once, conversation 3's id 3 got "
+          "no answer within 2 s", "your server has 2 worker threads (MAX_WORKERS = 2)", "leave MAX_WORKERS out"]),
+    "a lock taken with a timeout across the loop":
+        (LOCK_WITH_A_TIMEOUT, TOGETHER,
+         ["the 5 opened after it, one by one, got their first answers 0.5", "not even one taken with a timeout"]),
+    "a refusal while another conversation is open":
+        (REFUSES_WHEN_BUSY, TOGETHER,
+         ["another's id 3 → RESOURCE_EXHAUSTED: busy with another stream", "do not refuse a call because others "
+          "are open"]),
+    "a cap of 10 streams per connection":
+        (with_setting('OPTIONS = [("grpc.max_concurrent_streams", 10)]'), TOGETHER,
+         ["conversation 11's id 3 got no answer within 2 s", "grpc.max_concurrent_streams in your module's OPTIONS"]),
+    "a cap of 10 calls at once":
+        (with_setting("MAX_CONCURRENT_RPCS = 10"), TOGETHER,
+         ["conversation 11's id 3 → RESOURCE_EXHAUSTED", "Leave MAX_CONCURRENT_RPCS out"]),
     "a bound of 32 bits on the id":
         (INT32_BOUND, UNKNOWN_ID, [f"then id {ADDED} → got no answers, then INVALID_ARGUMENT: id too large",
                                    "ids are int64"]),
-    "a refusal when less than a second is left":
-        (DEADLINE_GUARD, IN_ORDER, ["ids 8, 3 in a call with a deadline of 0.9 s → got no answers, then "
-                                    "DEADLINE_EXCEEDED: less than 1 s left", "context.time_remaining()"]),
+    "a refusal when less than half a second is left":
+        (DEADLINE_GUARD, IN_ORDER, ["ids 8, 3 in a call, with a deadline of 0.4 s → DEADLINE_EXCEEDED",
+                                    "('too little time left')", "context.time_remaining()"]),
     "the rest of the requests read before NOT_FOUND":
         (DRAINS_BEFORE_NOT_FOUND, UNKNOWN_ID, ["ids 8, then 4242, one at a time (the client waits for each answer) "
                                                "→ got hugo, then no answer within 2 s; expected NOT_FOUND at once",

@@ -208,6 +208,27 @@ CUTS_OFF_SOON = exercises.wrong_in_places(SOLUTION, {
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "you fell behind; subscribe again")
             yield note"""})
 
+# The receipt read once the lock is let go: another Post may have numbered a note since. A log line between widens
+# the gap, so every run shows it (the walker's bare self.posted += 1 outside the lock showed in 13 of 15 runs)
+RECEIPT_AFTER_THE_LOCK = wrong("        return chat_pb2.PostResponse(sequence=note.sequence)", """\
+        print("posted", note.sequence)  # writing lets other threads run
+        return chat_pb2.PostResponse(sequence=self.history.last(1)[0].sequence)  # the mistake: the newest note's""")
+# "keep it off the event loop": each wait for a note takes one of asyncio's few default threads, which the first
+# subscribers keep, so a newcomer to a full room gets its replay only once someone posts
+AIO_TO_THREAD = exercises.wrong_in_places(SOLUTION, {
+    "import queue\n": "import asyncio\nimport queue\n",
+    "MAX_WORKERS = 100": "ASYNCIO = True",
+    "    def Subscribe(self, request, context):": "    async def Subscribe(self, request, context):",
+    "        def leave():": "        def leave(_call=None):",
+    ADD_CALLBACK: "        context.add_done_callback(leave)",
+    HEADER_LINE: "        await context.send_initial_metadata(())\n",
+    WAIT_IN_THE_INBOX + "\n            yield note": """\
+        while (note := await asyncio.to_thread(inbox.get)) is not None:  # the mistake: a thread of a few per wait
+            yield note""",
+    "    def Post(self, request, context):": "    async def Post(self, request, context):",
+    "            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)":
+        "            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)"})
+
 HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
 ''', '''            self.inboxes.add(inbox)
             context.send_initial_metadata(())
@@ -280,6 +301,14 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
     "polls_every_5_s": (POLLS_EVERY_5_S, IDLE, "threads of your server woke up in 6 s", "with no timeout"),
     "stays_in_the_room": (STAYS_IN_THE_ROOM, FORGETS, "posted to nobody, made your server's memory grow",
                           "take the inbox out of self.inboxes"),
+    # leave() is right: the history keeps 1,000 notes, which a copy that nobody joined shows as well
+    "a_history_of_1000": (wrong("History()", "History(size=1000)"), FORGETS,
+                          "and so in a copy of it that nobody had joined: it keeps the notes themselves",
+                          "History(size=1000)"),
+    "receipt_read_after_the_lock": (RECEIPT_AFTER_THE_LOCK, AT_ONCE, "Post answered", "a client's receipt names "
+                                    "another note"),
+    "aio_waits_on_asyncio_to_thread": (AIO_TO_THREAD, ROOM, "got nothing within 2 s, and its replay only once a "
+                                       "note was posted", "asyncio's default executor"),
 }
 
 # Wrong answers that break more than one rule, some only when a race goes their way (said where it does): (the rules
@@ -287,6 +316,10 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
 # hint). None is a poll or a slow leaver: test_checkers_chat_rules runs them with a short quiet window and lenient
 # leaving.
 SEVERAL_RULES_BROKEN = {
+    # every open Subscribe is a stream on the checker's one connection: the room of 50 leaves none for a Post
+    "streams_capped_at_50": (wrong("\n\nclass ChatServer", '\nOPTIONS = [("grpc.max_concurrent_streams", 50)]  # the '
+                                   'mistake: per connection\n\n\nclass ChatServer'), {ROOM, IDLE, LEAVES}, set(),
+                             "a Post got no answer", "grpc.max_concurrent_streams in your module's OPTIONS"),
     # every open Subscribe is a call: the room of 50 (and the pool's worth of leavers) get RESOURCE_EXHAUSTED
     "calls_capped_at_50": (CALLS_CAPPED_AT_50, {ROOM, IDLE, LEAVES}, set(), "RESOURCE_EXHAUSTED: Concurrent RPC "
                            "limit", "MAX_CONCURRENT_RPCS"),

@@ -10,28 +10,32 @@ answer has arrived. A server that answers each request as it comes passes at onc
 first collects every request never answers, because the client never finishes, so the case
 reports it after a short wait instead of hanging.
 
-The ping-pong case also times eleven round trips: an answer that waits (a sleep before the yield) shows in
-their median; and it compares each user whole, as the directory holds it. The unknown-id and wrong-id cases
-also send their id alone and wait, the stream still open: the error must come then, not once the client has
-finished (a server that reads the rest of the requests before it aborts). Cases hold several conversations at
-once, each opened while the server waits for the earlier ones' next id: a lock, or a semaphore with fewer
-slots than the pool has threads, held while waiting shows there (the checker holds as many as the pool allows,
-less two), and so does what one call leaves on self for the next (the servicer object serves every call), in
-turns of a few ids and in two long conversations, where a count of ids on self adds up both calls'. The
-unknown-id case first stores a user through the server's own AddUser (the kit's, inherited), with an id past
-32 bits (ids are int64): a lookup anywhere but self.directory misses it, and a bound on the id refuses it. The
-in-order case also makes a call with a deadline under a second, which must be answered like any other. When a
-case sees answers missing, a fresh call with ids 8 and 21 tells two look-alike mistakes apart for the hint
-(never the verdict). A last case holds twelve conversations that wait for their next id and watches the
-server's process: waiting is free when the loop sleeps in request_iterator, and a poll or a busy loop shows in
-the threads that wake and the CPU they use.
+The ping-pong case also times eleven round trips, each beside one on the kit's own server (started over the same
+users, for the cases that time answers): an answer that waits (a sleep of 20 ms before the yield) shows in their
+medians, whatever load the machine is under; and it compares each user whole, as the directory holds it. The
+unknown-id and wrong-id cases also send their id alone and wait, the stream still open: the error must come then,
+not once the client has finished (a server that reads the rest of the requests before it aborts). Cases hold several
+conversations at once, each opened while the server waits for the earlier ones' next id: a lock, or a semaphore with
+fewer slots than the kit's pool has threads, held while waiting shows there (the checker holds 30, the kit's 32
+threads less two, whatever MAX_WORKERS the module sets, so a smaller pool shows too; and a new conversation must be
+answered about as fast as the first was alone, so a lock taken with a timeout shows), and so does what one call
+leaves on self for the next (the servicer object serves every call), in turns of a few ids and in two long
+conversations, where a count of ids on self adds up both calls'. The unknown-id case first stores a user through the
+server's own AddUser (the kit's, inherited), with an id past 32 bits (ids are int64): a lookup anywhere but
+self.directory misses it, and a bound on the id refuses it. The in-order case also makes a call with a deadline of
+0.4 s, which must be answered like any other. When a case sees answers missing, a fresh call with ids 8 and 21 tells
+two look-alike mistakes apart for the hint (never the verdict). A last case holds twelve conversations that wait for
+their next id and watches the server's process: waiting is free when the loop sleeps in request_iterator, and a poll
+or a busy loop shows in the threads that wake and the CPU they use.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import re
 import statistics
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -41,7 +45,7 @@ from workshop.checkers import support, users_cases
 from workshop.checkers.chat_clients import cost_over
 from workshop.checkers.support import Fail
 from workshop.checkers.unary import NOBODY_WORDS
-from workshop.protos import users_pb2
+from workshop.protos import users_pb2, users_pb2_grpc
 from workshop.runner.serving import DEFAULT_WORKERS
 
 UNKNOWN_ID = 4242  # nobody has it
@@ -50,23 +54,28 @@ ADDED = users_pb2.User(id=2**32 + 30, nickname="nora", mail_address="nora@exampl
 PEEK = 0.5  # seconds: how long to wait for an answer whose absence another case judges (and explains)
 SETTLE = 0.1  # seconds: time for the server to go back to waiting for a conversation's next id
 
-# A correct answer's round trip takes about 4 ms on the kit's 2-core machine (24 ms at most with three CPU burners);
-# the median of ROUND_TRIPS of them over SLOW_ROUND_TRIP (twice that worst, ten times a loaded median) says that each
-# answer waits: a sleep of 0.1 s before each yield shows, one under 0.05 s does not. The case stops once more than
-# half were slow (the median is over), or after ROUND_TRIP_BUDGET s from its start, so that a long sleep is told so
-# within the case's deadline.
-ROUND_TRIPS, SLOW_ROUND_TRIP, ROUND_TRIP_BUDGET = 11, 0.05, 6.0
-# Conversations held waiting at once: as many as the server's pool has threads, less two (30 of DEFAULT_WORKERS = 32);
-# a bidirectional call holds its thread as long as it is open. A semaphore held across the loop with fewer slots than
-# that makes the next one wait; one with more is no tighter than the pool itself.
+# Round trips are judged against the kit's own GetUsersByIds (workshop/servers/users.py), started beside the
+# learner's copy over the same users and timed alongside it, one round trip each in turn, so that a loaded machine
+# slows both alike. A correct answer's median of ROUND_TRIPS is within a millisecond or two of the reference's (0.4 ms
+# each on the kit's 2-core machine, a few ms with three CPU burners): more than SLOWER_BY over it says each answer
+# waits, and a sleep of 20 ms before each yield shows. The case stops after ROUND_TRIP_BUDGET s from its start, so a
+# long sleep is told so within the case's deadline.
+ROUND_TRIPS, SLOWER_BY, ROUND_TRIP_BUDGET = 11, 0.01, 6.0
+# Conversations held waiting at once: as many as the kit's pool has threads, less two (30 of DEFAULT_WORKERS = 32),
+# whatever MAX_WORKERS the module sets: a bidirectional call holds its thread as long as it is open, so a smaller pool
+# runs out here. A semaphore held across the loop with fewer slots than that makes the next one wait too.
 SPARE_WORKERS = 2
-MOST_HELD = 100  # for a module that asks for a huge pool
+HELD = DEFAULT_WORKERS - SPARE_WORKERS
 HELD_BUDGET = 4.0  # s: opening them one after another takes 0.1 s; past this, each answer is slow (not judged here)
+# The first answers of the second to FIRST_ANSWERS + 1st conversations, each opened while the earlier ones wait: their
+# median may be at most FIRST_ANSWER_SLACK s over a conversation's alone (and over the reference's, measured the same
+# way). A lock taken with a timeout (acquire(timeout=0.5)) gives way only once that timeout is over.
+FIRST_ANSWERS, FIRST_ANSWER_SLACK = 5, 0.05
 # Two conversations at once, each of LONG_TALK ids sent TURN at a time, taking turns: a count of ids kept on self
 # (reset when a call starts) adds up both, 1100 or more, past a limit "per call" of 1000. The answer takes 0.7 s for
 # them on the kit's machine; past LONG_BUDGET s the case stops, with no verdict: a slow answer is the ping-pong case's.
 LONG_TALK, TURN, LONG_BUDGET = 600, 100, 3.0
-SHORT_DEADLINE = 0.9  # s: a call's deadline under a second; its answers take a few ms, so it must have them
+SHORT_DEADLINE = 0.4  # s: a call's deadline well under a second; its answers take a few ms, so it must have them
 
 SEED = [(21, "ines"), (3, "carmen"), (8, "hugo"), (0, "zero"), (-3, "minus")]  # 0 and -3: planted
 
@@ -110,6 +119,24 @@ STUCK_HINT = ("no answer at all within the call's time: is something still held 
               "`with`, or better, hold no lock while you wait for the next id")
 HELD_HINT = ("hold no lock while you wait for the next id (the `for` over request_iterator waits for the client): "
              "one conversation that pauses would make every other wait. The directory takes care of its own lock")
+LOCK_TIMEOUT_HINT = ("hold no lock (nor semaphore) while you wait for the next id, not even one taken with a timeout "
+                     "(acquire(timeout=…)): while one conversation pauses, every other one waits out that timeout "
+                     "before its first answer. The directory takes care of its own lock")
+REFUSED_WHEN_BUSY_HINT = ("a client was turned away while other conversations waited for their next id: do not "
+                          "refuse a call because others are open (a lock taken with acquire(blocking=False), a count "
+                          "of open calls). Hold no lock across the loop, and answer every call: the server's thread "
+                          "pool already limits how many run at once")
+CONCURRENT_RPCS_HINT = (f"your server turns away calls past a number at once (MAX_CONCURRENT_RPCS in your module: "
+                        f"grpc.server's maximum_concurrent_rpcs), and each open conversation is a call: {HELD} clients "
+                        f"at once need more. Leave MAX_CONCURRENT_RPCS out, or make it clearly more than {HELD}")
+POOL_HINT = ("your server has {workers} worker threads (MAX_WORKERS = {workers}), and an open conversation holds one "
+             "for as long as it lasts, even while it waits for its client: once all are taken, the next call waits in "
+             f"a queue. {HELD} clients at once need more: leave MAX_WORKERS out (the kit's {DEFAULT_WORKERS}), or make "
+             "it larger")
+STREAMS_HINT = ("the next conversation over the checker's connection got no answer, where one over a connection of its "
+                "own was answered at once: your server caps the streams of one connection (grpc.max_concurrent_streams "
+                "in your module's OPTIONS), and each open conversation is a stream. Many clients may share a "
+                "connection (a channel, as the checker's do): leave that option out")
 SLOTS_HINT = ("hold no semaphore (nor a pool of slots of your own) while you wait for the next id: a client that "
               "thinks keeps its slot, so once every slot is taken the next client waits. The server's thread pool "
               "already limits how many calls run at once (MAX_WORKERS)")
@@ -154,6 +181,33 @@ ADDED_USER_HINT = ("the user that AddUser had just stored was not found: look us
                    "directory AddUser writes to, on every call. A directory your method makes (users.UserDirectory()) "
                    "holds only the first users, and answers kept from an earlier call (a cache on self) miss whoever "
                    "was added since")
+
+
+class Reference:
+    """The kit's own server (workshop/servers/users.py) over the checker's users, started when a case first asks for
+    it and stopped when the check ends: what a correct GetUsersByIds takes on this machine, now, measured as the
+    learner's copy is, so that a loaded laptop slows both alike."""
+
+    def __init__(self):
+        self._stack = contextlib.ExitStack()
+        self._target: support.Target | None = None
+
+    @property
+    def target(self) -> support.Target:
+        if self._target is None:
+            import server_runner
+
+            folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="workshop-reference-"))
+            seed = users_cases.write_seed(checker_seed(), folder)
+            server = self._stack.enter_context(server_runner.start("users", env={"USERS_SEED": str(seed)}))
+            self._target = support.target(server)
+        return self._target
+
+    def __enter__(self) -> Reference:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
 
 
 def _nicknames(replies) -> list[str]:
@@ -352,35 +406,55 @@ def _fields_that_differ(got: users_pb2.User, held: users_pb2.User) -> list[str]:
             if getattr(got, field.name) != getattr(held, field.name)]
 
 
-def _timed_more(conversation: _Conversation, took: list[float], start: float) -> bool:
-    """Go on with the conversation, one id at a time, adding each round trip to `took`, until there are
-    ROUND_TRIPS, more than half are slow, or the budget is spent. False when an answer did not come: which
-    ids a server answers is the other cases' to judge (a repeated id, say), not this one's."""
+def _round_trip(conversation: users_cases.Conversation, user_id: int) -> float | None:
+    """Send `user_id` and wait for its answer: how long that took, or None when no user came back."""
+    sent = time.monotonic()
+    conversation.send(user_id)
+    try:
+        reply = conversation.next_answer()
+    except grpc.RpcError:
+        return None
+    return time.monotonic() - sent if isinstance(reply, users_pb2.UserResponse) else None
+
+
+def _timed_more(conversation: _Conversation, took: list[float], start: float,
+                alongside: users_cases.Conversation, theirs: list[float | None]) -> bool:
+    """Go on with the conversation, one id at a time, adding each round trip to `took`, and one on the reference's
+    conversation `alongside` to `theirs`, until there are ROUND_TRIPS or the budget is spent. False when an answer
+    did not come: which ids a server answers is the other cases' to judge (a repeated id, say), not this one's."""
     ids = itertools.cycle((21, 3))  # asked already: a new id would be one more for a record of ids on self
-    while (len(took) < ROUND_TRIPS and sum(t > SLOW_ROUND_TRIP for t in took) <= ROUND_TRIPS // 2
-           and time.monotonic() - start < ROUND_TRIP_BUDGET):
-        sent = time.monotonic()
-        conversation.send(next(ids))
-        try:
-            if not isinstance(conversation.next_answer(), users_pb2.UserResponse):
-                return False
-        except grpc.RpcError:
+    while len(took) < ROUND_TRIPS and time.monotonic() - start < ROUND_TRIP_BUDGET:
+        user_id = next(ids)
+        if (one := _round_trip(conversation, user_id)) is None:
             return False
-        took.append(time.monotonic() - sent)
+        took.append(one)
+        theirs.append(_round_trip(alongside, user_id))
     return True
 
 
-def answers_each_id_before_the_next_comes(target) -> None:
-    start = time.monotonic()
-    with users_cases.users_stub(target) as stub:
-        conversation = _Conversation(stub)
+def _paced_like_the_reference(took: list[float], theirs: list[float | None]) -> None:
+    """Fails when the learner's round trips are SLOWER_BY s or more slower than the reference's (their medians)."""
+    mine, base = statistics.median(took), statistics.median([t for t in theirs if t is not None] or [0.0])
+    if mine - base > SLOWER_BY:
+        counted = f"{len(took)} round trips" if len(took) == ROUND_TRIPS else (
+            f"the first {len(took)} of the {ROUND_TRIPS} round trips: the rest would take too long")
+        raise Fail(f"the answers came {mine:.3f} s after their ids, where the kit's own GetUsersByIds, timed alongside "
+                   f"on this machine, answered in {base:.3f} s (medians of {counted}, one id at a time)",
+                   SLOW_ANSWER_HINT)
+
+
+def answers_each_id_before_the_next_comes(target, reference: Reference) -> None:
+    with users_cases.users_stub(target) as stub, users_cases.users_stub(reference.target) as reference_stub:
+        conversation, alongside = _Conversation(stub), users_cases.Conversation(reference_stub)
+        start = time.monotonic()
         try:
-            took = [_answered_before_the_next(target, conversation, user_id) for user_id in (21, 3)]
-            if not _timed_more(conversation, took, start):
+            took, theirs = [], []
+            for user_id in (21, 3):
+                took.append(_answered_before_the_next(target, conversation, user_id))
+                theirs.append(_round_trip(alongside, user_id))
+            if not _timed_more(conversation, took, start, alongside, theirs):
                 return
-            if len(took) >= 3 and (median := statistics.median(took)) > SLOW_ROUND_TRIP:
-                raise Fail(f"the answers came {median:.2f} s after their ids (the median of {len(took)} round trips, "
-                           "one id at a time), where a lookup takes a few milliseconds", SLOW_ANSWER_HINT)
+            _paced_like_the_reference(took, theirs)
             conversation.finish()
             end = conversation.next_answer()
             if end is None:
@@ -390,6 +464,7 @@ def answers_each_id_before_the_next_comes(target) -> None:
                 raise Fail(f"after the last id, the server sent one more answer ({_names([end])})", ORDER_HINT)
         finally:
             conversation.close()
+            alongside.close()
 
 
 # after the first's id 21; its unknown id last: NOT_FOUND must end that conversation (its own context's abort)
@@ -423,8 +498,8 @@ def _answers_two_conversations_taking_turns(target) -> None:
                 if user_id == UNKNOWN_ID and error.code() == grpc.StatusCode.NOT_FOUND:
                     return
                 reply = error
-            if reply is None and step == 0:
-                return  # the second waits while the first is idle: a lock, which the two-conversations case names
+            if step == 0 and (reply is None or isinstance(reply, grpc.RpcError)):
+                return  # the second waits, or is refused, while the first is idle: the many-conversations case names it
             if user_id == UNKNOWN_ID and not _refused_alone(target, UNKNOWN_ID):
                 return  # no NOT_FOUND even alone: the unknown-id case says why
             seen.append(f"{who} {user_id} → " + (support.describe_rpc_error(reply)[:80]
@@ -458,8 +533,8 @@ def _answers_two_long_conversations_at_once(target) -> None:
                     if (left := deadline - time.monotonic()) <= 0:
                         return
                     reply = _reply_or_error(talk, min(left, users_cases.ANSWER_WAIT))
-                    if reply is None:  # a wait, not a refusal: a lock, which the many-conversations case names
-                        return
+                    if reply is None or (isinstance(reply, grpc.RpcError) and not answered[number]):
+                        return  # a wait, or a call refused while another is open: the many-conversations case's
                     if not isinstance(reply, users_pb2.UserResponse) or reply.user.nickname != NAMES[user_id]:
                         got = (support.describe_rpc_error(reply)[:80] if isinstance(reply, grpc.RpcError)
                                else _outcome(reply) + f" for id {user_id}")
@@ -497,18 +572,28 @@ def answers_every_id_in_order(target) -> None:
 
 
 def _answers_within_a_short_deadline(target) -> None:
-    """Ids 8, 3 in a call whose deadline is SHORT_DEADLINE: the answers take milliseconds, so they must come,
-    not a refusal for lack of time."""
-    replies, error, start = [], None, time.monotonic()
-    with users_cases.users_stub(target) as stub:
-        try:
-            replies = list(stub.GetUsersByIds(iter([users_pb2.UserRequest(id=8), users_pb2.UserRequest(id=3)]),
-                                              timeout=SHORT_DEADLINE))
-        except grpc.RpcError as raised:
-            error = raised
+    """Ids 8, 3 in a call whose deadline is SHORT_DEADLINE: the answers take milliseconds, so they must come, not a
+    refusal for lack of time (support.with_short_deadline tells that from gRPC's own expiry on a loaded machine)."""
+    def ask(deadline: float):
+        replies = []
+        with users_cases.users_stub(target) as stub:
+            try:
+                for reply in stub.GetUsersByIds(iter([users_pb2.UserRequest(id=8), users_pb2.UserRequest(id=3)]),
+                                                timeout=deadline):
+                    replies.append(reply)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise  # the helper's to judge: a refusal, or gRPC's own expiry
+                return replies, error
+        return replies, None
+
+    outcome = support.with_short_deadline(ask, "ids 8, 3 in a call", DEADLINE_HINT, deadline=SHORT_DEADLINE)
+    if outcome is None:
+        return  # every try ran out of time: a loaded machine, nothing to judge
+    replies, error = outcome
     if error is not None or _nicknames(replies) != ["hugo", "carmen"]:
-        raise Fail(f"ids 8, 3 in a call with a deadline of {SHORT_DEADLINE:g} s → {_ended(replies, error)}, after "
-                   f"{time.monotonic() - start:.2f} s; expected hugo, carmen", DEADLINE_HINT)
+        raise Fail(f"ids 8, 3 in a call with a deadline of {SHORT_DEADLINE:g} s → {_ended(replies, error)}; "
+                   "expected hugo, carmen", DEADLINE_HINT)
 
 
 def _finds_a_user_added_just_before(target) -> None:
@@ -619,11 +704,6 @@ def no_ids_no_answers(target) -> None:
                    NO_IDS_HINT + (": yield nothing of your own after it" if replies else ""))
 
 
-def _held_conversations(target) -> int:
-    """How many conversations to hold open at once: the server's pool, less two threads."""
-    return max(2, min(MOST_HELD, (target.workers or DEFAULT_WORKERS) - SPARE_WORKERS))
-
-
 def _answered_elsewhere(talks: list[_Conversation]) -> bool:
     """Whether one of `talks`, each answered once already, got an answer it did not ask for."""
     return any(isinstance(_reply_or_error(talk, 0), users_pb2.UserResponse) for talk in talks)
@@ -645,26 +725,113 @@ def _still_unanswered_once_a_slot_is_free(talks: list[_Conversation]) -> bool:
         return True
 
 
-def answers_one_conversation_while_others_wait(target) -> None:
-    """Conversations open one after another, each answered once and then left waiting for its next id, as many in
-    all as the pool has threads less two: each must be answered while the earlier ones wait. The second is not,
-    where a lock is held across the loop; a later one, where a semaphore with fewer slots than that is. (One after
-    another, not at once: calls that swap what they keep on self would lose answers here, which another case names.)"""
-    start, held, goodbye = time.monotonic(), _held_conversations(target), PEEK
+def _answered_over_a_connection_of_its_own(target) -> bool:
+    """Whether a conversation over a new connection gets its id answered within PEEK s: where the next one over the
+    checker's connection did not, the server caps the streams of one connection (grpc.max_concurrent_streams), where
+    a semaphore or a pool would make this one wait too."""
+    with grpc.insecure_channel(target.address, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+        talk = _Conversation(users_pb2_grpc.UserManagerStub(channel))
+        try:
+            talk.send(3)
+            return isinstance(_reply_or_error(talk, PEEK), users_pb2.UserResponse)
+        finally:
+            _end(talk, wait=0)
+
+
+def _first_answers(target, count: int) -> list[float]:
+    """How long the first answer of each of `count` + 1 conversations took, each opened once the earlier ones wait
+    for their next id (the first alone): the reference's, for the many-conversations case to compare with."""
+    took = []
+    with users_cases.users_stub(target) as stub:
+        talks = []
+        try:
+            for user_id in (21, *[3] * count):
+                talks.append(users_cases.Conversation(stub))
+                took.append(_round_trip(talks[-1], user_id) or 0.0)
+                time.sleep(SETTLE if len(talks) == 1 else 0)  # as the case does after the first
+        finally:
+            _end(*talks)
+    return took
+
+
+def _slower_than_alone(firsts: list[float], theirs: list[float]) -> Fail | None:
+    """A Fail when the first answers of the conversations opened while others waited (`firsts` after the first, which
+    was alone) took FIRST_ANSWER_SLACK s longer than the first's, and than the reference's (`theirs`), medians."""
+    later, reference = statistics.median(firsts[1:]), statistics.median(theirs[1:])
+    if later - max(firsts[0], reference) <= FIRST_ANSWER_SLACK:
+        return None
+    return Fail(f"while a conversation waited for its client's next id, the {len(firsts) - 1} opened after it, one "
+                f"by one, got their first answers {later:.2f} s after their ids (the median), where the first, "
+                f"alone, got its in {firsts[0]:.3f} s, and the kit's own server's in {reference:.3f} s",
+                LOCK_TIMEOUT_HINT)
+
+
+def _waited(number: int) -> str:
+    """How the many-conversations case's ✗ line begins: the conversations that waited, and the one that came next."""
+    if number == 1:
+        return "while one conversation waited for its client's next id, another's id 3"
+    return (f"while {number} conversations waited for their clients' next id, each answered at once, "
+            f"conversation {number + 1}'s id 3")
+
+
+def _refused(error: grpc.RpcError, number: int) -> BaseException:
+    """A refusal that the conversation opened after `number` others got, as a Fail naming why; an error that says
+    "not there" (not done yet, not running, raised) as it is, for the framework to explain."""
+    if error.code() in support.INFRASTRUCTURE_CODES:
+        return error
+    limit = error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "Concurrent RPC limit" in (error.details() or "")
+    return Fail(f"{_waited(number)} → {support.describe_rpc_error(error)[:100]}; expected carmen",
+                CONCURRENT_RPCS_HINT if limit else REFUSED_WHEN_BUSY_HINT)
+
+
+def _unanswered(target, talks: list[_Conversation], number: int) -> Fail:
+    """Why the conversation opened after `number` others that wait got no answer: too few threads, state on self, a
+    lock, a cap on one connection's streams, or a semaphore."""
+    shown = f"{_waited(number)} got no answer within {users_cases.ANSWER_WAIT:g} s"
+    workers = target.workers
+    if workers is not None and workers <= number:
+        return Fail(shown, POOL_HINT.format(workers=workers))
+    if number > 1 and _still_unanswered_once_a_slot_is_free(talks):
+        return Fail(f"{shown}, and none once the first had ended", SHARED_STATE_HINT)
+    if number == 1:
+        return Fail(shown, HELD_HINT)
+    return Fail(shown, STREAMS_HINT if _answered_over_a_connection_of_its_own(target) else SLOTS_HINT)
+
+
+def answers_one_conversation_while_others_wait(target, reference: Reference) -> None:
+    """Conversations open one after another, each answered once and then left waiting for its next id, HELD in all:
+    each must be answered while the earlier ones wait, about as fast as the first was alone. The second is not, where
+    a lock is held across the loop (or late, where it is taken with a timeout); a later one, where the pool has fewer
+    threads, or a semaphore fewer slots. (One after another, not at once: calls that swap what they keep on self would
+    lose answers here, which another case names.)"""
+    theirs = _first_answers(reference.target, FIRST_ANSWERS)
+    start, goodbye = time.monotonic(), PEEK
     with users_cases.users_stub(target) as stub:
         talks = [_Conversation(stub)]
         try:
+            sent = time.monotonic()
             talks[0].send(21)
             if not isinstance(talks[0].next_answer(PEEK), users_pb2.UserResponse):
                 return  # the ping-pong case says why
+            firsts = [time.monotonic() - sent]
             time.sleep(SETTLE)  # the server sends the answer, then reads on: let it get to waiting
-            for number in range(1, held):
+            for number in range(1, HELD):
                 if time.monotonic() - start > HELD_BUDGET:
                     return  # each answer is slow: the ping-pong case's to judge
                 talks.append(_Conversation(stub))
+                sent = time.monotonic()
                 talks[-1].send(3)
-                if talks[-1].next_answer() is not None:
-                    continue
+                try:
+                    reply = talks[-1].next_answer()
+                except grpc.RpcError as error:
+                    raise _refused(error, number) from None
+                slow = None  # answered, but late: a lock taken with a timeout, unless the server spins
+                if reply is not None:
+                    firsts.append(time.monotonic() - sent)
+                    if number == FIRST_ANSWERS:
+                        slow = _slower_than_alone(firsts, theirs)
+                    if slow is None:
+                        continue
                 if _answered_elsewhere(talks[:-1]):
                     return  # its id was answered on another conversation: state on self, which another case names
                 if _busy(target):
@@ -672,16 +839,7 @@ def answers_one_conversation_while_others_wait(target) -> None:
                     # client's goodbye late too, and one cancelled before it would spin on in the idle case's server
                     goodbye = support.TIMEOUT
                     return
-                if number > 1 and _still_unanswered_once_a_slot_is_free(talks):
-                    raise Fail(f"while {number} conversations waited for their clients' next id, each answered at "
-                               f"once, conversation {number + 1}'s id 3 got no answer within "
-                               f"{users_cases.ANSWER_WAIT:g} s, and none once the first had ended", SHARED_STATE_HINT)
-                if number == 1:
-                    raise Fail(f"while one conversation waited for its client's next id, another's id 3 got no "
-                               f"answer within {users_cases.ANSWER_WAIT:g} s", HELD_HINT)
-                raise Fail(f"while {number} conversations waited for their clients' next id, each answered at once, "
-                           f"conversation {number + 1}'s id 3 got no answer within {users_cases.ANSWER_WAIT:g} s",
-                           SLOTS_HINT)
+                raise slow or _unanswered(target, talks, number)
         finally:
             _end(*talks, wait=goodbye)
 
@@ -706,8 +864,11 @@ def waits_without_polling(target) -> None:
         try:
             for talk in talks:
                 talk.send(21)
-            if not all(isinstance(talk.next_answer(), users_pb2.UserResponse) for talk in talks):
-                return  # the ping-pong case says why
+            for reply in map(_reply_or_error, talks):  # one at a time: the first that is not answered ends it
+                if isinstance(reply, grpc.RpcError) and reply.code() in support.INFRASTRUCTURE_CODES:
+                    raise reply  # not done yet, not running: the framework says so
+                if not isinstance(reply, users_pb2.UserResponse):
+                    return  # the ping-pong case says why, or the many-conversations case (a refusal, a limit)
             time.sleep(SETTLE)  # each call back to waiting for its next id
             used = cost_over(pid, IDLE_WINDOW)
         finally:
@@ -732,13 +893,19 @@ RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test brea
     "ids 8, 0, 21 → hugo, then INVALID_ARGUMENT naming 0, sent at once or one at a time, though a user has id 0; "
     "ids -3 and -5 → the same": refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
-    f"{DEFAULT_WORKERS - SPARE_WORKERS} conversations at once, one waiting for its client's next id: every one is "
-    "answered (no lock or semaphore held across the loop)": answers_one_conversation_while_others_wait,
+    f"{HELD} conversations at once, one waiting for its client's next id: every one is answered (no lock or "
+    "semaphore held across the loop)": answers_one_conversation_while_others_wait,
     f"{IDLE_CONVERSATIONS} conversations waiting for their next id cost nothing: no poll, no busy loop":
         waits_without_polling,
 }
 
 
+TIMED_AGAINST_THE_REFERENCE = (answers_each_id_before_the_next_comes, answers_one_conversation_while_others_wait)
+
+
 def check_get_users_by_ids(server) -> support.CheckResult:
     """Exercise 7.1: `server` is what server_runner.start("my_users_by_ids.py") returned."""
-    return users_cases.check_on_own_seed("Exercise 7.1 · GetUsersByIds", server, checker_seed(), RULES)
+    with Reference() as reference:
+        rules = {label: functools.partial(case, reference=reference) if case in TIMED_AGAINST_THE_REFERENCE else case
+                 for label, case in RULES.items()}
+        return users_cases.check_on_own_seed("Exercise 7.1 · GetUsersByIds", server, checker_seed(), rules)

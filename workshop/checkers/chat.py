@@ -8,14 +8,18 @@ keeps a core busy meanwhile, the hint names the busy loop, not the symptom.
 The cases that fill the room (50 subscribers, or as many streams as the thread pool holds) and
 those that measure what a quiet room costs (chat_costs) each run on a fresh server from the
 learner's module, so that no earlier case, and no stream an earlier case left behind, changes
-their verdict.
+their verdict. In the full room a newcomer must get its replay at once, with nobody posting: a
+wait for a note that needs what the waiting subscribers hold (a thread of asyncio's default
+executor) shows there. When a Post stalls, one over a connection of its own tells a cap on one
+connection's streams (grpc.max_concurrent_streams) from a pool or a lock that holds it up.
 
 What no case can see, measured here: a join header sent before joining (0 of 200 notes posted the
 instant the header came were lost). A missing lock whose gap is a few instructions wide (a fan-out
 outside the lock, no lock in Post) hid from every run under CPython's default thread switching
 (0 notes out of order, lost or doubled in 3 runs each of 400 Posts from 8 threads to 50
 subscribers); the concurrent case therefore runs on a copy that switches threads every
-microsecond, where such a gap shows in most of its rounds (chat_crowd). A replay put in after
+microsecond, where such a gap shows in most of its rounds (chat_crowd); there each Post's receipt
+must be the number its note carries, which a receipt read after the lock misses in most runs. A replay put in after
 joining, or a lock missing only around joining and leaving, can still pass; notebook 08 says so.
 """
 from __future__ import annotations
@@ -41,6 +45,7 @@ from workshop.checkers.chat_clients import (
 from workshop.checkers.chat_costs import IDLE_SECONDS, forgets_who_left, idle, leaves_when_cancelled
 from workshop.checkers.chat_crowd import (
     KEPT_TWICE_HINT,
+    POSTERS,
     REPLAY_ORDER_HINT,
     SWITCH_INTERVAL,
     changed_under_post,
@@ -98,6 +103,13 @@ RETURNED_HINT = ("a Subscribe that returns ends its stream: loop on inbox.get() 
                  "leave puts in, into the inbox of the call that ended, and only then. If it ended at once, look at "
                  "add_callback: context.add_callback(leave) hands gRPC the function to call later; "
                  "context.add_callback(leave()) calls leave now, so the subscriber leaves the room as it joins")
+LATECOMER_REPLAY = 3  # the replay of the newcomer who joins the full room
+REPLAY_WAITED_HINT = ("the newcomer's replay waited in its inbox until someone posted: its wait for a note needed "
+                      "something the subscribers already waiting hold. asyncio.to_thread(inbox.get) runs each wait on "
+                      "a thread of asyncio's default executor, which has a few (the CPUs + 4), so once as many "
+                      "subscribers wait, the next one waits for a thread, not for a note. With ASYNCIO = True, give "
+                      "each subscriber an asyncio.Queue and `await inbox.get()`; or serve with threads (no ASYNCIO), "
+                      "each waiting in a queue.SimpleQueue")
 CONCURRENCY_HINT = ("your server turns away calls past a number at once (MAX_CONCURRENT_RPCS in your module: grpc."
                     "server's maximum_concurrent_rpcs), and every open Subscribe is a call that lasts: leave "
                     f"MAX_CONCURRENT_RPCS out, or make it clearly more than a room of {ROOM_SIZE} and its Posts")
@@ -500,10 +512,26 @@ def _says_what_is_wrong(room: Room):
 def _room_of(size: int):
     def case(room: Room):
         listeners = room.fill(size)
+        _replayed_at_once(room, size)
         room.post("welcome, everyone")
         for listener in listeners:
             listener.next_note(waiting_for="'welcome, everyone'")
     return case
+
+
+def _replayed_at_once(room: Room, size: int) -> None:
+    """A newcomer that joins while `size` subscribers wait gets its replay at once, with nobody posting. A wait for a
+    note that needs what the waiting subscribers hold (asyncio.to_thread(inbox.get): a thread of asyncio's few) gives
+    it nothing until a Post wakes one; a Subscribe that replays nothing is the replay case's to name."""
+    newcomer = room.listen("latecomer", replay=LATECOMER_REPLAY)
+    try:
+        newcomer.next_note(waiting_for="its replay, with nobody posting")
+    except Stalled:
+        room.post("are you there?")
+        if newcomer.next_note(waiting_for="'are you there?'").message != "are you there?":  # its replay, only now
+            raise Fail(f"a newcomer asking for replay={LATECOMER_REPLAY}, who joined while {size} subscribers waited, "
+                       f"got nothing within {CALL_TIMEOUT:g} s, and its replay only once a note was posted",
+                       REPLAY_WAITED_HINT) from None
 
 
 RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fresh server, or the env of its copy)
@@ -516,9 +544,10 @@ RULES = {  # Exercise 8.1: each rule is one case; (case, whether it needs a fres
     "invalid notes (empty, too long, nameless) → INVALID_ARGUMENT, and no number; a note at the limits is taken": (
         _rejects_invalid, False),
     "the refusal says what is wrong, in problem_with_note's words": (_says_what_is_wrong, False),
-    "4 clients posting at once: every subscriber gets each note once, in order": (
-        posting_at_once, {SWITCH_SETTING: str(SWITCH_INTERVAL)}),
-    f"a room of {ROOM_SIZE}, and Posts still answered (the thread pool does not cap it)": (_room_of(ROOM_SIZE), True),
+    f"{POSTERS} clients posting at once: every subscriber gets each note once, in order, numbered as its Post "
+    "answered": (posting_at_once, {SWITCH_SETTING: str(SWITCH_INTERVAL)}),
+    f"a room of {ROOM_SIZE}, and Posts still answered (the thread pool does not cap it); a newcomer joining it gets "
+    "its replay at once": (_room_of(ROOM_SIZE), True),
     f"{ROOM_SIZE} waiting subscribers sleep: no thread wakes up in {IDLE_SECONDS:g} s, no CPU (no polling)":
         (lambda room: idle(room, ROOM_SIZE), True),
     "a cancelled subscriber leaves at once: no post to wake it, no poll to wait for": (leaves_when_cancelled, True),

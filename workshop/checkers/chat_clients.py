@@ -114,6 +114,11 @@ _ROOMS = itertools.count(1)
 # A Post of the answer takes about a millisecond, a few on a loaded laptop: one that takes SLOW_POST s does slow work,
 # which under the lock every Post and every newcomer waits for (judged over the last SLOW_POSTS_SEEN Posts)
 SLOW_POST, SLOW_POSTS_SEEN = 0.05, 20
+PROBE_WAIT = 0.5  # s: a Post on a connection of its own, to tell a cap on one connection's streams; a Post takes ms
+STREAMS_CAP_HINT = ("a Post over a connection of its own was answered at once, where the checker's connection, which "
+                    "holds its subscribers' streams, had none left: your server caps the streams of one connection "
+                    "(grpc.max_concurrent_streams in your module's OPTIONS), and every open Subscribe is a stream. "
+                    "Clients may share a connection (the checker's subscribers do): leave that option out")
 SLOW_POST_HINT = ("each Post is slow: a time.sleep (a rate limit?) or other slow work in Post, under the lock, makes "
                   "every other Post, and every subscriber that joins or leaves, wait for it. Hand the note out and "
                   "answer at once")
@@ -130,6 +135,7 @@ class Room:
         self.posted: list[tuple[str, float, float]] = []  # each note posted: its message, when sent, when answered
         self.probes = 0
         self.number = next(_ROOMS)  # in its probes: a replay of another room's probe is not this room's
+        self._capped: bool | None = None  # whether the server caps one connection's streams, once asked
 
     def __enter__(self) -> Room:
         return self
@@ -167,6 +173,8 @@ class Room:
         return SLOW_POST_HINT if len(took) >= 5 and took[len(took) // 2] >= SLOW_POST else None
 
     def stalled_post_hint(self) -> str:
+        if self._capped_per_connection():
+            return STREAMS_CAP_HINT
         workers = self.server.workers
         if workers is None:  # grpc.aio: one thread for everything
             return "a coroutine must never block: time.sleep() or queue.get() in an async def freezes the server"
@@ -176,6 +184,20 @@ class Room:
         return (f"your server has {workers} worker threads, more than these streams need: does Subscribe hold "
                 "the lock while it waits, for a note, or for room in a full inbox (queue.Queue(maxsize=…), whose "
                 "put() waits)? Post needs that lock")
+
+    def _capped_per_connection(self) -> bool:
+        """Whether a Post over a connection of its own is answered within PROBE_WAIT s, where one over the room's
+        stalled: the server caps the streams of one connection (grpc.max_concurrent_streams), not the calls it runs.
+        Asked once a room: the answer stays the same, and each ask posts a note."""
+        if self._capped is None:
+            with grpc.insecure_channel(self.server.address, options=[("grpc.use_local_subchannel_pool", 1)]) as own:
+                try:
+                    chat_pb2_grpc.ChatServerStub(own).Post(
+                        chat_pb2.Note(name="checker", message="is it only the room's connection?"), timeout=PROBE_WAIT)
+                    self._capped = True
+                except grpc.RpcError:
+                    self._capped = False
+        return self._capped
 
     def until_listening(self, listeners: list[Listener]) -> None:
         """Post probes until every listener has heard one, then drain them: all are in the room.

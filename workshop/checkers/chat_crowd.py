@@ -1,11 +1,11 @@
 """One case of Exercise 8.1's checker: several clients post at once while subscribers come and go.
 
-Every note must reach every subscriber once, in the order the room numbered it (the sequence
-each Post answered), and a subscriber who joins meanwhile must see its replay and then the live
-notes with nothing skipped, doubled or out of order. A Post that lets go of the lock before its
-note is in every inbox lets the next Post overtake it, and this case sees that: it runs on a copy
-whose threads take turns every microsecond, so even a gap of a few instructions shows in most
-rounds (see SWITCH_INTERVAL); see chat.py for what it cannot see.
+Every note must reach every subscriber once, in the order the room numbered it (the sequence each Post
+answered, which must be the number the note carries), and a subscriber who joins meanwhile must see its replay
+and then the live notes with nothing skipped, doubled or out of order. A Post that lets go of the lock before
+its note is in every inbox lets the next Post overtake it, and this case sees that: it runs on a copy whose
+threads take turns every microsecond, so even a gap of a few instructions shows in most rounds (see
+SWITCH_INTERVAL); see chat.py for what it cannot see.
 """
 from __future__ import annotations
 
@@ -21,16 +21,22 @@ import grpc
 from workshop.checkers.chat_clients import Listener, Room, Stalled
 from workshop.checkers.support import Fail, describe_rpc_error
 
-POSTERS, POSTS_EACH = 4, 25
-# Measured on this kit's machine, one round on a copy switching threads every microsecond: a fan-out outside the
-# lock showed in 6-9 rounds of 10, no lock in Post in 7 of 10, a fan-out on a thread of its own in 1-5 of 10; at
-# Python's default of 5 ms, in none of 10. The right answer: in none.
+POSTERS, POSTS_EACH = 8, 25
+# Measured on this kit's machine, one round on a copy switching threads every microsecond (with 4 posters): a fan-out
+# outside the lock showed in 6-9 rounds of 10, no lock in Post in 7 of 10, a fan-out on a thread of its own in 1-5 of
+# 10; at Python's default of 5 ms, in none of 10. The right answer: in none. A receipt read after the lock is let go
+# (self.posted += 1 outside it, or self.history.last(1)) is a narrower gap: the whole case (4 rounds) showed them in 3
+# of 5 and 2 of 6 runs with 4 posters of 25 notes each; with 8 posters of 25, in 9 and 6 of 10, then 13 and 12 of 15
+# (under a load of 3 to 5), for about 0.3 s more of the answer's time (1.0-1.5 s in all).
 SWITCH_INTERVAL, CROWD_ROUNDS = 1e-6, 4
-STAYING = 3  # subscribers that listen to every post (a pool of 10 still has threads for the Posts)
+STAYING = 3  # subscribers that listen to every post (a pool of 10 still has threads for some Posts at a time)
 NEWCOMERS, COMERS_EACH, REPLAY = 2, 10, 3  # threads that each subscribe this often, listen a moment, and cancel
 LOCK_HINT = ("hold self.lock while you number a note and put it into every inbox, and while a subscriber "
              "joins (its replay too) or leaves: a Post that lets go of the lock before its note is in every "
              "inbox lets the next Post overtake it")
+RECEIPT_HINT = ("answer the number of the note you handed out, note.sequence of the note history.add(request) "
+                "returned: a count of your own (self.posted += 1) or self.history.last(1) read once the lock is let "
+                "go may hold the next Post's number by then, so a client's receipt names another note")
 # Python raises this in a loop over a set (or dict) that another thread changes meanwhile: a join or a leave
 SET_CHANGED = "changed size during iteration"
 SET_CHANGED_HINT = ("a subscriber joined or left while Post went through self.inboxes, and the set changed under "
@@ -120,13 +126,14 @@ def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
         raise _explained(error, room) from None
     order = _Order(receipts)
     for listener in staying:
-        heard = []
+        got = []
         while (note := listener.next_note(waiting_for="the notes posted at once")).message != end:
-            heard.append(note.message)
-        problem = order.problem([text for text in heard if text in receipts], every=True)
+            got.append(note)
+        _numbered_as_answered(listener, got, receipts)
+        problem = order.problem([note.message for note in got if note.message in receipts], every=True)
         if problem:
             raise Fail(f"subscriber {listener.name} {problem}", LOCK_HINT)
-    for listener in newcomers:
+    for listener in newcomers:  # (the numbers they got, the staying ones got too; a replay may hold a note kept twice)
         notes = [note.message for note in listener.received()]  # its replay first, then what was posted
         heard = [text for text in notes if text in receipts]
         problem = order.problem(heard)
@@ -136,6 +143,17 @@ def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
             kept_twice = len(set(notes[:REPLAY])) < len(notes[:REPLAY])
             raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}",
                        KEPT_TWICE_HINT if kept_twice else REPLAY_ORDER_HINT if replay_reversed else LOCK_HINT)
+
+
+def _numbered_as_answered(listener: Listener, notes: list, receipts: dict[str, int]) -> None:
+    """Fails when a note `listener` got carries another number than its Post answered: a receipt read after the
+    lock was let go (a count of one's own, the history's newest note), which another Post may have changed by then.
+    A note or a receipt without a number is the numbering case's to name."""
+    for note in notes:
+        answered = receipts.get(note.message, 0)
+        if answered and note.sequence and answered != note.sequence:
+            raise Fail(f"while {POSTERS} clients posted at once, Post answered {answered} for {_shown(note.message)}, "
+                       f"which subscriber {listener.name} got numbered {note.sequence}", RECEIPT_HINT)
 
 
 def _explained(error: BaseException, room: Room) -> BaseException:
