@@ -55,7 +55,7 @@ CANCEL_PATIENCE = 0.2  # seconds a cancelled count_known may take to end, and it
 CLOSED_WITHIN = 0.1  # seconds for the silent server to see a call that its client cancelled end
 ONE_CALL_IDS = [3, 0, 1, -4, 2, 2]  # not in order, one repeated, two no user can have: sent as given
 TICK = 0.02  # seconds between the ticks of the checker's own coroutine, beside the learner's
-STALL = 0.15  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s)
+STALL = 0.25  # seconds without a tick: the loop was blocked (the answer's longest is under 0.05 s; a loaded CI saw 0.2)
 ANSWER_DELAY = 0.3  # seconds the counting server of "loop free" takes to answer: time to block in
 
 END_HINT = ("the server answers only once your side of the stream has ended: after the last send_message, "
