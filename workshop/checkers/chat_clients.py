@@ -173,6 +173,8 @@ class Room:
         return SLOW_POST_HINT if len(took) >= 5 and took[len(took) // 2] >= SLOW_POST else None
 
     def stalled_post_hint(self) -> str:
+        if slow := self.slow_post_hint():
+            return slow
         if self._capped_per_connection():
             return STREAMS_CAP_HINT
         workers = self.server.workers

@@ -157,6 +157,8 @@ def _numbered_as_answered(listener: Listener, notes: list, receipts: dict[str, i
 
 
 def _explained(error: BaseException, room: Room) -> BaseException:
+    if isinstance(error, Stalled) and (slow := room.slow_post_hint()):
+        return Stalled(error.got, slow)  # each Post slow: the crowd's queue for the lock, not a subscriber
     if isinstance(error, Stalled) and (room.server.workers or 0) > STAYING + NEWCOMERS + POSTERS:
         return Stalled(error.got, WAITS_FOR_A_SUBSCRIBER_HINT)  # threads enough: not the pool
     if not isinstance(error, grpc.RpcError):  # Stalled, say: it explains itself
