@@ -3,12 +3,15 @@ one rule of workshop.checkers.chat.RULES, gets ✗ on that case, and a hint that
 import re
 
 import exercises
+import grpc
 import pytest
 from exercises import answer, check_server_cell, failed, skeleton, write_cell
 
 import server_runner
-from workshop.checkers import chat
+from workshop.checkers import chat, chat_crowd
 from workshop.checkers.chat import RULES, check_chat_server
+from workshop.checkers.support import Fail
+from workshop.protos import chat_pb2
 
 SOLUTION = "08_1_chat_server.py"
 HEADER, FAN_OUT, NUMBERED, REPLAY, INVALID, WORDS, AT_ONCE, ROOM, IDLE, LEAVES, FORGETS = RULES
@@ -539,3 +542,36 @@ def test_a_replay_yielded_before_joining_misses_what_a_slow_reader_was_sent_mean
     # the whole history's newcomer shows it first, or the slow reader does
     assert "join first" in result[REPLAY].hint, repr(result)
     assert "that read its replay slowly" in result[REPLAY].got or "but not 'and now'" in result[REPLAY].got
+
+
+class _CutOff(grpc.RpcError):
+    """What a subscriber's stream raises once the server cuts it off."""
+
+    def code(self):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def details(self):
+        return "you fell behind; subscribe again"
+
+
+class _ListenerCutOff:
+    """A staying subscriber of the crowd case that hears one note, then is cut off (as a server that cuts readers
+    off 100 notes behind did on a loaded CI: whether the crowd gets that far behind is up to the machine)."""
+    name = "stays 1"
+
+    def __init__(self):
+        self.items = [chat_pb2.Note(name="poster", message="run poster 1 note 1", sequence=1), _CutOff()]
+
+    def next_note(self, waiting_for: str):
+        item = self.items.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def test_a_subscriber_cut_off_among_the_crowd_is_told_it_was_cut_off_too_soon():
+    with pytest.raises(Fail) as failure:
+        chat_crowd.heard_until(_ListenerCutOff(), "run the end")
+    assert "stays 1 was cut off (RESOURCE_EXHAUSTED: you fell behind" in failure.value.got
+    assert "after 1 of the 200 notes" in failure.value.got
+    assert "only far behind" in failure.value.hint

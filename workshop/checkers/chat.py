@@ -33,6 +33,7 @@ import grpc
 
 from workshop.checkers.chat_clients import (
     CALL_TIMEOUT,
+    CUT_OFF_HINT,
     FAN_OUT_HINT,
     SHARED_INBOX_HINT,
     SLOW_POST,
@@ -96,9 +97,6 @@ FULL_INBOX_HINT = ("Post waited for room in that newcomer's inbox: an inbox with
 REPLAY_STUCK_HINT = ("Subscribe got stuck putting the replay into the new inbox: an inbox with a maxsize smaller "
                      "than the replay (queue.Queue(maxsize=…)) makes put() wait for a reader, lock held, and nobody "
                      "reads it yet. Use queue.SimpleQueue(), whose put() never waits")
-CUT_OFF_HINT = ("a reader that falls behind may be cut off, but only far behind (the kit's server: "
-                f"{MAX_BACKLOG:,} notes), so that a reader that is merely slow for a moment loses nothing. Or leave "
-                "it out: queue.SimpleQueue() holds whatever a reader has not read yet")
 RETURNED_HINT = ("a Subscribe that returns ends its stream: loop on inbox.get() until it gives None, which only "
                  "leave puts in, into the inbox of the call that ended, and only then. If it ended at once, look at "
                  "add_callback: context.add_callback(leave) hands gRPC the function to call later; "

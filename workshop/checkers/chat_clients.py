@@ -22,12 +22,16 @@ import psutil
 
 from workshop.checkers.support import Fail, Target
 from workshop.protos import chat_pb2, chat_pb2_grpc
+from workshop.servers.chat import MAX_BACKLOG
 
 CALL_TIMEOUT = 2.0  # a Post, the wait for one note, the wait for the join header
 FILL_PATIENCE = 3.0  # seconds a room of many listeners may take to fill
 STREAM_LIFETIME = 30.0  # the deadline of a checker's Subscribe (it cancels them long before)
 SPIN_SECONDS, SPIN_CPU = 0.5, 0.5  # after a stall: half a core or more (run, or waiting to) is a busy loop,
 SPIN_CPU_AT_LEAST = 0.15  # if it ran for this much of a core too: what a busy loop gets even on a loaded machine
+CUT_OFF_HINT = ("a reader that falls behind may be cut off, but only far behind (the kit's server: "
+                f"{MAX_BACKLOG:,} notes), so that a reader that is merely slow for a moment loses nothing. Or leave "
+                "it out: queue.SimpleQueue() holds whatever a reader has not read yet")
 FAN_OUT_HINT = "Post must put each note into every subscriber's inbox (one queue per subscriber), not only one"
 NOTE_HINT = ("does Post put the note into every subscriber's inbox, does Subscribe yield what arrives in its inbox, "
              "and does leave take out (and wake) only its own inbox?")

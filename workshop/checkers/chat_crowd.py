@@ -18,7 +18,7 @@ import uuid
 
 import grpc
 
-from workshop.checkers.chat_clients import Listener, Room, Stalled
+from workshop.checkers.chat_clients import CUT_OFF_HINT, Listener, Room, Stalled
 from workshop.checkers.support import Fail, describe_rpc_error
 
 POSTERS, POSTS_EACH = 8, 25
@@ -126,9 +126,7 @@ def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
         raise _explained(error, room) from None
     order = _Order(receipts)
     for listener in staying:
-        got = []
-        while (note := listener.next_note(waiting_for="the notes posted at once")).message != end:
-            got.append(note)
+        got = heard_until(listener, end)
         _numbered_as_answered(listener, got, receipts)
         problem = order.problem([note.message for note in got if note.message in receipts], every=True)
         if problem:
@@ -143,6 +141,21 @@ def _crowd_around(room: Room, staying: list[Listener], first: bool) -> None:
             kept_twice = len(set(notes[:REPLAY])) < len(notes[:REPLAY])
             raise Fail(f"a subscriber who joined (replay={REPLAY}) while others posted {problem}",
                        KEPT_TWICE_HINT if kept_twice else REPLAY_ORDER_HINT if replay_reversed else LOCK_HINT)
+
+
+def heard_until(listener: Listener, end: str) -> list:
+    """The notes `listener` got before `end`. A crowd posts POSTERS * POSTS_EACH notes, far fewer than a reader must
+    be let fall behind (CUT_OFF_AFTER), so a reader cut off here was cut off too soon."""
+    got = []
+    try:
+        while (note := listener.next_note(waiting_for="the notes posted at once")).message != end:
+            got.append(note)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        raise Fail(f"subscriber {listener.name} was cut off ({describe_rpc_error(error)}) after {len(got)} of the "
+                   f"{POSTERS * POSTS_EACH} notes {POSTERS} clients posted at once", CUT_OFF_HINT) from None
+    return got
 
 
 def _numbered_as_answered(listener: Listener, notes: list, receipts: dict[str, int]) -> None:
