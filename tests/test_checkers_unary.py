@@ -791,8 +791,18 @@ def test_nickname_of_returning_none_for_a_deadline_fails_only_the_deadline_case(
 
 def test_nickname_of_with_a_deadline_far_too_short_fails_only_the_deadline_case():
     result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", ", timeout=0.2)")))
-    assert failed(result) == {NICKNAME_OF_RULES["deadline"]}, repr(result)
+    found = NICKNAME_OF_RULES["found"]  # 400 calls from 16 threads: on a loaded CI, one may take 0.2 s
+    assert {NICKNAME_OF_RULES["deadline"]} <= failed(result) <= {NICKNAME_OF_RULES["deadline"], found}, repr(result)
     assert result[NICKNAME_OF_RULES["deadline"]].got.startswith("it gave up after 0.2")
+    assert found not in failed(result) or "timeout=1" in result[found].hint, repr(result)
+
+
+def test_nickname_of_whose_deadline_passes_before_a_server_that_answers_can_is_told_to_give_it_a_second():
+    result = check_nickname_of(caller(wrong(NICKNAME_OF, ", timeout=1)", ", timeout=0.00001)")))
+    found = result[NICKNAME_OF_RULES["found"]]
+    assert not found.passed, repr(result)
+    assert found.got.startswith("nickname_of let DEADLINE_EXCEEDED rise from a server that answers"), repr(result)
+    assert "timeout=1" in found.hint, repr(result)
 
 
 def test_nickname_of_wrapping_the_rpc_error_is_told_to_re_raise_it():
