@@ -310,8 +310,6 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
                           "History(size=1000)"),
     "receipt_read_after_the_lock": (RECEIPT_AFTER_THE_LOCK, AT_ONCE, "Post answered", "a client's receipt names "
                                     "another note"),
-    "aio_waits_on_asyncio_to_thread": (AIO_TO_THREAD, ROOM, "got nothing within 2 s, and its replay only once a "
-                                       "note was posted", "asyncio's default executor"),
 }
 
 # Wrong answers that break more than one rule, some only when a race goes their way (said where it does): (the rules
@@ -341,6 +339,10 @@ SEVERAL_RULES_BROKEN = {
                                 {REPLAY}, {AT_ONCE}, "got an answer, then one got none", "queue.Queue(maxsize=…)"),
     "drops_what_does_not_fit": (DROPS_WHAT_DOES_NOT_FIT, {REPLAY}, {AT_ONCE}, "not the 1100 posted meanwhile",
                                 "drops none"),
+    # each wait on a thread of asyncio's default executor: a few threads, which cancelled subscribers may still hold
+    # when the leaving case's newcomers come (on a busy machine)
+    "aio_waits_on_asyncio_to_thread": (AIO_TO_THREAD, {ROOM}, {LEAVES}, "got nothing within 2 s, and its replay only "
+                                       "once a note was posted", "asyncio's default executor"),
     "cuts_off_soon": (CUTS_OFF_SOON, {REPLAY}, {AT_ONCE}, "was cut off (RESOURCE_EXHAUSTED", "only far behind"),
     # a name in the join header: a subscriber named in ASCII joins, one named zoë cannot (metadata is ASCII)
     "the_name_in_the_join_header": (wrong(HEADER_LINE, '        context.send_initial_metadata((("joined-as", '
@@ -575,3 +577,17 @@ def test_a_subscriber_cut_off_among_the_crowd_is_told_it_was_cut_off_too_soon():
     assert "stays 1 was cut off (RESOURCE_EXHAUSTED: you fell behind" in failure.value.got
     assert "after 1 of the 200 notes" in failure.value.got
     assert "only far behind" in failure.value.hint
+
+
+# asyncio.to_thread(inbox.get), and a leave that takes the inbox out but never wakes its wait: each cancelled
+# subscriber keeps a thread of asyncio's default executor, for good
+AIO_TO_THREAD_NEVER_WOKEN = AIO_TO_THREAD.replace(
+    "            inbox.put(None)  # wakes the loop below, so it returns and frees its thread\n", "")
+
+
+def test_a_cancelled_aio_subscriber_that_keeps_its_executor_thread_is_told_about_asyncio_s_executor(tmp_path):
+    assert AIO_TO_THREAD_NEVER_WOKEN != AIO_TO_THREAD, "the answer changed; update this wrong answer"
+    result = check_server_cell(check_chat_server, AIO_TO_THREAD_NEVER_WOKEN, tmp_path)
+    assert LEAVES in failed(result), repr(result)
+    assert "asyncio's default executor" in result[LEAVES].hint, repr(result)
+    assert "worker thread" not in result[LEAVES].hint, repr(result)

@@ -75,6 +75,12 @@ LEAVE_HINT = ("a cancelled Subscribe still sleeps in inbox.get() (or polls) and 
               "room in context.add_callback(leave), where leave takes the inbox out and puts None into it to wake "
               "the loop at once, which returns on None (and if add_callback returns False, the call has ended: "
               "leave at once)")
+# grpc.aio gives a call no thread of its own: what a cancelled subscriber can still hold is a thread of asyncio's
+# default executor (asyncio.to_thread, run_in_executor), of which there are only the CPUs + 4
+AIO_LEAVE_HINT = ("with ASYNCIO = True a call holds no thread, but a wait through asyncio.to_thread(inbox.get) (or "
+                  "run_in_executor) holds one of asyncio's default executor, which has a few (the CPUs + 4): new "
+                  "subscribers and Posts wait for those. Give each subscriber an asyncio.Queue and `await "
+                  "inbox.get()`, or serve with threads (no ASYNCIO), each waiting in a queue.SimpleQueue")
 BIG_NOTE = "x" * MAX_MESSAGE  # the forgetting case's notes: the longest the room takes
 KEPT_NOTES_HINT = ("your server keeps the notes themselves, even with nobody in the room: keep only what a newcomer "
                    f"can ask for, the last {HISTORY}, in the kit's History() (its size as it comes). A longer history "
@@ -136,11 +142,12 @@ def leaves_when_cancelled(room: Room):
     except Stalled:
         raise Stalled(f"after {count(seats, 'subscriber')} cancelled (and no note was posted), "
                       f"{count(seats, 'new one')} and a Post got no thread: the cancelled ones still hold theirs",
-                      LEAVE_HINT) from None
+                      LEAVE_HINT if room.server.workers else AIO_LEAVE_HINT) from None
     late = time.monotonic() - cancelled - joining
     if late > LEAVE_SLACK:
         raise Fail(f"{count(seats, 'subscriber')} that cancelled took {late:.1f} s longer to free their threads "
-                   f"than {count(seats, 'new one')} took to join (the limit is {LEAVE_SLACK:g} s)", LEAVE_HINT)
+                   f"than {count(seats, 'new one')} took to join (the limit is {LEAVE_SLACK:g} s)",
+                   LEAVE_HINT if room.server.workers else AIO_LEAVE_HINT)
 
 
 def _grown(process: psutil.Process, room: Room, posts: int) -> int:
