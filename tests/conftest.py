@@ -94,3 +94,22 @@ def quick_stalls(monkeypatch):
 
     monkeypatch.setattr(chat_clients, "CALL_TIMEOUT", 1.0)
     monkeypatch.setattr(chat, "CALL_TIMEOUT", 1.0)
+
+
+@pytest.fixture
+def short_replay_case(monkeypatch):
+    """8.1's replay case posts 1,100 notes while a newcomer has not read its replay: more than a reader may fall
+    behind (1,000), to catch an inbox bounded there. A wrong answer whose mistake is not in the replay or the backlog
+    only has to pass that case, and 100 notes show it does (the slow reader is as slow): about 1.5 s less a run."""
+    from workshop.checkers import chat
+
+    monkeypatch.setattr(chat, "MEANWHILE", 100)
+
+
+@pytest.fixture
+def one_crowd(monkeypatch):
+    """8.1's crowd case runs 4 crowds of 8 posters, one after another, so that a narrow race shows in most runs. A
+    wrong answer whose mistake is no race only has to pass that case, which one crowd shows: about 1.2 s less a run."""
+    from workshop.checkers import chat_crowd
+
+    monkeypatch.setattr(chat_crowd, "CROWD_ROUNDS", 1)
