@@ -141,6 +141,23 @@ LOCK_WHILE_STREAMING = with_method("""
             for user in self.directory.of_type(request.user_type):
                 yield users_pb2.UserResponse(user=user)
 """, above="import threading\n\nLISTING = threading.Lock()\n\n\n")
+# The lock around one yield only, "the first user read under the lock, so the stream starts from a settled list"
+# (and, below, "the last one, so that nothing is added before the stream ends"): a client that has not read the
+# first (or the last) user yet keeps every other stream waiting.
+LOCK_AROUND_THE_FIRST_YIELD = with_method("""
+    def GetUsersByType(self, request, context):
+        problem = users.problem_with_user_type(request.user_type)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        found = self.directory.of_type(request.user_type)
+        for number, user in enumerate(found):
+            if number == 0:
+                with LISTING:
+                    yield users_pb2.UserResponse(user=user)
+            else:
+                yield users_pb2.UserResponse(user=user)
+""", above="import threading\n\nLISTING = threading.Lock()\n\n\n")
+LOCK_AROUND_THE_LAST_YIELD = LOCK_AROUND_THE_FIRST_YIELD.replace("if number == 0:", "if number == len(found) - 1:")
 # At most 3 streams at once, "to spare the database", each holding its slot while the client reads.
 SEMAPHORE_WHILE_STREAMING = with_method("""
     def GetUsersByType(self, request, context):
@@ -414,7 +431,13 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                                           "not an error"]),
     "a lock held while yielding":
         (LOCK_WHILE_STREAMING, NO_LOCK,
-         ["while 1 stream was paused unread, another GUEST stream sent nothing", "hold no lock"]),
+         ["while a NORMAL stream waited to send its first user", "hold no lock"]),
+    "a lock held while yielding the first user only":
+        (LOCK_AROUND_THE_FIRST_YIELD, NO_LOCK,
+         ["while a NORMAL stream waited to send its first user (its client read 0 and then paused), a second "
+          "GetUsersByType got no answer", "hold no lock"]),
+    "a lock held while yielding the last user only":
+        (LOCK_AROUND_THE_LAST_YIELD, NO_LOCK, ["while a NORMAL stream waited to send its last user", "hold no lock"]),
     "a semaphore of 3 slots held while yielding":
         (SEMAPHORE_WHILE_STREAMING, NO_LOCK,
          ["while 3 streams were paused unread, another GUEST stream sent nothing", "nor a semaphore's slot"]),

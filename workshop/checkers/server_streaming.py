@@ -356,6 +356,7 @@ def an_empty_type_is_an_empty_stream(target) -> None:
 # stays at HTTP/2's 64 KB: by default gRPC widens it as data flows (BDP probing), and would take
 # in megabytes that the client has not read, while the server goes on yielding.
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)]
+TAKES_NOTHING_UNREAD = [("grpc.http2.lookahead_bytes", 1)]  # a stream's window: the server's next message waits
 
 
 @contextlib.contextmanager
@@ -417,6 +418,9 @@ def answers_others_while_a_stream_is_paused(target) -> None:
         for what, probe in probes:  # first with no stream paused: if these are late, the cause is not a lock
             _in_time(probe, stub, Fail(f"{what} got no answer within {PROBE_WAIT:g} s, with no other stream open",
                                        SLOW_HINT))
+        normal = len(_listing(stub, NORMAL, PROBE_WAIT)[0])
+        for read, where in ((0, "its first user"), (normal - 1, "its last user")):  # a lock around one yield only
+            _answers_while_one_waits_at(target, stub, probes, read, where)
         paused, waits = [], []  # each reads one guest, then stops reading; how long each took
         try:
             for number, paused_stub in enumerate(paused_stubs):
@@ -438,6 +442,28 @@ def answers_others_while_a_stream_is_paused(target) -> None:
         finally:
             for call in paused:
                 call.cancel()
+
+
+def _answers_while_one_waits_at(target, stub, probes, read: int, where: str) -> None:
+    """Fails when, while a NORMAL stream waits to send `where` (its client has read `read` users and reads no more,
+    on a connection that takes in nothing unread), the probes get no answer: a lock is held across that yield. The
+    paused GUEST streams stop in the middle of their list; a lock around the first or the last yield shows here."""
+    with grpc.insecure_channel(target.address, options=OWN_CONNECTION + TAKES_NOTHING_UNREAD) as channel:
+        call = users_pb2_grpc.UserManagerStub(channel).GetUsersByType(
+            users_pb2.UserTypeRequest(user_type=NORMAL), timeout=PAUSED_FOR)
+        try:
+            for _ in range(read):
+                next(call)
+            time.sleep(FILL_WAIT)
+            for what, probe in probes:
+                _in_time(probe, stub, Fail(f"while a NORMAL stream waited to send {where} (its client read {read} "
+                                           f"and then paused), {what} got no answer within {PROBE_WAIT:g} s",
+                                           LOCK_HINT))
+        except BaseException:
+            call.cancel()
+            raise
+        for _ in call:  # read to its end, not cancelled: what a cancel leaks is the cancel case's to show
+            pass
 
 
 def _judge_waits(alone: float, waits: list[float]) -> None:
