@@ -239,6 +239,31 @@ HOLDS_THE_LOCK_WHILE_WAITING = wrong('''            self.inboxes.add(inbox)
                 yield note
 ''')
 
+# A note's time changed on its way: stamped again at each delivery, on the one note object every inbox and the
+# history hold (a replay later shows another time), or taken from what the client claims
+STAMPED_ON_DELIVERY = wrong(WAIT_IN_THE_INBOX + "\n            yield note", WAIT_IN_THE_INBOX + """
+            note.sent_at.GetCurrentTime()  # the mistake: "when this subscriber got it"
+            yield note""")
+TRUSTS_THE_CLIENTS_TIME = wrong("            note = self.history.add(request)\n", """\
+            note = self.history.add(request)
+            if request.HasField("sent_at"):  # the mistake: "the client knows when it was written"
+                note.sent_at.CopyFrom(request.sent_at)
+""")
+# "you know what you said": a newcomer's replay leaves out the notes of its name
+REPLAY_WITHOUT_ITS_OWN = wrong("for note in self.history.last(request.replay):",
+                               "for note in [n for n in self.history.last(request.replay) if n.name != request.name]:")
+# "keep panes readable": a long note cut on its way to each subscriber
+CUTS_LONG_NOTES = wrong(WAIT_IN_THE_INBOX + "\n            yield note", WAIT_IN_THE_INBOX + """
+            if len(note.message) > 2000:  # the mistake: a note the room took, delivered cut
+                note = chat_pb2.Note(name=note.name, message=note.message[:2000] + "…", sequence=note.sequence,
+                                     sent_at=note.sent_at)
+            yield note""")
+# A count of its own from 0: the first note (only on a fresh server) is answered 0, no number on the wire
+NUMBERS_FROM_0 = wrong("            note = self.history.add(request)\n", """\
+            note = self.history.add(request)
+            note.sequence -= 1  # the mistake: counted from 0
+""")
+
 
 # (a missing lock shows as a note overtaken, doubled or missed, each naming it ('poster …'): the race decides)
 ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case got, words of its hint)
@@ -310,6 +335,15 @@ ONE_RULE_BROKEN = {  # wrong answer: (the rule it breaks, words of what the case
                           "History(size=1000)"),
     "receipt_read_after_the_lock": (RECEIPT_AFTER_THE_LOCK, AT_ONCE, "Post answered", "a client's receipt names "
                                     "another note"),
+    "sent_at_stamped_on_delivery": (STAMPED_ON_DELIVERY, NUMBERED, "and a newcomer's replay of it with",
+                                    "Stamp nothing in Subscribe"),
+    "trusts_the_clients_sent_at": (TRUSTS_THE_CLIENTS_TIME, NUMBERED, "sent with sent_at=2001-09-09T01:46:40Z already "
+                                   "filled in arrived with sent_at 2001-09-09T01:46:40Z", "whatever the client put in"),
+    "replay_without_its_own_notes": (REPLAY_WITHOUT_ITS_OWN, REPLAY, "a subscriber named 'poster' asking for replay=2 "
+                                     "got nothing", "whoever posted them"),
+    "cuts_long_notes": (CUTS_LONG_NOTES, INVALID, "reached a subscriber as a 32-character name and a 2,001-character "
+                        "message, ending 'xx…'", "hand out each note whole"),
+    "numbers_from_0": (NUMBERS_FROM_0, NUMBERED, "a fresh copy of your server was answered 0", "number from 1"),
 }
 
 # Wrong answers that break more than one rule, some only when a race goes their way (said where it does): (the rules

@@ -11,7 +11,8 @@ learner's module, so that no earlier case, and no stream an earlier case left be
 their verdict. In the full room a newcomer must get its replay at once, with nobody posting: a
 wait for a note that needs what the waiting subscribers hold (a thread of asyncio's default
 executor) shows there. When a Post stalls, one over a connection of its own tells a cap on one
-connection's streams (grpc.max_concurrent_streams) from a pool or a lock that holds it up.
+connection's streams (grpc.max_concurrent_streams) from a pool or a lock that holds it up. The
+numbering case posts one note to a fresh copy too: only a server's first note shows a count from 0.
 
 What no case can see, measured here: a join header sent before joining (0 of 200 notes posted the
 instant the header came were lost). A missing lock whose gap is a few instructions wide (a fan-out
@@ -183,7 +184,11 @@ def _order(room: Room):
     ann = room.listen("ann")
     room.until_listening([ann])
     texts = ["first", "again", "again"]  # the same words twice are two notes
-    answered = [room.post(text) for text in texts]
+    answered, windows = [], []  # each Post's receipt, and when (wall clock) it was sent and answered
+    for text in texts:
+        sent = time.time()
+        answered.append(room.post(text))
+        windows.append((sent, time.time()))
     if answered[1] == answered[2] != 0:
         raise Fail(f"'again' posted twice was answered {answered[1]} both times",
                    "every Post is a note of its own, even with the words of the last: number it, hand it out and "
@@ -209,9 +214,88 @@ def _order(room: Room):
     if claimed != answered[-1] + 1:
         raise Fail(f"a note sent with sequence={answered[0]} already filled in was answered {claimed}; the next "
                    f"number was {answered[-1] + 1}", hint)
-    if ann.next_note(waiting_for="'numbered by me?'").sequence != claimed:
+    numbered = ann.next_note(waiting_for="'numbered by me?'")
+    if numbered.sequence != claimed:
         raise Fail(f"a note sent with sequence={answered[0]} already filled in arrived numbered otherwise than Post "
                    f"answered ({claimed})", hint)
+    _stamped_when_posted(room, ann, [*got, numbered], windows)
+    _first_receipt(room)
+
+
+CLOCK_SLACK = 0.1  # s a sent_at may lie outside its Post's send and answer: the clocks' granularity
+CLAIMED_TIME = "2001-09-09T01:46:40Z"  # the sent_at a client claims: long before anything the checker posts
+STAMPED_HINT = ("keep the sent_at history.add(request) gave the note: the time the server took it, the same in "
+                "every subscriber's copy and in every later replay. Stamp nothing in Subscribe: the note it yields is "
+                "the one object every inbox and the history hold, so note.sent_at.GetCurrentTime() there gives it "
+                "another time at each delivery")
+CLAIMED_TIME_HINT = ("keep the sent_at history.add(request) stamps, whatever the client put in: chat.proto says the "
+                     "server sets it and clients leave it empty. A client's time (a clock that is wrong, or a claim "
+                     "to have posted first) is not when the room took the note")
+FIRST_RECEIPT_HINT = ("number from 1, as chat.proto says (sequence counts from 1): history.add(request) numbers the "
+                      "first note 1. A count of your own that starts at 0 answers the first Post 0, which on the wire "
+                      "is no number at all (an int64 left unset)")
+
+
+def _stamped_when_posted(room: Room, ann, got: list, windows: list[tuple[float, float]]) -> None:
+    """Each note's sent_at is the time the server took it: within its Post (`windows`, of the first notes `ann` got),
+    even when the client sent one of its own, and the same in a later replay. Every note ann is to hear comes before
+    the newcomer of the replay joins: a fan-out to one inbox only must not hand one of them to the newcomer."""
+    dated, window = _dated_by_the_client(room, ann)
+    _replayed_as_delivered(room, ann, [*got, dated])  # first: a stamp on delivery shows there whatever the timing
+    for note, posted in zip(got, windows, strict=False):  # the notes that follow them bring no window
+        _stamped_within(note, posted, f"{note.message!r}", STAMPED_HINT)
+    _stamped_within(dated, window, f"sent with sent_at={CLAIMED_TIME} already filled in", CLAIMED_TIME_HINT)
+
+
+def _replayed_as_delivered(room: Room, ann, got) -> None:
+    """A newcomer's replay of the notes `ann` got carries the same sent_at: a note is stamped once, when posted. A
+    sent_at stamped on delivery changes the one note object every inbox and the history hold, so the replay, a few
+    ms later, shows another time. A replay missing or wrong is the replay case's to name."""
+    delivered = {note.sequence: note.sent_at for note in got}
+    newcomer = room.listen("latecomer", replay=len(got))
+    try:
+        replayed = [newcomer.next_note(waiting_for="its replay") for _ in got]
+    except Stalled:
+        return
+    finally:
+        newcomer.call.cancel()
+    for note in replayed:
+        if note.sequence in delivered and note.sent_at != delivered[note.sequence]:
+            raise Fail(f"note {note.sequence} ({note.message!r}) reached subscriber {ann.name} with sent_at "
+                       f"{delivered[note.sequence].ToJsonString()}, and a newcomer's replay of it with "
+                       f"{note.sent_at.ToJsonString()}", STAMPED_HINT)
+
+
+def _stamped_within(note, window: tuple[float, float], what: str, hint: str) -> None:
+    """The sent_at of `note` lies between its Post's send and answer (`window`, wall clock), give or take CLOCK_SLACK:
+    the server stamps a note when it takes it."""
+    sent, answered = window
+    if not sent - CLOCK_SLACK <= note.sent_at.ToNanoseconds() / 1e9 <= answered + CLOCK_SLACK:
+        shown = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sent))
+        raise Fail(f"the note {what} arrived with sent_at {note.sent_at.ToJsonString()}; it was posted at {shown} "
+                   f"(and answered {answered - sent:.3f} s later)", hint)
+
+
+def _dated_by_the_client(room: Room, ann) -> tuple[chat_pb2.Note, tuple[float, float]]:
+    """A note posted with a sent_at of the client's (CLAIMED_TIME), as `ann` got it, and when its Post was sent and
+    answered: the server's stamp, not the client's, must come."""
+    note = chat_pb2.Note(name="checker", message="I posted this first")
+    note.sent_at.FromJsonString(CLAIMED_TIME)
+    sent = time.time()
+    room.stub.Post(note, timeout=CALL_TIMEOUT)
+    window = (sent, time.time())
+    return ann.next_note(waiting_for="'I posted this first'"), window
+
+
+def _first_receipt(room: Room) -> None:
+    """The first Post to a fresh copy of the server is never answered 0: chat.proto counts from 1, and 0 is what a
+    receipt with no number reads as. Only a fresh copy shows a count from 0, on its first note (about 0.25 s)."""
+    with room.server.fresh() as copy, grpc.insecure_channel(copy.address) as channel:
+        first = chat_pb2_grpc.ChatServerStub(channel).Post(chat_pb2.Note(name="checker", message="am I the first?"),
+                                                           timeout=CALL_TIMEOUT).sequence
+    if first == 0:
+        raise Fail("the first note posted to a fresh copy of your server was answered 0: the number a receipt "
+                   "without one reads as", FIRST_RECEIPT_HINT)
 
 
 def _replay(room: Room):
@@ -236,6 +320,7 @@ def _replay(room: Room):
         raise Fail(f"a subscriber asking for replay=2 got the notes as {', '.join(repr(note.name) for note in got)} "
                    f"wrote them, {'with' if all(note.HasField('sent_at') for note in got) else 'without'} their "
                    f"sent_at; {FAN_OUT_POSTER!r} wrote them, and history gave each a sent_at", AS_POSTED_HINT)
+    _replays_its_own_notes(room)
     poster.call.cancel()
     listener = room.listen("no replay", replay=0)
     if not listener.joined.wait(CALL_TIMEOUT) or listener.call.done():
@@ -250,6 +335,29 @@ def _replay(room: Room):
         earlier.call.cancel()
     _whole_history(room)
     _slow_reader(room)
+
+
+OWN_REPLAY_HINT = ("replay the last notes of the room, whoever posted them: history.last(request.replay) as it is, "
+                   "the subscriber's own notes too. Its pane shows what it sent before it (re)joined, and a name is "
+                   "no one's own: two panes may share it")
+
+
+def _replays_its_own_notes(room: Room) -> None:
+    """A newcomer named as the poster of the last notes gets them replayed too, as one of another name did: a replay
+    is the room's last notes, whoever wrote them."""
+    own = room.listen(FAN_OUT_POSTER, replay=2)
+    got = []
+    try:
+        while len(got) < 2:
+            got.append(own.next_note(waiting_for="the replayed history").message)
+    except Stalled:
+        pass
+    finally:
+        own.call.cancel()
+    if got != ["history 2", "history 3"]:
+        shown = ", ".join(repr(message) for message in got) or "nothing"
+        raise Fail(f"a subscriber named {FAN_OUT_POSTER!r} asking for replay=2 got {shown}; one named 'newcomer' "
+                   f"got 'history 2', 'history 3', which {FAN_OUT_POSTER!r} had posted", OWN_REPLAY_HINT)
 
 
 def _whole_history(room: Room) -> None:
@@ -490,6 +598,30 @@ def _rejects_invalid(room: Room):
                 raise
             raise Fail(f"a note at the limits ({what}) was refused: {describe_rpc_error(error)[:100]}",
                        STRICTER_HINT) from None
+    if heard and heard[-1].message == "after the invalid notes":  # the watcher hears what is posted
+        _delivered_whole(watcher)
+
+
+WHOLE_HINT = (f"hand out each note whole, as posted: the room takes a name of up to {MAX_NAME} characters and a "
+              f"message of up to {MAX_MESSAGE:,}, and every subscriber gets it so (a pane scrolls). Cut nothing in "
+              "Post or Subscribe: a note too long is problem_with_note's to refuse")
+
+
+def _delivered_whole(watcher) -> None:
+    """The notes at the limits, just posted, reach `watcher` whole, in whatever order: a note the room takes is
+    never cut on its way (a message shortened to keep panes readable, say)."""
+    got = []
+    try:
+        while len(got) < len(AT_THE_LIMITS):
+            got.append(watcher.next_note(waiting_for="the notes at the limits"))
+    except Stalled:
+        return  # the fan-out's cases say why
+    received = {(note.name, note.message) for note in got}
+    for (what, name, message), note in zip(AT_THE_LIMITS, got, strict=True):
+        if (name, message) not in received:
+            ending = f", ending {note.message[-3:]!r}" if note.message != message else ""
+            raise Fail(f"a note at the limits ({what}) reached a subscriber as a {len(note.name)}-character name "
+                       f"and a {len(note.message):,}-character message{ending}", WHOLE_HINT)
 
 
 def _says_what_is_wrong(room: Room):
