@@ -418,6 +418,29 @@ WRONG_ANSWERS = {  # the mistake: (the module, the one rule it breaks, what the 
                 yield users_pb2.UserResponse(user=user)
 """),
          TOGETHER, ["another's id 3 got no answer", "hold no lock while you wait"]),
+    "a lock held across the yield, inside the loop":
+        (with_module_lock("""
+    def GetUsersByIds(self, request_iterator, context):
+        for request in request_iterator:
+            with LOCK:  # "one lookup at a time": released once the answer is sent, which waits for the client
+                if problem := users.problem_with_id(request.id):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                if (user := self.directory.get(request.id)) is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(request.id))
+                yield users_pb2.UserResponse(user=user)
+"""),
+         TOGETHER, ["while a conversation's answer (ines) waited for its client to read it, another conversation's "
+                    "id 3 got no answer", "across the yield either"]),
+    "the current request kept on self":
+        (with_method("""
+    def GetUsersByIds(self, request_iterator, context):
+        for self.request in request_iterator:  # "at hand for a helper method"
+            if problem := users.problem_with_id(self.request.id):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            if (user := self.directory.get(self.request.id)) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, users.no_user_with(self.request.id))
+            yield users_pb2.UserResponse(user=user)
+"""), IN_ORDER, ["8 conversations at once, 600 ids each: conversation", "not on self (self.request)"]),
     "an empty answer of its own when no ids came":
         (with_method("""
     def GetUsersByIds(self, request_iterator, context):

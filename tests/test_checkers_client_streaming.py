@@ -307,6 +307,28 @@ WRONG = {  # the rule each breaks, the mistake, and a word its hint must hold
                     BY_PEER[context.peer()].add(request.id)
             return users_pb2.UserCountResponse(count=len(BY_PEER.pop(context.peer())))
     ''', "keyed by context.peer(), is shared"),
+    # the walker's: removed when the method returns, so left behind by a cancelled call, for the next call whose
+    # context has the same id() (or that runs on the same thread)
+    "sets in a dict keyed by id(context), popped when the method returns": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            sets = self.__dict__.setdefault("sets", {})
+            key = id(context)
+            sets.setdefault(key, set())
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    sets[key].add(request.id)
+            return users_pb2.UserCountResponse(count=len(sets.pop(key)))
+    ''', "stays behind when the client cancels"),
+    "sets in a dict keyed by the thread, popped when the method returns": (OWN_IDS, '''
+        def CountAlreadyUsers(self, request_iterator, context):
+            sets = self.__dict__.setdefault("sets", {})
+            key = threading.get_ident()
+            sets.setdefault(key, set())
+            for request in request_iterator:
+                if self.directory.get(request.id) is not None:
+                    sets[key].add(request.id)
+            return users_pb2.UserCountResponse(count=len(sets.pop(key)))
+    ''', "stays behind when the client cancels"),
     "NOT_FOUND when ids came and none is a user's": ((UNKNOWN, BELOW_ONE), '''
         def CountAlreadyUsers(self, request_iterator, context):
             found, sent = set(), 0

@@ -33,9 +33,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import queue
 import re
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -46,7 +48,7 @@ from workshop.checkers.chat_clients import cost_over
 from workshop.checkers.support import Fail
 from workshop.checkers.unary import NOBODY_WORDS
 from workshop.protos import users_pb2, users_pb2_grpc
-from workshop.runner.serving import DEFAULT_WORKERS
+from workshop.runner.serving import DEFAULT_WORKERS, SWITCH_SETTING
 
 UNKNOWN_ID = 4242  # nobody has it
 ADDED = users_pb2.User(id=2**32 + 30, nickname="nora", mail_address="nora@example.com",  # past 32 bits: ids are int64
@@ -119,6 +121,9 @@ STUCK_HINT = ("no answer at all within the call's time: is something still held 
               "`with`, or better, hold no lock while you wait for the next id")
 HELD_HINT = ("hold no lock while you wait for the next id (the `for` over request_iterator waits for the client): "
              "one conversation that pauses would make every other wait. The directory takes care of its own lock")
+YIELD_UNDER_LOCK_HINT = ("hold no lock (nor a semaphore's slot) across the yield either: a yield waits for as long "
+                         "as the client does not read its answer, and every other conversation waits with it. Take "
+                         "the lock, if any, only around what needs it, and yield outside it")
 LOCK_TIMEOUT_HINT = ("hold no lock (nor semaphore) while you wait for the next id, not even one taken with a timeout "
                      "(acquire(timeout=…)): while one conversation pauses, every other one waits out that timeout "
                      "before its first answer. The directory takes care of its own lock")
@@ -454,7 +459,12 @@ def answers_each_id_before_the_next_comes(target, reference: Reference) -> None:
                 theirs.append(_round_trip(alongside, user_id))
             if not _timed_more(conversation, took, start, alongside, theirs):
                 return
-            _paced_like_the_reference(took, theirs)
+            try:
+                _paced_like_the_reference(took, theirs)
+            except Fail:
+                if _busy(target):
+                    return  # slow because its waiting conversation keeps a CPU busy: the idle case names that
+                raise
             conversation.finish()
             end = conversation.next_answer()
             if end is None:
@@ -558,6 +568,7 @@ def _skips_a_repeat(target) -> bool:
 
 
 def answers_every_id_in_order(target) -> None:
+    started = time.monotonic()
     ids = [8, 3, 21, 3]
     expected = [NAMES[user_id] for user_id in ids]
     replies, error = _all_at_once(target, ids)
@@ -569,6 +580,51 @@ def answers_every_id_in_order(target) -> None:
     _answers_two_conversations_taking_turns(target)
     _answers_two_long_conversations_at_once(target)
     _answers_within_a_short_deadline(target)
+    if (budget := started + support.CASE_DEADLINE - SWITCHING_MARGIN - time.monotonic()) >= SWITCHING_BUDGET:
+        _each_its_own_on_a_switching_copy(target, budget)  # (a method slow to answer is the ping-pong case's)
+
+
+# Conversations that send all their ids at once, on a copy whose threads take turns every microsecond: a request
+# kept on self (for self.request in request_iterator) is overwritten by another call's between its lines, which at
+# Python's 5 ms switch shows in few runs of 600 ids
+SWITCHING_TALKS, SWITCHING_IDS, SWITCH_INTERVAL = 8, 600, 1e-6
+SWITCHING_BUDGET = 1.5  # seconds at least for all of them, copy started (the answer: about 1 s)
+SWITCHING_MARGIN = 0.5  # seconds of the case's deadline left over
+ANSWERED_ANOTHER_HINT = ("a conversation got the answer to another conversation's id: keep each request in a local "
+                         "variable (`for request in request_iterator:`), not on self (self.request): one UserManager "
+                         "serves every call at once, and another call's request replaces it between two lines")
+
+
+def _each_its_own_on_a_switching_copy(target, budget: float) -> None:
+    """SWITCHING_TALKS conversations at once, each sending SWITCHING_IDS ids (PROBE_IDS, each from another start),
+    must each get its own ids' users, in order, within `budget` s (a slower one passes: the ping-pong case's)."""
+    deadline = time.monotonic() + budget
+    talks = [[PROBE_IDS[(start + n) % len(PROBE_IDS)] for n in range(SWITCHING_IDS)]
+             for start in range(SWITCHING_TALKS)]
+    with users_cases.seeded(target, checker_seed(), env={SWITCH_SETTING: str(SWITCH_INTERVAL)}) as (switching, _), \
+            users_cases.users_stub(switching) as stub:
+        go = threading.Event()  # every call open and waiting for its ids, then all the ids at once
+
+        def sent(ids):
+            go.wait(support.TIMEOUT)
+            yield from (users_pb2.UserRequest(id=user_id) for user_id in ids)
+
+        calls = [stub.GetUsersByIds(sent(ids), timeout=max(0.1, deadline - time.monotonic())) for ids in talks]
+        time.sleep(SETTLE)
+        go.set()
+        for number, (ids, call) in enumerate(zip(talks, calls, strict=True), start=1):
+            try:
+                got = [reply.user.nickname for reply in call]
+            except grpc.RpcError as error:
+                if error.code() in support.INFRASTRUCTURE_CODES - {grpc.StatusCode.DEADLINE_EXCEEDED}:
+                    raise _explained(error) from None
+                return  # too slow (the ping-pong case's), or a refusal while others are open (the many-conversations)
+            wrong = next((n for n, (user_id, name) in enumerate(zip(ids, got, strict=False))
+                          if NAMES[user_id] != name), None)
+            if wrong is not None:
+                raise Fail(f"{SWITCHING_TALKS} conversations at once, {SWITCHING_IDS} ids each: conversation "
+                           f"{number}'s answer {wrong + 1} was {got[wrong]} for id {ids[wrong]} "
+                           f"({NAMES[ids[wrong]]})", ANSWERED_ANOTHER_HINT)
 
 
 def _answers_within_a_short_deadline(target) -> None:
@@ -842,6 +898,41 @@ def answers_one_conversation_while_others_wait(target, reference: Reference) -> 
                 raise slow or _unanswered(target, talks, number)
         finally:
             _end(*talks, wait=goodbye)
+    _answers_while_an_answer_waits_to_be_read(target)
+
+
+# A connection that takes nothing in unread (a stream's window of a byte, no window probing): the server's next
+# answer on it waits, at its yield, until the client reads
+UNREAD_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0),
+                     ("grpc.http2.lookahead_bytes", 1)]
+
+
+def _answers_while_an_answer_waits_to_be_read(target) -> None:
+    """Fails when, while one conversation's answer waits for its client to read it, another conversation's id gets
+    no answer: a lock (or a semaphore's slot) held across the yield, which waits for as long as the client does not
+    read. The conversations of the case above read at once, so there a yield under a lock is over in an instant."""
+    requests: queue.SimpleQueue = queue.SimpleQueue()
+    with grpc.insecure_channel(target.address, options=UNREAD_CONNECTION) as channel:
+        unread = users_pb2_grpc.UserManagerStub(channel).GetUsersByIds(iter(requests.get, None),
+                                                                         timeout=support.CASE_DEADLINE)
+        try:
+            requests.put(users_pb2.UserRequest(id=21))
+            time.sleep(SETTLE)
+            with users_cases.users_stub(target) as stub:
+                talk = _Conversation(stub)
+                try:
+                    talk.send(3)
+                    reply = _reply_or_error(talk)
+                finally:
+                    _end(talk)
+        finally:
+            unread.cancel()
+            requests.put(None)
+    if isinstance(reply, grpc.RpcError):
+        raise _refused(reply, 1)
+    if not isinstance(reply, users_pb2.UserResponse):
+        raise Fail(f"while a conversation's answer (ines) waited for its client to read it, another conversation's "
+                   f"id 3 got no answer within {users_cases.ANSWER_WAIT:g} s", YIELD_UNDER_LOCK_HINT)
 
 
 # Twelve conversations wait for their next id while the checker watches the server for IDLE_WINDOW. Measured on the
@@ -894,7 +985,8 @@ RULES = {  # Exercise 7.1: each rule is one case, and one wrong-answer test brea
     "ids -3 and -5 → the same": refuses_an_id_of_zero_or_below,
     "no ids → no answers, and the stream ends OK": no_ids_no_answers,
     f"{HELD} conversations at once, one waiting for its client's next id: every one is answered (no lock or "
-    "semaphore held across the loop)": answers_one_conversation_while_others_wait,
+    "semaphore held across the loop), and so while an answer waits for its client to read it (nor across the "
+    "yield)": answers_one_conversation_while_others_wait,
     f"{IDLE_CONVERSATIONS} conversations waiting for their next id cost nothing: no poll, no busy loop":
         waits_without_polling,
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
@@ -149,6 +150,10 @@ OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop)
                 "or a class attribute (`seen = set()` in a class body, which every instance shares, however many "
                 "are made: one per call too), or one in a dict keyed by the call (id(context) and the like are "
                 "reused by later calls), lives on between calls, so a call also counts the ids of calls before it")
+CANCELLED_KEPT_HINT = ("a call counted the ids of a call that was cancelled before: make the set inside the method "
+                       "(found = set(), before the loop). A set kept in a dict keyed by the call (id(context), the "
+                       "thread) and removed when the method returns stays behind when the client cancels, since the "
+                       "method stops where it reads the stream; and a later call gets the same key")
 AT_ONCE_HINT = ("make the set inside the method (found = set(), before the loop): one servicer serves every call, so "
                 "a set on self, at module level or in a class attribute (which every instance shares) is shared by "
                 "calls that run at the same time, even one emptied when each call starts: the second call empties "
@@ -159,6 +164,12 @@ NOT_FOUND_HINT = ("no id is an error here, and an unknown id counts nothing. A N
                   "came from an abort it caught: the kit's GetUser aborts with NOT_FOUND for an unknown id, and the "
                   "abort sets the call's code even when try/except catches its exception. Use "
                   "self.directory.get(request.id), which returns None, and check that it found a user")
+
+# Calls left open at once, each after sending CANCELLED_IDS, then cancelled; then AFTER_CANCELLED calls from a few
+# threads: a set kept in a dict keyed by the call (id(context), the thread) and removed only when a call returns is
+# left behind by each cancelled call, and a later call whose key is the same starts from it
+CANCELLED_CALLS, CANCELLED_IDS, AFTER_CANCELLED, AFTER_CANCELLED_THREADS, LATER_ID = 8, [1, 2, 3], 400, 8, 5
+CANCEL_SETTLE = 0.2  # seconds for the server to read the cancelled calls' ids
 
 # Exercise 6.1, one case each: (rule, the calls (each a list of ids, or a User to store with AddUser first), whether
 # each call pauses PAUSE s before its last two ids, hint[, two calls at once too])
@@ -185,7 +196,8 @@ RULES = [
       Spaced(SHORT_IDS, 0, SHORT_DEADLINE)], True, READ_TO_THE_END_HINT),
     ("each call counts only its own ids: ids 2, 3 → 2, then a new call with id 5 → 1, then 8 calls one after "
      "another, ids 1001 to 1008, one each → 1 each; and two calls at once, ids 1, (a pause) 2, 3 → 3 while ids 4, "
-     "5 → 2", [[2, 3], [5], *([user_id] for user_id in ONE_BY_ONE)], False, OWN_IDS_HINT, True),
+     f"5 → 2; and once {CANCELLED_CALLS} calls are cancelled mid-stream, {AFTER_CANCELLED} calls with id {LATER_ID} "
+     "→ 1 each", [[2, 3], [5], *([user_id] for user_id in ONE_BY_ONE)], False, OWN_IDS_HINT, True),
     (f"the directory is asked on every call, for every id each time it comes: ids 2, {LATE_ID} → 1; AddUser stores a "
      f"user with id {LATE_ID}; ids 2, {LATE_ID} again → 2; and a call sends every id the directory holds and "
      f"{MIDWAY_ID}, waits while AddUser stores user {MIDWAY_ID}, then sends {MIDWAY_ID} again → all of them",
@@ -598,6 +610,37 @@ def _at_once(target, users, alone: float) -> None:
                        LOOKUPS_HINT if unfinished else AT_ONCE_HINT)
 
 
+
+
+def _after_cancelled_calls(target, users) -> None:
+    """Fails when a call made after others were cancelled counts ids of theirs: what a cancelled call kept (a set in
+    a dict keyed by the call, removed only when the call returns) lives on, for a later call with the same key."""
+    stop = threading.Event()
+
+    def stalled():
+        yield from (users_pb2.UserRequest(id=user_id) for user_id in CANCELLED_IDS)
+        stop.wait(TIMEOUT)
+
+    with users_stub(target) as stub:
+        try:
+            calls = [stub.CountAlreadyUsers.future(stalled(), timeout=TIMEOUT) for _ in range(CANCELLED_CALLS)]
+            time.sleep(CANCEL_SETTLE)
+        finally:
+            stop.set()
+        for call in calls:
+            call.cancel()
+        time.sleep(CANCEL_SETTLE)
+        expected = expected_count([LATER_ID], users)
+        with ThreadPoolExecutor(AFTER_CANCELLED_THREADS, thread_name_prefix="checker-6.1-after") as threads:
+            counts = list(threads.map(lambda _: stub.CountAlreadyUsers(
+                iter([users_pb2.UserRequest(id=LATER_ID)]), timeout=TIMEOUT).count, range(AFTER_CANCELLED)))
+        wrong = [count for count in counts if count != expected]
+        if wrong:
+            raise Fail(f"after {CANCELLED_CALLS} calls that sent ids {', '.join(map(str, CANCELLED_IDS))} were "
+                       f"cancelled, {len(wrong)} of the next {AFTER_CANCELLED} calls, id {LATER_ID} alone, got "
+                       f"count={wrong[0]}; expected {expected}", CANCELLED_KEPT_HINT)
+
+
 def _case(server, calls, paused: bool, hint: str, at_once: bool = False):
     def run():
         pause = PAUSE if paused else 0  # read when the case runs: the tests shorten it
@@ -609,6 +652,7 @@ def _case(server, calls, paused: bool, hint: str, at_once: bool = False):
             alone = (time.monotonic() - started) / len(calls)  # these calls ran one at a time
             if at_once:
                 target.guarded(lambda: _at_once(target, users, alone))()
+                target.guarded(lambda: _after_cancelled_calls(target, users))()
     return run
 
 
