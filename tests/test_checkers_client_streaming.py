@@ -601,3 +601,13 @@ def test_counting_ids_nobody_has_is_told_so_on_the_zero_or_below_case_too(tmp_pa
     result = check(learners_module(method), tmp_path)
     assert "it counted ids that no user has" in result[BELOW_ONE].got, result
     assert "0 and below too, counts nothing" in result[BELOW_ONE].hint and "refuse" not in result[BELOW_ONE].hint
+
+
+def test_a_count_that_leaves_out_disabled_users_is_told_to_count_every_type(tmp_path):
+    """The walker's: frank (id 6) is DISABLED, a user all the same; the hint once blamed a test `request.id > 1`."""
+    leaves_out = wrong(SOLUTION, FOUND, "            if (user := self.directory.get(request.id)) is not None and "
+                       "user.user_type != users_pb2.USER_TYPE_DISABLED:\n")
+    result = check(leaves_out, tmp_path)
+    assert failed(result), repr(result)
+    assert all("request.id > 1" not in result[label].hint for label in failed(result)), repr(result)
+    assert any("whatever its type" in result[label].hint for label in failed(result)), repr(result)

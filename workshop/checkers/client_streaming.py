@@ -144,6 +144,8 @@ SLOW_CALL_HINT = ("each call takes long even alone: a time.sleep holds the call 
 ZERO_HINT = ("every answer is count=0, even for ids that users have: does the method return "
              "users_pb2.UserCountResponse(count=len(found))? Another message type (such as users_pb2.UserResponse), "
              "or a UserCountResponse with no count=, reads as count 0. And is each id found added to the set?")
+KIND_DROPPED_HINT = ("count every id for which self.directory.get(request.id) finds a user, whatever its type or "
+                     "its other fields: a guest, a disabled user and an administrator are users too")
 DROPPED_HINT = ("count every id for which self.directory.get(request.id) finds a user, the lowest too: ids start at "
                 "1, so a test such as `request.id > 1` leaves user 1 out (only 0 and below name nobody)")
 OWN_IDS_HINT = ("make the set inside the method (found = set(), before the loop): a set at module level, on self, "
@@ -369,7 +371,12 @@ def _miscounted(target, stub, ids, users, count: int, got: str, before: tuple, p
         return Fail(f"{got}; and {_shown(EVERY_KIND)} → count=0 too: every answer is 0", ZERO_HINT)
     dropped = _dropped(stub, ids, users) if count < expected else None
     if dropped is not None:
-        return Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
+        user = users[dropped]
+        if dropped == min(users):
+            return Fail(f"{got}: id {dropped} alone → count=0, though a user has id {dropped}", DROPPED_HINT)
+        kind = users_pb2.UserType.Name(user.user_type).removeprefix("USER_TYPE_")
+        return Fail(f"{got}: id {dropped} alone → count=0, though it is {user.nickname!r}'s, a user of type {kind}",
+                    KIND_DROPPED_HINT)
     large = _large_miscounted(stub, ids, users)
     if large is not None:
         return Fail(f"{got}: {large}", LARGE_HINT)
