@@ -79,9 +79,9 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
                                "user.nickname = user.nickname.strip().lower()\n"
                                "        return users_pb2.UserResponse(user=user)"), {"found"},
                          "UserResponse(user=user)"),
-    # id 1 finds the planted id 0; (+ 1 would overflow at 2**63-1, an unknown id)
+    # id 1 finds the planted id 0, and the unknown 2**63-1 the stored 2**63-2; (+ 1 would overflow at 2**63-1)
     "the id before looked up": (wrong(GET_USER, "self.directory.get(request.id)", "self.directory.get(request.id - 1)"),
-                                {"found"}, "look up the id that was asked for"),
+                                {"found", "unknown"}, "look up the id that was asked for"),
     "NOT_FOUND for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT", "NOT_FOUND")),
                                  {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
     "UNAVAILABLE for nobody": (wrong(GET_USER, NOT_FOUND, NOT_FOUND.replace("NOT_FOUND", "UNAVAILABLE")), {"unknown"},
@@ -157,6 +157,29 @@ context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
     "a None in the message": (wrong(GET_USER, "users.no_user_with(request.id)",
                                     'f"user {request.id}: {users.problem_with_id(request.id)}"'), {"unknown"},
                               "a None made it into the text"),
+    # what one call asked, on self or in the module: NOT_FOUND names the id of a call that came meanwhile
+    "the id kept on self": (wrong_in_places(GET_USER, {
+        ID_CHECK: "        self.asked = request.id  # the mistake: kept for the messages below\n" + ID_CHECK,
+        NOT_FOUND: NOT_FOUND.replace("request.id", "self.asked")}), {"at once"}, "self.asked"),
+    "the id in a global": (wrong_in_places(GET_USER, {
+        ID_CHECK: "        global asked\n        asked = request.id  # the mistake: one for every call\n" + ID_CHECK,
+        NOT_FOUND: NOT_FOUND.replace("request.id", "asked")}), {"at once"}, "a global"),
+    # the problem on self: a wrong id's problem stops a good id's lookup, or a good id's None lets a wrong one through
+    "the problem kept on self": (wrong(GET_USER, ID_CHECK + "        user = self.directory.get(request.id)\n", """\
+        self.problem = users.problem_with_id(request.id)  # the mistake: one attribute for every call
+        user = None if self.problem else self.directory.get(request.id)
+        if self.problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, self.problem)
+"""), {"at once"}, "self.problem"),
+    # "no directory is that big": a shortcut that misses the user stored at 2**63-2
+    "a shortcut for huge ids": (wrong(GET_USER, ID_CHECK, ID_CHECK + f"""\
+        if request.id >= 2**62:  # the mistake: "save the query"
+            {NOT_FOUND}
+"""), {"found"}, "a shortcut of your own that answers NOT_FOUND for large ids"),
+    # more than the rules' message: the hint names the text added, not the request
+    "nearby ids added to NOT_FOUND's message": (wrong(GET_USER, "users.no_user_with(request.id)",
+                                                      'users.no_user_with(request.id) + " (nearby ids: [])"'),
+                                                {"unknown"}, "the text after it (' (nearby ids: [])')"),
     "OUT_OF_RANGE for a wrong id": (wrong(GET_USER, INVALID_ABORT, INVALID_ABORT.replace("INVALID_ARGUMENT",
                                                                                         "OUT_OF_RANGE")),
                                     {"invalid", "invalid message"}, "a wrong request is INVALID_ARGUMENT"),
@@ -742,7 +765,7 @@ NICKNAME_OF_WRONG = {  # rule broken: the answer with that one mistake
 }
 NICKNAME_OF_HINTS = {"found": "reply.user.nickname", "unknown": "return None", "other errors": "`raise`",
                      "gone": "a server that is gone is not a missing user", "deadline": "timeout=1",
-                     "threads": "a lock held around the call"}
+                     "threads": "a lock or semaphore held around the call"}
 
 
 def test_nickname_of_rules_each_have_a_wrong_answer():
@@ -885,9 +908,11 @@ def test_nickname_of_deciding_by_the_message_is_heard_when_another_code_says_the
     by_the_words = wrong(NICKNAME_OF, NOT_FOUND_ONLY, '        if "no user" in (error.details() or ""):\n'
                                                       "            return None")
     result = check_nickname_of(caller(by_the_words))
-    assert failed(result) == {NICKNAME_OF_RULES["other errors"]}, repr(result)
+    # and a NOT_FOUND in other words rises: the words tell nothing either way
+    assert failed(result) == {NICKNAME_OF_RULES["other errors"], NICKNAME_OF_RULES["unknown"]}, repr(result)
     assert "a server that refuses with" in result[NICKNAME_OF_RULES["other errors"]].got
     assert "only the code tells them apart" in result[NICKNAME_OF_RULES["other errors"]].hint
+    assert "NOT_FOUND is the answer, whatever its words" in result[NICKNAME_OF_RULES["unknown"]].hint
 
 
 def test_nickname_of_that_tries_again_after_a_deadline_is_told_it_waited_past_its_second():
@@ -1050,9 +1075,13 @@ def test_add_user_that_lets_a_very_long_nickname_through_is_told_to_refuse_it(tm
     lets_it_through = wrong(ADD_USER, "mistake = users.problem_with_new_user(request)",
                             "mistake = users.problem_with_new_user(request) if len(request.nickname) <= 33 else None")
     result = check(check_add_user, lets_it_through, tmp_path)
-    assert failed(result) == {ADD_USER_RULES["short"]}, repr(result)
+    # the nickname case sends 35 and 40 characters too: its hint is the field's, not a tidied copy's (a nickname as
+    # long, of letters only, is let through as well)
+    nickname_rule = INVALID_FIELDS[2][0]
+    assert failed(result) == {ADD_USER_RULES["short"], nickname_rule}, repr(result)
     assert "got OK" in result[ADD_USER_RULES["short"]].got, repr(result)
     assert "a nickname over its limit is a wrong request" in result[ADD_USER_RULES["short"]].hint, repr(result)
+    assert result[nickname_rule].hint == FIELD_HINTS[nickname_rule], repr(result)
 
 
 def test_add_user_that_checks_a_stripped_copy_lets_a_long_nickname_with_a_space_through(tmp_path):
@@ -1065,6 +1094,40 @@ def test_add_user_that_checks_a_stripped_copy_lets_a_long_nickname_with_a_space_
     assert failed(result) == {INVALID_FIELDS[2][0]}, repr(result)
 
 
+@pytest.mark.parametrize("field, tidy, rule", [
+    ("mail_address", "request.mail_address.strip()", INVALID_FIELDS[4][0]),
+    ("nickname", "request.nickname.rstrip()", INVALID_FIELDS[2][0]),
+    ("nickname", "__import__('unicodedata').normalize('NFC', request.nickname)", INVALID_FIELDS[2][0]),
+], ids=["mail_address stripped", "nickname rstripped", "nickname in NFC"])
+def test_add_user_that_checks_a_tidied_copy_and_stores_the_request_is_told_to_check_what_it_stores(
+        field, tidy, rule, tmp_path):
+    """A 256-character mail_address (spaces around it), a nickname of 32 letters and 3 spaces, 'e' and a combining
+    accent 20 times (40 characters): each passes once tidied, and is stored as it came."""
+    tidied = wrong(ADD_USER, "        mistake = users.problem_with_new_user(request)", f"""\
+        checked = users_pb2.User()
+        checked.CopyFrom(request)
+        checked.{field} = {tidy}  # the mistake: the check sees another value than is stored
+        mistake = users.problem_with_new_user(checked)""")
+    result = check(check_add_user, tidied, tmp_path)
+    assert failed(result) == {rule}, repr(result)
+    assert "got OK" in result[rule].got, repr(result)
+    assert "check what you store" in result[rule].hint and "a tidied copy checked" in result[rule].hint
+
+
+def test_add_user_with_a_counter_of_its_own_for_id_0_is_told_it_picks_ids_callers_chose(tmp_path):
+    counts = wrong(ADD_USER, f"            {ADD}", """\
+            if request.id == 0:  # the mistake: "ids from 1000 on, one at a time"
+                with self.__dict__.setdefault("lock", threading.Lock()):
+                    self.next_id = getattr(self, "next_id", 1000) + 1
+                    request.id = self.next_id
+            """ + ADD).replace("import grpc", "import threading\n\nimport grpc")
+    result = check(check_add_user, counts, tmp_path)
+    assert failed(result) == {ADD_USER_RULES["new id"]}, repr(result)
+    assert result[ADD_USER_RULES["new id"]].got.startswith(
+        "AddUser with id 0 gave id 1001, callers then chose ids 1002 to 1004, and AddUser with id 0 → ALREADY_EXISTS")
+    assert "A counter of your own knows nothing of the ids callers chose" in result[ADD_USER_RULES["new id"]].hint
+
+
 def test_nickname_of_sharing_one_request_between_calls_is_told_to_build_it_on_every_call():
     shared = wrong(NICKNAME_OF, "def nickname_of(stub, user_id):", "def nickname_of(stub, user_id, _request=users_pb2."
                    "UserRequest()):").replace("stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)",
@@ -1074,6 +1137,52 @@ def test_nickname_of_sharing_one_request_between_calls_is_told_to_build_it_on_ev
     assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
     assert "threads at once" in result[NICKNAME_OF_RULES["found"]].got, repr(result)
     assert "build the UserRequest inside the function" in result[NICKNAME_OF_RULES["found"]].hint, repr(result)
+
+
+ONE_REQUEST = "stub.GetUser(users_pb2.UserRequest(id=user_id), timeout=1)"
+
+
+@pytest.mark.parametrize("shared", [
+    "REQUEST = users_pb2.UserRequest()  # the mistake: built once, reused\n\n\n" + wrong_in_places(NICKNAME_OF, {
+        "    try:\n": "    REQUEST.id = user_id\n    try:\n", ONE_REQUEST: "stub.GetUser(REQUEST, timeout=1)"}),
+    wrong_in_places(NICKNAME_OF, {"def nickname_of(stub, user_id):": "def nickname_of(stub, user_id, request=users_pb2."
+                                  "UserRequest()):  # the mistake: one default for every call",
+                                  "    try:\n": "    request.id = user_id\n    try:\n",
+                                  ONE_REQUEST: "stub.GetUser(request, timeout=1)"}),
+], ids=["a module's request", "a default argument"])
+def test_nickname_of_sharing_one_request_with_nothing_between_is_caught_at_quick_switches(shared):
+    """No sleep between setting the id and sending: the crowd runs with threads switching every microsecond, and
+    unknown ids among the known show as None where a nickname belongs, or the other way round."""
+    result = check_nickname_of(caller(shared))
+    assert failed(result) == {NICKNAME_OF_RULES["found"]}, repr(result)
+    assert "threads at once" in result[NICKNAME_OF_RULES["found"]].got, repr(result)
+    assert "build the UserRequest inside the function" in result[NICKNAME_OF_RULES["found"]].hint, repr(result)
+
+
+def test_nickname_of_switches_threads_as_before_after_the_check():
+    before = unary_caller.sys.getswitchinterval()
+    check_nickname_of(caller(answer(NICKNAME_OF)))
+    assert unary_caller.sys.getswitchinterval() == before
+
+
+def test_nickname_of_that_reads_not_found_by_its_words_is_told_the_code_is_the_answer():
+    by_words = wrong(NICKNAME_OF, "if error.code() == grpc.StatusCode.NOT_FOUND:", 'if error.code() == grpc.StatusCode.'
+                     'NOT_FOUND and error.details().startswith("no user"):  # the mistake: the words judged too')
+    result = check_nickname_of(caller(by_words))
+    assert failed(result) == {NICKNAME_OF_RULES["unknown"]}, repr(result)
+    assert result[NICKNAME_OF_RULES["unknown"]].got == (
+        "for a server whose NOT_FOUND says 'user 2718 does not exist', nickname_of(stub, 2718) let NOT_FOUND rise; "
+        "expected None")
+    assert "NOT_FOUND is the answer, whatever its words" in result[NICKNAME_OF_RULES["unknown"]].hint
+
+
+def test_nickname_of_behind_a_semaphore_of_two_is_told_of_a_lock_or_semaphore():
+    limited = "import threading\n\nIN_FLIGHT = threading.BoundedSemaphore(2)\n\n\n" + wrong(
+        NICKNAME_OF, f"        reply = {ONE_REQUEST}",
+        f"        with IN_FLIGHT:  # the mistake: \"be kind to the server\"\n            reply = {ONE_REQUEST}")
+    result = check_nickname_of(caller(limited))
+    assert failed(result) == {NICKNAME_OF_RULES["threads"]}, repr(result)
+    assert "a lock or semaphore held around the call" in result[NICKNAME_OF_RULES["threads"]].hint, repr(result)
 
 
 def test_nickname_of_answering_none_for_a_wrong_id_without_asking_is_told_to_ask():

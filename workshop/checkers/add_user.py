@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import tempfile
+import unicodedata
 import uuid
 
 import grpc
@@ -42,7 +43,9 @@ INVALID_FIELDS = [
      [{"nickname": ""}, {"nickname": "  "}], {"nickname": "name the nickname"},
      "refuse a nickname that is empty or only spaces"),
     (f"a nickname over {MAX_NICKNAME} characters → INVALID_ARGUMENT, naming the nickname and the limit",
-     [{"nickname": "n" * (MAX_NICKNAME + 1)}, {"nickname": " " + "n" * MAX_NICKNAME}],  # a space counts too
+     [{"nickname": "n" * (MAX_NICKNAME + 1)}, {"nickname": " " + "n" * MAX_NICKNAME},  # a space counts too
+      {"nickname": "t" * MAX_NICKNAME + "   "},  # spaces after it, too
+      {"nickname": "e\u0301" * 20}],  # 40 characters: an 'e' and a combining accent, 20 times
      {"nickname": "name the nickname", rf"\b{MAX_NICKNAME}\b": f"give the limit ({MAX_NICKNAME})"},
      f"refuse a nickname longer than users.MAX_NICKNAME ({MAX_NICKNAME}) characters"),
     ("a mail_address not of the form name@domain ('carla.example.com', '@', 'a@', '@b') → INVALID_ARGUMENT, "
@@ -50,7 +53,8 @@ INVALID_FIELDS = [
      {"mail": "name the mail_address"},
      "refuse a mail_address without text before and after its last '@' (name@domain)"),
     (f"a mail_address over {MAX_MAIL_ADDRESS} characters → INVALID_ARGUMENT, naming it and the limit",
-     [{"mail_address": "m" * (MAX_MAIL_ADDRESS + 1 - len(MAIL_SUFFIX)) + MAIL_SUFFIX}],
+     [{"mail_address": "m" * (MAX_MAIL_ADDRESS + 1 - len(MAIL_SUFFIX)) + MAIL_SUFFIX},
+      {"mail_address": " " + "m" * (MAX_MAIL_ADDRESS - len(MAIL_SUFFIX)) + MAIL_SUFFIX + " "}],  # spaces count too
      {"mail": "name the mail_address", rf"\b{MAX_MAIL_ADDRESS}\b": f"give the limit ({MAX_MAIL_ADDRESS})"},
      f"refuse a mail_address longer than users.MAX_MAIL_ADDRESS ({MAX_MAIL_ADDRESS}) characters"),
     ("a user_type not set → INVALID_ARGUMENT, naming the user_type", [{"user_type": T.USER_TYPE_UNSPECIFIED}],
@@ -72,6 +76,10 @@ OTHER_CODE_HINT = ("a field that is wrong makes the request wrong: INVALID_ARGUM
                    "it; OUT_OF_RANGE: past the end of a sequence)")
 TAKEN_HINT = ("self.directory.add raises users.AlreadyExists when the id or nickname is taken: catch it and "
               "call context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error)); its text says which")
+TIDIED_HINT = ("check what you store: users.problem_with_new_user(request), on the request itself. It counts every "
+               "character as sent (the spaces around a value, an accent sent as a character of its own); a tidied "
+               "copy checked (strip(), rstrip(), unicodedata.normalize) passes, and the request stored as it came is "
+               "over the limit")
 NAME_IT = ("say what is wrong, with which field, and for a length the limit; "
            "users.problem_with_new_user(request) words it for you")
 SHORT_MESSAGE = 200  # characters: more than any message of the kit's, far less than what a caller may send
@@ -81,7 +89,8 @@ CROWD_ROUNDS = 8  # crowds sent again to the server at its own speed
 QUICK_DEADLINE = 0.4  # seconds: a caller in a hurry; storing a user takes milliseconds
 FAR_IDS = (2**53, 2**63 - 1)  # chosen ids past a float's 53 bits, and the largest an int64 holds
 ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid field → INVALID_ARGUMENT, naming it
-    "new id": "id 0 → the server picks a new id, and replies with the user as stored",
+    "new id": "id 0 → the server picks a new id, and replies with the user as stored; a free one, after callers "
+              "chose the ids that follow it, too",
     "chosen id": "a chosen free id (past 32 bits, 2**53, and 2**63-1, the largest) → the user keeps it",
     "valid": f"every valid user is stored as sent: each user_type; nicknames of {MAX_NICKNAME} characters, with "
              "spaces and capitals, not in ASCII (an emoji, a 'ﬁ' and a full-width 'Ｚ' too, unchanged), with a tab, a "
@@ -100,6 +109,11 @@ ADD_USER_RULES = {  # and each entry of INVALID_FIELDS is a rule: one invalid fi
                "AddUser calls at the same moment with the same nickname, or the same id → one is stored, the other "
                "gets ALREADY_EXISTS (the directory's add decides: one SQLite INSERT, under its lock)",
 }
+NEXT_IDS = 3  # ids chosen by callers right after the one the server picked: what a counter of one's own picks next
+MAX_ID = 2**63 - 1  # the largest int64
+NEXT_FREE_HINT = ("id 0 asks for a free id: leave it 0 and let self.directory.add(request) pick it, past every id "
+                  "stored, whoever chose it. A counter of your own knows nothing of the ids callers chose, and picks "
+                  "one of theirs")
 CHOSEN_ID_HINT = ("leave id 0 as it is: self.directory.add(request) picks the next free id, under its lock. An id "
                   "you pick (the highest so far plus one, a counter of your own) is picked twice when calls come at "
                   "once, and clashes with ids that callers chose")
@@ -128,6 +142,28 @@ def _taken_text(holder: users_pb2.User, user: users_pb2.User) -> str:
     except kit.AlreadyExists as taken:
         return str(taken)
     raise AssertionError(f"{one_line(user)} is not taken by {one_line(holder)}")
+
+
+def tidied(user: users_pb2.User) -> users_pb2.User:
+    """`user` with its nickname and mail_address tidied as a check of one's own might: stripped, in NFC."""
+    copy = users_pb2.User()
+    copy.CopyFrom(user)
+    copy.nickname = unicodedata.normalize("NFC", user.nickname.strip())
+    copy.mail_address = unicodedata.normalize("NFC", user.mail_address.strip())
+    return copy
+
+
+def plain_twin(user: users_pb2.User, tag: str) -> users_pb2.User:
+    """`user`, with each value that tidying changes replaced by one as long that it leaves alone (letters only): a
+    server that stores `user` but refuses its twin judges a tidied copy, not the length of what it stores."""
+    copy = users_pb2.User()
+    copy.CopyFrom(user)
+    twin = tidied(user)
+    if twin.nickname != user.nickname:
+        copy.nickname = f"twin_{tag}".ljust(len(user.nickname), "n")
+    if twin.mail_address != user.mail_address:
+        copy.mail_address = f"twin_{tag}".ljust(len(user.mail_address) - len(MAIL_SUFFIX), "m") + MAIL_SUFFIX
+    return copy
 
 
 def check_add_user(server) -> CheckResult:
@@ -168,6 +204,36 @@ def check_add_user(server) -> CheckResult:
             if get(reply.id) != reply:
                 raise Fail(f"GetUser({reply.id}) then gave {one_line(get(reply.id))}",
                            "store the user with self.directory.add, the directory GetUser reads")
+            # on a copy of its own: the ids chosen there are not in the way of the other cases' users
+            with target.fresh() as own, users_stub(own) as own_stub:
+                free_after_chosen(own_stub)
+
+        def free_after_chosen(own_stub):
+            """Users stored with the ids a counter would pick next, chosen by callers: then id 0 still gets a free
+            one (the next past every id stored, whoever chose it)."""
+            try:
+                picked = add(new_user("first"), asked=own_stub).id
+            except grpc.RpcError:
+                return  # refused on the copy too: said above
+            chosen = [picked + k for k in range(1, NEXT_IDS + 1) if 0 < picked + k <= MAX_ID]
+            for k, user_id in enumerate(chosen):
+                try:
+                    add(new_user(f"next{k}", id=user_id), asked=own_stub)
+                except grpc.RpcError as error:  # taken already (a server given by address), or refused: no matter
+                    if error.code() in support.INFRASTRUCTURE_CODES:
+                        raise
+            if not chosen:
+                return
+            after = f"AddUser with id 0 gave id {picked}, callers then chose ids {chosen[0]} to {chosen[-1]}"
+            try:
+                again = add(new_user("ada_again"), asked=own_stub)
+            except grpc.RpcError as error:
+                if error.code() in support.INFRASTRUCTURE_CODES:
+                    raise
+                raise Fail(f"{after}, and AddUser with id 0 → {support.describe_rpc_error(error)[:90]}",
+                           NEXT_FREE_HINT) from None
+            if again.id <= 0 or again.id in chosen or again.id == picked:
+                raise Fail(f"{after}, and AddUser with id 0 gave id {again.id}", NEXT_FREE_HINT)
 
         def stored_anyway(sent, asked=None) -> bool:
             """Whether `sent`, whose call failed, was stored all the same: sent again, it is taken."""
@@ -309,11 +375,27 @@ def check_add_user(server) -> CheckResult:
 
             return expect_code(asked, grpc.StatusCode.INVALID_ARGUMENT, hint)
 
+        def judges_tidied(user) -> bool:
+            """Whether `user`, which was stored, passes the rules only once tidied, and its plain twin, as long, is
+            refused: then the check saw a tidied copy (else it lets every value that long through)."""
+            if kit.problem_with_new_user(tidied(user)) is not None:
+                return False
+            try:
+                add(plain_twin(user, tag))
+            except grpc.RpcError as error:
+                return error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            return False
+
         def invalid(number, values, needs, hint):
             def case():
                 for k, fields in enumerate(values):
                     user = new_user(f"bad{number}{k}", **fields)
-                    details = refused(user, hint)
+                    try:
+                        details = refused(user, hint)
+                    except Fail as failure:
+                        if failure.got.startswith("got OK") and judges_tidied(user):
+                            raise Fail(failure.got, TIDIED_HINT) from None  # what a tidied copy lets through
+                        raise
                     for words, lacking in needs.items():
                         if not re.search(words, details):
                             raise Fail(f"INVALID_ARGUMENT, but its message {details[:80]!r} does not {lacking}",

@@ -8,6 +8,7 @@ add_user.py, the optional client exercise (4.3) in unary_caller.py.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Callable
 
@@ -32,8 +33,9 @@ def names_number(number: int, text: str) -> bool:
 
 LATECOMER_ID = 77  # nobody has it in the checker's seed: asked for, then added, then asked for again
 GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on its own
-    "found": "an existing id (1, the lowest, and ids past 2**53, too) → its user, with every field as stored; asked "
-             "of the directory on every call (a user AddUser has just stored, under an id asked for before, too)",
+    "found": "an existing id (1, the lowest, ids past 2**53, and 2**63-2, next to the largest, too) → its user, "
+             "with every field as stored; asked of the directory on every call (a user AddUser has just stored, "
+             "under an id asked for before, too)",
     "short deadline": "an existing id, asked with a deadline of 0.25 s and of 0.5 s → its user: how long to wait is "
                       "the caller's choice",
     "unknown": "an unknown id (2**62 and 2**63-1, the largest, too) → NOT_FOUND, with the message "
@@ -41,8 +43,9 @@ GET_USER_RULES = {  # each rule is one case; a wrong-answer test breaks each on 
     "invalid": "an id of 0 or below → INVALID_ARGUMENT, whatever the directory holds",
     "invalid message": "an id of 0 or below → a message that says what is wrong with the id (that id, if it "
                        "names one), not 'no user'",
-    "at once": "24 calls at once, five times over, for 4 different ids → each gets the user it asked for, as when "
-               "asked alone",
+    "at once": "32 calls at once, five times over: 24 for 4 existing ids, among them 8 for 2 unknown ids and 2 "
+               "wrong ones → each gets what its own id gets when asked alone: the same user, or the same code and "
+               "message",
 }
 
 # Users with ids 0 and -7 cannot be added, but this seed plants them: a GetUser that looks them
@@ -61,6 +64,9 @@ GET_USER_SEED = [
     # past a float's 53 bits: an id made a float on the way (request.id * 1.0) finds the other one
     users_pb2.User(id=2**53, nickname="even", mail_address="even@example.com", user_type=T.USER_TYPE_NORMAL),
     users_pb2.User(id=2**53 + 1, nickname="odd", mail_address="odd@example.com", user_type=T.USER_TYPE_GUEST),
+    # next to the largest int64 (2**63-1, which nobody has): a shortcut of one's own for huge ids ("no directory is
+    # that big") misses this user
+    users_pb2.User(id=2**63 - 2, nickname="edge", mail_address="edge@example.com", user_type=T.USER_TYPE_NORMAL),
 ]
 # ids the notebook never shows (only a message built from request.id names them), and ids far past 32 and 53 bits
 # that nobody has: an int64 id has no limit of its own below 2**63-1, so a cap of one's own refuses them
@@ -79,7 +85,11 @@ ENDS_THE_CALL_HINT = ("the lookup ran for a wrong id that nobody has: check user
                       "problem). set_code alone does not end the method, and an abort inside try/except Exception is "
                       "caught: either way the method goes on to the lookup")
 NAMED_ID = re.compile(r"\b(?:got|id|was|is)\s*[:=]?\s*(-?\d+)", re.IGNORECASE)  # "got -7", "id 0": the id it names
+LARGE_ID = 2**31 - 1  # past it, a NOT_FOUND for a stored user is a shortcut of one's own for large ids
 AT_ONCE_CALLS, AT_ONCE_IDS, AT_ONCE_ROUNDS = 24, 4, 5  # a state on self shows in some of 120 calls, not of 12
+# asked among the found ids at once: an id or a problem kept on self (or in the module) shows as another id's answer
+AT_ONCE_OTHER_IDS = (*UNKNOWN_IDS[:2], 0, -2)
+AT_ONCE_MIXED_EVERY = 3  # one call for another id after every 3 calls for found ids: 8 more in a crowd of 24
 SWITCH_INTERVAL = 1e-6  # seconds between thread switches in the copy that takes the crowd (Python's own: 5 ms)
 GRPC_DEADLINE_WORDS = "Deadline Exceeded"  # the details of a DEADLINE_EXCEEDED that grpc itself ends a call with
 SHORT_DEADLINES = (0.25, 0.5)  # seconds: far more than a lookup takes, less than a guard of one's own may want left
@@ -92,9 +102,12 @@ METADATA_HINT = ("the call failed after your method had done its work: metadata 
                  "call with INTERNAL: Invalid metadata. Leave what the caller sent out of metadata (it is in the "
                  "reply already), or send it as bytes under a key that ends in -bin")
 INVALID_METADATA = "Invalid metadata"  # grpc's words, when a header or trailer of the method's is not ASCII
-SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up in local "
-               "variables, not on self (self.user, self.request) or in the module (a reply made once and filled "
-               "anew), where the next call overwrites it")
+SHARED_HINT = ("each call runs on a thread of its own, and calls come at once: keep what one call looks up or works "
+               "out (the user, the id, the problem with it) in local variables, not on self (self.user, self.asked, "
+               "self.problem) or in the module (a global, a reply made once and filled anew), where the next call "
+               "overwrites it")
+EXTRA_TEXT_HINT = ("end the call with users.no_user_with(request.id)'s message as it is, with nothing added: the text "
+                   "after it ({extra}) is not part of the answer (and other users' ids are not the caller's to see)")
 
 
 EXCEPT_CATCHES_ABORT_HINT = ("context.abort ends the method by raising an exception, and an `except Exception` "
@@ -157,6 +170,45 @@ def _refused_with_another_code(user_id: int, error) -> Fail | None:
                 "else (NOT_FOUND: a good id that nobody has; OUT_OF_RANGE: past the end of a sequence)")
 
 
+class Unsettled(Exception):
+    """A call that ended with no answer of the method's own (not written, not running, too slow)."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def _outcome(call) -> users_pb2.User | tuple[str, str]:
+    """What a GetUser call (a future) answered: its user, or its code's name and its message; Unsettled when
+    grpc itself ended it, which says nothing of the id."""
+    try:
+        return call.result().user
+    except grpc.RpcError as error:
+        if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE,
+                            grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise Unsettled(error) from None
+        return error.code().name, error.details() or ""
+
+
+def _crowd(found_ids: list[int], other_ids: list[int]) -> list[int]:
+    """The ids of one crowd: AT_ONCE_CALLS for the found ones (as dense as ever: a user kept on self shows where
+    found ids meet), with a call for one of the others after every few."""
+    others = itertools.cycle(other_ids)
+    asked = []
+    for n in range(AT_ONCE_CALLS):
+        asked.append(found_ids[n % len(found_ids)])
+        if other_ids and n % AT_ONCE_MIXED_EVERY == AT_ONCE_MIXED_EVERY - 1:
+            asked.append(next(others))
+    return asked
+
+
+def _said(outcome) -> str:
+    """An outcome of _outcome, in a few words."""
+    if isinstance(outcome, tuple):
+        return f"{outcome[0]}: {outcome[1][:60]}"
+    return one_line(outcome)
+
+
 def check_get_user(server) -> CheckResult:
     """Exercise 4.1: `server` is the running server of my_get_user.py (or an address)."""
     with seeded(server, GET_USER_SEED) as (target, users), users_stub(target) as stub:
@@ -179,7 +231,10 @@ def check_get_user(server) -> CheckResult:
                     if error.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                         raise
                     why = ("an id of 1 or more is a good one: users.problem_with_id(request.id) says so"
-                           if error.code() == grpc.StatusCode.INVALID_ARGUMENT
+                           if error.code() == grpc.StatusCode.INVALID_ARGUMENT else
+                           "ask self.directory.get for every good id, however large (an int64 holds ids up to "
+                           "2**63-1): a shortcut of your own that answers NOT_FOUND for large ids misses the users "
+                           "who have them" if user.id > LARGE_ID
                            else "look up the id that was asked for, as it is, self.directory.get(request.id), and "
                                 f"return whoever it finds, of every user_type ({T.Name(user.user_type)} too)")
                     raise Fail(f"GetUser({user.id}) → {support.describe_rpc_error(error)[:80]}, yet the directory "
@@ -215,7 +270,7 @@ def check_get_user(server) -> CheckResult:
             for user_id in UNKNOWN_IDS:
                 def asked(user_id=user_id):
                     try:
-                        return get(user_id)
+                        reply = get(user_id)
                     except grpc.RpcError as error:
                         if error.code() == grpc.StatusCode.INVALID_ARGUMENT and user_id > 0:
                             raise Fail(f"GetUser({user_id}) → {support.describe_rpc_error(error)[:90]}; expected "
@@ -223,6 +278,11 @@ def check_get_user(server) -> CheckResult:
                                        "holds ids up to 2**63-1, and users.problem_with_id(request.id) finds nothing "
                                        "wrong with them. Nobody has this one: NOT_FOUND") from None
                         raise
+                    if reply.user.ByteSize() and reply.user.id != user_id:
+                        raise Fail(f"GetUser({user_id}), an id nobody has, gave {one_line(reply.user)}",
+                                   "look up the id that was asked for, as it is: self.directory.get(request.id), "
+                                   "and when it finds nobody, NOT_FOUND")
+                    return reply
 
                 details = expect_code(asked, grpc.StatusCode.NOT_FOUND,
                                       "when self.directory.get finds nobody, end the call with "
@@ -238,7 +298,11 @@ def check_get_user(server) -> CheckResult:
                     raise Fail(f"NOT_FOUND for id {user_id}, but its message {details[:80]!r} says the id is wrong; "
                                "it is a good id that nobody has", "build the message from request.id: "
                                "users.no_user_with(request.id)")
-                if details != (expected := kit.no_user_with(user_id)):
+                if details != (expected := kit.no_user_with(user_id)) and details.startswith(expected):
+                    raise Fail(f"NOT_FOUND for id {user_id}, with the message {details[:80]!r}; users.no_user_with("
+                               f"{user_id}) gives {expected!r}",
+                               EXTRA_TEXT_HINT.format(extra=repr(details[len(expected):][:40])))
+                if details != expected:
                     raise Fail(f"NOT_FOUND for id {user_id}, with the message {details[:80]!r}; users.no_user_with("
                                f"{user_id}) gives {expected!r}", "end the call with users.no_user_with(request.id)'s "
                                "message: give it the id, request.id (given the request, it words the whole "
@@ -277,8 +341,9 @@ def check_get_user(server) -> CheckResult:
                                f"{named.group(1)}", "build the message from request.id: " + say_it)
 
         def at_once():
-            """Each call of a crowd answers as that id is answered when asked alone (what that is, is the other
-            cases' business)."""
+            """Each call of a crowd answers as its id is answered when asked alone (what that is, is the other
+            cases' business): found, unknown and wrong ids mixed, so that an id, a user or a problem kept where
+            another call overwrites it shows as another id's answer."""
             def ask(user_id):
                 return stub.GetUser.future(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
 
@@ -294,7 +359,11 @@ def check_get_user(server) -> CheckResult:
                 if failed.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     return  # the method's own refusals, of good ids: the found case says why
                 raise failed  # an error for every id, alone: said as for any case
-            asked = [list(alone)[n % len(alone)] for n in range(AT_ONCE_CALLS)]
+            found_ids = list(alone)
+            for user_id in AT_ONCE_OTHER_IDS:
+                with contextlib.suppress(Unsettled):  # no answer of its own to compare with: left out of the crowd
+                    alone[user_id] = _outcome(ask(user_id))
+            asked = _crowd(found_ids, [user_id for user_id in alone if user_id not in found_ids])
             # on a copy whose threads take turns every microsecond, where a gap of a few instructions between
             # writing self.user and reading it back shows in most rounds (at Python's 5 ms, in few)
             with seeded(target, GET_USER_SEED, env={SWITCH_SETTING: str(SWITCH_INTERVAL)}) as (switching, _), \
@@ -303,10 +372,13 @@ def check_get_user(server) -> CheckResult:
                     calls = [switching_stub.GetUser.future(users_pb2.UserRequest(id=user_id), timeout=TIMEOUT)
                              for user_id in asked]
                     for user_id, call in zip(asked, calls, strict=True):
-                        reply = call.result().user
-                        if reply != alone[user_id]:
-                            raise Fail(f"{AT_ONCE_CALLS} calls at once, for ids {', '.join(map(str, alone))}: GetUser("
-                                       f"{user_id}) gave {one_line(reply)}; asked alone, {one_line(alone[user_id])}",
+                        try:
+                            got = _outcome(call)
+                        except Unsettled as unsettled:
+                            raise unsettled.error from None  # not done yet, not running, too slow: as for any case
+                        if got != alone[user_id]:
+                            raise Fail(f"{len(asked)} calls at once, for ids {', '.join(map(str, alone))}: GetUser("
+                                       f"{user_id}) → {_said(got)}; asked alone, {_said(alone[user_id])}",
                                        SHARED_HINT)
 
         return run_checks("Exercise 4.1 · GetUser", [

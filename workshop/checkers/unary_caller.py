@@ -12,7 +12,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
+import itertools
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -32,9 +34,10 @@ REFUSED_WITH = [code for code in grpc.StatusCode if code not in (
 CROWD = 3  # calls from threads at once to the server that does not answer: one at a time, they would take 3 s
 RULES = {  # Exercise 4.3: each rule is one case; a wrong-answer test breaks each on its own
     "found": "an existing id → its nickname, asked through the stub it is given (a new stub to another server, "
-             "too, each time); called from 16 threads at once, 400 times, each call gets its own",
-    "unknown": "an unknown id → None, asked once: NOT_FOUND is an answer, not a failure; once a user has that id, "
-               "its nickname",
+             "too, each time); called from 32 threads at once, 400 times, three times over, for known and unknown ids, "
+             "each call gets its own answer",
+    "unknown": "an unknown id → None, asked once: NOT_FOUND is an answer, not a failure, whatever its message says; "
+               "once a user has that id, its nickname",
     "other errors": "any other failure rises as the RpcError, asked once (asking again never helps): "
                     "INVALID_ARGUMENT for ids 0 and -5 is not 'no such user', "
                     f"and a server that refuses with each of the {len(REFUSED_WITH)} other codes is heard each time",
@@ -49,12 +52,19 @@ FOUND_IDS = (3, 6)  # users of data/users.json the notebook does not show
 # (an id squeezed into another type, or a nickname tidied, shows)
 EXTRA_USERS = {5_000_000_001: "zed", 2**53 + 1: " big Ben"}
 SHORT_DEADLINE_HINT = "pass timeout=1 to stub.GetUser: the caller decides how long it can wait"
-AT_ONCE_THREADS, AT_ONCE_CALLS = 16, 400  # a request shared by calls (a default argument, a global) mixes them up
+# a request shared by calls (a default argument, a global) mixes them up: a few calls of a crowd, at 1 µs switches
+AT_ONCE_THREADS, AT_ONCE_CALLS, AT_ONCE_ROUNDS = 32, 400, 3
+AT_ONCE_UNKNOWN_IDS, AT_ONCE_UNKNOWN_EVERY = (404, 9999), 4  # every 4th call of the crowd: an id nobody has (→ None)
+SWITCH_INTERVAL = 1e-6  # seconds between thread switches while the crowd runs (Python's own: 5 ms, where few mix)
 RENAMED = "_of_the_checker"  # added to their nicknames here: only the stub it is given sees these
 SECOND = "_of_the_second"  # added to theirs by the second server, to which the found case makes new stubs
 STUB_TURNS = 6  # new stubs, to the first server and the second in turn: CPython gives a new one a freed one's id()
 MEANWHILE = 0.2  # seconds after the crowd's calls went out that the call to a server that answers is made
 UNKNOWN_ID = 2718
+NOT_FOUND_IN_OTHER_WORDS = "user {} does not exist"  # the NOT_FOUND message of a server other than the kit's
+NOT_FOUND_WORDS_HINT = ("NOT_FOUND is the answer, whatever its words: test error.code() alone. error.details() is for "
+                        "people to read, and each server words it its own way ('no user has id 2718', 'user 2718 "
+                        "does not exist')")
 SILENCE = 4.0  # seconds the silent server holds a call before it answers
 GIVES_UP_AFTER, GIVES_UP_BY = 0.5, 2.5  # seconds: a deadline of 1 s, with time to spare on a busy laptop
 CARRIED_AT_LEAST, CARRIED_AT_MOST = 0.93, 1.05  # seconds of deadline the silent server sees: timeout=1, give or take
@@ -78,9 +88,10 @@ NEW_STUB_HINT = ("ask the stub you are given, on every call: something kept from
                  "it lives")
 ASKED_AGAIN_HINT = ("call GetUser once and let the error rise: a refusal is an answer too, and asking again gets the "
                     "same one, later (retrying INVALID_ARGUMENT never helps). The caller decides whether to try again")
-LOCK_HINT = ("let calls from several threads run at once: a lock held around the call (a threading.Lock of the "
-             "module's) makes each caller wait for every call before it, a second each when the server does not "
-             "answer. A grpc stub may be used from many threads at once: it needs no lock")
+LOCK_HINT = ("let calls from several threads run at once: a lock or semaphore held around the call (a threading.Lock "
+             "or BoundedSemaphore of the module's) makes each caller wait for calls before it, a second each when "
+             "the server does not answer. A grpc stub may be used from many threads at once: it needs no lock, and "
+             "no limit of yours")
 
 
 class SilentUserManager(users.UserManager):
@@ -109,6 +120,28 @@ class CountingUserManager(users.UserManager):
     def GetUser(self, request, context):
         self.asked.append(request.id)
         return super().GetUser(request, context)
+
+
+class OtherWordsUserManager(CountingUserManager):
+    """The reference service, but its NOT_FOUND says so in words of its own (NOT_FOUND_IN_OTHER_WORDS)."""
+
+    def GetUser(self, request, context):
+        self.asked.append(request.id)
+        if request.id > 0 and self.directory.get(request.id) is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, NOT_FOUND_IN_OTHER_WORDS.format(request.id))
+        return users.UserManager.GetUser(self, request, context)
+
+
+@contextlib.contextmanager
+def switching_often() -> Iterator[None]:
+    """Threads of this process take turns every SWITCH_INTERVAL for as long as the block runs: the learner's function
+    runs here, and an object its calls share is overwritten between two of its lines in most crowds."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 class RefusingUserManager(CountingUserManager):
@@ -207,6 +240,13 @@ def expect_rpc_error(function: Callable, stub, user_id: int, code: grpc.StatusCo
     raise Fail(f"for {what}, nickname_of gave {got!r}; expected its {code.name} to rise", hint)
 
 
+def crowd_ids(known_ids: list[int], unknown_ids: list[int]) -> list[int]:
+    """The AT_ONCE_CALLS ids of the crowd: the known ones in turn, with one of `unknown_ids` every few calls."""
+    known_turns, unknown_turns = itertools.cycle(known_ids), itertools.cycle(unknown_ids)
+    return [next(unknown_turns) if unknown_ids and n % AT_ONCE_UNKNOWN_EVERY == AT_ONCE_UNKNOWN_EVERY - 1
+            else next(known_turns) for n in range(AT_ONCE_CALLS)]
+
+
 def renamed(seed, folder: str, suffix: str = RENAMED) -> users.UserDirectory:
     """A directory of the users in `seed`, each nickname ending in `suffix` (its seed file written to `folder`)."""
     users_here = list(seed_users(seed).values())
@@ -259,7 +299,8 @@ def check_nickname_of(function: Callable) -> CheckResult:
     known = seed_users(users.DEFAULT_SEED)
     silent_servicer = SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released)
     with (tempfile.TemporaryDirectory(prefix="workshop-4.3-") as folder,
-          listening(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder))) as first_address,
+          listening(counting := CountingUserManager(renamed(users.DEFAULT_SEED, folder)),
+                    workers=AT_ONCE_THREADS) as first_address,
           grpc.insecure_channel(first_address) as first_channel,
           listening(second := CountingUserManager(renamed(users.DEFAULT_SEED, folder, SECOND))) as second_address,
           grpc.insecure_channel(second_address) as second_channel,
@@ -267,6 +308,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
           serving(SilentUserManager(users.UserDirectory(seed=users.DEFAULT_SEED), released),
                   workers=2 * CROWD + 2) as hush,
           serving(refuser := RefusingUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as refusing,
+          serving(OtherWordsUserManager(users.UserDirectory(seed=users.DEFAULT_SEED))) as other_words,
           gone() as stopped):
         stub = users_pb2_grpc.UserManagerStub(first_channel)
         for user_id, nickname in EXTRA_USERS.items():
@@ -297,20 +339,38 @@ def check_nickname_of(function: Callable) -> CheckResult:
                                "way) and return reply.user.nickname as it came, not tidied"
                                if user_id in EXTRA_USERS else
                                "return reply.user.nickname, from the reply of stub.GetUser")
-            asked = [sorted(known)[n % len(known)] for n in range(AT_ONCE_CALLS)]
+            alone = {user_id: known[user_id].nickname + RENAMED for user_id in sorted(known)}
+            alone |= unknown_alone()
+            asked = crowd_ids(sorted(known), [user_id for user_id in AT_ONCE_UNKNOWN_IDS if user_id in alone])
+            for _ in range(AT_ONCE_ROUNDS):
+                at_once(asked, alone)
+            new_stubs()
+
+        def at_once(asked: list[int], alone: dict[int, object]):
+            """`asked` from AT_ONCE_THREADS threads at once: each call must give what its id gives alone."""
             threads = ThreadPoolExecutor(AT_ONCE_THREADS, thread_name_prefix="checker-4.3-caller")
             try:
-                answers = list(threads.map(lambda user_id: call(function, stub, user_id), asked))
+                with switching_often():
+                    answers = list(threads.map(lambda user_id: call(function, stub, user_id), asked))
             finally:  # after a failure, the calls not begun are not made: each might wait out a deadline
                 threads.shutdown(cancel_futures=True)
             for user_id, got in zip(asked, answers, strict=True):
-                if got != known[user_id].nickname + RENAMED:
+                if got != alone[user_id]:
                     raise Fail(f"called from {AT_ONCE_THREADS} threads at once, nickname_of(stub, {user_id}) gave "
-                               f"{got!r}; alone it gives {known[user_id].nickname + RENAMED!r}",
+                               f"{got!r}; alone it gives {alone[user_id]!r}",
                                "keep each call's request and reply to that call: build the UserRequest inside the "
                                "function, on every call (a default argument, a global or an attribute is one object "
                                "that every call shares)")
-            new_stubs()
+
+        def unknown_alone() -> dict[int, object]:
+            """What the function gives for each of AT_ONCE_UNKNOWN_IDS alone (None, if right); nothing when one of them
+            raises: what it should give is the unknown case's business, and the crowd is of known ids alone."""
+            try:
+                return {user_id: call(function, stub, user_id) for user_id in AT_ONCE_UNKNOWN_IDS}
+            except Unusable:
+                raise
+            except Exception:
+                return {}
 
         def new_stubs():
             """A new stub each turn, to the first server and the second in turn, each dropped before the next."""
@@ -339,6 +399,7 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave None, after asking the server {times} times",
                            "NOT_FOUND is an answer: return None at once. Asked again, the server answers the same, "
                            "later")
+            unknown_in_other_words()
             newcomer = users_pb2.User(id=UNKNOWN_ID, nickname="newcomer" + RENAMED, mail_address="new@example.com",
                                       user_type=users_pb2.USER_TYPE_GUEST)
             if UNKNOWN_ID not in counting.asked:
@@ -349,6 +410,20 @@ def check_nickname_of(function: Callable) -> CheckResult:
                 raise Fail(f"nickname_of(stub, {UNKNOWN_ID}) gave None, then the server stored {newcomer.nickname!r} "
                            f"with that id, and nickname_of(stub, {UNKNOWN_ID}) still gave None without asking it",
                            CACHE_HINT)
+
+        def unknown_in_other_words():
+            """NOT_FOUND is the answer whatever its message: a server that words it otherwise gets None too."""
+            words = NOT_FOUND_IN_OTHER_WORDS.format(UNKNOWN_ID)
+            try:
+                got = call(function, other_words, UNKNOWN_ID)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                raise Fail(f"for a server whose NOT_FOUND says {words!r}, nickname_of(stub, {UNKNOWN_ID}) let "
+                           "NOT_FOUND rise; expected None", NOT_FOUND_WORDS_HINT) from None
+            if got is not None:
+                raise Fail(f"for a server whose NOT_FOUND says {words!r}, nickname_of(stub, {UNKNOWN_ID}) gave "
+                           f"{got!r}; expected None", NOT_FOUND_WORDS_HINT)
 
         def other_errors():
             hint = ("after the NOT_FOUND check, `raise`: every other failure is for the caller to handle (and let "
