@@ -201,9 +201,10 @@ def _regenerated(answer: Answer) -> None:
     if not (answer.package_dir / STAMP_NAME).is_file():
         if any(answer.package_dir.glob("*_pb2*.py")):  # protoc run by hand, as the notebook's first section does
             raise Fail(f"{name}/ holds generated files, but not from the generate(...) cell",
-                       f"run the generate(...) cell: protoc run by hand writes `import users_pb2`, a module of "
-                       f"that name on the path, where generate makes {name} a package whose files import each "
-                       "other, and notes which contract they were made from")
+                       f"run the generate(...) cell: it makes {name} a package whose files import each other, and "
+                       f"notes in {STAMP_NAME} which contract they were made from. Files without that note (from "
+                       "protoc run by hand, which as in the notebook's first section writes `import users_pb2`, or "
+                       "with the note deleted) cannot be told from an older contract's")
         raise Fail(f"there is no generated package {name}/ yet", answer.regenerate)
     stamp = read_stamp(answer.package_dir)
     if stamp is not None and stamp.package != name:
