@@ -611,3 +611,14 @@ def test_a_count_that_leaves_out_disabled_users_is_told_to_count_every_type(tmp_
     assert failed(result), repr(result)
     assert all("request.id > 1" not in result[label].hint for label in failed(result)), repr(result)
     assert any("whatever its type" in result[label].hint for label in failed(result)), repr(result)
+
+
+def test_a_count_that_leaves_out_guests_is_told_so_in_every_rule_it_breaks(tmp_path):
+    """The walker's: guests not counted broke three rules, whose hints blamed `request.id > 1`, a set on self and an
+    answer kept from an earlier call; a guest never asked counting 0 too, where a user of another type counts 1,
+    shows the type is left out."""
+    leaves_out = wrong(SOLUTION, FOUND, "            if (user := self.directory.get(request.id)) is not None and "
+                       "user.user_type != users_pb2.USER_TYPE_GUEST:\n")
+    result = check(leaves_out, tmp_path)
+    assert failed(result), repr(result)
+    assert all("whatever its type" in result[label].hint for label in failed(result)), repr(result)

@@ -355,6 +355,8 @@ def _miscounted(target, stub, ids, users, count: int, got: str, before: tuple, p
     unfinished = _unfinished_lookups(target) if read_whole and count < expected else None
     if unfinished is not None:
         return Fail(f"{got}: {unfinished}", LOOKUPS_HINT)
+    if count < expected and (left_out := _type_left_out(stub, ids, users, asked)) is not None:
+        return Fail(f"{got}: {left_out}", KIND_DROPPED_HINT)
     if added:
         return Fail(got, hint)
     if asked and count == expected_count(asked + ids, users):
@@ -393,6 +395,34 @@ def _miscounted(target, stub, ids, users, count: int, got: str, before: tuple, p
         why = ("it counted ids that no user has", "count an id only when self.directory.get(request.id) finds a "
                "user: an id nobody has, 0 and below too, counts nothing")
     return Fail(f"{got}: {why[0]}" if why else got, why[1] if why else hint)
+
+
+def _counts_nothing_alone(target, ids, users) -> int | None:
+    """A user's id of `ids` that, asked alone on a call of its own, counts 0 (a type left out, say), or None."""
+    with users_stub(target) as stub:
+        return next((user_id for user_id in sorted(set(ids) & set(users))[:MOST_PROBED]
+                     if _count(stub, [user_id]) == 0), None)
+
+
+def _type_left_out(stub, ids, users, asked) -> str | None:
+    """What shows that the method counts no user of some type, or None: a user of `ids` counts 0 alone, and so does
+    another user of that type never asked on this copy (no answer kept of it), where a user of another type counts 1."""
+    seen = set(asked) | set(ids)
+    witness = {}  # a type: the first user of it never asked on this copy
+    for user_id in sorted(users):
+        if 0 < user_id < SMALL and user_id not in seen:
+            witness.setdefault(users[user_id].user_type, user_id)
+    kinds = {users[user_id].user_type: user_id for user_id in sorted(set(ids) & set(users), reverse=True)}
+    for kind, user_id in list(kinds.items())[:MOST_PROBED]:  # one id of each type the call sent
+        same = witness.get(kind)
+        other_kind = next((other for other_type, other in witness.items() if other_type != kind), None)
+        if same is None or other_kind is None:
+            continue
+        if _count(stub, [user_id]) == 0 and _count(stub, [same]) == 0 and _count(stub, [other_kind]) == 1:
+            name = users_pb2.UserType.Name(kind).removeprefix("USER_TYPE_")
+            return (f"ids {user_id} and {same} alone → count=0 each, though they are {users[user_id].nickname!r}'s "
+                    f"and {users[same].nickname!r}'s, users of type {name}")
+    return None
 
 
 def _nickname(user: users_pb2.User) -> str:
@@ -610,6 +640,12 @@ def _at_once(target, users, alone: float) -> None:
                 continue
             which = "first" if name == "first" else "second"
             got_short = isinstance(got, int) and got < expected_count(ids, users)
+            if got_short and (alone_zero := _counts_nothing_alone(target, ids, users)) is not None:
+                user = users[alone_zero]
+                kind = users_pb2.UserType.Name(user.user_type).removeprefix("USER_TYPE_")
+                raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {which} got "
+                           f"count={got}; and id {alone_zero} alone → count=0, though it is {user.nickname!r}'s, a "
+                           f"user of type {kind}: not the calls at once", KIND_DROPPED_HINT)
             unfinished = _unfinished_lookups(target) if got_short else None
             raise Fail(f"two calls at once, {_shown(first)} (with a pause) and {_shown(second)}: the {which} got "
                        f"count={got}; expected {expected_count(ids, users)}" + (f"; {unfinished}" if unfinished else
