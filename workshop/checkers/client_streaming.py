@@ -677,7 +677,7 @@ def _after_cancelled_calls(target, users) -> None:
         with ThreadPoolExecutor(AFTER_CANCELLED_THREADS, thread_name_prefix="checker-6.1-after") as threads:
             counts = list(threads.map(lambda _: stub.CountAlreadyUsers(
                 iter([users_pb2.UserRequest(id=LATER_ID)]), timeout=TIMEOUT).count, range(AFTER_CANCELLED)))
-        wrong = [count for count in counts if count != expected]
+        wrong = [count for count in counts if count > expected]  # fewer: read short, the long stream's case's
         if wrong:
             raise Fail(f"after {CANCELLED_CALLS} calls that sent ids {', '.join(map(str, CANCELLED_IDS))} were "
                        f"cancelled, {len(wrong)} of the next {AFTER_CANCELLED} calls, id {LATER_ID} alone, got "
